@@ -1,0 +1,96 @@
+// Package config reads the device-side configuration of the update module,
+// one JSON file (/etc/mender/mender-docker.conf by default). Every key has a
+// safe default, so a device without the file works; an unknown key is an
+// error, because a misspelt setting silently ignored is worse than a failed
+// deployment that says why.
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+)
+
+// DefaultPath is where the module looks unless MENDER_DOCKER_CONF says
+// otherwise.
+const DefaultPath = "/etc/mender/mender-docker.conf"
+
+// Config is the device configuration.
+type Config struct {
+	// StateDir keeps the journal; on A/B devices put it on the persistent
+	// data partition.
+	StateDir string `json:"state_dir"`
+	// HealthWindow and HealthTimeout are the defaults for meta-data's
+	// health.window and health.timeout.
+	HealthWindow  Duration `json:"health_window"`
+	HealthTimeout Duration `json:"health_timeout"`
+	// StopTimeout is how long a container gets to stop before SIGKILL.
+	StopTimeout Duration `json:"stop_timeout"`
+	// ParallelPulls bounds concurrent image pulls.
+	ParallelPulls int `json:"parallel_pulls"`
+	// MinFreeMB refuses a Download when the engine's disk has less free.
+	MinFreeMB int64 `json:"min_free_mb"`
+	// DockerHost overrides DOCKER_HOST, e.g. unix:///run/docker.sock.
+	DockerHost string `json:"docker_host"`
+}
+
+// Default returns the configuration of a device with no file.
+func Default() Config {
+	return Config{
+		StateDir:      "/var/lib/mender-docker",
+		HealthWindow:  Duration(10 * time.Second),
+		HealthTimeout: Duration(120 * time.Second),
+		StopTimeout:   Duration(10 * time.Second),
+		ParallelPulls: 3,
+		MinFreeMB:     100,
+	}
+}
+
+// Load reads path over the defaults. A missing file gives the defaults.
+func Load(path string) (Config, error) {
+	c := Default()
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return c, nil
+	}
+	if err != nil {
+		return c, fmt.Errorf("reading config: %w", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		return c, fmt.Errorf("config %s: %w", path, err)
+	}
+	if c.ParallelPulls < 1 {
+		return c, fmt.Errorf("config %s: parallel_pulls: must be at least 1", path)
+	}
+	if c.StateDir == "" {
+		return c, fmt.Errorf("config %s: state_dir: must not be empty", path)
+	}
+	return c, nil
+}
+
+// Duration is a time.Duration written as "10s" in JSON.
+type Duration time.Duration
+
+// UnmarshalJSON accepts "10s"-style strings.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("want a duration such as \"10s\"")
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil || v < 0 {
+		return fmt.Errorf("%q: want a duration such as \"10s\"", s)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalJSON writes the "10s" form.
+func (d Duration) MarshalJSON() ([]byte, error) {
+	return json.Marshal(time.Duration(d).String())
+}

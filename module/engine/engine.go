@@ -1,0 +1,154 @@
+// Package engine defines the small view of a container engine that the
+// update module needs: pull and remove images, and create, start, stop,
+// rename, inspect and remove containers. The rest of the code depends on
+// this interface only; package dockerapi adapts it to the Docker Engine API
+// and package memengine implements it in memory for fast tests. Both pass
+// the contract suite in package enginetest.
+package engine
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Sentinel errors every implementation returns (wrapped) so that callers
+// can decide with errors.Is.
+var (
+	// ErrNotFound: the image or container does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: the operation conflicts with the engine's state, such as
+	// a name in use or an image still used by a container.
+	ErrConflict = errors.New("conflict")
+)
+
+// Engine is what the update module asks of a container engine.
+type Engine interface {
+	// Ping checks that the engine answers.
+	Ping(ctx context.Context) error
+	// RootDir is where the engine keeps images, for the free-space check;
+	// empty when unknown.
+	RootDir(ctx context.Context) (string, error)
+
+	// HasImage tells whether ref (repo@sha256:…) is present locally.
+	HasImage(ctx context.Context, ref string) (bool, error)
+	// PullImage fetches ref from its registry.
+	PullImage(ctx context.Context, ref string) error
+	// RemoveImage removes the reference ref, and the image if nothing else
+	// refers to it. ErrConflict when a container uses it.
+	RemoveImage(ctx context.Context, ref string) error
+
+	// ListContainers lists all containers (running or not) that carry every
+	// label in labels (a label with an empty value only has to exist).
+	ListContainers(ctx context.Context, labels map[string]string) ([]Container, error)
+	// InspectContainer returns a container's current state.
+	InspectContainer(ctx context.Context, id string) (Container, error)
+	// CreateContainer creates (does not start) a container and returns its ID.
+	CreateContainer(ctx context.Context, cfg ContainerConfig) (string, error)
+	StartContainer(ctx context.Context, id string) error
+	// StopContainer stops a running container, waiting at most timeout
+	// before killing it. Stopping a stopped container is not an error.
+	StopContainer(ctx context.Context, id string, timeout time.Duration) error
+	// RemoveContainer removes a container, killing it if it runs. Its named
+	// volumes are kept.
+	RemoveContainer(ctx context.Context, id string) error
+	// RenameContainer gives a container a new name; it may be running.
+	RenameContainer(ctx context.Context, id, name string) error
+}
+
+// Container is a container as the engine reports it.
+type Container struct {
+	ID     string
+	Name   string // without the leading slash
+	Image  string // as given at creation
+	Labels map[string]string
+	State  State
+	// RestartPolicy is kept here so that tests can show it survives.
+	RestartPolicy string
+}
+
+// State is a container's run state.
+type State struct {
+	Running      bool
+	Restarting   bool
+	ExitCode     int
+	RestartCount int
+	StartedAt    time.Time
+	// Health is "" when the container has no health check, else
+	// "starting", "healthy" or "unhealthy".
+	Health string
+}
+
+// Health statuses.
+const (
+	HealthStarting  = "starting"
+	HealthHealthy   = "healthy"
+	HealthUnhealthy = "unhealthy"
+)
+
+// ContainerConfig is everything needed to create a container: the subset
+// of `docker run` that the module supports.
+type ContainerConfig struct {
+	Name       string
+	Image      string
+	Labels     map[string]string
+	Env        []string
+	Cmd        []string
+	Entrypoint []string // nil: the image's; empty non-nil: none
+	User       string
+	WorkingDir string
+	Hostname   string
+	Tty        bool
+	OpenStdin  bool
+
+	Ports       []PortBinding
+	PublishAll  bool
+	Binds       []string // docker -v syntax: [src:]dst[:opts]
+	Tmpfs       map[string]string
+	NetworkMode string // "", "host", "none", "bridge" or a network name
+	ExtraHosts  []string
+	DNS         []string
+
+	RestartPolicy  string // "", "no", "always", "on-failure", "unless-stopped"
+	RestartRetries int
+
+	Privileged  bool
+	ReadOnly    bool
+	Init        bool
+	CapAdd      []string
+	CapDrop     []string
+	Devices     []string // host[:container[:perms]]
+	SecurityOpt []string
+	GroupAdd    []string
+	Sysctls     map[string]string
+	PidMode     string
+	IpcMode     string
+
+	Memory   int64 // bytes
+	NanoCPUs int64
+	ShmSize  int64
+
+	LogDriver string
+	LogOpts   map[string]string
+
+	Healthcheck *Healthcheck
+	StopSignal  string
+	StopTimeout *int
+}
+
+// PortBinding publishes one container port on the host.
+type PortBinding struct {
+	HostIP        string
+	HostPort      string // empty: any free port
+	ContainerPort uint16
+	Proto         string // tcp, udp or sctp
+}
+
+// Healthcheck overrides the image's HEALTHCHECK. Test ["NONE"] disables it.
+type Healthcheck struct {
+	Test        []string
+	Interval    time.Duration
+	Timeout     time.Duration
+	StartPeriod time.Duration
+	Retries     int
+}

@@ -1,0 +1,177 @@
+// Package enginetest is the contract every engine.Engine must meet: the
+// same suite runs against the in-memory engine and the real Docker
+// adapter, so that what the state machine's fast tests prove with one holds
+// for the other.
+package enginetest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/mender-docker/mender-docker/module/engine"
+)
+
+// TestLabel marks every container the suites create, so that they remove
+// only their own.
+const TestLabel = "io.mender.docker.test"
+
+// Env is what the suite needs from the engine under test.
+type Env struct {
+	Engine engine.Engine
+	// Image returns a pullable, pinned reference of a long-running image;
+	// each call with a new name gives a distinct image.
+	Image func(t *testing.T, name string) string
+	// Missing is a well-formed pinned reference that cannot be pulled.
+	Missing string
+}
+
+// Run runs the contract against env.
+func Run(t *testing.T, env Env) {
+	ctx := context.Background()
+	e := env.Engine
+	run := randHex()
+	labels := map[string]string{TestLabel: run}
+	t.Cleanup(func() { RemoveLabelled(t, e, TestLabel, run) })
+
+	require.NoError(t, e.Ping(ctx))
+
+	img := env.Image(t, "contract-a")
+	t.Cleanup(func() { e.RemoveImage(ctx, img) })
+
+	t.Run("pull", func(t *testing.T) {
+		ok, err := e.HasImage(ctx, img)
+		require.NoError(t, err)
+		assert.False(t, ok, "image present before pull")
+		require.NoError(t, e.PullImage(ctx, img))
+		ok, err = e.HasImage(ctx, img)
+		require.NoError(t, err)
+		assert.True(t, ok)
+		require.NoError(t, e.PullImage(ctx, img), "pulling twice")
+	})
+	t.Run("pull missing", func(t *testing.T) {
+		assert.Error(t, e.PullImage(ctx, env.Missing))
+	})
+	t.Run("create from missing image", func(t *testing.T) {
+		_, err := e.CreateContainer(ctx, engine.ContainerConfig{Name: "mdtest-" + run + "-x", Image: env.Missing, Labels: labels, NetworkMode: "none"})
+		assert.ErrorIs(t, err, engine.ErrNotFound)
+	})
+
+	name := "mdtest-" + run + "-a"
+	cfg := engine.ContainerConfig{
+		Name: name, Image: img, NetworkMode: "none", RestartPolicy: "unless-stopped",
+		Labels: map[string]string{TestLabel: run, "x": "1"},
+	}
+	var id string
+	t.Run("create", func(t *testing.T) {
+		var err error
+		id, err = e.CreateContainer(ctx, cfg)
+		require.NoError(t, err)
+		c, err := e.InspectContainer(ctx, id)
+		require.NoError(t, err)
+		assert.Equal(t, name, c.Name)
+		assert.Equal(t, img, c.Image)
+		assert.Equal(t, "1", c.Labels["x"])
+		assert.Equal(t, "unless-stopped", c.RestartPolicy)
+		assert.False(t, c.State.Running)
+
+		_, err = e.CreateContainer(ctx, cfg)
+		assert.ErrorIs(t, err, engine.ErrConflict, "same name twice")
+	})
+	require.NotEmpty(t, id)
+
+	t.Run("list by label", func(t *testing.T) {
+		l, err := e.ListContainers(ctx, labels)
+		require.NoError(t, err)
+		require.Len(t, l, 1)
+		assert.Equal(t, id, l[0].ID)
+		assert.Equal(t, name, l[0].Name)
+		assert.Equal(t, img, l[0].Image)
+		l, err = e.ListContainers(ctx, map[string]string{TestLabel: run, "x": ""})
+		require.NoError(t, err)
+		assert.Len(t, l, 1, "a label with an empty value matches on the key")
+		l, err = e.ListContainers(ctx, map[string]string{TestLabel: run, "x": "2"})
+		require.NoError(t, err)
+		assert.Empty(t, l)
+	})
+	t.Run("start", func(t *testing.T) {
+		require.NoError(t, e.StartContainer(ctx, id))
+		require.NoError(t, e.StartContainer(ctx, id), "starting a running container")
+		c, err := e.InspectContainer(ctx, id)
+		require.NoError(t, err)
+		assert.True(t, c.State.Running)
+		assert.False(t, c.State.StartedAt.IsZero())
+		l, err := e.ListContainers(ctx, labels)
+		require.NoError(t, err)
+		require.Len(t, l, 1)
+		assert.True(t, l[0].State.Running)
+	})
+	t.Run("rename while running", func(t *testing.T) {
+		require.NoError(t, e.RenameContainer(ctx, id, name+"_prev"))
+		c, err := e.InspectContainer(ctx, id)
+		require.NoError(t, err)
+		assert.Equal(t, name+"_prev", c.Name)
+		assert.True(t, c.State.Running)
+
+		other, err := e.CreateContainer(ctx, engine.ContainerConfig{Name: name, Image: img, Labels: labels, NetworkMode: "none"})
+		require.NoError(t, err, "the old name is free again")
+		assert.ErrorIs(t, e.RenameContainer(ctx, id, name), engine.ErrConflict)
+		require.NoError(t, e.RemoveContainer(ctx, other))
+		require.NoError(t, e.RenameContainer(ctx, id, name))
+	})
+	t.Run("image in use", func(t *testing.T) {
+		assert.ErrorIs(t, e.RemoveImage(ctx, img), engine.ErrConflict)
+	})
+	t.Run("stop", func(t *testing.T) {
+		require.NoError(t, e.StopContainer(ctx, id, 5*time.Second))
+		require.NoError(t, e.StopContainer(ctx, id, 5*time.Second), "stopping a stopped container")
+		c, err := e.InspectContainer(ctx, id)
+		require.NoError(t, err)
+		assert.False(t, c.State.Running)
+		assert.Equal(t, "unless-stopped", c.RestartPolicy)
+		assert.ErrorIs(t, e.RemoveImage(ctx, img), engine.ErrConflict, "a stopped container still uses its image")
+	})
+	t.Run("remove container", func(t *testing.T) {
+		require.NoError(t, e.StartContainer(ctx, id))
+		require.NoError(t, e.RemoveContainer(ctx, id), "removing a running container")
+		_, err := e.InspectContainer(ctx, id)
+		assert.ErrorIs(t, err, engine.ErrNotFound)
+		assert.ErrorIs(t, e.RemoveContainer(ctx, id), engine.ErrNotFound)
+		assert.ErrorIs(t, e.StartContainer(ctx, id), engine.ErrNotFound)
+	})
+	t.Run("remove image", func(t *testing.T) {
+		require.NoError(t, e.RemoveImage(ctx, img))
+		ok, err := e.HasImage(ctx, img)
+		require.NoError(t, err)
+		assert.False(t, ok)
+		assert.ErrorIs(t, e.RemoveImage(ctx, img), engine.ErrNotFound)
+	})
+}
+
+// RemoveLabelled removes the containers that carry label=value, and only
+// those.
+func RemoveLabelled(t testing.TB, e engine.Engine, label, value string) {
+	ctx := context.Background()
+	l, err := e.ListContainers(ctx, map[string]string{label: value})
+	if err != nil {
+		t.Logf("cleanup: %v", err)
+		return
+	}
+	for _, c := range l {
+		if err := e.RemoveContainer(ctx, c.ID); err != nil && !errors.Is(err, engine.ErrNotFound) {
+			t.Logf("cleanup: %v", err)
+		}
+	}
+}
+
+func randHex() string {
+	b := make([]byte, 4)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,339 @@
+// Package memengine is an in-memory engine.Engine for fast tests of the
+// update module's state machine. It passes the same contract suite as the
+// real Docker adapter (package enginetest), and adds what a real engine
+// cannot do on demand: images that crash on start, and a "kill switch"
+// that makes every call after the Nth fail, to stand for the module being
+// killed at that point.
+package memengine
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/mender-docker/mender-docker/module/engine"
+)
+
+// ErrKilled is returned by every call after the kill point.
+var ErrKilled = errors.New("memengine: process killed")
+
+// Behavior says how containers of an image behave once started.
+type Behavior struct {
+	// Crash: the container exits with code 1 right after starting.
+	Crash bool
+	// Health: "" for no health check, else the status it reports.
+	Health string
+}
+
+// Engine is the in-memory engine. The zero value is not usable; call New.
+type Engine struct {
+	mu         sync.Mutex
+	remote     map[string]Behavior // pullable refs
+	local      map[string]bool     // present refs
+	containers map[string]*engine.Container
+	configs    map[string]engine.ContainerConfig
+	calls      int
+	killAt     int // 0: never
+	Down       bool
+}
+
+// New returns an empty engine.
+func New() *Engine {
+	return &Engine{
+		remote:     map[string]Behavior{},
+		local:      map[string]bool{},
+		containers: map[string]*engine.Container{},
+		configs:    map[string]engine.ContainerConfig{},
+	}
+}
+
+// AddRemote makes ref pullable, with the given behaviour.
+func (e *Engine) AddRemote(ref string, b Behavior) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.remote[ref] = b
+}
+
+// SetRemoteAvailable removes ref from the "registry", as if it went away.
+func (e *Engine) RemoveRemote(ref string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	delete(e.remote, ref)
+}
+
+// KillAfter makes every call after the nth fail with ErrKilled (0 = never).
+// It also resets the call counter.
+func (e *Engine) KillAfter(n int) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.calls, e.killAt = 0, n
+}
+
+// Calls is the number of calls since the last KillAfter.
+func (e *Engine) Calls() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.calls
+}
+
+// Images lists the present image refs, sorted.
+func (e *Engine) Images() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []string
+	for r := range e.local {
+		out = append(out, r)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Config returns the configuration a container was created with.
+func (e *Engine) Config(id string) engine.ContainerConfig {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.configs[id]
+}
+
+func (e *Engine) enter() error {
+	e.calls++
+	if e.killAt > 0 && e.calls > e.killAt {
+		return ErrKilled
+	}
+	if e.Down {
+		return errors.New("memengine: engine not answering")
+	}
+	return nil
+}
+
+func (e *Engine) find(id string) (*engine.Container, error) {
+	if c, ok := e.containers[id]; ok {
+		return c, nil
+	}
+	for _, c := range e.containers {
+		if c.Name == id || (len(id) >= 12 && strings.HasPrefix(c.ID, id)) {
+			return c, nil
+		}
+	}
+	return nil, fmt.Errorf("container %s: %w", id, engine.ErrNotFound)
+}
+
+func (e *Engine) Ping(ctx context.Context) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.enter()
+}
+
+func (e *Engine) RootDir(ctx context.Context) (string, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return "", e.enter()
+}
+
+func (e *Engine) HasImage(ctx context.Context, ref string) (bool, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err := e.enter(); err != nil {
+		return false, err
+	}
+	return e.local[ref], nil
+}
+
+func (e *Engine) PullImage(ctx context.Context, ref string) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err := e.enter(); err != nil {
+		return err
+	}
+	if _, ok := e.remote[ref]; !ok {
+		return fmt.Errorf("pulling %s: manifest unknown: %w", ref, engine.ErrNotFound)
+	}
+	e.local[ref] = true
+	return nil
+}
+
+func (e *Engine) RemoveImage(ctx context.Context, ref string) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err := e.enter(); err != nil {
+		return err
+	}
+	if !e.local[ref] {
+		return fmt.Errorf("image %s: %w", ref, engine.ErrNotFound)
+	}
+	for _, c := range e.containers {
+		if c.Image == ref {
+			return fmt.Errorf("image %s is used by container %s: %w", ref, c.Name, engine.ErrConflict)
+		}
+	}
+	delete(e.local, ref)
+	return nil
+}
+
+func (e *Engine) ListContainers(ctx context.Context, labels map[string]string) ([]engine.Container, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err := e.enter(); err != nil {
+		return nil, err
+	}
+	var out []engine.Container
+	for _, c := range e.containers {
+		if matches(c.Labels, labels) {
+			out = append(out, clone(c))
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+func matches(have, want map[string]string) bool {
+	for k, v := range want {
+		hv, ok := have[k]
+		if !ok || (v != "" && hv != v) {
+			return false
+		}
+	}
+	return true
+}
+
+func clone(c *engine.Container) engine.Container {
+	out := *c
+	out.Labels = map[string]string{}
+	for k, v := range c.Labels {
+		out.Labels[k] = v
+	}
+	return out
+}
+
+func (e *Engine) InspectContainer(ctx context.Context, id string) (engine.Container, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err := e.enter(); err != nil {
+		return engine.Container{}, err
+	}
+	c, err := e.find(id)
+	if err != nil {
+		return engine.Container{}, err
+	}
+	return clone(c), nil
+}
+
+func (e *Engine) CreateContainer(ctx context.Context, cfg engine.ContainerConfig) (string, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err := e.enter(); err != nil {
+		return "", err
+	}
+	if !e.local[cfg.Image] {
+		return "", fmt.Errorf("creating %s: no such image %s: %w", cfg.Name, cfg.Image, engine.ErrNotFound)
+	}
+	if cfg.Name != "" {
+		if _, err := e.find(cfg.Name); err == nil {
+			return "", fmt.Errorf("creating %s: name in use: %w", cfg.Name, engine.ErrConflict)
+		}
+	}
+	b := make([]byte, 32)
+	rand.Read(b)
+	id := hex.EncodeToString(b)
+	name := cfg.Name
+	if name == "" {
+		name = "mem_" + id[:8]
+	}
+	labels := map[string]string{}
+	for k, v := range cfg.Labels {
+		labels[k] = v
+	}
+	policy := cfg.RestartPolicy
+	if policy == "" {
+		policy = "no"
+	}
+	e.containers[id] = &engine.Container{ID: id, Name: name, Image: cfg.Image, Labels: labels, RestartPolicy: policy}
+	e.configs[id] = cfg
+	return id, nil
+}
+
+func (e *Engine) StartContainer(ctx context.Context, id string) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err := e.enter(); err != nil {
+		return err
+	}
+	c, err := e.find(id)
+	if err != nil {
+		return err
+	}
+	if c.State.Running {
+		return nil
+	}
+	b := e.remote[c.Image]
+	c.State = engine.State{StartedAt: time.Now(), RestartCount: c.State.RestartCount}
+	if b.Crash {
+		c.State.ExitCode = 1
+		return nil
+	}
+	c.State.Running = true
+	c.State.Health = b.Health
+	return nil
+}
+
+func (e *Engine) StopContainer(ctx context.Context, id string, timeout time.Duration) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err := e.enter(); err != nil {
+		return err
+	}
+	c, err := e.find(id)
+	if err != nil {
+		return err
+	}
+	if c.State.Running {
+		c.State.Running = false
+		c.State.Health = ""
+		c.State.ExitCode = 0
+	}
+	return nil
+}
+
+func (e *Engine) RemoveContainer(ctx context.Context, id string) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err := e.enter(); err != nil {
+		return err
+	}
+	c, err := e.find(id)
+	if err != nil {
+		return err
+	}
+	delete(e.containers, c.ID)
+	delete(e.configs, c.ID)
+	return nil
+}
+
+func (e *Engine) RenameContainer(ctx context.Context, id, name string) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err := e.enter(); err != nil {
+		return err
+	}
+	c, err := e.find(id)
+	if err != nil {
+		return err
+	}
+	if c.Name == name {
+		return nil
+	}
+	if other, err := e.find(name); err == nil && other != c {
+		return fmt.Errorf("renaming %s to %s: name in use: %w", c.Name, name, engine.ErrConflict)
+	}
+	c.Name = name
+	return nil
+}
+
+// Interface check.
+var _ engine.Engine = (*Engine)(nil)

@@ -1,0 +1,23 @@
+package memengine_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/mender-docker/mender-docker/module/engine/enginetest"
+	"github.com/mender-docker/mender-docker/module/engine/memengine"
+)
+
+func TestContract(t *testing.T) {
+	e := memengine.New()
+	enginetest.Run(t, enginetest.Env{
+		Engine: e,
+		Image: func(t *testing.T, name string) string {
+			ref := fmt.Sprintf("127.0.0.1:5000/%s@sha256:%s", name, strings.Repeat("a", 64))
+			e.AddRemote(ref, memengine.Behavior{})
+			return ref
+		},
+		Missing: "127.0.0.1:5000/missing@sha256:" + strings.Repeat("0", 64),
+	})
+}

@@ -1,0 +1,433 @@
+package module
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/mender-docker/mender-docker/module/engine"
+	"github.com/mender-docker/mender-docker/module/spec"
+)
+
+// Install swaps the app's old containers for the new ones and waits for
+// the new set to prove healthy. Run again after a kill, it carries on.
+func (u *Updater) Install(ctx context.Context, filesDir string) error {
+	m, _, err := readMeta(filesDir)
+	if err != nil {
+		return err
+	}
+	d, err := u.loadDeployment(m.App)
+	if err != nil {
+		return err
+	}
+	if d == nil || d.Phase == PhaseDownloading {
+		return fmt.Errorf("app %s: %w: Download did not finish", m.App, ErrNoDeployment)
+	}
+	switch d.Phase {
+	case PhaseInstalled:
+		return nil
+	case PhaseDownloaded:
+		all, err := u.Engine.ListContainers(ctx, map[string]string{LabelApp: m.App})
+		if err != nil {
+			return err
+		}
+		d.ID = newID()
+		for _, c := range all {
+			d.Old = append(d.Old, OldContainer{ID: c.ID, Name: c.Name, Image: c.Image, Running: c.State.Running || c.State.Restarting})
+		}
+		d.Phase = PhaseInstalling
+		if err := u.save(d); err != nil {
+			return err
+		}
+	case PhaseInstalling:
+		u.logf("app %s: resuming the installation of %s", m.App, d.Artifact)
+	default:
+		return fmt.Errorf("app %s: cannot install in phase %s", m.App, d.Phase)
+	}
+	if err := u.swap(ctx, m, d); err != nil {
+		return err
+	}
+	if err := u.waitHealthy(ctx, m, d); err != nil {
+		return err
+	}
+	d.Phase = PhaseInstalled
+	if err := u.save(d); err != nil {
+		return err
+	}
+	u.logf("app %s: %s installed; waiting for commit", m.App, d.Artifact)
+	return nil
+}
+
+// swap does the installing phase's steps, each skipped when already done.
+func (u *Updater) swap(ctx context.Context, m *spec.Meta, d *Deployment) error {
+	all, err := u.Engine.ListContainers(ctx, map[string]string{LabelApp: m.App})
+	if err != nil {
+		return err
+	}
+	byID := map[string]engine.Container{}
+	mine := map[string]engine.Container{} // new containers by service
+	for _, c := range all {
+		byID[c.ID] = c
+		if c.Labels[LabelDeployment] == d.ID {
+			mine[c.Labels[LabelService]] = c
+		}
+	}
+	// 1. Free the names: the old set keeps running under other names.
+	for _, o := range d.Old {
+		c, ok := byID[o.ID]
+		if !ok || c.Name != o.Name {
+			continue
+		}
+		if err := u.Engine.RenameContainer(ctx, o.ID, o.Name+prevSuffix); err != nil {
+			return err
+		}
+	}
+	// 2. Create the new set while the old one still serves.
+	for _, s := range m.Services {
+		if _, ok := mine[s.Name]; ok {
+			continue
+		}
+		id, err := u.create(ctx, m, d, s)
+		if err != nil {
+			return err
+		}
+		mine[s.Name] = engine.Container{ID: id, Name: s.Config.Name}
+	}
+	// 3. Stop old, 4. start new: the only downtime.
+	t0 := time.Now()
+	for _, o := range d.Old {
+		if c, ok := byID[o.ID]; ok && (c.State.Running || c.State.Restarting) {
+			if err := u.Engine.StopContainer(ctx, o.ID, u.stopTimeout()); err != nil && !errors.Is(err, engine.ErrNotFound) {
+				return err
+			}
+		}
+	}
+	for _, s := range m.Services {
+		c := mine[s.Name]
+		if c.State.Running {
+			continue
+		}
+		if err := u.Engine.StartContainer(ctx, c.ID); err != nil {
+			return fmt.Errorf("starting %s: %w", s.Config.Name, err)
+		}
+	}
+	u.logf("app %s: swapped %d old for %d new container(s) in %s", m.App, len(d.Old), len(m.Services), time.Since(t0).Round(time.Millisecond))
+	return nil
+}
+
+func (u *Updater) create(ctx context.Context, m *spec.Meta, d *Deployment, s spec.Service) (string, error) {
+	cfg := s.Config
+	cfg.Labels = map[string]string{}
+	for k, v := range s.Config.Labels {
+		cfg.Labels[k] = v
+	}
+	cfg.Labels[LabelApp] = m.App
+	cfg.Labels[LabelService] = s.Name
+	cfg.Labels[LabelArtifact] = d.Artifact
+	cfg.Labels[LabelDeployment] = d.ID
+	id, err := u.Engine.CreateContainer(ctx, cfg)
+	if errors.Is(err, engine.ErrNotFound) {
+		// The image went away since Download (pruned by hand): fetch it again.
+		if err := u.Engine.PullImage(ctx, s.Image); err != nil {
+			return "", err
+		}
+		id, err = u.Engine.CreateContainer(ctx, cfg)
+	}
+	if errors.Is(err, engine.ErrConflict) {
+		return "", fmt.Errorf("creating %s: the name is taken by a container this app does not own: %w", cfg.Name, err)
+	}
+	if err != nil {
+		return "", err
+	}
+	u.logf("created %s from %s", cfg.Name, s.Image)
+	return id, nil
+}
+
+func (u *Updater) stopTimeout() time.Duration {
+	if t := time.Duration(u.Config.StopTimeout); t > 0 {
+		return t
+	}
+	return 10 * time.Second
+}
+
+// waitHealthy watches the new containers for the health window: each must
+// keep running without a restart, and those with a health check must turn
+// healthy before the health timeout.
+func (u *Updater) waitHealthy(ctx context.Context, m *spec.Meta, d *Deployment) error {
+	window, timeout := m.Health.Window, m.Health.Timeout
+	if window == 0 {
+		window = time.Duration(u.Config.HealthWindow)
+	}
+	if timeout == 0 {
+		timeout = time.Duration(u.Config.HealthTimeout)
+	}
+	poll := u.PollInterval
+	if poll == 0 {
+		poll = 250 * time.Millisecond
+	}
+	list, err := u.Engine.ListContainers(ctx, map[string]string{LabelApp: m.App, LabelDeployment: d.ID})
+	if err != nil {
+		return err
+	}
+	type watch struct {
+		c        engine.Container
+		restarts int
+		started  time.Time
+		healthy  bool
+	}
+	var ws []*watch
+	for _, c := range list {
+		ws = append(ws, &watch{c: c, restarts: -1})
+	}
+	u.logf("app %s: watching %d container(s) for %s (health timeout %s)", m.App, len(ws), window, timeout)
+	start := time.Now()
+	for {
+		allHealthy := true
+		for _, w := range ws {
+			c, err := u.Engine.InspectContainer(ctx, w.c.ID)
+			if err != nil {
+				return err
+			}
+			st := c.State
+			if w.restarts < 0 {
+				w.restarts, w.started = st.RestartCount, st.StartedAt
+			}
+			switch {
+			case !st.Running && !st.Restarting:
+				return fmt.Errorf("%w: %s exited with code %d", ErrUnhealthy, c.Name, st.ExitCode)
+			case st.Restarting || st.RestartCount != w.restarts || !st.StartedAt.Equal(w.started):
+				return fmt.Errorf("%w: %s restarted", ErrUnhealthy, c.Name)
+			case st.Health == engine.HealthUnhealthy:
+				return fmt.Errorf("%w: %s reports unhealthy", ErrUnhealthy, c.Name)
+			}
+			if !w.healthy && (st.Health == "" || st.Health == engine.HealthHealthy) {
+				w.healthy = true
+				if st.Health != "" {
+					u.logf("%s is healthy after %s", c.Name, time.Since(start).Round(time.Millisecond))
+				}
+			}
+			allHealthy = allHealthy && w.healthy
+		}
+		elapsed := time.Since(start)
+		if allHealthy && elapsed >= window {
+			return nil
+		}
+		if !allHealthy && elapsed >= max(timeout, window) {
+			var slow []string
+			for _, w := range ws {
+				if !w.healthy {
+					slow = append(slow, w.c.Name)
+				}
+			}
+			return fmt.Errorf("%w: %v not healthy after %s", ErrUnhealthy, slow, timeout)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(poll):
+		}
+	}
+}
+
+// rollback removes the new set and restores the old one exactly.
+func (u *Updater) rollback(ctx context.Context, app string) error {
+	d, err := u.loadDeployment(app)
+	if err != nil {
+		return err
+	}
+	if d == nil {
+		u.logf("app %s: nothing to roll back", app)
+		return nil
+	}
+	switch d.Phase {
+	case PhaseDownloading, PhaseDownloaded, PhaseRolledBack:
+		d.Phase = PhaseRolledBack
+		return u.save(d)
+	case PhaseCommitting:
+		if err := u.commit(ctx, app); err != nil {
+			return err
+		}
+		return fmt.Errorf("app %s: %w; it is now committed", app, ErrCommitted)
+	}
+	if d.Phase != PhaseRollingBack {
+		d.Phase = PhaseRollingBack
+		if err := u.save(d); err != nil {
+			return err
+		}
+	}
+	all, err := u.Engine.ListContainers(ctx, map[string]string{LabelApp: app})
+	if err != nil {
+		return err
+	}
+	byID := map[string]engine.Container{}
+	for _, c := range all {
+		byID[c.ID] = c
+		if c.Labels[LabelDeployment] == d.ID {
+			if err := u.Engine.RemoveContainer(ctx, c.ID); err != nil && !errors.Is(err, engine.ErrNotFound) {
+				return err
+			}
+			u.logf("removed new container %s", c.Name)
+		}
+	}
+	for _, o := range d.Old {
+		c, ok := byID[o.ID]
+		if !ok {
+			u.logf("previous container %s (%.12s) is gone and cannot be restored", o.Name, o.ID)
+			continue
+		}
+		if c.Name != o.Name {
+			if err := u.Engine.RenameContainer(ctx, o.ID, o.Name); err != nil {
+				return err
+			}
+		}
+		if o.Running && !c.State.Running {
+			if err := u.Engine.StartContainer(ctx, o.ID); err != nil {
+				return err
+			}
+			u.logf("restarted previous container %s", o.Name)
+		}
+	}
+	d.Phase = PhaseRolledBack
+	if err := u.save(d); err != nil {
+		return err
+	}
+	u.logf("app %s: rolled back to the previous set (%d container(s))", app, len(d.Old))
+	return nil
+}
+
+// commit removes the old set and the images no longer needed.
+func (u *Updater) commit(ctx context.Context, app string) error {
+	d, err := u.loadDeployment(app)
+	if err != nil {
+		return err
+	}
+	if d == nil {
+		u.logf("app %s: nothing to commit", app)
+		return nil
+	}
+	switch d.Phase {
+	case PhaseInstalled:
+		d.Phase = PhaseCommitting
+		if err := u.save(d); err != nil {
+			return err
+		}
+	case PhaseCommitting:
+	default:
+		return fmt.Errorf("app %s: cannot commit in phase %s", app, d.Phase)
+	}
+	m, err := spec.Parse(d.Meta)
+	if err != nil {
+		return err
+	}
+	all, err := u.Engine.ListContainers(ctx, map[string]string{LabelApp: app})
+	if err != nil {
+		return err
+	}
+	for _, c := range all {
+		if c.Labels[LabelDeployment] != d.ID {
+			if err := u.Engine.RemoveContainer(ctx, c.ID); err != nil && !errors.Is(err, engine.ErrNotFound) {
+				return err
+			}
+			u.logf("removed previous container %s", c.Name)
+		}
+	}
+	prev, err := u.loadInstalled(app)
+	if err != nil {
+		return err
+	}
+	current := m.Images()
+	var previous []string
+	for _, o := range d.Old {
+		if !slices.Contains(previous, o.Image) && !slices.Contains(current, o.Image) {
+			previous = append(previous, o.Image)
+		}
+	}
+	keep := append(slices.Clone(current), previous...)
+	var candidates []string
+	for _, img := range slices.Concat(prev.Images, prev.Previous, d.Pulled) {
+		if !slices.Contains(keep, img) && !slices.Contains(candidates, img) {
+			candidates = append(candidates, img)
+		}
+	}
+	if err := u.removeImages(ctx, candidates); err != nil {
+		return err
+	}
+	if err := u.journal().Save(app, installedFile, Installed{Artifact: d.Artifact, Images: current, Previous: previous}); err != nil {
+		return err
+	}
+	if err := u.journal().Remove(app, deploymentFile); err != nil {
+		return err
+	}
+	u.logf("app %s: %s committed", app, d.Artifact)
+	return nil
+}
+
+// removeImages removes images nothing uses any more; an image still used by
+// any container, ours or not, stays.
+func (u *Updater) removeImages(ctx context.Context, refs []string) error {
+	for _, ref := range refs {
+		err := u.Engine.RemoveImage(ctx, ref)
+		switch {
+		case err == nil:
+			u.logf("removed image %s", ref)
+		case errors.Is(err, engine.ErrNotFound):
+		case errors.Is(err, engine.ErrConflict):
+			u.logf("kept image %s: still in use", ref)
+		default:
+			return err
+		}
+	}
+	return nil
+}
+
+// converge brings a half-done deployment to a consistent end: used by
+// ArtifactFailure, which may follow a killed state.
+func (u *Updater) converge(ctx context.Context, app string) error {
+	d, err := u.loadDeployment(app)
+	if err != nil || d == nil {
+		return err
+	}
+	switch d.Phase {
+	case PhaseInstalling, PhaseRollingBack, PhaseInstalled:
+		return u.rollback(ctx, app)
+	case PhaseCommitting:
+		return u.commit(ctx, app)
+	}
+	return nil
+}
+
+// cleanup ends a deployment that did not stick: converges it, removes the
+// images it fetched that nothing uses, and deletes its journal. A deployment
+// waiting for commit is left alone.
+func (u *Updater) cleanup(ctx context.Context, app string) error {
+	d, err := u.loadDeployment(app)
+	if err != nil || d == nil {
+		return err
+	}
+	switch d.Phase {
+	case PhaseInstalled:
+		return nil
+	case PhaseCommitting:
+		return u.commit(ctx, app)
+	case PhaseInstalling, PhaseRollingBack:
+		if err := u.rollback(ctx, app); err != nil {
+			return err
+		}
+	}
+	in, err := u.loadInstalled(app)
+	if err != nil {
+		return err
+	}
+	var unused []string
+	for _, img := range d.Pulled {
+		if !slices.Contains(in.Images, img) && !slices.Contains(in.Previous, img) {
+			unused = append(unused, img)
+		}
+	}
+	if err := u.removeImages(ctx, unused); err != nil {
+		return err
+	}
+	return u.journal().Remove(app, deploymentFile)
+}

@@ -1,0 +1,288 @@
+// Package spec parses and validates the update module's meta-data: the JSON
+// that a `docker` artifact carries in header/meta-data. It accepts the shell
+// docker-artifact-gen's format ({"containers": [...], "run_args": "..."})
+// and the extensions in DESIGN.md (app, services, health), and turns each
+// service into an engine.ContainerConfig by parsing its run arguments with
+// `docker run` meaning and no shell. The generator uses the same parser, so
+// a bad artifact fails on the workstation rather than on the device.
+package spec
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/mender-docker/mender-docker/module/engine"
+)
+
+// Limits that keep a hostile or broken artifact from exhausting a small
+// device.
+const (
+	MaxMetaDataBytes = 1 << 20
+	MaxServices      = 100
+	DefaultApp       = "default"
+)
+
+var (
+	// repo[:tag]@sha256:<64 hex>, repo in the lowercase reference grammar,
+	// optionally behind a registry host[:port].
+	imageRE         = regexp.MustCompile(`^((?:[a-zA-Z0-9](?:[a-zA-Z0-9.-]*[a-zA-Z0-9])?(?::[0-9]+)?/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)(:[a-zA-Z0-9_][a-zA-Z0-9_.-]{0,127})?@(sha256:[a-f0-9]{64})$`)
+	appRE           = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,62}$`)
+	serviceRE       = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$`)
+	containerNameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$`)
+	volumeNameRE    = containerNameRE
+)
+
+// Meta is validated meta-data.
+type Meta struct {
+	App      string
+	Services []Service
+	Health   Health
+}
+
+// Service is one container of the app.
+type Service struct {
+	Name   string
+	Image  string // repo@sha256:…, as written in the artifact
+	Config engine.ContainerConfig
+}
+
+// Health is how long new containers must prove themselves; zero fields
+// take the device's defaults.
+type Health struct {
+	// Window: how long every container must stay running with no restart.
+	Window time.Duration
+	// Timeout: how long a container with a health check may take to
+	// become healthy.
+	Timeout time.Duration
+}
+
+// Images returns the distinct images of m in service order.
+func (m *Meta) Images() []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, s := range m.Services {
+		if !seen[s.Image] {
+			seen[s.Image] = true
+			out = append(out, s.Image)
+		}
+	}
+	return out
+}
+
+type rawMeta struct {
+	App        *string      `json:"app"`
+	Containers []string     `json:"containers"`
+	RunArgs    *string      `json:"run_args"`
+	Services   []rawService `json:"services"`
+	Health     *rawHealth   `json:"health"`
+}
+
+type rawService struct {
+	Name    string   `json:"name"`
+	Image   string   `json:"image"`
+	RunArgs string   `json:"run_args"`
+	Command []string `json:"command"`
+}
+
+type rawHealth struct {
+	Window  string `json:"window"`
+	Timeout string `json:"timeout"`
+}
+
+func invalid(format string, a ...any) error {
+	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, a...))
+}
+
+// ParseReader reads at most MaxMetaDataBytes from r and parses them.
+func ParseReader(r io.Reader) (*Meta, error) {
+	data, err := io.ReadAll(io.LimitReader(r, MaxMetaDataBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading meta-data: %w", err)
+	}
+	return Parse(data)
+}
+
+// Parse validates meta-data and returns it in usable form. Every error
+// wraps ErrInvalid and names the field at fault.
+func Parse(data []byte) (*Meta, error) {
+	if len(data) > MaxMetaDataBytes {
+		return nil, invalid("larger than %d bytes", MaxMetaDataBytes)
+	}
+	trimmed := bytes.TrimSpace(data)
+	if len(trimmed) == 0 || string(trimmed) == "null" {
+		return nil, invalid("empty: the artifact has no meta-data (want {\"containers\": [...]} or {\"services\": [...]})")
+	}
+	if trimmed[0] != '{' {
+		return nil, invalid("not a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(trimmed))
+	dec.DisallowUnknownFields()
+	var raw rawMeta
+	if err := dec.Decode(&raw); err != nil {
+		return nil, invalid("not valid JSON: %s", strings.TrimPrefix(err.Error(), "json: "))
+	}
+	if dec.More() {
+		return nil, invalid("trailing data after the JSON object")
+	}
+
+	m := &Meta{App: DefaultApp}
+	if raw.App != nil {
+		if !appRE.MatchString(*raw.App) {
+			return nil, invalid("app: %q must be 1-63 of a-z 0-9 _ . - and start with a letter or digit", *raw.App)
+		}
+		m.App = *raw.App
+	}
+	if raw.Health != nil {
+		var err error
+		if m.Health.Window, err = parseDur("health.window", raw.Health.Window); err != nil {
+			return nil, err
+		}
+		if m.Health.Timeout, err = parseDur("health.timeout", raw.Health.Timeout); err != nil {
+			return nil, err
+		}
+	}
+
+	switch {
+	case raw.Containers != nil && raw.Services != nil:
+		return nil, invalid("containers and services: give one or the other")
+	case raw.Services != nil:
+		if raw.RunArgs != nil {
+			return nil, invalid("run_args: goes inside each service when services is used")
+		}
+		if err := m.addServices(raw.Services); err != nil {
+			return nil, err
+		}
+	case raw.Containers != nil:
+		if err := m.addContainers(raw.Containers, raw.RunArgs); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, invalid("containers: missing (want a list of images pinned as repo@sha256:<digest>)")
+	}
+	return m, m.checkNames()
+}
+
+func parseDur(field, s string) (time.Duration, error) {
+	if s == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 || d > 24*time.Hour {
+		return 0, invalid("%s: %q is not a duration such as 10s or 2m", field, s)
+	}
+	return d, nil
+}
+
+// addContainers handles the shell module's format: one service per image,
+// all with the same run_args, run with -d -t as the shell module did.
+func (m *Meta) addContainers(images []string, runArgs *string) error {
+	if len(images) == 0 {
+		return invalid("containers: empty list")
+	}
+	if len(images) > MaxServices {
+		return invalid("containers: more than %d images", MaxServices)
+	}
+	args := ""
+	if runArgs != nil {
+		args = *runArgs
+	}
+	used := map[string]int{}
+	for i, img := range images {
+		field := fmt.Sprintf("containers[%d]", i)
+		if err := checkImage(field, img); err != nil {
+			return err
+		}
+		name := serviceFromImage(img)
+		used[name]++
+		if used[name] > 1 {
+			name = fmt.Sprintf("%s-%d", name, used[name])
+		}
+		s := Service{Name: name, Image: img, Config: engine.ContainerConfig{Tty: true}}
+		if err := ParseRunArgs(args, &s.Config); err != nil {
+			return invalid("run_args: %v", err)
+		}
+		m.Services = append(m.Services, s)
+	}
+	return nil
+}
+
+func (m *Meta) addServices(raws []rawService) error {
+	if len(raws) == 0 {
+		return invalid("services: empty list")
+	}
+	if len(raws) > MaxServices {
+		return invalid("services: more than %d services", MaxServices)
+	}
+	seen := map[string]bool{}
+	for i, r := range raws {
+		field := fmt.Sprintf("services[%d]", i)
+		if !serviceRE.MatchString(r.Name) {
+			return invalid("%s.name: %q must be 1-63 of a-z A-Z 0-9 _ . - and start with a letter or digit", field, r.Name)
+		}
+		if seen[r.Name] {
+			return invalid("%s.name: %q used twice", field, r.Name)
+		}
+		seen[r.Name] = true
+		if err := checkImage(field+".image", r.Image); err != nil {
+			return err
+		}
+		s := Service{Name: r.Name, Image: r.Image}
+		if err := ParseRunArgs(r.RunArgs, &s.Config); err != nil {
+			return invalid("%s.run_args: %v", field, err)
+		}
+		s.Config.Cmd = r.Command
+		m.Services = append(m.Services, s)
+	}
+	return nil
+}
+
+func (m *Meta) checkNames() error {
+	names := map[string]string{}
+	for i := range m.Services {
+		s := &m.Services[i]
+		if s.Config.Name == "" {
+			s.Config.Name = m.App + "-" + s.Name
+		}
+		if !containerNameRE.MatchString(s.Config.Name) {
+			return invalid("container name %q is not valid", s.Config.Name)
+		}
+		if other, dup := names[s.Config.Name]; dup {
+			return invalid("run_args: --name %q given to services %s and %s", s.Config.Name, other, s.Name)
+		}
+		names[s.Config.Name] = s.Name
+		s.Config.Image = s.Image
+	}
+	return nil
+}
+
+func checkImage(field, img string) error {
+	if img == "" {
+		return invalid("%s: empty image", field)
+	}
+	if !strings.Contains(img, "@") {
+		return invalid("%s: %q is not pinned by digest (want repo@sha256:<64 hex>)", field, img)
+	}
+	if !imageRE.MatchString(img) {
+		_, dig, _ := strings.Cut(img, "@")
+		if !strings.HasPrefix(dig, "sha256:") || len(dig) != 71 {
+			return invalid("%s: %q has a malformed digest (want sha256:<64 lowercase hex>)", field, img)
+		}
+		return invalid("%s: %q is not a valid image reference", field, img)
+	}
+	return nil
+}
+
+// serviceFromImage names a service after the last path component of its
+// repository: 127.0.0.1:5000/acme/web@sha256:… gives "web".
+func serviceFromImage(img string) string {
+	repo := imageRE.FindStringSubmatch(img)[1]
+	if i := strings.LastIndex(repo, "/"); i >= 0 {
+		repo = repo[i+1:]
+	}
+	return repo
+}

@@ -1,0 +1,68 @@
+package module
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Phase is where a deployment stands. Each is written to the journal
+// before the work it names begins.
+type Phase string
+
+const (
+	PhaseDownloading Phase = "downloading"  // pulling images
+	PhaseDownloaded  Phase = "downloaded"   // images present, nothing else changed
+	PhaseInstalling  Phase = "installing"   // old set being swapped for the new
+	PhaseInstalled   Phase = "installed"    // new set healthy, old set stopped
+	PhaseCommitting  Phase = "committing"   // old set being removed: no way back
+	PhaseRollingBack Phase = "rolling-back" // new set being removed, old restarted
+	PhaseRolledBack  Phase = "rolled-back"  // old set back, images to tidy
+)
+
+// Journal file names in the state directory, one of each per app.
+const (
+	deploymentFile = "deployment" // the deployment in flight
+	installedFile  = "installed"  // what the last commit left
+)
+
+// Deployment is the journal of the update in flight for one app.
+type Deployment struct {
+	Phase    Phase           `json:"phase"`
+	App      string          `json:"app"`
+	Artifact string          `json:"artifact"`
+	ID       string          `json:"id"` // value of LabelDeployment on new containers
+	Meta     json.RawMessage `json:"meta"`
+	// Pulled are images that were absent before Download: removed again if
+	// the update does not stick.
+	Pulled []string `json:"pulled,omitempty"`
+	// Old is the app's set before the update.
+	Old     []OldContainer `json:"old,omitempty"`
+	Started time.Time      `json:"started"`
+}
+
+// OldContainer is one container of the previous set, as it was.
+type OldContainer struct {
+	ID      string `json:"id"`
+	Name    string `json:"name"`
+	Image   string `json:"image"`
+	Running bool   `json:"running"`
+}
+
+// Installed is what the last commit left for one app.
+type Installed struct {
+	Artifact string   `json:"artifact"`
+	Images   []string `json:"images"`
+	// Previous are the images of the set before, kept for one more update.
+	Previous []string `json:"previous,omitempty"`
+}
+
+// Labels the module puts on every container it creates.
+const (
+	LabelApp        = "io.mender.docker.app"
+	LabelService    = "io.mender.docker.service"
+	LabelArtifact   = "io.mender.docker.artifact"
+	LabelDeployment = "io.mender.docker.deployment"
+)
+
+// prevSuffix is added to the names of the old set while the new set runs.
+const prevSuffix = "_prev"

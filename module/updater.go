@@ -1,0 +1,275 @@
+package module
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/mender-docker/mender-docker/module/config"
+	"github.com/mender-docker/mender-docker/module/engine"
+	"github.com/mender-docker/mender-docker/module/journal"
+	"github.com/mender-docker/mender-docker/module/spec"
+)
+
+// Updater runs the states of the protocol against one engine.
+type Updater struct {
+	Engine engine.Engine
+	Config config.Config
+	Log    *log.Logger
+	// PollInterval is how often health is checked; 250ms when zero.
+	PollInterval time.Duration
+
+	store journal.Store
+}
+
+// New returns an Updater that logs to logw.
+func New(e engine.Engine, cfg config.Config, logw io.Writer) *Updater {
+	return &Updater{Engine: e, Config: cfg, Log: log.New(logw, "", 0)}
+}
+
+func (u *Updater) journal() journal.Store {
+	return journal.Store{Dir: u.Config.StateDir}
+}
+
+func (u *Updater) logf(format string, a ...any) {
+	if u.Log != nil {
+		u.Log.Printf(format, a...)
+	}
+}
+
+// Run carries out state for the deployment whose files are in filesDir,
+// writing protocol answers (and nothing else) to stdout.
+func (u *Updater) Run(ctx context.Context, state, filesDir string, stdout io.Writer) error {
+	switch state {
+	case "NeedsArtifactReboot":
+		_, err := io.WriteString(stdout, "No\n")
+		return err
+	case "SupportsRollback":
+		_, err := io.WriteString(stdout, "Yes\n")
+		return err
+	case "Download":
+		return u.Download(ctx, filesDir)
+	case "ArtifactInstall":
+		return u.Install(ctx, filesDir)
+	case "ArtifactCommit":
+		return u.forApps(ctx, filesDir, u.commit)
+	case "ArtifactRollback":
+		return u.forApps(ctx, filesDir, u.rollback)
+	case "ArtifactFailure":
+		return u.forApps(ctx, filesDir, u.converge)
+	case "Cleanup":
+		return u.forApps(ctx, filesDir, u.cleanup)
+	}
+	// Unknown states (including the reboot states we never ask for) are
+	// no-ops by the protocol.
+	return nil
+}
+
+// Recover finishes or undoes any deployment that an interrupted run left
+// behind, for every app: meant for a boot-time unit, and run by Download
+// for its own app. A deployment waiting for commit is left alone.
+func (u *Updater) Recover(ctx context.Context) error {
+	apps, err := u.journal().Apps(deploymentFile)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, app := range apps {
+		if err := u.recoverApp(ctx, app, false); err != nil {
+			errs = append(errs, fmt.Errorf("app %s: %w", app, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (u *Updater) recoverApp(ctx context.Context, app string, newDeployment bool) error {
+	d, err := u.loadDeployment(app)
+	if err != nil || d == nil {
+		return err
+	}
+	switch d.Phase {
+	case PhaseInstalled:
+		if !newDeployment {
+			return nil
+		}
+		u.logf("app %s: deployment of %s was never committed; rolling it back first", app, d.Artifact)
+	case PhaseCommitting:
+		u.logf("app %s: finishing the interrupted commit of %s", app, d.Artifact)
+		return u.commit(ctx, app)
+	default:
+		u.logf("app %s: undoing the interrupted deployment of %s (phase %s)", app, d.Artifact, d.Phase)
+	}
+	return u.cleanup(ctx, app)
+}
+
+// readMeta reads and validates FILES_DIR/header/meta-data.
+func readMeta(filesDir string) (*spec.Meta, []byte, error) {
+	f, err := os.Open(filepath.Join(filesDir, "header", "meta-data"))
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading meta-data: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, spec.MaxMetaDataBytes+1))
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading meta-data: %w", err)
+	}
+	m, err := spec.Parse(data)
+	return m, data, err
+}
+
+func readArtifactName(filesDir string) string {
+	b, err := os.ReadFile(filepath.Join(filesDir, "header", "artifact_name"))
+	if err != nil {
+		return "unknown"
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// forApps runs fn for the app named by the artifact's meta-data, or, when
+// that cannot be read (a wiped FILES_DIR after a crash), for every app with
+// a deployment in flight.
+func (u *Updater) forApps(ctx context.Context, filesDir string, fn func(context.Context, string) error) error {
+	if m, _, err := readMeta(filesDir); err == nil {
+		return fn(ctx, m.App)
+	}
+	apps, err := u.journal().Apps(deploymentFile)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, app := range apps {
+		errs = append(errs, fn(ctx, app))
+	}
+	return errors.Join(errs...)
+}
+
+func (u *Updater) loadDeployment(app string) (*Deployment, error) {
+	var d Deployment
+	err := u.journal().Load(app, deploymentFile, &d)
+	if errors.Is(err, journal.ErrNone) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &d, nil
+}
+
+func (u *Updater) save(d *Deployment) error {
+	if err := u.journal().Save(d.App, deploymentFile, d); err != nil {
+		return fmt.Errorf("writing journal: %w", err)
+	}
+	return nil
+}
+
+func (u *Updater) loadInstalled(app string) (Installed, error) {
+	var in Installed
+	err := u.journal().Load(app, installedFile, &in)
+	if errors.Is(err, journal.ErrNone) {
+		err = nil
+	}
+	return in, err
+}
+
+// Download validates the artifact and fetches its images. It changes no
+// container; on failure it removes what it fetched.
+func (u *Updater) Download(ctx context.Context, filesDir string) error {
+	m, raw, err := readMeta(filesDir)
+	if err != nil {
+		return err
+	}
+	if err := u.Engine.Ping(ctx); err != nil {
+		return err
+	}
+	if err := u.recoverApp(ctx, m.App, true); err != nil {
+		return fmt.Errorf("recovering an earlier deployment: %w", err)
+	}
+	if err := u.checkDisk(ctx); err != nil {
+		return err
+	}
+	d := &Deployment{Phase: PhaseDownloading, App: m.App, Artifact: readArtifactName(filesDir), Meta: raw, Started: time.Now().UTC()}
+	for _, img := range m.Images() {
+		ok, err := u.Engine.HasImage(ctx, img)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			d.Pulled = append(d.Pulled, img)
+		}
+	}
+	// Journal first, so that a kill mid-pull still gets its images removed.
+	if err := u.save(d); err != nil {
+		return err
+	}
+	u.logf("app %s: artifact %s: %d image(s), %d to pull", m.App, d.Artifact, len(m.Images()), len(d.Pulled))
+	if err := u.pullAll(ctx, d.Pulled); err != nil {
+		u.logf("download failed; removing what it fetched")
+		if cerr := u.cleanup(context.WithoutCancel(ctx), m.App); cerr != nil {
+			u.logf("tidying up after the failed download: %v", cerr)
+		}
+		return err
+	}
+	d.Phase = PhaseDownloaded
+	return u.save(d)
+}
+
+func (u *Updater) pullAll(ctx context.Context, refs []string) error {
+	n := u.Config.ParallelPulls
+	if n < 1 {
+		n = 1
+	}
+	sem := make(chan struct{}, n)
+	var wg sync.WaitGroup
+	errs := make([]error, len(refs))
+	for i, ref := range refs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			start := time.Now()
+			if err := u.Engine.PullImage(ctx, ref); err != nil {
+				errs[i] = err
+				return
+			}
+			u.logf("pulled %s in %s", ref, time.Since(start).Round(time.Millisecond))
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func (u *Updater) checkDisk(ctx context.Context) error {
+	if u.Config.MinFreeMB <= 0 {
+		return nil
+	}
+	dir, err := u.Engine.RootDir(ctx)
+	if err != nil {
+		return err
+	}
+	var st syscall.Statfs_t
+	if dir == "" || syscall.Statfs(dir, &st) != nil {
+		return nil // a remote engine, or a root we cannot see: nothing to check
+	}
+	free := int64(st.Bavail) * int64(st.Bsize) >> 20
+	if free < u.Config.MinFreeMB {
+		return fmt.Errorf("%w: %d MB free in %s, need at least %d MB (min_free_mb)", ErrDiskSpace, free, dir, u.Config.MinFreeMB)
+	}
+	return nil
+}
+
+func newID() string {
+	b := make([]byte, 8)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}

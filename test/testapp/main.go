@@ -1,0 +1,70 @@
+// Command testapp is the program inside the test images: static, tiny, and
+// able to act out what an update must cope with. It runs in images built
+// FROM scratch, so it needs no shell.
+//
+//	testapp [-exit-after D] [-code N] [-healthy-after D] [-listen ADDR]
+//	testapp check        (the HEALTHCHECK: exit 0 once healthy)
+package main
+
+import (
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+const healthyFile = "/tmp/healthy"
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "check" {
+		if _, err := os.Stat(healthyFile); err != nil {
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	exitAfter := flag.Duration("exit-after", 0, "exit after this long (0: run until stopped)")
+	code := flag.Int("code", 1, "exit code for -exit-after")
+	healthyAfter := flag.Duration("healthy-after", 0, "become healthy after this long")
+	listen := flag.String("listen", "", "answer every TCP connection on this address with the version")
+	flag.Parse()
+
+	version := os.Getenv("VERSION")
+	fmt.Printf("testapp %s started\n", version)
+	go func() {
+		time.Sleep(*healthyAfter)
+		os.WriteFile(healthyFile, []byte("ok"), 0o644)
+	}()
+	if *listen != "" {
+		ln, err := net.Listen("tcp", *listen)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(3)
+		}
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				fmt.Fprintln(c, version)
+				c.Close()
+			}
+		}()
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	var timeout <-chan time.Time
+	if *exitAfter > 0 {
+		timeout = time.After(*exitAfter)
+	}
+	select {
+	case <-sig:
+		fmt.Println("stopping")
+	case <-timeout:
+		fmt.Printf("exiting with code %d\n", *code)
+		os.Exit(*code)
+	}
+}
