@@ -31,6 +31,7 @@ var (
 	// repo[:tag]@sha256:<64 hex>, repo in the lowercase reference grammar,
 	// optionally behind a registry host[:port].
 	imageRE         = regexp.MustCompile(`^((?:[a-zA-Z0-9](?:[a-zA-Z0-9.-]*[a-zA-Z0-9])?(?::[0-9]+)?/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)(:[a-zA-Z0-9_][a-zA-Z0-9_.-]{0,127})?@(sha256:[a-f0-9]{64})$`)
+	digestRE        = regexp.MustCompile(`^sha256:[a-f0-9]{64}$`)
 	appRE           = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,62}$`)
 	serviceRE       = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$`)
 	containerNameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$`)
@@ -269,7 +270,7 @@ func checkImage(field, img string) error {
 	}
 	if !imageRE.MatchString(img) {
 		_, dig, _ := strings.Cut(img, "@")
-		if !strings.HasPrefix(dig, "sha256:") || len(dig) != 71 {
+		if !digestRE.MatchString(dig) {
 			return invalid("%s: %q has a malformed digest (want sha256:<64 lowercase hex>)", field, img)
 		}
 		return invalid("%s: %q is not a valid image reference", field, img)

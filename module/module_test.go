@@ -1,0 +1,362 @@
+package module_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/mender-docker/mender-docker/module"
+	"github.com/mender-docker/mender-docker/module/config"
+	"github.com/mender-docker/mender-docker/module/engine"
+	"github.com/mender-docker/mender-docker/module/engine/memengine"
+)
+
+// device is a simulated device: the in-memory engine, a state directory
+// and a FILES_DIR, driven state by state as the Mender client would.
+type device struct {
+	t     *testing.T
+	eng   *memengine.Engine
+	u     *module.Updater
+	files string
+	log   bytes.Buffer
+}
+
+func newDevice(t *testing.T) *device {
+	d := &device{t: t, eng: memengine.New()}
+	cfg := config.Default()
+	cfg.StateDir = t.TempDir()
+	cfg.HealthWindow = 0
+	cfg.MinFreeMB = 0
+	d.u = module.New(d.eng, cfg, &d.log)
+	d.u.PollInterval = time.Millisecond
+	d.files = t.TempDir()
+	return d
+}
+
+// image returns a pinned reference for a version, made pullable.
+func (d *device) image(repo, version string, b memengine.Behavior) string {
+	sum := sha256.Sum256([]byte(repo + version))
+	ref := fmt.Sprintf("127.0.0.1:5000/acme/%s@sha256:%s", repo, hex.EncodeToString(sum[:]))
+	d.eng.AddRemote(ref, b)
+	return ref
+}
+
+// artifact lays out FILES_DIR for a new deployment, as the client does.
+func (d *device) artifact(name, meta string) {
+	require.NoError(d.t, os.RemoveAll(d.files))
+	require.NoError(d.t, os.MkdirAll(filepath.Join(d.files, "header"), 0o755))
+	require.NoError(d.t, os.WriteFile(filepath.Join(d.files, "header", "meta-data"), []byte(meta), 0o644))
+	require.NoError(d.t, os.WriteFile(filepath.Join(d.files, "header", "artifact_name"), []byte(name), 0o644))
+}
+
+func (d *device) run(state string) error {
+	return d.u.Run(context.Background(), state, d.files, io.Discard)
+}
+
+// client runs states in order like the Mender client: on the first failure
+// it switches to the failure path and returns the error.
+func (d *device) install(name, meta string, commit bool) error {
+	d.artifact(name, meta)
+	if err := d.run("Download"); err != nil {
+		d.run("Cleanup")
+		return err
+	}
+	if err := d.run("ArtifactInstall"); err != nil {
+		d.run("ArtifactRollback")
+		d.run("ArtifactFailure")
+		d.run("Cleanup")
+		return err
+	}
+	if !commit {
+		return nil
+	}
+	if err := d.run("ArtifactCommit"); err != nil {
+		return err
+	}
+	return d.run("Cleanup")
+}
+
+func (d *device) containers() []engine.Container {
+	l, err := d.eng.ListContainers(context.Background(), nil)
+	require.NoError(d.t, err)
+	return l
+}
+
+func meta(images ...string) string {
+	s := `{"containers":[`
+	for i, img := range images {
+		if i > 0 {
+			s += ","
+		}
+		s += `"` + img + `"`
+	}
+	return s + `],"run_args":"--restart always"}`
+}
+
+// unrelated starts a container the module does not own.
+func (d *device) unrelated() string {
+	ref := d.image("other", "1", memengine.Behavior{})
+	ctx := context.Background()
+	require.NoError(d.t, d.eng.PullImage(ctx, ref))
+	id, err := d.eng.CreateContainer(ctx, engine.ContainerConfig{Name: "someone-elses", Image: ref})
+	require.NoError(d.t, err)
+	require.NoError(d.t, d.eng.StartContainer(ctx, id))
+	return id
+}
+
+type snap struct {
+	ID, Name, Image string
+	Running         bool
+}
+
+func (d *device) snapshot() []snap {
+	var out []snap
+	for _, c := range d.containers() {
+		out = append(out, snap{c.ID, c.Name, c.Image, c.State.Running})
+	}
+	return out
+}
+
+func TestQueries(t *testing.T) {
+	d := newDevice(t)
+	for state, want := range map[string]string{"NeedsArtifactReboot": "No\n", "SupportsRollback": "Yes\n", "SomeFutureState": "", "ArtifactReboot": ""} {
+		var out bytes.Buffer
+		require.NoError(t, d.u.Run(context.Background(), state, d.files, &out))
+		assert.Equal(t, want, out.String(), state)
+	}
+}
+
+func TestInstallCommitUpdate(t *testing.T) {
+	d := newDevice(t)
+	other := d.unrelated()
+	v1 := d.image("web", "1", memengine.Behavior{})
+	v2 := d.image("web", "2", memengine.Behavior{})
+
+	require.NoError(t, d.install("app-1", meta(v1), true))
+	cs := d.containers()
+	require.Len(t, cs, 2)
+	web := cs[0]
+	assert.Equal(t, "default-web", web.Name)
+	assert.Equal(t, v1, web.Image)
+	assert.True(t, web.State.Running)
+	assert.Equal(t, "always", web.RestartPolicy)
+	assert.Equal(t, map[string]string{module.LabelApp: "default", module.LabelService: "web", module.LabelArtifact: "app-1", module.LabelDeployment: web.Labels[module.LabelDeployment]}, web.Labels)
+	assert.True(t, d.eng.Config(web.ID).Tty)
+
+	require.NoError(t, d.install("app-2", meta(v2), false))
+	// Before commit: new running under the name, old stopped and renamed.
+	byName := map[string]engine.Container{}
+	for _, c := range d.containers() {
+		byName[c.Name] = c
+	}
+	assert.Equal(t, v2, byName["default-web"].Image)
+	assert.True(t, byName["default-web"].State.Running)
+	assert.False(t, byName["default-web_prev"].State.Running)
+	assert.Equal(t, web.ID, byName["default-web_prev"].ID)
+
+	require.NoError(t, d.run("ArtifactCommit"))
+	require.NoError(t, d.run("Cleanup"))
+	cs = d.containers()
+	require.Len(t, cs, 2)
+	assert.Equal(t, v2, cs[0].Image)
+	assert.Equal(t, other, cs[1].ID)
+	assert.True(t, cs[1].State.Running, "the unrelated container kept running")
+	assert.ElementsMatch(t, []string{v1, v2, cs[1].Image}, d.eng.Images(), "current and previous images kept")
+
+	// A third version drops v1, the one before previous.
+	v3 := d.image("web", "3", memengine.Behavior{})
+	require.NoError(t, d.install("app-3", meta(v3), true))
+	assert.ElementsMatch(t, []string{v2, v3, cs[1].Image}, d.eng.Images())
+}
+
+func TestRollbackRestoresExactly(t *testing.T) {
+	d := newDevice(t)
+	d.unrelated()
+	v1 := d.image("web", "1", memengine.Behavior{})
+	db1 := d.image("db", "1", memengine.Behavior{})
+	require.NoError(t, d.install("app-1", meta(v1, db1), true))
+	// A container of the app that was stopped on purpose stays stopped.
+	var dbID string
+	for _, c := range d.containers() {
+		if c.Name == "default-db" {
+			dbID = c.ID
+		}
+	}
+	require.NoError(t, d.eng.StopContainer(context.Background(), dbID, 0))
+	before := d.snapshot()
+
+	v2 := d.image("web", "2", memengine.Behavior{})
+	require.NoError(t, d.install("app-2", meta(v2), false))
+	require.NoError(t, d.run("SupportsRollback"))
+	require.NoError(t, d.run("ArtifactRollback"))
+	require.NoError(t, d.run("Cleanup"))
+	assert.Equal(t, before, d.snapshot())
+	assert.NotContains(t, d.eng.Images(), v2, "the image fetched for the failed update is gone")
+	assert.Contains(t, d.eng.Images(), v1)
+}
+
+func TestFailedHealthRollsBack(t *testing.T) {
+	d := newDevice(t)
+	d.unrelated()
+	v1 := d.image("web", "1", memengine.Behavior{})
+	require.NoError(t, d.install("app-1", meta(v1), true))
+	before := d.snapshot()
+
+	for name, b := range map[string]memengine.Behavior{
+		"crashes":       {Crash: true},
+		"unhealthy":     {Health: engine.HealthUnhealthy},
+		"never healthy": {Health: engine.HealthStarting},
+	} {
+		t.Run(name, func(t *testing.T) {
+			bad := d.image("web", name, b)
+			err := d.install("app-bad", `{"health":{"window":"5ms","timeout":"20ms"},"containers":["`+bad+`"]}`, true)
+			require.ErrorIs(t, err, module.ErrUnhealthy)
+			assert.Equal(t, before, d.snapshot())
+			assert.NotContains(t, d.eng.Images(), bad)
+		})
+	}
+}
+
+func TestDownloadFailureChangesNothing(t *testing.T) {
+	d := newDevice(t)
+	d.unrelated()
+	v1 := d.image("web", "1", memengine.Behavior{})
+	require.NoError(t, d.install("app-1", meta(v1), true))
+	before, images := d.snapshot(), d.eng.Images()
+
+	good := d.image("web", "2", memengine.Behavior{})
+	gone := d.image("db", "2", memengine.Behavior{})
+	d.eng.RemoveRemote(gone)
+	err := d.install("app-2", meta(good, gone), true)
+	require.ErrorIs(t, err, engine.ErrNotFound)
+	assert.Equal(t, before, d.snapshot())
+	assert.Equal(t, images, d.eng.Images(), "the image that did pull was removed again")
+
+	d.eng.Down = true
+	require.Error(t, d.install("app-2", meta(good), true))
+	d.eng.Down = false
+	assert.Equal(t, before, d.snapshot())
+
+	require.ErrorContains(t, d.install("app-3", `{"containers":["127.0.0.1:5000/web:latest"]}`, true), "not pinned by digest")
+	assert.Equal(t, before, d.snapshot())
+}
+
+// TestKillAnywhere kills the module after every engine call of a
+// deployment and lets the client carry on as it would; the device must end
+// with exactly the old set or exactly the new set, never a mix.
+func TestKillAnywhere(t *testing.T) {
+	type flow struct {
+		name   string
+		commit bool // the operator commits (else rolls back)
+		bad    bool // the new version fails its health check
+		boot   bool // a power cut: only the boot-time recover runs
+	}
+	flows := []flow{{name: "commit", commit: true}, {name: "rollback"}, {name: "unhealthy", bad: true}, {name: "power cut", commit: true, boot: true}}
+	runs := 0
+	defer func() { t.Logf("%d kill points checked", runs) }()
+	for _, f := range flows {
+		for k := 1; ; k++ {
+			d := newDevice(t)
+			other := d.unrelated()
+			v1 := d.image("web", "1", memengine.Behavior{})
+			db1 := d.image("db", "1", memengine.Behavior{})
+			require.NoError(t, d.install("app-1", meta(v1, db1), true))
+			old := d.snapshot()
+			v2 := d.image("web", "2", memengine.Behavior{Crash: f.bad})
+			db2 := d.image("db", "2", memengine.Behavior{})
+
+			d.eng.KillAfter(k)
+			killed := d.deployKilled(f.commit, f.boot, meta(v2, db2))
+			d.eng.KillAfter(0)
+			if f.boot && killed != "" {
+				require.NoError(t, d.u.Recover(context.Background()))
+				if killed == "ArtifactCommit" || killed == "Cleanup" {
+					d.run("ArtifactCommit") // the client, started again, commits
+				}
+			}
+
+			label := fmt.Sprintf("%s, killed in %s after %d calls", f.name, killed, k)
+			now := d.snapshot()
+			var images []string
+			var others int
+			for _, c := range now {
+				if c.ID == other {
+					assert.True(t, c.Running, label)
+					continue
+				}
+				others++
+				images = append(images, c.Image)
+			}
+			isOld := assert.ObjectsAreEqual(old, now)
+			isNew := others == 2 && assert.ObjectsAreEqual([]string{v2, db2}, []string{images[1], images[0]}) && now[0].Running && now[1].Running
+			if !isOld && !isNew {
+				t.Fatalf("%s: device is in neither state:\nold %v\nnow %v\nlog:\n%s", label, old, now, d.log.String())
+			}
+			// A killed Cleanup may leave the journal; the next run (boot
+			// recover, or the next Download) finishes it without changing
+			// the running set.
+			require.NoError(t, d.u.Recover(context.Background()), label)
+			assert.Equal(t, now, d.snapshot(), label)
+			_, err := os.Stat(filepath.Join(d.u.Config.StateDir, "default", "deployment.json"))
+			assert.True(t, os.IsNotExist(err), "%s: journal left behind", label)
+			runs++
+			if killed == "" {
+				break // k exceeded the calls of the whole deployment
+			}
+		}
+	}
+}
+
+// deployKilled runs one deployment as the client would, and returns the
+// state that was killed ("" when none was).
+// With powerCut, nothing runs after the kill.
+func (d *device) deployKilled(commit, powerCut bool, meta string) string {
+	d.artifact("app-2", meta)
+	killed := ""
+	try := func(state string) bool {
+		if powerCut && killed != "" {
+			return false
+		}
+		err := d.run(state)
+		if errors.Is(err, memengine.ErrKilled) && killed == "" {
+			killed = state
+			d.eng.KillAfter(0) // the next process is not killed
+		}
+		return err == nil
+	}
+	after := func() {
+		try("ArtifactRollback")
+		try("ArtifactFailure")
+		try("Cleanup")
+	}
+	if !try("Download") {
+		try("Cleanup")
+		return killed
+	}
+	if !try("ArtifactInstall") {
+		after()
+		return killed
+	}
+	if commit {
+		if !try("ArtifactCommit") {
+			after()
+			return killed
+		}
+		try("Cleanup")
+		return killed
+	}
+	try("ArtifactRollback")
+	try("Cleanup")
+	return killed
+}
