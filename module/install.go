@@ -198,6 +198,9 @@ func (u *Updater) waitHealthy(ctx context.Context, m *spec.Meta, d *Deployment) 
 			case !st.Running && !st.Restarting:
 				return fmt.Errorf("%w: %s exited with code %d", ErrUnhealthy, c.Name, st.ExitCode)
 			case st.Restarting || st.RestartCount != w.restarts || !st.StartedAt.Equal(w.started):
+				if st.ExitCode != 0 {
+					return fmt.Errorf("%w: %s exited with code %d and was restarted", ErrUnhealthy, c.Name, st.ExitCode)
+				}
 				return fmt.Errorf("%w: %s restarted", ErrUnhealthy, c.Name)
 			case st.Health == engine.HealthUnhealthy:
 				return fmt.Errorf("%w: %s reports unhealthy", ErrUnhealthy, c.Name)

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -17,31 +16,24 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mender-docker/mender-docker/module"
-	"github.com/mender-docker/mender-docker/module/config"
 	"github.com/mender-docker/mender-docker/module/engine"
 	"github.com/mender-docker/mender-docker/module/engine/memengine"
+	"github.com/mender-docker/mender-docker/test/fixture"
 )
 
-// device is a simulated device: the in-memory engine, a state directory
-// and a FILES_DIR, driven state by state as the Mender client would.
+// device is a simulated device on the in-memory engine.
 type device struct {
-	t     *testing.T
-	eng   *memengine.Engine
-	u     *module.Updater
-	files string
-	log   bytes.Buffer
+	*fixture.Device
+	t   *testing.T
+	eng *memengine.Engine
+	u   *module.Updater
 }
 
 func newDevice(t *testing.T) *device {
-	d := &device{t: t, eng: memengine.New()}
-	cfg := config.Default()
-	cfg.StateDir = t.TempDir()
-	cfg.HealthWindow = 0
-	cfg.MinFreeMB = 0
-	d.u = module.New(d.eng, cfg, &d.log)
-	d.u.PollInterval = time.Millisecond
-	d.files = t.TempDir()
-	return d
+	eng := memengine.New()
+	fd := fixture.NewDevice(t, eng)
+	fd.U.PollInterval = time.Millisecond
+	return &device{Device: fd, t: t, eng: eng, u: fd.U}
 }
 
 // image returns a pinned reference for a version, made pullable.
@@ -52,40 +44,11 @@ func (d *device) image(repo, version string, b memengine.Behavior) string {
 	return ref
 }
 
-// artifact lays out FILES_DIR for a new deployment, as the client does.
-func (d *device) artifact(name, meta string) {
-	require.NoError(d.t, os.RemoveAll(d.files))
-	require.NoError(d.t, os.MkdirAll(filepath.Join(d.files, "header"), 0o755))
-	require.NoError(d.t, os.WriteFile(filepath.Join(d.files, "header", "meta-data"), []byte(meta), 0o644))
-	require.NoError(d.t, os.WriteFile(filepath.Join(d.files, "header", "artifact_name"), []byte(name), 0o644))
-}
+func (d *device) run(state string) error { return d.Run(state) }
 
-func (d *device) run(state string) error {
-	return d.u.Run(context.Background(), state, d.files, io.Discard)
-}
+func (d *device) install(name, meta string, commit bool) error { return d.Install(name, meta, commit) }
 
-// client runs states in order like the Mender client: on the first failure
-// it switches to the failure path and returns the error.
-func (d *device) install(name, meta string, commit bool) error {
-	d.artifact(name, meta)
-	if err := d.run("Download"); err != nil {
-		d.run("Cleanup")
-		return err
-	}
-	if err := d.run("ArtifactInstall"); err != nil {
-		d.run("ArtifactRollback")
-		d.run("ArtifactFailure")
-		d.run("Cleanup")
-		return err
-	}
-	if !commit {
-		return nil
-	}
-	if err := d.run("ArtifactCommit"); err != nil {
-		return err
-	}
-	return d.run("Cleanup")
-}
+func (d *device) artifact(name, meta string) { d.Artifact(name, meta) }
 
 func (d *device) containers() []engine.Container {
 	l, err := d.eng.ListContainers(context.Background(), nil)
@@ -115,24 +78,13 @@ func (d *device) unrelated() string {
 	return id
 }
 
-type snap struct {
-	ID, Name, Image string
-	Running         bool
-}
-
-func (d *device) snapshot() []snap {
-	var out []snap
-	for _, c := range d.containers() {
-		out = append(out, snap{c.ID, c.Name, c.Image, c.State.Running})
-	}
-	return out
-}
+func (d *device) snapshot() []fixture.Snap { return d.Snapshot(nil) }
 
 func TestQueries(t *testing.T) {
 	d := newDevice(t)
 	for state, want := range map[string]string{"NeedsArtifactReboot": "No\n", "SupportsRollback": "Yes\n", "SomeFutureState": "", "ArtifactReboot": ""} {
 		var out bytes.Buffer
-		require.NoError(t, d.u.Run(context.Background(), state, d.files, &out))
+		require.NoError(t, d.u.Run(context.Background(), state, d.Files, &out))
 		assert.Equal(t, want, out.String(), state)
 	}
 }
@@ -301,7 +253,7 @@ func TestKillAnywhere(t *testing.T) {
 			isOld := assert.ObjectsAreEqual(old, now)
 			isNew := others == 2 && assert.ObjectsAreEqual([]string{v2, db2}, []string{images[1], images[0]}) && now[0].Running && now[1].Running
 			if !isOld && !isNew {
-				t.Fatalf("%s: device is in neither state:\nold %v\nnow %v\nlog:\n%s", label, old, now, d.log.String())
+				t.Fatalf("%s: device is in neither state:\nold %v\nnow %v\nlog:\n%s", label, old, now, d.Log.String())
 			}
 			// A killed Cleanup may leave the journal; the next run (boot
 			// recover, or the next Download) finishes it without changing

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs what the tests, benchmarks and demo need on a Debian machine
+# (run as root): the Docker engine, the Mender client and mender-artifact,
+# and jq for the shell module that the benchmarks compare against. Quick and
+# quiet when everything is already there.
+set -euo pipefail
+
+need=()
+command -v dockerd >/dev/null || need+=(docker.io)
+command -v mender >/dev/null || need+=(mender-client)
+command -v mender-artifact >/dev/null || need+=(mender-artifact)
+command -v jq >/dev/null || need+=(jq)
+command -v unshare >/dev/null || need+=(util-linux)
+if ((${#need[@]})); then
+  echo "installing: ${need[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+command -v go >/dev/null || { echo "Go is missing: install Go 1.26 or newer (PATH=/usr/local/go/bin:\$PATH)" >&2; exit 1; }
