@@ -14,7 +14,7 @@ import (
 // Install swaps the app's old containers for the new ones and waits for
 // the new set to prove healthy. Run again after a kill, it carries on.
 func (u *Updater) Install(ctx context.Context, filesDir string) error {
-	m, _, err := readMeta(filesDir)
+	m, _, err := u.readMeta(filesDir)
 	if err != nil {
 		return err
 	}
@@ -320,7 +320,7 @@ func (u *Updater) commit(ctx context.Context, app string) error {
 	default:
 		return fmt.Errorf("app %s: cannot commit in phase %s", app, d.Phase)
 	}
-	m, err := spec.Parse(d.Meta)
+	m, err := u.parse(d.Meta)
 	if err != nil {
 		return err
 	}

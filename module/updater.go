@@ -112,8 +112,17 @@ func (u *Updater) recoverApp(ctx context.Context, app string, newDeployment bool
 	return u.cleanup(ctx, app)
 }
 
+// parse validates meta-data, with the device's default app.
+func (u *Updater) parse(data []byte) (*spec.Meta, error) {
+	app := u.Config.DefaultApp
+	if app == "" {
+		app = spec.DefaultApp
+	}
+	return spec.ParseApp(data, app)
+}
+
 // readMeta reads and validates FILES_DIR/header/meta-data.
-func readMeta(filesDir string) (*spec.Meta, []byte, error) {
+func (u *Updater) readMeta(filesDir string) (*spec.Meta, []byte, error) {
 	f, err := os.Open(filepath.Join(filesDir, "header", "meta-data"))
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading meta-data: %w", err)
@@ -123,7 +132,7 @@ func readMeta(filesDir string) (*spec.Meta, []byte, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading meta-data: %w", err)
 	}
-	m, err := spec.Parse(data)
+	m, err := u.parse(data)
 	return m, data, err
 }
 
@@ -139,7 +148,7 @@ func readArtifactName(filesDir string) string {
 // that cannot be read (a wiped FILES_DIR after a crash), for every app with
 // a deployment in flight.
 func (u *Updater) forApps(ctx context.Context, filesDir string, fn func(context.Context, string) error) error {
-	if m, _, err := readMeta(filesDir); err == nil {
+	if m, _, err := u.readMeta(filesDir); err == nil {
 		return fn(ctx, m.App)
 	}
 	apps, err := u.journal().Apps(deploymentFile)
@@ -184,7 +193,7 @@ func (u *Updater) loadInstalled(app string) (Installed, error) {
 // Download validates the artifact and fetches its images. It changes no
 // container; on failure it removes what it fetched.
 func (u *Updater) Download(ctx context.Context, filesDir string) error {
-	m, raw, err := readMeta(filesDir)
+	m, raw, err := u.readMeta(filesDir)
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"os"
 	"time"
+
+	"github.com/mender-docker/mender-docker/module/spec"
 )
 
 // DefaultPath is where the module looks unless MENDER_DOCKER_CONF says
@@ -33,6 +35,9 @@ type Config struct {
 	ParallelPulls int `json:"parallel_pulls"`
 	// MinFreeMB refuses a Download when the engine's disk has less free.
 	MinFreeMB int64 `json:"min_free_mb"`
+	// DefaultApp is the app of artifacts whose meta-data names none, such
+	// as every artifact of the shell docker-artifact-gen.
+	DefaultApp string `json:"default_app"`
 	// DockerHost overrides DOCKER_HOST, e.g. unix:///run/docker.sock.
 	DockerHost string `json:"docker_host"`
 }
@@ -46,6 +51,7 @@ func Default() Config {
 		StopTimeout:   Duration(10 * time.Second),
 		ParallelPulls: 3,
 		MinFreeMB:     100,
+		DefaultApp:    "default",
 	}
 }
 
@@ -66,6 +72,9 @@ func Load(path string) (Config, error) {
 	}
 	if c.ParallelPulls < 1 {
 		return c, fmt.Errorf("config %s: parallel_pulls: must be at least 1", path)
+	}
+	if !spec.ValidApp(c.DefaultApp) {
+		return c, fmt.Errorf("config %s: default_app: %q is not a valid app name", path, c.DefaultApp)
 	}
 	if c.StateDir == "" {
 		return c, fmt.Errorf("config %s: state_dir: must not be empty", path)

@@ -11,7 +11,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"regexp"
 	"strings"
 	"time"
@@ -99,18 +98,17 @@ func invalid(format string, a ...any) error {
 	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, a...))
 }
 
-// ParseReader reads at most MaxMetaDataBytes from r and parses them.
-func ParseReader(r io.Reader) (*Meta, error) {
-	data, err := io.ReadAll(io.LimitReader(r, MaxMetaDataBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading meta-data: %w", err)
-	}
-	return Parse(data)
-}
+// ValidApp tells whether name can be an app's name.
+func ValidApp(name string) bool { return appRE.MatchString(name) }
 
 // Parse validates meta-data and returns it in usable form. Every error
 // wraps ErrInvalid and names the field at fault.
 func Parse(data []byte) (*Meta, error) {
+	return ParseApp(data, DefaultApp)
+}
+
+// ParseApp is Parse with the app that meta-data without "app" belongs to.
+func ParseApp(data []byte, defaultApp string) (*Meta, error) {
 	if len(data) > MaxMetaDataBytes {
 		return nil, invalid("larger than %d bytes", MaxMetaDataBytes)
 	}
@@ -131,7 +129,7 @@ func Parse(data []byte) (*Meta, error) {
 		return nil, invalid("trailing data after the JSON object")
 	}
 
-	m := &Meta{App: DefaultApp}
+	m := &Meta{App: defaultApp}
 	if raw.App != nil {
 		if !appRE.MatchString(*raw.App) {
 			return nil, invalid("app: %q must be 1-63 of a-z 0-9 _ . - and start with a letter or digit", *raw.App)

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// build compiles the module as it ships.
+func build(t *testing.T) string {
+	bin := filepath.Join(t.TempDir(), "docker")
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, ".")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	return bin
+}
+
+// The client compares query answers exactly, and keeps stdout only for
+// them: everything else must go to stderr.
+func TestProtocol(t *testing.T) {
+	bin := build(t)
+	files := t.TempDir()
+	for _, tc := range []struct {
+		args   []string
+		stdout string
+		code   int
+	}{
+		{[]string{"NeedsArtifactReboot", files}, "No\n", 0},
+		{[]string{"SupportsRollback", files}, "Yes\n", 0},
+		{[]string{"ArtifactReboot", files}, "", 0},
+		{[]string{"ArtifactVerifyReboot", files}, "", 0},
+		{[]string{"SomeStateFromTheFuture", files}, "", 0},
+		{[]string{"Download", files}, "", 1}, // no meta-data here
+		{[]string{}, "", 2},
+		{[]string{"a", "b", "c"}, "", 2},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			cmd := exec.Command(bin, tc.args...)
+			cmd.Env = append(os.Environ(), "MENDER_DOCKER_CONF="+filepath.Join(t.TempDir(), "none.conf"))
+			var stdout, stderr strings.Builder
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			err := cmd.Run()
+			code := 0
+			if ee, ok := err.(*exec.ExitError); ok {
+				code = ee.ExitCode()
+			} else {
+				require.NoError(t, err)
+			}
+			assert.Equal(t, tc.code, code, "stderr: %s", stderr.String())
+			assert.Equal(t, tc.stdout, stdout.String())
+			if tc.code == 1 {
+				assert.Equal(t, 1, strings.Count(strings.TrimSpace(stderr.String()), "\n")+1, "one-line reason: %q", stderr.String())
+			}
+		})
+	}
+}
+
+// The module binary runs on small devices: it must not link the
+// generator's or the tests' dependencies.
+func TestModuleImports(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", ".").Output()
+	require.NoError(t, err)
+	for _, banned := range []string{"github.com/spf13/cobra", "github.com/google/go-containerregistry", "github.com/stretchr/testify", "/artifactgen", "/test/"} {
+		for _, dep := range strings.Fields(string(out)) {
+			assert.NotContains(t, dep, banned, "the module binary links %s", dep)
+		}
+	}
+}
+
+func TestBinarySize(t *testing.T) {
+	fi, err := os.Stat(build(t))
+	require.NoError(t, err)
+	t.Logf("module binary: %.2f MB", float64(fi.Size())/1e6)
+	assert.Less(t, fi.Size(), int64(9<<20), "binary over 9 MiB")
+}
