@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# One command from a fresh Debian machine (as root) to a demonstration:
+# installs what is needed, starts dockerd and a registry on 127.0.0.1,
+# builds the module and the demo images, then, through the real Mender
+# client in standalone mode, installs v1 of a demo app, updates it to v2,
+# shows a broken v3 being rolled back automatically and a good v3 rolled
+# back by hand, and prints what happened. The Mender client runs in a
+# private mount namespace where the module is bound over
+# /usr/share/mender/modules/v3/docker, so the machine's own files stay as
+# they were; the demo removes its containers and images at the end
+# (KEEP=1 keeps them).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH=$PATH:/usr/local/go/bin
+
+scripts/deps.sh
+scripts/dockerd.sh
+command -v make >/dev/null || { apt-get install -y -qq make >/dev/null; }
+
+work=$(mktemp -d /tmp/mender-docker-demo.XXXX)
+mkdir -p "$work"/{modules,etc,data,state}
+echo "== building the module and the demo images (work dir $work)"
+CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$work/modules/docker" ./cmd/docker
+go build -o "$work/fixture" ./test/cmd/fixture
+ls -l "$work/modules/docker" | awk '{printf "module binary: %.1f MB\n", $5/1e6}'
+
+port=${DEMO_REGISTRY_PORT:-5055}
+"$work/fixture" registry -addr "127.0.0.1:$port" 2>"$work/registry.log" &
+registry_pid=$!
+app=demo
+cleanup() {
+  kill "$registry_pid" 2>/dev/null || true
+  if [ "${KEEP:-}" != 1 ]; then
+    ids=$(docker ps -aq --filter "label=io.mender.docker.app=$app")
+    [ -z "$ids" ] || docker rm -f $ids >/dev/null
+    for ref in ${v1:-} ${v2:-} ${v3:-}; do docker rmi "$ref" >/dev/null 2>&1 || true; done
+    rm -rf "$work"
+  fi
+}
+trap cleanup EXIT
+sleep 0.5
+
+push() { "$work/fixture" push -registry "127.0.0.1:$port" -repo demo/hello -tag "$@"; }
+v1=$(push v1); v2=$(push v2); v3=$(push v3)
+
+echo "device_type=demo-device" >"$work/device_type"
+echo "artifact_name=factory" >"$work/etc/artifact_info"
+cat >"$work/mender.conf" <<JSON
+{"DeviceTypeFile": "$work/device_type", "ModuleTimeoutSeconds": 900, "ServerURL": "https://127.0.0.1:1"}
+JSON
+cat >"$work/mender-docker.conf" <<JSON
+{"state_dir": "$work/state", "health_window": "3s", "min_free_mb": 0}
+JSON
+export MENDER_DOCKER_CONF=$work/mender-docker.conf
+
+# The real mender client, with our module as its docker module.
+mender_() {
+  unshare -m --propagation private sh -c '
+    mount --bind "$1/modules" /usr/share/mender/modules/v3 &&
+    mount --bind "$1/etc" /etc/mender && w=$1 && shift &&
+    exec mender -c "$w/mender.conf" -d "$w/data" --no-syslog "$@"' sh "$work" "$@" >>"$work/mender.log" 2>&1
+}
+
+artifact() { # name image [extra testapp flags, as JSON strings]
+  cat >"$work/$1.json" <<JSON
+{"app": "$app", "services": [{"name": "hello", "image": "$2",
+  "run_args": "--network host --restart always", "command": ["-listen", "127.0.0.1:18080"${3:+, $3}]}]}
+JSON
+  mender-artifact write module-image -T docker -n "$1" -t demo-device -m "$work/$1.json" -o "$work/$1.mender" >/dev/null
+}
+
+show() {
+  echo "   mender show-artifact: $(mender_ show-artifact; tail -1 "$work/mender.log")"
+  answer=$( (exec 3<>/dev/tcp/127.0.0.1/18080 && cat <&3) 2>/dev/null || echo "(no answer)")
+  echo "   the app answers on 127.0.0.1:18080: $answer"
+  docker ps -a --filter "label=io.mender.docker.app=$app" --format 'container {{.Names}}: {{.Status}}' | sed 's/^/   /'
+}
+
+step() { echo; echo "== $*"; }
+
+step "install v1 with 'mender install', then 'mender commit'"
+artifact demo-v1 "$v1"; mender_ install "$work/demo-v1.mender"; mender_ commit; show
+
+step "update to v2 (pulled while v1 runs; v1 stops only when v2 is ready to start)"
+artifact demo-v2 "$v2"; mender_ install "$work/demo-v2.mender"
+echo "   before commit:"; show
+mender_ commit; echo "   after commit:"; show
+grep -o 'swapped.*' "$work/mender.log" | tail -1 | sed 's/^/   module: /; s/\\\\"//g; s/"$//'
+
+step "install a broken v3 (its process exits with code 7 after 2 s): the install fails and v2 comes back"
+artifact demo-v3-broken "$v3" '"-exit-after", "2s", "-code", "7"'
+if mender_ install "$work/demo-v3-broken.mender"; then echo "   unexpected: the broken install succeeded"; exit 1; fi
+grep -o 'failed the health check[^"]*' "$work/mender.log" | tail -1 | sed 's/^/   module: /'
+show
+
+step "install a good v3, then 'mender rollback': v2 is restored exactly"
+artifact demo-v3 "$v3"; mender_ install "$work/demo-v3.mender"; show
+mender_ rollback; echo "   after rollback:"; show
+
+echo
+echo "== done. The full client log is in $work/mender.log$([ "${KEEP:-}" = 1 ] || echo ' (removed at exit; KEEP=1 keeps it)')."
