@@ -104,6 +104,7 @@ func (u *Updater) swap(ctx context.Context, m *spec.Meta, d *Deployment) error {
 			}
 		}
 	}
+	t1 := time.Now()
 	for _, s := range m.Services {
 		c := mine[s.Name]
 		if c.State.Running {
@@ -113,7 +114,8 @@ func (u *Updater) swap(ctx context.Context, m *spec.Meta, d *Deployment) error {
 			return fmt.Errorf("starting %s: %w", s.Config.Name, err)
 		}
 	}
-	u.logf("app %s: swapped %d old for %d new container(s) in %s", m.App, len(d.Old), len(m.Services), time.Since(t0).Round(time.Millisecond))
+	u.logf("app %s: swapped %d old for %d new container(s) in %s (stop %s, start %s)", m.App, len(d.Old), len(m.Services),
+		time.Since(t0).Round(time.Millisecond), t1.Sub(t0).Round(time.Millisecond), time.Since(t1).Round(time.Millisecond))
 	return nil
 }
 
@@ -310,14 +312,7 @@ func (u *Updater) commit(ctx context.Context, app string) error {
 		u.logf("app %s: nothing to commit", app)
 		return nil
 	}
-	switch d.Phase {
-	case PhaseInstalled:
-		d.Phase = PhaseCommitting
-		if err := u.save(d); err != nil {
-			return err
-		}
-	case PhaseCommitting:
-	default:
+	if d.Phase != PhaseInstalled && d.Phase != PhaseCommitting {
 		return fmt.Errorf("app %s: cannot commit in phase %s", app, d.Phase)
 	}
 	m, err := u.parse(d.Meta)
@@ -327,6 +322,14 @@ func (u *Updater) commit(ctx context.Context, app string) error {
 	all, err := u.Engine.ListContainers(ctx, map[string]string{LabelApp: app})
 	if err != nil {
 		return err
+	}
+	// The point of no return: until here a rollback can still restore the
+	// old set.
+	if d.Phase == PhaseInstalled {
+		d.Phase = PhaseCommitting
+		if err := u.save(d); err != nil {
+			return err
+		}
 	}
 	for _, c := range all {
 		if c.Labels[LabelDeployment] != d.ID {

@@ -312,3 +312,52 @@ func (d *device) deployKilled(commit, powerCut bool, meta string) string {
 	try("Cleanup")
 	return killed
 }
+
+func TestDownloadChecksDiskSpace(t *testing.T) {
+	d := newDevice(t)
+	d.eng.Root = t.TempDir()
+	d.u.Config.MinFreeMB = 1 << 40 // more than any disk has
+	v1 := d.image("web", "1", memengine.Behavior{})
+	err := d.install("app-1", meta(v1), true)
+	require.ErrorIs(t, err, module.ErrDiskSpace)
+	assert.Contains(t, err.Error(), "min_free_mb")
+	assert.Empty(t, d.eng.Images(), "nothing pulled")
+	d.u.Config.MinFreeMB = 1
+	require.NoError(t, d.install("app-1", meta(v1), true))
+}
+
+// A commit that fails before removing anything can still be rolled back.
+func TestCommitFailureBeforeRemovalCanRollBack(t *testing.T) {
+	d := newDevice(t)
+	v1 := d.image("web", "1", memengine.Behavior{})
+	v2 := d.image("web", "2", memengine.Behavior{})
+	require.NoError(t, d.install("app-1", meta(v1), true))
+	before := d.snapshot()
+	require.NoError(t, d.install("app-2", meta(v2), false))
+	d.eng.Down = true
+	require.Error(t, d.run("ArtifactCommit"))
+	d.eng.Down = false
+	require.NoError(t, d.run("ArtifactRollback"))
+	require.NoError(t, d.run("ArtifactFailure"))
+	require.NoError(t, d.run("Cleanup"))
+	assert.Equal(t, before, d.snapshot())
+}
+
+// A deployment installed but never committed or rolled back (the client
+// died) is rolled back by the next deployment's Download.
+func TestNextDownloadRollsBackAbandonedInstall(t *testing.T) {
+	d := newDevice(t)
+	v1 := d.image("web", "1", memengine.Behavior{})
+	v2 := d.image("web", "2", memengine.Behavior{})
+	v3 := d.image("web", "3", memengine.Behavior{})
+	require.NoError(t, d.install("app-1", meta(v1), true))
+	require.NoError(t, d.install("app-2", meta(v2), false))
+	require.NoError(t, d.u.Recover(context.Background()), "boot recovery leaves an install awaiting commit alone")
+	assert.Len(t, d.snapshot(), 2)
+	require.NoError(t, d.install("app-3", meta(v3), true))
+	s := d.snapshot()
+	require.Len(t, s, 1)
+	assert.Equal(t, v3, s[0].Image)
+	assert.NotContains(t, d.eng.Images(), v2)
+	assert.Contains(t, d.Log.String(), "was never committed")
+}

@@ -103,6 +103,9 @@ func (u *Updater) recoverApp(ctx context.Context, app string, newDeployment bool
 			return nil
 		}
 		u.logf("app %s: deployment of %s was never committed; rolling it back first", app, d.Artifact)
+		if err := u.rollback(ctx, app); err != nil {
+			return err
+		}
 	case PhaseCommitting:
 		u.logf("app %s: finishing the interrupted commit of %s", app, d.Artifact)
 		return u.commit(ctx, app)

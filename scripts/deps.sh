@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests, benchmarks and demo need on a Debian machine
 # (run as root): the Docker engine, the Mender client and mender-artifact,
-# and jq for the shell module that the benchmarks compare against. Quick and
-# quiet when everything is already there.
+# jq for the shell module that the benchmarks compare against, and GNU time
+# for their memory figures. Quick and quiet when everything is there.
 set -euo pipefail
 
 need=()
@@ -11,6 +11,7 @@ command -v mender >/dev/null || need+=(mender-client)
 command -v mender-artifact >/dev/null || need+=(mender-artifact)
 command -v jq >/dev/null || need+=(jq)
 command -v unshare >/dev/null || need+=(util-linux)
+[ -x /usr/bin/time ] || need+=(time)
 if ((${#need[@]})); then
   echo "installing: ${need[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive

@@ -40,7 +40,10 @@ type Engine struct {
 	configs    map[string]engine.ContainerConfig
 	calls      int
 	killAt     int // 0: never
-	Down       bool
+	// Down makes every call fail, as an engine that does not answer.
+	Down bool
+	// Root is what RootDir reports ("" by default: nothing to check).
+	Root string
 }
 
 // New returns an empty engine.
@@ -60,7 +63,7 @@ func (e *Engine) AddRemote(ref string, b Behavior) {
 	e.remote[ref] = b
 }
 
-// SetRemoteAvailable removes ref from the "registry", as if it went away.
+// RemoveRemote removes ref from the "registry", as if it went away.
 func (e *Engine) RemoveRemote(ref string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -133,7 +136,7 @@ func (e *Engine) Ping(ctx context.Context) error {
 func (e *Engine) RootDir(ctx context.Context) (string, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return "", e.enter()
+	return e.Root, e.enter()
 }
 
 func (e *Engine) HasImage(ctx context.Context, ref string) (bool, error) {

@@ -1,0 +1,46 @@
+package config_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/mender-docker/mender-docker/module/config"
+)
+
+func TestLoad(t *testing.T) {
+	dir := t.TempDir()
+	c, err := config.Load(filepath.Join(dir, "missing.conf"))
+	require.NoError(t, err)
+	assert.Equal(t, config.Default(), c, "no file: defaults")
+
+	write := func(s string) string {
+		p := filepath.Join(dir, "c.conf")
+		require.NoError(t, os.WriteFile(p, []byte(s), 0o644))
+		return p
+	}
+	c, err = config.Load(write(`{"state_dir": "/data/mender-docker", "health_window": "3s", "parallel_pulls": 1}`))
+	require.NoError(t, err)
+	assert.Equal(t, "/data/mender-docker", c.StateDir)
+	assert.Equal(t, config.Duration(3*time.Second), c.HealthWindow)
+	assert.Equal(t, config.Duration(120*time.Second), c.HealthTimeout, "unset keys keep defaults")
+	assert.Equal(t, 1, c.ParallelPulls)
+
+	for in, want := range map[string]string{
+		`{"state_dri": "/x"}`:          `unknown field "state_dri"`,
+		`{"health_window": "soon"}`:    `"soon": want a duration`,
+		`{"health_window": 10}`:        "want a duration",
+		`{"parallel_pulls": 0}`:        "parallel_pulls: must be at least 1",
+		`{"default_app": "Not Valid"}`: "default_app:",
+		`{"state_dir": ""}`:            "state_dir: must not be empty",
+		`not json`:                     "config",
+	} {
+		_, err := config.Load(write(in))
+		require.Error(t, err, in)
+		assert.Contains(t, err.Error(), want, in)
+	}
+}

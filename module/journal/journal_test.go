@@ -1,0 +1,42 @@
+package journal_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/mender-docker/mender-docker/module/journal"
+)
+
+func TestStore(t *testing.T) {
+	s := journal.Store{Dir: filepath.Join(t.TempDir(), "state")}
+	var v map[string]int
+	require.ErrorIs(t, s.Load("a", "deployment", &v), journal.ErrNone)
+	apps, err := s.Apps("deployment")
+	require.NoError(t, err)
+	assert.Empty(t, apps, "a missing state directory holds no apps")
+
+	require.NoError(t, s.Save("b", "deployment", map[string]int{"x": 1}))
+	require.NoError(t, s.Save("a", "deployment", map[string]int{"x": 2}))
+	require.NoError(t, s.Save("a", "deployment", map[string]int{"x": 3}))
+	require.NoError(t, s.Save("c", "installed", map[string]int{}))
+	require.NoError(t, s.Load("a", "deployment", &v))
+	assert.Equal(t, 3, v["x"])
+	apps, err = s.Apps("deployment")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"a", "b"}, apps)
+
+	entries, err := os.ReadDir(filepath.Join(s.Dir, "a"))
+	require.NoError(t, err)
+	assert.Len(t, entries, 1, "no temporary files left behind")
+
+	require.NoError(t, s.Remove("a", "deployment"))
+	require.NoError(t, s.Remove("a", "deployment"), "removing twice")
+	require.ErrorIs(t, s.Load("a", "deployment", &v), journal.ErrNone)
+
+	require.NoError(t, os.WriteFile(filepath.Join(s.Dir, "b", "deployment.json"), []byte("{torn"), 0o600))
+	assert.ErrorContains(t, s.Load("b", "deployment", &v), "deployment.json")
+}
