@@ -262,63 +262,54 @@ func (e *Engine) CreateContainer(ctx context.Context, cfg engine.ContainerConfig
 }
 
 func (e *Engine) StartContainer(ctx context.Context, id string) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if err := e.enter(); err != nil {
-		return err
-	}
-	c, err := e.find(id)
-	if err != nil {
-		return err
-	}
-	if c.State.Running {
+	return e.withContainer(id, func(c *engine.Container) error {
+		if c.State.Running {
+			return nil
+		}
+		b := e.remote[c.Image]
+		c.State = engine.State{StartedAt: time.Now(), RestartCount: c.State.RestartCount}
+		if b.Crash {
+			c.State.ExitCode = 1
+			return nil
+		}
+		c.State.Running = true
+		c.State.Health = b.Health
 		return nil
-	}
-	b := e.remote[c.Image]
-	c.State = engine.State{StartedAt: time.Now(), RestartCount: c.State.RestartCount}
-	if b.Crash {
-		c.State.ExitCode = 1
-		return nil
-	}
-	c.State.Running = true
-	c.State.Health = b.Health
-	return nil
+	})
 }
 
 func (e *Engine) StopContainer(ctx context.Context, id string, timeout time.Duration) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if err := e.enter(); err != nil {
-		return err
-	}
-	c, err := e.find(id)
-	if err != nil {
-		return err
-	}
-	if c.State.Running {
-		c.State.Running = false
-		c.State.Health = ""
-		c.State.ExitCode = 0
-	}
-	return nil
+	return e.withContainer(id, func(c *engine.Container) error {
+		if c.State.Running {
+			c.State.Running, c.State.Health, c.State.ExitCode = false, "", 0
+		}
+		return nil
+	})
 }
 
 func (e *Engine) RemoveContainer(ctx context.Context, id string) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if err := e.enter(); err != nil {
-		return err
-	}
-	c, err := e.find(id)
-	if err != nil {
-		return err
-	}
-	delete(e.containers, c.ID)
-	delete(e.configs, c.ID)
-	return nil
+	return e.withContainer(id, func(c *engine.Container) error {
+		delete(e.containers, c.ID)
+		delete(e.configs, c.ID)
+		return nil
+	})
 }
 
 func (e *Engine) RenameContainer(ctx context.Context, id, name string) error {
+	return e.withContainer(id, func(c *engine.Container) error {
+		if c.Name == name {
+			return nil
+		}
+		if other, err := e.find(name); err == nil && other != c {
+			return fmt.Errorf("renaming %s to %s: name in use: %w", c.Name, name, engine.ErrConflict)
+		}
+		c.Name = name
+		return nil
+	})
+}
+
+// withContainer runs fn on container id under the lock, as one engine call.
+func (e *Engine) withContainer(id string, fn func(*engine.Container) error) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if err := e.enter(); err != nil {
@@ -328,14 +319,7 @@ func (e *Engine) RenameContainer(ctx context.Context, id, name string) error {
 	if err != nil {
 		return err
 	}
-	if c.Name == name {
-		return nil
-	}
-	if other, err := e.find(name); err == nil && other != c {
-		return fmt.Errorf("renaming %s to %s: name in use: %w", c.Name, name, engine.ErrConflict)
-	}
-	c.Name = name
-	return nil
+	return fn(c)
 }
 
 // Interface check.
