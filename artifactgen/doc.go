@@ -1,6 +1,8 @@
-// Package artifactgen will hold the docker-artifact-gen library: resolving
-// image tags to digests through the registry API and writing Mender
-// Artifact v3 files natively (issue 3). Until then, artifacts come from the
-// shell docker-artifact-gen or from `mender-artifact write module-image -T
-// docker` with meta-data in the format that package module/spec documents.
+// Package artifactgen is the library behind docker-artifact-gen: it turns
+// image tags into digests with registry API requests only (no layer is
+// downloaded, no Docker engine needed), builds the update module's
+// meta-data (validated with the same parser the module uses), and writes
+// Mender Artifacts of format version 3 natively, optionally signed with an
+// RSA or ECDSA P-256 key, deterministically for the same inputs and time.
+// It also reads artifacts back, for the inspect command and the tests.
 package artifactgen

@@ -1,0 +1,263 @@
+package artifactgen
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"crypto"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// Compression of the header and payload tars inside an artifact.
+type Compression string
+
+const (
+	Gzip Compression = "gzip"
+	None Compression = "none"
+	// Zstd makes smaller artifacts but mender 3.4 and mender-artifact 3.9
+	// refuse it.
+	Zstd Compression = "zstd"
+)
+
+func (c Compression) ext() (string, error) {
+	switch c {
+	case Gzip, "":
+		return ".gz", nil
+	case None:
+		return "", nil
+	case Zstd:
+		return ".zst", nil
+	}
+	return "", fmt.Errorf("compression %q: want gzip, zstd or none", string(c))
+}
+
+func (c Compression) compress(data []byte) ([]byte, error) {
+	var buf bytes.Buffer
+	switch c {
+	case Gzip, "":
+		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+		zw.Write(data)
+		if err := zw.Close(); err != nil {
+			return nil, err
+		}
+	case None:
+		return data, nil
+	case Zstd:
+		zw, err := zstd.NewWriter(&buf)
+		if err != nil {
+			return nil, err
+		}
+		zw.Write(data)
+		if err := zw.Close(); err != nil {
+			return nil, err
+		}
+	default:
+		_, err := c.ext()
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// HeaderInfo is header-info, as mender-artifact 3.9 parses it (strictly:
+// an unknown field is an error there).
+type HeaderInfo struct {
+	Payloads         []PayloadType    `json:"payloads"`
+	ArtifactProvides ArtifactProvides `json:"artifact_provides"`
+	ArtifactDepends  ArtifactDepends  `json:"artifact_depends"`
+}
+
+// PayloadType names one payload's update module.
+type PayloadType struct {
+	Type string `json:"type"`
+}
+
+// ArtifactProvides is what the artifact as a whole provides.
+type ArtifactProvides struct {
+	ArtifactName  string `json:"artifact_name"`
+	ArtifactGroup string `json:"artifact_group,omitempty"`
+}
+
+// ArtifactDepends is what the artifact as a whole needs on the device.
+type ArtifactDepends struct {
+	ArtifactName  []string `json:"artifact_name,omitempty"`
+	DeviceType    []string `json:"device_type"`
+	ArtifactGroup []string `json:"artifact_group,omitempty"`
+}
+
+// TypeInfo is headers/0000/type-info.
+type TypeInfo struct {
+	Type                   string            `json:"type"`
+	ArtifactDepends        map[string]string `json:"artifact_depends,omitempty"`
+	ArtifactProvides       map[string]string `json:"artifact_provides,omitempty"`
+	ClearsArtifactProvides []string          `json:"clears_artifact_provides,omitempty"`
+}
+
+// Artifact is everything a one-payload artifact without payload files
+// holds.
+type Artifact struct {
+	Header   HeaderInfo
+	TypeInfo TypeInfo
+	MetaData json.RawMessage // nil: none
+}
+
+// WriteOptions says how to write.
+type WriteOptions struct {
+	Compression Compression
+	Key         crypto.Signer // nil: unsigned
+	// ModTime stamps every tar entry; zero means the Unix epoch, which
+	// keeps the output the same for the same inputs.
+	ModTime time.Time
+}
+
+const versionJSON = `{"format":"mender","version":3}`
+
+// Write writes a Mender Artifact v3 to w: version, manifest, manifest.sig
+// when signed, header.tar[.gz|.zst] and data/0000.tar[.gz|.zst].
+func Write(w io.Writer, a Artifact, opt WriteOptions) error {
+	ext, err := opt.Compression.ext()
+	if err != nil {
+		return err
+	}
+	if a.Header.ArtifactProvides.ArtifactName == "" {
+		return fmt.Errorf("artifact name: must not be empty")
+	}
+	if len(a.Header.ArtifactDepends.DeviceType) == 0 {
+		return fmt.Errorf("device type: at least one is needed, or the client refuses the artifact")
+	}
+	mtime := opt.ModTime
+	if mtime.IsZero() {
+		mtime = time.Unix(0, 0)
+	}
+
+	headerInfo, err := json.Marshal(a.Header)
+	if err != nil {
+		return err
+	}
+	typeInfo, err := json.Marshal(a.TypeInfo)
+	if err != nil {
+		return err
+	}
+	files := []tarFile{
+		{"header-info", headerInfo},
+		{"headers/0000/type-info", typeInfo},
+	}
+	if a.MetaData != nil {
+		var compact bytes.Buffer
+		if err := json.Compact(&compact, a.MetaData); err != nil {
+			return fmt.Errorf("meta-data: %w", err)
+		}
+		files = append(files, tarFile{"headers/0000/meta-data", compact.Bytes()})
+	}
+	headerTar, err := makeTar(files, mtime)
+	if err != nil {
+		return err
+	}
+	header, err := opt.Compression.compress(headerTar)
+	if err != nil {
+		return err
+	}
+	emptyTar, err := makeTar(nil, mtime)
+	if err != nil {
+		return err
+	}
+	data, err := opt.Compression.compress(emptyTar)
+	if err != nil {
+		return err
+	}
+
+	headerName := "header.tar" + ext
+	manifest := manifestOf(map[string][]byte{"version": []byte(versionJSON), headerName: header})
+	outer := []tarFile{{"version", []byte(versionJSON)}, {"manifest", manifest}}
+	if opt.Key != nil {
+		sig, err := sign(opt.Key, manifest)
+		if err != nil {
+			return fmt.Errorf("signing: %w", err)
+		}
+		outer = append(outer, tarFile{"manifest.sig", sig})
+	}
+	outer = append(outer, tarFile{headerName, header}, tarFile{"data/0000.tar" + ext, data})
+	tw := tar.NewWriter(w)
+	if err := writeEntries(tw, outer, mtime); err != nil {
+		return err
+	}
+	return tw.Close()
+}
+
+// manifestOf lists "<sha256>  <name>" lines sorted by name. Payload files
+// would be listed as data/0000/<file>; the docker type has none.
+func manifestOf(files map[string][]byte) []byte {
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	for _, n := range names {
+		sum := sha256.Sum256(files[n])
+		fmt.Fprintf(&b, "%s  %s\n", hex.EncodeToString(sum[:]), n)
+	}
+	return []byte(b.String())
+}
+
+type tarFile struct {
+	name string
+	data []byte
+}
+
+func makeTar(files []tarFile, mtime time.Time) ([]byte, error) {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	if err := writeEntries(tw, files, mtime); err != nil {
+		return nil, err
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+func writeEntries(tw *tar.Writer, files []tarFile, mtime time.Time) error {
+	for _, f := range files {
+		h := &tar.Header{Name: f.name, Mode: 0o600, Size: int64(len(f.data)), ModTime: mtime, Typeflag: tar.TypeReg, Format: tar.FormatUSTAR}
+		if err := tw.WriteHeader(h); err != nil {
+			return err
+		}
+		if _, err := tw.Write(f.data); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// WriteFile writes the artifact to path atomically: a failure leaves no
+// partial file behind.
+func WriteFile(path string, a Artifact, opt WriteOptions) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := Write(tmp, a, opt); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}

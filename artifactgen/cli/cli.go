@@ -1,0 +1,283 @@
+// Package cli is docker-artifact-gen's command line, kept apart from its
+// main so that tests can run it with any argv and capture what it prints.
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/spf13/cobra"
+
+	"github.com/mender-docker/mender-docker/artifactgen"
+	"github.com/mender-docker/mender-docker/module/spec"
+)
+
+// New returns the root command. Its errors are printed by Main.
+func New() *cobra.Command {
+	var o struct {
+		name, output, runArgs, app, key, compression, platform, payloadType string
+		softwareName, softwareVersion, softwareFS, providesGroup            string
+		deviceTypes, services, provides, depends, clears                    []string
+		dependsGroups, insecure                                             []string
+		healthWindow, healthTimeout                                         time.Duration
+	}
+	root := &cobra.Command{
+		Use:   "docker-artifact-gen [flags] IMAGE [IMAGE...]",
+		Short: "Write a Mender Artifact that updates the containers of a device",
+		Long: `Write a Mender Artifact for the docker update module.
+
+Every image tag is pinned to its digest by asking the registry (no image is
+downloaded, no Docker engine is needed), and the artifact is written natively
+(format version 3), signed if a key is given. Credentials come from the Docker
+config (~/.docker/config.json) and its credential helpers.`,
+		Example: `  # The shell docker-artifact-gen's usage works as it was:
+  docker-artifact-gen -n web-1.2 -t raspberrypi4 --run-args "-p 80:80 --restart always" registry.example.com/acme/web:1.2
+
+  # One app of several on the device, each service with its own arguments, signed:
+  docker-artifact-gen -n shop-7 -t rpi4 --app shop -k signing.key \
+    --service web=registry.example.com/shop/web:7,"--network host --restart always" \
+    --service worker=registry.example.com/shop/worker:7
+
+  # Pin the arm64 image of a multi-platform tag:
+  docker-artifact-gen -n web-1.2 -t rpi4 --platform linux/arm64 registry.example.com/acme/web:1.2`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if cmd.ArgsLenAtDash() >= 0 {
+				return fmt.Errorf("arguments after --: the shell tool passed them to mender-artifact; use --provides, --depends, --clears-provides or --provides-group instead")
+			}
+			if len(args) == 0 && len(o.services) == 0 {
+				return fmt.Errorf("no image: give at least one IMAGE or --service")
+			}
+			comp := artifactgen.Compression(o.compression)
+			if comp == artifactgen.Zstd {
+				fmt.Fprintln(cmd.ErrOrStderr(), "warning: --compression zstd: mender 3.4 and mender-artifact 3.9 refuse zstd artifacts")
+			}
+			opts := artifactgen.Options{
+				ArtifactName: o.name, DeviceTypes: o.deviceTypes, PayloadType: o.payloadType,
+				SoftwareName: o.softwareName, SoftwareVersion: o.softwareVersion, SoftwareFilesystem: o.softwareFS,
+				ClearsProvides: o.clears, ProvidesGroup: o.providesGroup, DependsGroups: o.dependsGroups,
+				App: o.app, RunArgs: o.runArgs, Health: spec.Health{Window: o.healthWindow, Timeout: o.healthTimeout},
+			}
+			var err error
+			if opts.Provides, err = keyValues("--provides", o.provides); err != nil {
+				return err
+			}
+			if opts.Depends, err = keyValues("--depends", o.depends); err != nil {
+				return err
+			}
+			r := &artifactgen.Resolver{Insecure: o.insecure}
+			if o.platform != "" {
+				if r.Platform, err = v1.ParsePlatform(o.platform); err != nil {
+					return fmt.Errorf("--platform %q: %v", o.platform, err)
+				}
+			}
+			var wopt artifactgen.WriteOptions
+			wopt.Compression = comp
+			if o.key != "" {
+				pem, err := os.ReadFile(o.key)
+				if err != nil {
+					return fmt.Errorf("--key: %v", err)
+				}
+				if wopt.Key, err = artifactgen.ParsePrivateKey(pem); err != nil {
+					return fmt.Errorf("--key %s: %w", o.key, err)
+				}
+			}
+			if wopt.ModTime, err = sourceDateEpoch(); err != nil {
+				return err
+			}
+			// Check the arguments before asking any registry.
+			for _, s := range o.services {
+				svc, err := artifactgen.ParseService(s)
+				if err != nil {
+					return err
+				}
+				opts.Services = append(opts.Services, svc)
+			}
+			ctx := cmd.Context()
+			if ctx == nil {
+				ctx = context.Background()
+			}
+			if len(opts.Services) > 0 {
+				refs := make([]string, len(opts.Services))
+				for i, s := range opts.Services {
+					refs[i] = s.Image
+				}
+				pinned, err := r.ResolveAll(ctx, refs)
+				if err != nil {
+					return err
+				}
+				for i := range opts.Services {
+					opts.Services[i].Image = pinned[i]
+				}
+				if len(args) > 0 {
+					return fmt.Errorf("images and --service: give one or the other")
+				}
+			} else if opts.Images, err = r.ResolveAll(ctx, args); err != nil {
+				return err
+			}
+			a, err := opts.Artifact()
+			if err != nil {
+				return err
+			}
+			if err := artifactgen.WriteFile(o.output, a, wopt); err != nil {
+				return fmt.Errorf("writing %s: %w", o.output, err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Artifact %s written:\n", o.output)
+			for _, img := range append(opts.Images, serviceImages(opts.Services)...) {
+				fmt.Fprintf(cmd.OutOrStdout(), "  %s\n", img)
+			}
+			return nil
+		},
+	}
+	f := root.Flags()
+	f.StringVarP(&o.name, "artifact-name", "n", "", "artifact name (required)")
+	f.StringArrayVarP(&o.deviceTypes, "device-type", "t", nil, "compatible device type (repeatable, at least one)")
+	f.StringVar(&o.softwareName, "software-name", "", "key of the software version: rootfs-image.NAME.version (default: docker)")
+	f.StringVar(&o.softwareVersion, "software-version", "", "software version (default: the artifact name)")
+	f.StringVar(&o.softwareFS, "software-filesystem", "", "used instead of rootfs-image in the software version key")
+	f.StringVar(&o.runArgs, "run-args", "", "docker run arguments for every IMAGE")
+	f.StringVarP(&o.output, "output-path", "o", "docker-artifact.mender", "artifact file to write")
+	f.StringArrayVar(&o.services, "service", nil, "NAME=IMAGE[,RUN-ARGS]: one container with its own arguments (repeatable)")
+	f.StringVar(&o.app, "app", "", "app the artifact manages on the device (default: the device's default app)")
+	f.DurationVar(&o.healthWindow, "health-window", 0, "how long new containers must stay up (default: the device's, 10s)")
+	f.DurationVar(&o.healthTimeout, "health-timeout", 0, "how long a HEALTHCHECK may take to pass (default: the device's, 2m)")
+	f.StringVarP(&o.key, "key", "k", "", "PEM private key to sign with (RSA 2048-4096 or ECDSA P-256)")
+	f.StringVar(&o.compression, "compression", "gzip", "gzip, none or zstd (zstd is refused by mender 3.4)")
+	f.StringVar(&o.platform, "platform", "", "os/arch[/variant]: pin this platform's image of a multi-platform tag")
+	f.StringArrayVar(&o.provides, "provides", nil, "KEY:VALUE the payload provides (repeatable)")
+	f.StringArrayVar(&o.depends, "depends", nil, "KEY:VALUE the payload depends on (repeatable)")
+	f.StringArrayVar(&o.clears, "clears-provides", nil, "provides (glob) that installing clears (repeatable)")
+	f.StringVar(&o.providesGroup, "provides-group", "", "artifact group the artifact provides")
+	f.StringArrayVar(&o.dependsGroups, "depends-groups", nil, "artifact groups the artifact depends on (repeatable)")
+	f.StringArrayVar(&o.insecure, "insecure-registry", nil, "registry host[:port] reached over plain HTTP (repeatable; loopback always is)")
+	f.StringVarP(&o.payloadType, "payload-type", "T", "docker", "payload type: the name of the update module on the device")
+	root.MarkFlagRequired("artifact-name")
+	root.MarkFlagRequired("device-type")
+	root.AddCommand(newRead())
+	return root
+}
+
+func serviceImages(ss []artifactgen.Service) []string {
+	var out []string
+	for _, s := range ss {
+		out = append(out, s.Name+": "+s.Image)
+	}
+	return out
+}
+
+func keyValues(flag string, kvs []string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, kv := range kvs {
+		k, v, ok := strings.Cut(kv, ":")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("%s %q: want KEY:VALUE", flag, kv)
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
+// sourceDateEpoch gives the reproducible-builds timestamp, or zero.
+func sourceDateEpoch() (time.Time, error) {
+	s := os.Getenv("SOURCE_DATE_EPOCH")
+	if s == "" {
+		return time.Time{}, nil
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("SOURCE_DATE_EPOCH %q: want seconds since 1970", s)
+	}
+	return time.Unix(n, 0), nil
+}
+
+func newRead() *cobra.Command {
+	var key string
+	cmd := &cobra.Command{
+		Use:     "read ARTIFACT",
+		Aliases: []string{"inspect"},
+		Short:   "Print an artifact's header, meta-data and signature status",
+		Example: `  docker-artifact-gen read web-1.2.mender
+  docker-artifact-gen read -k signing.pub web-1.2.mender`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f, err := os.Open(args[0])
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			var pub any
+			if key != "" {
+				pem, err := os.ReadFile(key)
+				if err != nil {
+					return fmt.Errorf("--key: %v", err)
+				}
+				if pub, err = artifactgen.ParsePublicKey(pem); err != nil {
+					return fmt.Errorf("--key %s: %w", key, err)
+				}
+			}
+			info, err := artifactgen.Read(f, pub)
+			if err != nil {
+				return fmt.Errorf("%s: %w", args[0], err)
+			}
+			printInfo(cmd.OutOrStdout(), info)
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&key, "key", "k", "", "PEM public key to verify the signature with")
+	return cmd
+}
+
+func printInfo(w io.Writer, info *artifactgen.Info) {
+	sig := "no signature"
+	switch {
+	case info.Verified:
+		sig = "signed and verified correctly"
+	case info.Signed:
+		sig = "signed but no key for verification provided; please use `-k` option"
+	}
+	h, t := info.Header, info.TypeInfo
+	fmt.Fprintf(w, "Mender artifact:\n  Name: %s\n  Format: mender\n  Version: 3\n  Signature: %s\n", h.ArtifactProvides.ArtifactName, sig)
+	fmt.Fprintf(w, "  Compatible devices: %v\n  Provides group: %s\n  Depends on one of group(s): %v\n  Compression: %s\n",
+		h.ArtifactDepends.DeviceType, h.ArtifactProvides.ArtifactGroup, h.ArtifactDepends.ArtifactGroup, info.Compression)
+	fmt.Fprintf(w, "\nUpdates:\n  0:\n    Type: %s\n    Provides:\n", t.Type)
+	for _, k := range sortedKeys(t.ArtifactProvides) {
+		fmt.Fprintf(w, "      %s: %s\n", k, t.ArtifactProvides[k])
+	}
+	fmt.Fprintf(w, "    Depends:")
+	if len(t.ArtifactDepends) == 0 {
+		fmt.Fprintf(w, " nothing")
+	}
+	fmt.Fprintln(w)
+	for _, k := range sortedKeys(t.ArtifactDepends) {
+		fmt.Fprintf(w, "      %s: %s\n", k, t.ArtifactDepends[k])
+	}
+	fmt.Fprintf(w, "    Clears provides: %q\n    Metadata:\n", t.ClearsArtifactProvides)
+	var pretty strings.Builder
+	if len(info.MetaData) == 0 {
+		pretty.WriteString("      none\n")
+	} else if err := indentJSON(&pretty, info.MetaData); err != nil {
+		fmt.Fprintf(&pretty, "      %s\n", info.MetaData)
+	}
+	fmt.Fprint(w, pretty.String())
+}
+
+// Main runs the command line and returns the exit code: errors are one
+// line on stderr.
+func Main(args []string, stdout, stderr io.Writer) int {
+	cmd := New()
+	cmd.SetArgs(args)
+	cmd.SetOut(stdout)
+	cmd.SetErr(stderr)
+	if err := cmd.Execute(); err != nil {
+		fmt.Fprintf(stderr, "docker-artifact-gen: %s\n", strings.Join(strings.Fields(err.Error()), " "))
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,161 @@
+package artifactgen
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/mender-docker/mender-docker/module/spec"
+)
+
+// Options describe one docker artifact, with images already pinned.
+type Options struct {
+	ArtifactName string
+	DeviceTypes  []string
+	PayloadType  string // default "docker"
+
+	// As mender-artifact write module-image: the payload provides
+	// <filesystem>.<name>.version = <version> and clears <filesystem>.<name>.*,
+	// by default rootfs-image.<payload type>.version = <artifact name>.
+	SoftwareFilesystem string
+	SoftwareName       string
+	SoftwareVersion    string
+
+	Provides       map[string]string // payload provides
+	Depends        map[string]string // payload depends
+	ClearsProvides []string
+	ProvidesGroup  string
+	DependsGroups  []string
+
+	// Meta-data.
+	App      string
+	Images   []string // the shell generator's "containers"
+	RunArgs  string   // with Images
+	Services []Service
+	Health   spec.Health
+}
+
+// Service is one container with its own arguments.
+type Service struct {
+	Name    string `json:"name"`
+	Image   string `json:"image"`
+	RunArgs string `json:"run_args,omitempty"`
+}
+
+// ParseService parses NAME=IMAGE[,RUN-ARGS] as given to --service.
+func ParseService(s string) (Service, error) {
+	name, rest, ok := strings.Cut(s, "=")
+	if !ok || name == "" || rest == "" {
+		return Service{}, fmt.Errorf("--service %q: want NAME=IMAGE[,RUN-ARGS]", s)
+	}
+	img, args, _ := strings.Cut(rest, ",")
+	return Service{Name: name, Image: img, RunArgs: args}, nil
+}
+
+// MetaData builds the module's meta-data and validates it with the
+// module's own parser, so that what the device would refuse fails here.
+func (o Options) MetaData() ([]byte, error) {
+	var out []byte
+	var err error
+	switch {
+	case len(o.Services) > 0 && len(o.Images) > 0:
+		return nil, fmt.Errorf("images and --service: give one or the other")
+	case len(o.Services) > 0:
+		if o.RunArgs != "" {
+			return nil, fmt.Errorf("--run-args: with --service, give each service its own arguments")
+		}
+		out, err = json.Marshal(struct {
+			App      string      `json:"app,omitempty"`
+			Health   *healthJSON `json:"health,omitempty"`
+			Services []Service   `json:"services"`
+		}{o.App, o.healthJSON(), o.Services})
+	default:
+		// The shell generator's shape, plus optional fields.
+		out, err = json.Marshal(struct {
+			App        string      `json:"app,omitempty"`
+			Health     *healthJSON `json:"health,omitempty"`
+			Containers []string    `json:"containers"`
+			RunArgs    string      `json:"run_args"`
+		}{o.App, o.healthJSON(), o.Images, o.RunArgs})
+	}
+	if err != nil {
+		return nil, err
+	}
+	if _, err := spec.Parse(out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+type healthJSON struct {
+	Window  string `json:"window,omitempty"`
+	Timeout string `json:"timeout,omitempty"`
+}
+
+func (o Options) healthJSON() *healthJSON {
+	if o.Health.Window == 0 && o.Health.Timeout == 0 {
+		return nil
+	}
+	h := &healthJSON{}
+	if o.Health.Window > 0 {
+		h.Window = o.Health.Window.String()
+	}
+	if o.Health.Timeout > 0 {
+		h.Timeout = o.Health.Timeout.String()
+	}
+	return h
+}
+
+// Artifact builds the artifact's headers and meta-data.
+func (o Options) Artifact() (Artifact, error) {
+	meta, err := o.MetaData()
+	if err != nil {
+		return Artifact{}, err
+	}
+	if o.ArtifactName == "" {
+		return Artifact{}, fmt.Errorf("--artifact-name: must be given")
+	}
+	if len(o.DeviceTypes) == 0 {
+		return Artifact{}, fmt.Errorf("--device-type: at least one must be given")
+	}
+	ptype := o.PayloadType
+	if ptype == "" {
+		ptype = "docker"
+	}
+	fs, name, version := o.SoftwareFilesystem, o.SoftwareName, o.SoftwareVersion
+	if fs == "" {
+		fs = "rootfs-image"
+	}
+	if name == "" {
+		name = ptype
+	}
+	if version == "" {
+		version = o.ArtifactName
+	}
+	key := fs + "." + name
+	provides := map[string]string{key + ".version": version}
+	for k, v := range o.Provides {
+		if k == "artifact_name" || k == "artifact_group" {
+			return Artifact{}, fmt.Errorf("--provides %s: set it with --artifact-name or --provides-group", k)
+		}
+		provides[k] = v
+	}
+	var depends map[string]string
+	if len(o.Depends) > 0 {
+		depends = o.Depends
+	}
+	return Artifact{
+		Header: HeaderInfo{
+			Payloads:         []PayloadType{{Type: ptype}},
+			ArtifactProvides: ArtifactProvides{ArtifactName: o.ArtifactName, ArtifactGroup: o.ProvidesGroup},
+			ArtifactDepends:  ArtifactDepends{DeviceType: o.DeviceTypes, ArtifactGroup: o.DependsGroups},
+		},
+		TypeInfo: TypeInfo{
+			Type:                   ptype,
+			ArtifactDepends:        depends,
+			ArtifactProvides:       provides,
+			ClearsArtifactProvides: append(append([]string(nil), o.ClearsProvides...), key+".*"),
+		},
+		MetaData: meta,
+	}, nil
+}

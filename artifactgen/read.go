@@ -1,0 +1,168 @@
+package artifactgen
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"crypto"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// Info is what Read found in an artifact.
+type Info struct {
+	Artifact
+	Compression Compression
+	Signed      bool
+	// Verified: signed, and the signature matched the key given to Read.
+	Verified bool
+}
+
+// MaxHeaderBytes bounds what Read keeps in memory of the header.
+const MaxHeaderBytes = 8 << 20
+
+// Read parses an artifact and checks every checksum of its manifest. With
+// a key, the signature must be present and verify.
+func Read(r io.Reader, pub crypto.PublicKey) (*Info, error) {
+	tr := tar.NewReader(r)
+	info := &Info{}
+	var manifest, sig []byte
+	sums := map[string]string{}
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrBadArtifact, err)
+		}
+		hash := sha256.New()
+		data, err := io.ReadAll(io.LimitReader(io.TeeReader(tr, hash), MaxHeaderBytes))
+		if err != nil {
+			return nil, fmt.Errorf("%w: reading %s: %v", ErrBadArtifact, h.Name, err)
+		}
+		if strings.HasPrefix(h.Name, "data/") {
+			io.Copy(hash, tr) // payloads may be large: hash, don't keep
+		}
+		sums[h.Name] = hex.EncodeToString(hash.Sum(nil))
+		switch {
+		case h.Name == "version":
+			if string(data) != versionJSON {
+				return nil, fmt.Errorf("%w: version is %q, want %s", ErrBadArtifact, data, versionJSON)
+			}
+		case h.Name == "manifest":
+			manifest = data
+		case h.Name == "manifest.sig":
+			sig, info.Signed = data, true
+		case strings.HasPrefix(h.Name, "header.tar"):
+			info.Compression, err = compressionOf(strings.TrimPrefix(h.Name, "header.tar"))
+			if err != nil {
+				return nil, err
+			}
+			if err := info.readHeader(data); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if manifest == nil {
+		return nil, fmt.Errorf("%w: no manifest", ErrBadArtifact)
+	}
+	listed := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimRight(string(manifest), "\n"), "\n") {
+		sum, file, ok := strings.Cut(line, "  ")
+		if !ok {
+			return nil, fmt.Errorf("%w: manifest line %q", ErrBadArtifact, line)
+		}
+		listed[file] = true
+		if got, found := sums[file]; found && got != sum {
+			return nil, fmt.Errorf("%w: checksum of %s does not match the manifest", ErrBadArtifact, file)
+		} else if !found && !strings.HasPrefix(file, "data/") {
+			return nil, fmt.Errorf("%w: %s is in the manifest but not in the artifact", ErrBadArtifact, file)
+		}
+	}
+	for _, must := range []string{"version", "header.tar" + mustExt(info.Compression)} {
+		if !listed[must] {
+			return nil, fmt.Errorf("%w: %s is not in the manifest", ErrBadArtifact, must)
+		}
+	}
+	if pub != nil {
+		if !info.Signed {
+			return nil, fmt.Errorf("%w: the artifact is not signed", ErrSignature)
+		}
+		if err := verify(pub, manifest, sig); err != nil {
+			return nil, err
+		}
+		info.Verified = true
+	}
+	return info, nil
+}
+
+func mustExt(c Compression) string {
+	e, _ := c.ext()
+	return e
+}
+
+func compressionOf(ext string) (Compression, error) {
+	switch ext {
+	case ".gz":
+		return Gzip, nil
+	case "":
+		return None, nil
+	case ".zst":
+		return Zstd, nil
+	}
+	return "", fmt.Errorf("%w: unknown compression %q", ErrBadArtifact, ext)
+}
+
+func (info *Info) readHeader(data []byte) error {
+	var r io.Reader = bytes.NewReader(data)
+	switch info.Compression {
+	case Gzip:
+		zr, err := gzip.NewReader(r)
+		if err != nil {
+			return fmt.Errorf("%w: header: %v", ErrBadArtifact, err)
+		}
+		r = zr
+	case Zstd:
+		zr, err := zstd.NewReader(r)
+		if err != nil {
+			return fmt.Errorf("%w: header: %v", ErrBadArtifact, err)
+		}
+		defer zr.Close()
+		r = zr
+	}
+	tr := tar.NewReader(r)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("%w: header: %v", ErrBadArtifact, err)
+		}
+		data, err := io.ReadAll(io.LimitReader(tr, MaxHeaderBytes))
+		if err != nil {
+			return fmt.Errorf("%w: header: %v", ErrBadArtifact, err)
+		}
+		switch h.Name {
+		case "header-info":
+			dec := json.NewDecoder(bytes.NewReader(data))
+			dec.DisallowUnknownFields() // as strict as mender-artifact
+			err = dec.Decode(&info.Header)
+		case "headers/0000/type-info":
+			err = json.Unmarshal(data, &info.TypeInfo)
+		case "headers/0000/meta-data":
+			info.MetaData = data
+		}
+		if err != nil {
+			return fmt.Errorf("%w: %s: %v", ErrBadArtifact, h.Name, err)
+		}
+	}
+}
