@@ -6,13 +6,14 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 GOFLAGS_STATIC = -trimpath -ldflags "-s -w -X main.version=$(VERSION)"
 MODULE_DIR = $(DESTDIR)$(PREFIX)/share/mender/modules/v3
 
-.PHONY: help build cross test unit setup bench install demo clean fmt vet
+.PHONY: help build cross test unit setup bench install install-gen demo clean fmt vet
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-build: ## build bin/docker (the module, static) for this machine
+build: ## build bin/docker (the module, static) and bin/docker-artifact-gen
 	CGO_ENABLED=0 $(GO) build $(GOFLAGS_STATIC) -o bin/docker ./cmd/docker
+	CGO_ENABLED=0 $(GO) build $(GOFLAGS_STATIC) -o bin/docker-artifact-gen ./cmd/docker-artifact-gen
 
 cross: ## build the module for arm64 and armv7 into dist/
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build $(GOFLAGS_STATIC) -o dist/docker-linux-arm64 ./cmd/docker
@@ -34,9 +35,13 @@ unit: ## fast tests only (no dockerd, no mender)
 bench: setup build ## downtime, install time, size and memory against the shell module
 	$(GO) run ./test/bench
 
-install: build ## install the module at $(DESTDIR)$(PREFIX)/share/mender/modules/v3/docker
+install: build ## install the module (PREFIX/share/mender/modules/v3/docker; DESTDIR too)
 	install -d $(MODULE_DIR)
 	install -m 0755 bin/docker $(MODULE_DIR)/docker
+
+install-gen: build ## install docker-artifact-gen in PREFIX/bin (for workstations)
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 bin/docker-artifact-gen $(DESTDIR)$(PREFIX)/bin/docker-artifact-gen
 
 demo: setup build ## install v1 of a demo app with mender, update to v2, roll back
 	scripts/demo.sh

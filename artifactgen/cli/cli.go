@@ -46,6 +46,7 @@ config (~/.docker/config.json) and its credential helpers.`,
 
   # Pin the arm64 image of a multi-platform tag:
   docker-artifact-gen -n web-1.2 -t rpi4 --platform linux/arm64 registry.example.com/acme/web:1.2`,
+		Args:          cobra.ArbitraryArgs,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -5,14 +5,19 @@
 // call runs inside a private mount namespace where temporary directories
 // are bound over those two paths: the machine's own files are never
 // touched. Artifacts use the payload type docker-test, so that a docker
-// module installed on the machine is left alone; artifacts are written by
-// Debian's mender-artifact, in the shell docker-artifact-gen's meta-data
-// format.
+// module installed on the machine is left alone. They are written by
+// Debian's mender-artifact in the shell docker-artifact-gen's meta-data
+// format, and by our own generator, signed.
 package e2e
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"os"
 	"os/exec"
@@ -24,6 +29,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/mender-docker/mender-docker/artifactgen/cli"
 	"github.com/mender-docker/mender-docker/module"
 	"github.com/mender-docker/mender-docker/module/engine/enginetest"
 	"github.com/mender-docker/mender-docker/test/fixture"
@@ -40,7 +46,9 @@ type sandbox struct {
 
 func have(cmd string) bool { _, err := exec.LookPath(cmd); return err == nil }
 
-func newSandbox(t *testing.T) *sandbox {
+// newSandbox prepares a device; verifyKey, when set, is the public key
+// the client demands signatures from (ArtifactVerifyKey).
+func newSandbox(t *testing.T, verifyKey string) *sandbox {
 	fixture.Need(t, os.Geteuid() == 0, "root (for the private mount namespace)")
 	for _, c := range []string{"mender", "mender-artifact", "unshare"} {
 		fixture.Need(t, have(c), c)
@@ -53,9 +61,14 @@ func newSandbox(t *testing.T) *sandbox {
 	}
 	s.write("device_type", "device_type=test-device\n")
 	s.write("etc/artifact_info", "artifact_name=factory\n")
-	s.write("mender.conf", fmt.Sprintf(`{"DeviceTypeFile": %q, "ModuleTimeoutSeconds": 600, "ServerURL": "https://127.0.0.1:1"}`, s.path("device_type")))
-	conf, _ := json.Marshal(map[string]any{"state_dir": s.path("state"), "default_app": s.app, "health_window": "1s", "min_free_mb": 0, "stop_timeout": "5s"})
-	s.write("mender-docker.conf", string(conf))
+	conf := map[string]any{"DeviceTypeFile": s.path("device_type"), "ModuleTimeoutSeconds": 600, "ServerURL": "https://127.0.0.1:1"}
+	if verifyKey != "" {
+		conf["ArtifactVerifyKey"] = verifyKey
+	}
+	menderConf, _ := json.Marshal(conf)
+	s.write("mender.conf", string(menderConf))
+	modConf, _ := json.Marshal(map[string]any{"state_dir": s.path("state"), "default_app": s.app, "health_window": "1s", "min_free_mb": 0, "stop_timeout": "5s"})
+	s.write("mender-docker.conf", string(modConf))
 	s.env = append(os.Environ(), "MENDER_DOCKER_CONF="+s.path("mender-docker.conf"))
 
 	_, file, _, _ := runtime.Caller(0)
@@ -102,7 +115,7 @@ func (s *sandbox) showArtifact() string {
 }
 
 func TestMenderInstallCommitRollback(t *testing.T) {
-	s := newSandbox(t)
+	s := newSandbox(t, "")
 	e := fixture.Docker(t)
 	reg := fixture.NewRegistry(t)
 	ctx := context.Background()
@@ -169,4 +182,68 @@ func TestMenderInstallCommitRollback(t *testing.T) {
 	provides, err := s.mender("show-provides")
 	require.NoError(t, err)
 	assert.Contains(t, provides, "rootfs-image."+payloadType+".version=app-v2")
+}
+
+// Artifacts from our own generator, signed, through the real client that
+// demands signatures.
+func TestGeneratorArtifactsInstall(t *testing.T) {
+	keyDir := t.TempDir()
+	ec, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	der, _ := x509.MarshalECPrivateKey(ec)
+	priv := filepath.Join(keyDir, "sign.pem")
+	require.NoError(t, os.WriteFile(priv, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der}), 0o600))
+	pubDER, _ := x509.MarshalPKIXPublicKey(&ec.PublicKey)
+	pub := filepath.Join(keyDir, "sign.pub")
+	require.NoError(t, os.WriteFile(pub, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER}), 0o644))
+
+	s := newSandbox(t, pub)
+	e := fixture.Docker(t)
+	reg := fixture.NewRegistry(t)
+	ctx := context.Background()
+	var pushed []string
+	for _, v := range []string{"v1", "v2"} {
+		pushed = append(pushed, fixture.MustPush(t, reg, "e2e/gen", v, fixture.Image{Version: v}))
+	}
+	t.Cleanup(func() {
+		enginetest.RemoveLabelled(t, e, module.LabelApp, s.app)
+		for _, ref := range pushed {
+			e.RemoveImage(ctx, ref)
+		}
+	})
+	gen := func(name, tag string, sign bool) string {
+		out := s.path(name + ".mender")
+		args := []string{"-n", name, "-t", "test-device", "-T", payloadType, "-o", out, "--app", s.app, "--health-window", "1s",
+			"--service", "web=" + reg.Addr + "/e2e/gen:" + tag + ",--network none --restart always"}
+		if sign {
+			args = append(args, "-k", priv)
+		}
+		var stdout, stderr strings.Builder
+		require.Equal(t, 0, cli.Main(args, &stdout, &stderr), stderr.String())
+		return out
+	}
+	mine := func() []fixture.Snap {
+		return (&fixture.Device{T: t, Eng: e}).Snapshot(map[string]string{module.LabelApp: s.app})
+	}
+
+	out, err := s.mender("install", gen("gen-v1", "v1", true))
+	require.NoError(t, err, out)
+	out, err = s.mender("commit")
+	require.NoError(t, err, out)
+	atV1 := mine()
+	require.Len(t, atV1, 1)
+	assert.Equal(t, pushed[0], atV1[0].Image)
+	assert.Equal(t, s.app+"-web", atV1[0].Name)
+
+	out, err = s.mender("install", gen("gen-v2-unsigned", "v2", false))
+	require.Error(t, err, "the client must refuse an unsigned artifact: %s", out)
+	assert.Equal(t, atV1, mine())
+
+	out, err = s.mender("install", gen("gen-v2", "v2", true))
+	require.NoError(t, err, out)
+	assert.Equal(t, pushed[1], mine()[0].Image)
+	out, err = s.mender("rollback")
+	require.NoError(t, err, out)
+	assert.Equal(t, atV1, mine())
+	assert.Equal(t, "gen-v1", s.showArtifact())
 }

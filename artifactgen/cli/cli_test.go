@@ -1,0 +1,181 @@
+package cli_test
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/mender-docker/mender-docker/artifactgen"
+	"github.com/mender-docker/mender-docker/artifactgen/cli"
+	"github.com/mender-docker/mender-docker/test/fixture"
+)
+
+func run(args ...string) (code int, stdout, stderr string) {
+	var out, errb bytes.Buffer
+	code = cli.Main(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func writePEM(t *testing.T, dir, name, typ string, der []byte) string {
+	p := filepath.Join(dir, name)
+	require.NoError(t, os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600))
+	return p
+}
+
+// TestArgv runs the command line with a table of argument lists, as
+// regctl's tests do: each either writes an artifact or fails with one line
+// on stderr and no output file.
+func TestArgv(t *testing.T) {
+	t.Setenv("DOCKER_CONFIG", t.TempDir()) // no credentials from the machine
+	reg := fixture.NewRegistry(t)
+	web := fixture.MustPush(t, reg, "acme/web", "1.0", fixture.Image{Version: "1.0"})
+	db := fixture.MustPush(t, reg, "acme/db", "2", fixture.Image{Version: "2"})
+	deny := fixture.NewRegistry(t, func(http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
+			w.WriteHeader(http.StatusUnauthorized)
+		})
+	})
+	down := fixture.NewRegistry(t)
+	down.Close()
+
+	dir := t.TempDir()
+	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ecDER, _ := x509.MarshalECPrivateKey(ec)
+	ecKey := writePEM(t, dir, "ec.pem", "EC PRIVATE KEY", ecDER)
+	pubDER, _ := x509.MarshalPKIXPublicKey(&ec.PublicKey)
+	ecPub := writePEM(t, dir, "ec.pub", "PUBLIC KEY", pubDER)
+	_, ed, _ := ed25519.GenerateKey(rand.Reader)
+	edDER, _ := x509.MarshalPKCS8PrivateKey(ed)
+	edKey := writePEM(t, dir, "ed.pem", "PRIVATE KEY", edDER)
+
+	webTag, dbTag := reg.Addr+"/acme/web:1.0", reg.Addr+"/acme/db:2"
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		want string // in stdout when code is 0, in stderr otherwise
+		meta string // expected meta-data (JSON) when code is 0
+	}{
+		{"shell tool usage", []string{"-n", "web-1", "-t", "rpi4", "--run-args", "-p 80:80", webTag}, 0, web,
+			`{"containers":["` + web + `"],"run_args":"-p 80:80"}`},
+		{"two images", []string{"-n", "two", "-t", "rpi4", webTag, dbTag}, 0, db,
+			`{"containers":["` + web + `","` + db + `"],"run_args":""}`},
+		{"services signed", []string{"-n", "shop-7", "-t", "rpi4", "--app", "shop", "--health-window", "5s", "-k", ecKey,
+			"--service", "web=" + webTag + ",--network host --restart always", "--service", "db=" + dbTag}, 0, "web: " + web,
+			`{"app":"shop","health":{"window":"5s"},"services":[{"name":"web","image":"` + web + `","run_args":"--network host --restart always"},{"name":"db","image":"` + db + `"}]}`},
+		{"already pinned", []string{"-n", "pinned", "-t", "rpi4", web}, 0, web, `{"containers":["` + web + `"],"run_args":""}`},
+		{"unknown image", []string{"-n", "x", "-t", "rpi4", reg.Addr + "/acme/web:9.9"}, 1, "unknown image (HTTP 404)", ""},
+		{"registry down", []string{"-n", "x", "-t", "rpi4", down.Addr + "/acme/web:1.0"}, 1, "connection refused", ""},
+		{"401", []string{"-n", "x", "-t", "rpi4", deny.Addr + "/acme/web:1.0"}, 1, "unauthorized (HTTP 401)", ""},
+		{"malformed reference", []string{"-n", "x", "-t", "rpi4", reg.Addr + "/acme/Web!:1"}, 1, "malformed reference", ""},
+		{"duplicate service", []string{"-n", "x", "-t", "rpi4", "--service", "a=" + webTag, "--service", "a=" + dbTag}, 1, `services[1].name: "a" used twice`, ""},
+		{"bad service syntax", []string{"-n", "x", "-t", "rpi4", "--service", webTag}, 1, "want NAME=IMAGE", ""},
+		{"unreadable key", []string{"-n", "x", "-t", "rpi4", "-k", filepath.Join(dir, "missing.pem"), webTag}, 1, "--key: open", ""},
+		{"wrong key type", []string{"-n", "x", "-t", "rpi4", "-k", edKey, webTag}, 1, "ed25519", ""},
+		{"public key to sign", []string{"-n", "x", "-t", "rpi4", "-k", ecPub, webTag}, 1, "not a private key", ""},
+		{"unsupported flag", []string{"-n", "x", "-t", "rpi4", "--run-args", "--rm", webTag}, 1, "run_args: --rm: not supported", ""},
+		{"no name", []string{"-t", "rpi4", webTag}, 1, `"artifact-name" not set`, ""},
+		{"no device type", []string{"-n", "x", webTag}, 1, `"device-type" not set`, ""},
+		{"no image", []string{"-n", "x", "-t", "rpi4"}, 1, "no image", ""},
+		{"passthrough", []string{"-n", "x", "-t", "rpi4", webTag, "--", "--provides", "a:b"}, 1, "arguments after --", ""},
+		{"bad compression", []string{"-n", "x", "-t", "rpi4", "--compression", "lz4", webTag}, 1, `compression "lz4"`, ""},
+		{"bad platform", []string{"-n", "x", "-t", "rpi4", "--platform", "linux/arm64/v8/x", webTag}, 1, "--platform", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "a.mender")
+			code, stdout, stderr := run(append([]string{"-o", out}, tc.args...)...)
+			assert.Equal(t, tc.code, code, "stderr: %s", stderr)
+			if tc.code != 0 {
+				assert.Contains(t, stderr, tc.want)
+				assert.Equal(t, 1, strings.Count(stderr, "\n"), "one line: %q", stderr)
+				entries, _ := os.ReadDir(filepath.Dir(out))
+				assert.Empty(t, entries, "no output file, partial or not")
+				return
+			}
+			assert.Contains(t, stdout, tc.want)
+			f, err := os.Open(out)
+			require.NoError(t, err)
+			defer f.Close()
+			info, err := artifactgen.Read(f, nil)
+			require.NoError(t, err)
+			assert.JSONEq(t, tc.meta, string(info.MetaData))
+		})
+	}
+}
+
+func TestReadCommand(t *testing.T) {
+	reg := fixture.NewRegistry(t)
+	fixture.MustPush(t, reg, "acme/web", "1.0", fixture.Image{Version: "1.0"})
+	dir := t.TempDir()
+	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ecDER, _ := x509.MarshalECPrivateKey(ec)
+	key := writePEM(t, dir, "ec.pem", "EC PRIVATE KEY", ecDER)
+	pubDER, _ := x509.MarshalPKIXPublicKey(&ec.PublicKey)
+	pub := writePEM(t, dir, "ec.pub", "PUBLIC KEY", pubDER)
+	out := filepath.Join(dir, "a.mender")
+	code, _, stderr := run("-n", "web-1", "-t", "rpi4", "-k", key, "-o", out, reg.Addr+"/acme/web:1.0")
+	require.Equal(t, 0, code, stderr)
+
+	code, stdout, stderr := run("read", "-k", pub, out)
+	require.Equal(t, 0, code, stderr)
+	for _, want := range []string{"Name: web-1", "Signature: signed and verified correctly", "Compatible devices: [rpi4]", "rootfs-image.docker.version: web-1", `"containers": [`} {
+		assert.Contains(t, stdout, want)
+	}
+	code, stdout, _ = run("inspect", out)
+	require.Equal(t, 0, code)
+	assert.Contains(t, stdout, "signed but no key")
+
+	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	otherDER, _ := x509.MarshalPKIXPublicKey(&other.PublicKey)
+	code, _, stderr = run("read", "-k", writePEM(t, dir, "other.pub", "PUBLIC KEY", otherDER), out)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "signature does not verify")
+}
+
+func TestReproducible(t *testing.T) {
+	reg := fixture.NewRegistry(t)
+	fixture.MustPush(t, reg, "acme/web", "1.0", fixture.Image{Version: "1.0"})
+	t.Setenv("SOURCE_DATE_EPOCH", "1700000000")
+	dir := t.TempDir()
+	var outs [][]byte
+	for _, name := range []string{"a.mender", "b.mender"} {
+		code, _, stderr := run("-n", "web-1", "-t", "rpi4", "-o", filepath.Join(dir, name), reg.Addr+"/acme/web:1.0")
+		require.Equal(t, 0, code, stderr)
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		require.NoError(t, err)
+		outs = append(outs, b)
+	}
+	assert.Equal(t, outs[0], outs[1])
+}
+
+func TestHelpHasExamples(t *testing.T) {
+	for _, args := range [][]string{{"--help"}, {"read", "--help"}} {
+		code, stdout, _ := run(args...)
+		assert.Equal(t, 0, code)
+		assert.Contains(t, stdout, "Examples:")
+	}
+	code, stdout, _ := run("completion", "bash")
+	assert.Equal(t, 0, code)
+	assert.Contains(t, stdout, "bash completion")
+}
+
+func TestZstdWarns(t *testing.T) {
+	reg := fixture.NewRegistry(t)
+	fixture.MustPush(t, reg, "acme/web", "1.0", fixture.Image{Version: "1.0"})
+	code, _, stderr := run("-n", "w", "-t", "rpi4", "--compression", "zstd", "-o", filepath.Join(t.TempDir(), "a.mender"), reg.Addr+"/acme/web:1.0")
+	assert.Equal(t, 0, code)
+	assert.Contains(t, stderr, "warning: --compression zstd")
+}
