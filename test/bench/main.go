@@ -2,8 +2,9 @@
 // docker module from Debian's mender-client package, on the same images
 // from the same loopback registry: update downtime (from the engine's
 // events: the old container's kill to the new container's start), install
-// time, query-state time, binary size and peak RSS. Figures are printed,
-// not asserted.
+// time, query-state time, binary size and peak RSS; and docker-artifact-gen
+// against the shell generator: time to write an artifact. Figures are
+// printed, not asserted.
 //
 // The shell module stops every running container of its engine, so both
 // modules run against a private dockerd started here with its own socket,
@@ -31,7 +32,10 @@ import (
 	"github.com/mender-docker/mender-docker/test/fixture"
 )
 
-const shellModule = "/usr/share/mender/modules/v3/docker"
+const (
+	shellModule = "/usr/share/mender/modules/v3/docker"
+	shellGen    = "/usr/share/doc/mender-client/examples/docker-artifact-gen"
+)
 
 var (
 	updates = flag.Int("updates", 3, "updates measured per module and image size")
@@ -61,10 +65,13 @@ func run() error {
 	defer os.RemoveAll(work)
 
 	ours := filepath.Join(work, "docker-go")
-	build := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", ours, "./cmd/docker")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		return fmt.Errorf("building the module: %v: %s", err, out)
+	gen := filepath.Join(work, "docker-artifact-gen")
+	for bin, pkg := range map[string]string{ours: "./cmd/docker", gen: "./cmd/docker-artifact-gen"} {
+		build := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, pkg)
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := build.CombinedOutput(); err != nil {
+			return fmt.Errorf("building %s: %v: %s", pkg, err, out)
+		}
 	}
 	if _, err := os.Stat(shellModule); err != nil {
 		return fmt.Errorf("the shell module %s is missing (apt-get install mender-client): %w", shellModule, err)
@@ -128,8 +135,70 @@ func run() error {
 			}
 		}
 	}
+	if err := benchGenerators(eng, reg, work, gen, sizes[1].pad); err != nil {
+		return err
+	}
 	fmt.Printf("\nnotes: install = Download + ArtifactInstall + ArtifactCommit; ours includes its %s health window, the shell module checks nothing.\n", *window)
 	fmt.Println("       peak RSS is the largest resident set of the module process tree during an update (for the shell module: sh, docker CLI and jq).")
+	return nil
+}
+
+// benchGenerators times the shell docker-artifact-gen (docker pull, docker
+// inspect, jq, mender-artifact) and ours (registry API only) on the same
+// tags, with no local copy of the images.
+func benchGenerators(eng *engineCtl, reg *fixture.Registry, work, gen string, bigPad int64) error {
+	if _, err := os.Stat(shellGen); err != nil {
+		return fmt.Errorf("the shell generator %s is missing: %w", shellGen, err)
+	}
+	if _, err := fixture.Push(reg.Addr, "bench/gen-small", "1", fixture.Image{Version: "gen-small"}); err != nil {
+		return err
+	}
+	if _, err := fixture.Push(reg.Addr, "bench/gen-big", "1", fixture.Image{Version: "gen-big", PadBytes: bigPad, PadSeed: 99}); err != nil {
+		return err
+	}
+	var five []string
+	for i := 0; i < 5; i++ {
+		if _, err := fixture.Push(reg.Addr, fmt.Sprintf("bench/gen-five%d", i), "1", fixture.Image{Version: fmt.Sprintf("five%d", i)}); err != nil {
+			return err
+		}
+		five = append(five, fmt.Sprintf("%s/bench/gen-five%d:1", reg.Addr, i))
+	}
+	cases := []struct {
+		name   string
+		images []string
+	}{
+		{"1 MB image", []string{reg.Addr + "/bench/gen-small:1"}},
+		{fmt.Sprintf("%d MB image", bigPad>>20), []string{reg.Addr + "/bench/gen-big:1"}},
+		{"5 images of 1 MB", five},
+	}
+	dir := filepath.Join(work, "gen")
+	os.MkdirAll(dir, 0o755)
+	env := append(os.Environ(), "DOCKER_HOST=unix://"+eng.sock)
+	fmt.Println()
+	fmt.Println("artifact generation, median of 3 (no local copy of the images before each run)")
+	fmt.Printf("  %-18s %12s %12s %10s\n", "images", "shell", "ours", "speed-up")
+	for _, c := range cases {
+		var times [2][]time.Duration
+		for i := 0; i < 3; i++ {
+			for k, argv := range [][]string{
+				append([]string{"bash", shellGen, "-n", "bench", "-t", "dev", "-o", filepath.Join(dir, "shell.mender")}, c.images...),
+				append([]string{gen, "-n", "bench", "-t", "dev", "-o", filepath.Join(dir, "ours.mender")}, c.images...),
+			} {
+				if err := eng.reset(); err != nil {
+					return err
+				}
+				cmd := exec.Command(argv[0], argv[1:]...)
+				cmd.Env, cmd.Dir = env, dir
+				start := time.Now()
+				if out, err := cmd.CombinedOutput(); err != nil {
+					return fmt.Errorf("%s: %v: %s", argv[0], err, tail(string(out), 800))
+				}
+				times[k] = append(times[k], time.Since(start))
+			}
+		}
+		sh, us := median(times[0]), median(times[1])
+		fmt.Printf("  %-18s %12s %12s %9.0fx\n", c.name, ms(sh), ms(us), float64(sh)/float64(us))
+	}
 	return nil
 }
 
