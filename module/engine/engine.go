@@ -9,6 +9,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"io"
 	"time"
 )
 
@@ -30,10 +31,15 @@ type Engine interface {
 	// empty when unknown.
 	RootDir(ctx context.Context) (string, error)
 
-	// HasImage tells whether ref (repo@sha256:…) is present locally.
+	// HasImage tells whether ref (repo@sha256:… or an image ID sha256:…)
+	// is present locally.
 	HasImage(ctx context.Context, ref string) (bool, error)
 	// PullImage fetches ref from its registry.
 	PullImage(ctx context.Context, ref string) error
+	// LoadImage loads images from a docker-archive (the `docker save`
+	// format; layers may be gzipped, and layers the engine already has may
+	// be left out) read from r.
+	LoadImage(ctx context.Context, r io.Reader) error
 	// RemoveImage removes the reference ref, and the image if nothing else
 	// refers to it. ErrConflict when a container uses it.
 	RemoveImage(ctx context.Context, ref string) error

@@ -6,7 +6,9 @@ package dockerapi
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/netip"
 	"strings"
 	"time"
@@ -91,6 +93,32 @@ func (e *Engine) PullImage(ctx context.Context, ref string) error {
 		return wrap(err, "pulling %s", ref)
 	}
 	return nil
+}
+
+func (e *Engine) LoadImage(ctx context.Context, r io.Reader) error {
+	resp, err := e.c.ImageLoad(ctx, r, client.ImageLoadWithQuiet(true))
+	if err != nil {
+		return wrap(err, "loading images")
+	}
+	defer resp.Close()
+	// Failures come inside the answer's JSON stream.
+	dec := json.NewDecoder(resp)
+	for {
+		var msg struct {
+			Error       string `json:"error"`
+			ErrorDetail struct {
+				Message string `json:"message"`
+			} `json:"errorDetail"`
+		}
+		if err := dec.Decode(&msg); err == io.EOF {
+			return nil
+		} else if err != nil {
+			return fmt.Errorf("loading images: reading the engine's answer: %w", err)
+		}
+		if msg.Error != "" {
+			return fmt.Errorf("loading images: %s", msg.Error)
+		}
+	}
 }
 
 func (e *Engine) RemoveImage(ctx context.Context, ref string) error {

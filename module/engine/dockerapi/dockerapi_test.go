@@ -13,11 +13,14 @@ import (
 func TestContract(t *testing.T) {
 	e := fixture.Docker(t)
 	reg := fixture.NewRegistry(t)
-	enginetest.Run(t, enginetest.Env{
+	env := enginetest.Env{
 		Engine: e,
 		Image: func(t *testing.T, name string) string {
 			return fixture.MustPush(t, reg, "mdtest/"+name, "v1", fixture.Image{Version: name + "-" + fixture.RandHex()})
 		},
+		Archive: fixture.Archives,
 		Missing: reg.Addr + "/mdtest/missing@sha256:" + strings.Repeat("0", 64),
-	})
+	}
+	enginetest.Run(t, env)
+	enginetest.RunLoad(t, env)
 }

@@ -5,6 +5,7 @@
 package enginetest
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -30,6 +31,17 @@ type Env struct {
 	Image func(t *testing.T, name string) string
 	// Missing is a well-formed pinned reference that cannot be pulled.
 	Missing string
+	// Archive returns docker-archives of two new images with the same,
+	// new layers: with delta, the first leaves its layers out.
+	Archive func(t *testing.T, delta bool) Archives
+}
+
+// Archives are an image to load and the base that a delta needs.
+type Archives struct {
+	Data   []byte
+	ID     string
+	Base   []byte
+	BaseID string
 }
 
 // Run runs the contract against env.
@@ -151,6 +163,58 @@ func Run(t *testing.T, env Env) {
 		require.NoError(t, err)
 		assert.False(t, ok)
 		assert.ErrorIs(t, e.RemoveImage(ctx, img), engine.ErrNotFound)
+	})
+}
+
+// RunLoad checks LoadImage: full archives, deltas over layers the engine
+// has, and deltas over layers it lacks.
+func RunLoad(t *testing.T, env Env) {
+	ctx := context.Background()
+	e := env.Engine
+	run := randHex()
+	t.Cleanup(func() { RemoveLabelled(t, e, TestLabel, run) })
+
+	t.Run("full", func(t *testing.T) {
+		a := env.Archive(t, false)
+		data, id := a.Data, a.ID
+		t.Cleanup(func() { e.RemoveImage(ctx, id) })
+		ok, err := e.HasImage(ctx, id)
+		require.NoError(t, err)
+		require.False(t, ok)
+		require.NoError(t, e.LoadImage(ctx, bytes.NewReader(data)))
+		ok, err = e.HasImage(ctx, id)
+		require.NoError(t, err)
+		assert.True(t, ok, "the image's ID is its config digest")
+		c, err := e.CreateContainer(ctx, engine.ContainerConfig{Name: "mdtest-" + run + "-load", Image: id, NetworkMode: "none", Labels: map[string]string{TestLabel: run}})
+		require.NoError(t, err)
+		require.NoError(t, e.StartContainer(ctx, c))
+		require.NoError(t, e.RemoveContainer(ctx, c))
+		require.NoError(t, e.RemoveImage(ctx, id))
+	})
+	t.Run("delta without its base", func(t *testing.T) {
+		a := env.Archive(t, true)
+		err := e.LoadImage(ctx, bytes.NewReader(a.Data))
+		require.Error(t, err)
+		ok, _ := e.HasImage(ctx, a.ID)
+		assert.False(t, ok)
+	})
+	t.Run("delta over its base", func(t *testing.T) {
+		a := env.Archive(t, true)
+		require.NoError(t, e.LoadImage(ctx, bytes.NewReader(a.Base)))
+		t.Cleanup(func() { e.RemoveImage(ctx, a.BaseID) })
+		require.NoError(t, e.LoadImage(ctx, bytes.NewReader(a.Data)))
+		t.Cleanup(func() { e.RemoveImage(ctx, a.ID) })
+		ok, err := e.HasImage(ctx, a.ID)
+		require.NoError(t, err)
+		assert.True(t, ok)
+	})
+	t.Run("corrupt", func(t *testing.T) {
+		a := env.Archive(t, false)
+		bad := bytes.Clone(a.Data)
+		bad[len(bad)/2] ^= 0xff // inside a layer
+		assert.Error(t, e.LoadImage(ctx, bytes.NewReader(bad)))
+		ok, _ := e.HasImage(ctx, a.ID)
+		assert.False(t, ok)
 	})
 }
 

@@ -7,11 +7,17 @@
 package memengine
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 	"sync"
@@ -36,6 +42,7 @@ type Engine struct {
 	mu         sync.Mutex
 	remote     map[string]Behavior // pullable refs
 	local      map[string]bool     // present refs
+	layers     map[string]bool     // diff IDs of loaded layers
 	containers map[string]*engine.Container
 	configs    map[string]engine.ContainerConfig
 	calls      int
@@ -51,6 +58,7 @@ func New() *Engine {
 	return &Engine{
 		remote:     map[string]Behavior{},
 		local:      map[string]bool{},
+		layers:     map[string]bool{},
 		containers: map[string]*engine.Container{},
 		configs:    map[string]engine.ContainerConfig{},
 	}
@@ -159,6 +167,82 @@ func (e *Engine) PullImage(ctx context.Context, ref string) error {
 	}
 	e.local[ref] = true
 	return nil
+}
+
+// LoadImage understands enough of a docker-archive for tests: each image's
+// ID is the SHA-256 of its config, and a layer file may be left out only if
+// an earlier load brought that layer.
+func (e *Engine) LoadImage(ctx context.Context, r io.Reader) error {
+	files := map[string][]byte{}
+	tr := tar.NewReader(r)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("loading images: %w", err)
+		}
+		if files[h.Name], err = io.ReadAll(tr); err != nil {
+			return fmt.Errorf("loading images: %w", err)
+		}
+	}
+	var manifest []struct {
+		Config string
+		Layers []string
+	}
+	if err := json.Unmarshal(files["manifest.json"], &manifest); err != nil {
+		return fmt.Errorf("loading images: manifest.json: %v", err)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err := e.enter(); err != nil {
+		return err
+	}
+	for _, m := range manifest {
+		cfg, ok := files[m.Config]
+		if !ok {
+			return fmt.Errorf("loading images: %s missing", m.Config)
+		}
+		var c struct {
+			RootFS struct {
+				DiffIDs []string `json:"diff_ids"`
+			} `json:"rootfs"`
+		}
+		json.Unmarshal(cfg, &c)
+		for i, l := range m.Layers {
+			if i >= len(c.RootFS.DiffIDs) {
+				return fmt.Errorf("loading images: more layers than diff IDs")
+			}
+			data, have := files[l]
+			if !have && !e.layers[c.RootFS.DiffIDs[i]] {
+				return fmt.Errorf("loading images: open %s: no such file or directory", l)
+			}
+			if have && diffID(data) != c.RootFS.DiffIDs[i] {
+				return fmt.Errorf("loading images: layer %s: invalid diffID", l)
+			}
+		}
+		for _, d := range c.RootFS.DiffIDs {
+			e.layers[d] = true
+		}
+		sum := sha256.Sum256(cfg)
+		id := "sha256:" + hex.EncodeToString(sum[:])
+		e.local[id] = true
+	}
+	return nil
+}
+
+// diffID is the digest of a layer's uncompressed content.
+func diffID(layer []byte) string {
+	var r io.Reader = bytes.NewReader(layer)
+	if zr, err := gzip.NewReader(r); err == nil {
+		r = zr
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, r); err != nil {
+		return "unreadable"
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil))
 }
 
 func (e *Engine) RemoveImage(ctx context.Context, ref string) error {

@@ -7,17 +7,21 @@ import (
 
 	"github.com/mender-docker/mender-docker/module/engine/enginetest"
 	"github.com/mender-docker/mender-docker/module/engine/memengine"
+	"github.com/mender-docker/mender-docker/test/fixture"
 )
 
 func TestContract(t *testing.T) {
 	e := memengine.New()
-	enginetest.Run(t, enginetest.Env{
+	env := enginetest.Env{
 		Engine: e,
 		Image: func(t *testing.T, name string) string {
 			ref := fmt.Sprintf("127.0.0.1:5000/%s@sha256:%s", name, strings.Repeat("a", 64))
 			e.AddRemote(ref, memengine.Behavior{})
 			return ref
 		},
+		Archive: fixture.Archives,
 		Missing: "127.0.0.1:5000/missing@sha256:" + strings.Repeat("0", 64),
-	})
+	}
+	enginetest.Run(t, env)
+	enginetest.RunLoad(t, env)
 }
