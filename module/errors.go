@@ -12,4 +12,8 @@ var (
 	ErrCommitted = errors.New("the update was already being committed")
 	// ErrDiskSpace: not enough free space on the engine's disk.
 	ErrDiskSpace = errors.New("not enough free disk space")
+	// ErrMissingBase: a delta artifact needs layers the device lacks.
+	ErrMissingBase = errors.New("missing base layers")
+	// ErrPayload: the payload did not bring an embedded image it lists.
+	ErrPayload = errors.New("embedded image not in the payload")
 )

@@ -130,8 +130,9 @@ func (u *Updater) create(ctx context.Context, m *spec.Meta, d *Deployment, s spe
 	cfg.Labels[LabelArtifact] = d.Artifact
 	cfg.Labels[LabelDeployment] = d.ID
 	id, err := u.Engine.CreateContainer(ctx, cfg)
-	if errors.Is(err, engine.ErrNotFound) {
-		// The image went away since Download (pruned by hand): fetch it again.
+	if errors.Is(err, engine.ErrNotFound) && cfg.Image == s.Image {
+		// The image went away since Download (pruned by hand): fetch it
+		// again. An embedded image cannot be fetched: that fails below.
 		if err := u.Engine.PullImage(ctx, s.Image); err != nil {
 			return "", err
 		}

@@ -209,22 +209,45 @@ func (u *Updater) Download(ctx context.Context, filesDir string) error {
 	if err := u.checkDisk(ctx); err != nil {
 		return err
 	}
+	load, err := u.checkEmbedded(ctx, m)
+	if err != nil {
+		return err
+	}
 	d := &Deployment{Phase: PhaseDownloading, App: m.App, Artifact: readArtifactName(filesDir), Meta: raw, Started: time.Now().UTC()}
+	var pulls []string
 	for _, img := range m.Images() {
+		if load[img] {
+			d.Pulled = append(d.Pulled, img)
+			continue
+		}
 		ok, err := u.Engine.HasImage(ctx, img)
 		if err != nil {
 			return err
 		}
+		if !ok && isEmbeddedID(m, img) {
+			continue // present at check time; gone since: verify says so
+		}
 		if !ok {
 			d.Pulled = append(d.Pulled, img)
+			pulls = append(pulls, img)
 		}
 	}
 	// Journal first, so that a kill mid-pull still gets its images removed.
 	if err := u.save(d); err != nil {
 		return err
 	}
-	u.logf("app %s: artifact %s: %d image(s), %d to pull", m.App, d.Artifact, len(m.Images()), len(d.Pulled))
-	if err := u.pullAll(ctx, d.Pulled); err != nil {
+	u.logf("app %s: artifact %s: %d image(s), %d to load from the artifact, %d to pull", m.App, d.Artifact, len(m.Images()), len(load), len(pulls))
+	err = nil
+	if len(m.Embedded) > 0 {
+		err = u.readPayload(ctx, filesDir, m, load)
+	}
+	if err == nil {
+		err = u.pullAll(ctx, pulls)
+	}
+	if err == nil {
+		err = u.verifyEmbedded(ctx, m)
+	}
+	if err != nil {
 		u.logf("download failed; removing what it fetched")
 		if cerr := u.cleanup(context.WithoutCancel(ctx), m.App); cerr != nil {
 			u.logf("tidying up after the failed download: %v", cerr)
@@ -233,6 +256,15 @@ func (u *Updater) Download(ctx context.Context, filesDir string) error {
 	}
 	d.Phase = PhaseDownloaded
 	return u.save(d)
+}
+
+func isEmbeddedID(m *spec.Meta, img string) bool {
+	for _, e := range m.Embedded {
+		if e.ID == img {
+			return true
+		}
+	}
+	return false
 }
 
 func (u *Updater) pullAll(ctx context.Context, refs []string) error {

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mender-docker/mender-docker/module/engine"
@@ -30,18 +31,39 @@ var (
 	// repo[:tag]@sha256:<64 hex>, repo in the lowercase reference grammar,
 	// optionally behind a registry host[:port].
 	imageRE         = regexp.MustCompile(`^((?:[a-zA-Z0-9](?:[a-zA-Z0-9.-]*[a-zA-Z0-9])?(?::[0-9]+)?/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)(:[a-zA-Z0-9_][a-zA-Z0-9_.-]{0,127})?@(sha256:[a-f0-9]{64})$`)
-	digestRE        = regexp.MustCompile(`^sha256:[a-f0-9]{64}$`)
+	digestRE        = lazy(`^sha256:[a-f0-9]{64}$`)
 	appRE           = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,62}$`)
 	serviceRE       = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$`)
 	containerNameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$`)
 	volumeNameRE    = containerNameRE
 )
 
+// lazy compiles expr on first use.
+func lazy(expr string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
+}
+
 // Meta is validated meta-data.
 type Meta struct {
 	App      string
 	Services []Service
 	Health   Health
+	// Embedded are the images the artifact carries in its payload, by the
+	// reference the services name them with.
+	Embedded map[string]Embedded
+}
+
+// Embedded is an image shipped inside the artifact as a docker-archive.
+type Embedded struct {
+	// ID is the image's ID (its config digest): what the engine knows it by
+	// once loaded, and what proves the content is the one expected.
+	ID string `json:"id"`
+	// File is the payload file holding the docker-archive.
+	File string `json:"file"`
+	// Base, for a delta, is an image whose layers the archive leaves out:
+	// the device must have it. OmittedLayers are those layers' diff IDs.
+	Base          string   `json:"base,omitempty"`
+	OmittedLayers []string `json:"omitted_layers,omitempty"`
 }
 
 // Service is one container of the app.
@@ -61,25 +83,28 @@ type Health struct {
 	Timeout time.Duration
 }
 
-// Images returns the distinct images of m in service order.
+// Images returns the distinct images of m in service order, as the engine
+// knows them: repo@sha256:… for pulled images, the image ID for embedded
+// ones.
 func (m *Meta) Images() []string {
 	var out []string
 	seen := map[string]bool{}
 	for _, s := range m.Services {
-		if !seen[s.Image] {
-			seen[s.Image] = true
-			out = append(out, s.Image)
+		if !seen[s.Config.Image] {
+			seen[s.Config.Image] = true
+			out = append(out, s.Config.Image)
 		}
 	}
 	return out
 }
 
 type rawMeta struct {
-	App        *string      `json:"app"`
-	Containers []string     `json:"containers"`
-	RunArgs    *string      `json:"run_args"`
-	Services   []rawService `json:"services"`
-	Health     *rawHealth   `json:"health"`
+	App        *string             `json:"app"`
+	Containers []string            `json:"containers"`
+	RunArgs    *string             `json:"run_args"`
+	Services   []rawService        `json:"services"`
+	Health     *rawHealth          `json:"health"`
+	Embedded   map[string]Embedded `json:"embedded"`
 }
 
 type rawService struct {
@@ -163,7 +188,63 @@ func ParseApp(data []byte, defaultApp string) (*Meta, error) {
 	default:
 		return nil, invalid("containers: missing (want a list of images pinned as repo@sha256:<digest>)")
 	}
-	return m, m.checkNames()
+	if err := m.checkNames(); err != nil {
+		return nil, err
+	}
+	if err := m.addEmbedded(raw.Embedded); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+var (
+	fileRE = lazy(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$`)
+	idRE   = digestRE
+)
+
+func (m *Meta) addEmbedded(emb map[string]Embedded) error {
+	if len(emb) == 0 {
+		return nil
+	}
+	used := map[string]bool{}
+	for _, s := range m.Services {
+		used[s.Image] = true
+	}
+	files := map[string]string{}
+	for ref, e := range emb {
+		field := fmt.Sprintf("embedded[%q]", ref)
+		if !used[ref] {
+			return invalid("%s: no service uses this image", field)
+		}
+		if !idRE().MatchString(e.ID) {
+			return invalid("%s.id: %q is not an image ID (sha256:<64 hex>)", field, e.ID)
+		}
+		if !fileRE().MatchString(e.File) {
+			return invalid("%s.file: %q is not a plain file name", field, e.File)
+		}
+		if other, dup := files[e.File]; dup {
+			return invalid("%s.file: %q is also the file of %s", field, e.File, other)
+		}
+		files[e.File] = ref
+		if e.Base != "" && !idRE().MatchString(e.Base) {
+			return invalid("%s.base: %q is not an image ID", field, e.Base)
+		}
+		if (e.Base == "") != (len(e.OmittedLayers) == 0) {
+			return invalid("%s: base and omitted_layers go together", field)
+		}
+		for _, l := range e.OmittedLayers {
+			if !idRE().MatchString(l) {
+				return invalid("%s.omitted_layers: %q is not a layer digest", field, l)
+			}
+		}
+	}
+	m.Embedded = emb
+	for i := range m.Services {
+		if e, ok := emb[m.Services[i].Image]; ok {
+			m.Services[i].Config.Image = e.ID
+		}
+	}
+	return nil
 }
 
 func parseDur(field, s string) (time.Duration, error) {
@@ -268,7 +349,7 @@ func checkImage(field, img string) error {
 	}
 	if !imageRE.MatchString(img) {
 		_, dig, _ := strings.Cut(img, "@")
-		if !digestRE.MatchString(dig) {
+		if !digestRE().MatchString(dig) {
 			return invalid("%s: %q has a malformed digest (want sha256:<64 lowercase hex>)", field, img)
 		}
 		return invalid("%s: %q is not a valid image reference", field, img)

@@ -1,0 +1,167 @@
+package module
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/mender-docker/mender-docker/module/spec"
+)
+
+// readPayload consumes the artifact's payload files and loads into the
+// engine the embedded images listed in load (by ID). The client streams the
+// files through FILES_DIR/stream-next during Download; when it has stored
+// them in FILES_DIR/files instead (or for a preload directory), they are
+// read from there. Nothing is written to disk on the way: each stream goes
+// straight into the engine's image load.
+func (u *Updater) readPayload(ctx context.Context, filesDir string, m *spec.Meta, load map[string]bool) error {
+	byFile := map[string]string{}
+	for ref, e := range m.Embedded {
+		byFile[e.File] = ref
+	}
+	next := filepath.Join(filesDir, "stream-next")
+	if _, err := os.Stat(next); err != nil {
+		return u.loadFromDir(ctx, filepath.Join(filesDir, "files"), m, load)
+	}
+	for {
+		line, err := readStreamNext(next)
+		if err != nil {
+			return err
+		}
+		if line == "" {
+			return nil // the client's end of the payload
+		}
+		name := filepath.Base(line)
+		f, err := os.Open(filepath.Join(filesDir, line))
+		if err != nil {
+			return fmt.Errorf("opening payload stream %s: %w", line, err)
+		}
+		err = u.loadOne(ctx, name, f, m, byFile, load)
+		f.Close()
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func (u *Updater) loadFromDir(ctx context.Context, dir string, m *spec.Meta, load map[string]bool) error {
+	byFile := map[string]string{}
+	for ref, e := range m.Embedded {
+		byFile[e.File] = ref
+	}
+	for ref, e := range m.Embedded {
+		if !load[e.ID] {
+			continue
+		}
+		f, err := os.Open(filepath.Join(dir, e.File))
+		if err != nil {
+			return fmt.Errorf("embedded image %s: %w", ref, err)
+		}
+		err = u.loadOne(ctx, e.File, f, m, byFile, load)
+		f.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// loadOne loads one payload file if its image is wanted, and reads it to
+// the end in any case: the client checks every file's checksum as it
+// streams it.
+func (u *Updater) loadOne(ctx context.Context, name string, r io.Reader, m *spec.Meta, byFile map[string]string, load map[string]bool) error {
+	cr := &countingReader{r: r}
+	ref, known := byFile[name]
+	if !known {
+		u.logf("payload file %s is not an embedded image; skipped", name)
+	} else if e := m.Embedded[ref]; load[e.ID] {
+		start := time.Now()
+		if err := u.Engine.LoadImage(ctx, cr); err != nil {
+			return fmt.Errorf("loading embedded image %s from %s: %w", ref, name, err)
+		}
+		u.logf("loaded %s (%s, %.1f MB) in %s", ref, name, float64(cr.n)/1e6, time.Since(start).Round(time.Millisecond))
+	} else {
+		u.logf("%s is already on the device; skipped %s", ref, name)
+	}
+	_, err := io.Copy(io.Discard, cr)
+	return err
+}
+
+// readStreamNext reads one line from the stream-next FIFO: the client
+// writes "streams/<file>" for each payload file, then an empty line.
+func readStreamNext(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("opening stream-next: %w", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, 4096))
+	if err != nil {
+		return "", fmt.Errorf("reading stream-next: %w", err)
+	}
+	line := strings.TrimSpace(string(b))
+	if line != "" && (!strings.HasPrefix(line, "streams/") || strings.Contains(line, "..")) {
+		return "", fmt.Errorf("stream-next: unexpected %q", line)
+	}
+	return line, nil
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// checkEmbedded plans the loads: the embedded images absent from the
+// engine, each of whose delta base must be present.
+func (u *Updater) checkEmbedded(ctx context.Context, m *spec.Meta) (map[string]bool, error) {
+	load := map[string]bool{}
+	for ref, e := range m.Embedded {
+		ok, err := u.Engine.HasImage(ctx, e.ID)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			continue
+		}
+		if e.Base != "" {
+			has, err := u.Engine.HasImage(ctx, e.Base)
+			if err != nil {
+				return nil, err
+			}
+			if !has {
+				return nil, fmt.Errorf("%w: %s is a delta that needs layers %s of image %s, which this device does not have; install the full artifact", ErrMissingBase, ref, strings.Join(e.OmittedLayers, ", "), e.Base)
+			}
+		}
+		load[e.ID] = true
+	}
+	return load, nil
+}
+
+// verifyEmbedded checks that every embedded image is now present: its ID
+// is its config's digest, which names every layer's digest in turn.
+func (u *Updater) verifyEmbedded(ctx context.Context, m *spec.Meta) error {
+	var missing []string
+	for ref, e := range m.Embedded {
+		ok, err := u.Engine.HasImage(ctx, e.ID)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			missing = append(missing, ref+" ("+e.ID+")")
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("%w: %s", ErrPayload, strings.Join(missing, ", "))
+	}
+	return nil
+}
