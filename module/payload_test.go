@@ -18,54 +18,51 @@ import (
 
 // stream plays the client's side of stream-next during Download: each
 // payload file is announced as streams/<name> and written through a FIFO,
-// then an empty line ends the payload.
+// then an empty line ends the payload. done stops it where it is, if the
+// module stopped reading early.
 func stream(t *testing.T, filesDir string, names []string, files map[string][]byte) (done func()) {
 	next := filepath.Join(filesDir, "stream-next")
 	require.NoError(t, syscall.Mkfifo(next, 0o600))
 	require.NoError(t, os.MkdirAll(filepath.Join(filesDir, "streams"), 0o755))
-	finished := make(chan struct{})
+	quit, finished := make(chan struct{}), make(chan struct{})
+	// openWriter waits for a reader without blocking in open(2), so that
+	// quit can end the wait.
+	openWriter := func(p string) *os.File {
+		for {
+			f, err := os.OpenFile(p, os.O_WRONLY|syscall.O_NONBLOCK, 0)
+			if err == nil {
+				return f
+			}
+			select {
+			case <-quit:
+				return nil
+			case <-time.After(2 * time.Millisecond):
+			}
+		}
+	}
+	write := func(p string, data []byte) bool {
+		f := openWriter(p)
+		if f == nil {
+			return false
+		}
+		defer f.Close()
+		_, err := f.Write(data)
+		return err == nil
+	}
 	go func() {
 		defer close(finished)
-		announce := func(line string) bool {
-			f, err := os.OpenFile(next, os.O_WRONLY, 0)
-			if err != nil {
-				return false
-			}
-			defer f.Close()
-			_, err = f.WriteString(line + "\n")
-			return err == nil
-		}
 		for _, name := range names {
 			p := filepath.Join(filesDir, "streams", name)
 			syscall.Mkfifo(p, 0o600)
-			if !announce("streams/" + name) {
+			if !write(next, []byte("streams/"+name+"\n")) || !write(p, files[name]) {
 				return
 			}
-			f, err := os.OpenFile(p, os.O_WRONLY, 0)
-			if err != nil {
-				return
-			}
-			f.Write(files[name])
-			f.Close()
 		}
-		announce("")
+		write(next, []byte("\n"))
 	}()
 	return func() {
-		// Unblock the writer if the module stopped reading early.
-		select {
-		case <-finished:
-		case <-time.After(50 * time.Millisecond):
-			for {
-				if f, err := os.OpenFile(next, os.O_RDONLY|syscall.O_NONBLOCK, 0); err == nil {
-					f.Close()
-				}
-				select {
-				case <-finished:
-					return
-				case <-time.After(10 * time.Millisecond):
-				}
-			}
-		}
+		close(quit)
+		<-finished
 	}
 }
 
