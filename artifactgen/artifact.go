@@ -44,30 +44,33 @@ func (c Compression) ext() (string, error) {
 
 func (c Compression) compress(data []byte) ([]byte, error) {
 	var buf bytes.Buffer
-	switch c {
-	case Gzip, "":
-		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-		zw.Write(data)
-		if err := zw.Close(); err != nil {
-			return nil, err
-		}
-	case None:
-		return data, nil
-	case Zstd:
-		zw, err := zstd.NewWriter(&buf)
-		if err != nil {
-			return nil, err
-		}
-		zw.Write(data)
-		if err := zw.Close(); err != nil {
-			return nil, err
-		}
-	default:
-		_, err := c.ext()
+	zw, err := c.writer(&buf)
+	if err != nil {
+		return nil, err
+	}
+	zw.Write(data)
+	if err := zw.Close(); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil
 }
+
+func (c Compression) writer(w io.Writer) (io.WriteCloser, error) {
+	switch c {
+	case Gzip, "":
+		return gzip.NewWriterLevel(w, gzip.BestCompression)
+	case None:
+		return nopCloser{w}, nil
+	case Zstd:
+		return zstd.NewWriter(w)
+	}
+	_, err := c.ext()
+	return nil, err
+}
+
+type nopCloser struct{ io.Writer }
+
+func (nopCloser) Close() error { return nil }
 
 // HeaderInfo is header-info, as mender-artifact 3.9 parses it (strictly:
 // an unknown field is an error there).
@@ -103,12 +106,23 @@ type TypeInfo struct {
 	ClearsArtifactProvides []string          `json:"clears_artifact_provides,omitempty"`
 }
 
-// Artifact is everything a one-payload artifact without payload files
-// holds.
+// Artifact is everything a one-payload artifact holds.
 type Artifact struct {
 	Header   HeaderInfo
 	TypeInfo TypeInfo
 	MetaData json.RawMessage // nil: none
+	// Files are the payload's files (embedded images), read from disk as
+	// the artifact is written.
+	Files []PayloadFile
+}
+
+// PayloadFile is one file of the payload, already on disk with its size
+// and checksum known (the manifest, which lists checksums, comes first).
+type PayloadFile struct {
+	Name   string
+	Path   string
+	Size   int64
+	SHA256 string // hex
 }
 
 // WriteOptions says how to write.
@@ -167,17 +181,22 @@ func Write(w io.Writer, a Artifact, opt WriteOptions) error {
 	if err != nil {
 		return err
 	}
-	emptyTar, err := makeTar(nil, mtime)
+	data, err := writeData(a.Files, opt.Compression, mtime)
 	if err != nil {
 		return err
 	}
-	data, err := opt.Compression.compress(emptyTar)
+	defer data.Close()
+	dataInfo, err := data.Stat()
 	if err != nil {
 		return err
 	}
 
 	headerName := "header.tar" + ext
-	manifest := manifestOf(map[string][]byte{"version": []byte(versionJSON), headerName: header})
+	sums := map[string]string{"version": sha256Hex([]byte(versionJSON)), headerName: sha256Hex(header)}
+	for _, f := range a.Files {
+		sums["data/0000/"+f.Name] = f.SHA256
+	}
+	manifest := manifestOf(sums)
 	outer := []tarFile{{"version", []byte(versionJSON)}, {"manifest", manifest}}
 	if opt.Key != nil {
 		sig, err := sign(opt.Key, manifest)
@@ -186,26 +205,83 @@ func Write(w io.Writer, a Artifact, opt WriteOptions) error {
 		}
 		outer = append(outer, tarFile{"manifest.sig", sig})
 	}
-	outer = append(outer, tarFile{headerName, header}, tarFile{"data/0000.tar" + ext, data})
+	outer = append(outer, tarFile{headerName, header})
 	tw := tar.NewWriter(w)
 	if err := writeEntries(tw, outer, mtime); err != nil {
+		return err
+	}
+	if err := tw.WriteHeader(&tar.Header{Name: "data/0000.tar" + ext, Mode: 0o600, Size: dataInfo.Size(), ModTime: mtime, Typeflag: tar.TypeReg, Format: tar.FormatUSTAR}); err != nil {
+		return err
+	}
+	if _, err := io.Copy(tw, data); err != nil {
 		return err
 	}
 	return tw.Close()
 }
 
-// manifestOf lists "<sha256>  <name>" lines sorted by name. Payload files
-// would be listed as data/0000/<file>; the docker type has none.
-func manifestOf(files map[string][]byte) []byte {
-	names := make([]string, 0, len(files))
-	for n := range files {
+// writeData writes the payload's tar, compressed, to a temporary file
+// (removed when closed): the outer tar needs its size before its bytes.
+func writeData(files []PayloadFile, c Compression, mtime time.Time) (*os.File, error) {
+	tmp, err := os.CreateTemp("", "artifact-data")
+	if err != nil {
+		return nil, err
+	}
+	os.Remove(tmp.Name()) // unlinked: gone with the last close
+	zw, err := c.writer(tmp)
+	if err != nil {
+		tmp.Close()
+		return nil, err
+	}
+	tw := tar.NewWriter(zw)
+	for _, f := range files {
+		if err := addFile(tw, f, mtime); err != nil {
+			tmp.Close()
+			return nil, err
+		}
+	}
+	if err := tw.Close(); err == nil {
+		err = zw.Close()
+	}
+	if err != nil {
+		tmp.Close()
+		return nil, err
+	}
+	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+		tmp.Close()
+		return nil, err
+	}
+	return tmp, nil
+}
+
+func addFile(tw *tar.Writer, f PayloadFile, mtime time.Time) error {
+	in, err := os.Open(f.Path)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	if err := tw.WriteHeader(&tar.Header{Name: f.Name, Mode: 0o600, Size: f.Size, ModTime: mtime, Typeflag: tar.TypeReg, Format: tar.FormatUSTAR}); err != nil {
+		return err
+	}
+	_, err = io.Copy(tw, in)
+	return err
+}
+
+func sha256Hex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// manifestOf lists "<sha256>  <name>" lines sorted by name; payload files
+// are listed as data/0000/<file>.
+func manifestOf(sums map[string]string) []byte {
+	names := make([]string, 0, len(sums))
+	for n := range sums {
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	var b strings.Builder
 	for _, n := range names {
-		sum := sha256.Sum256(files[n])
-		fmt.Fprintf(&b, "%s  %s\n", hex.EncodeToString(sum[:]), n)
+		fmt.Fprintf(&b, "%s  %s\n", sums[n], n)
 	}
 	return []byte(b.String())
 }

@@ -33,6 +33,10 @@ type Options struct {
 	RunArgs  string   // with Images
 	Services []Service
 	Health   spec.Health
+	// Embedded images, by the reference services name them with, and the
+	// payload files that hold them.
+	Embedded map[string]spec.Embedded
+	Files    []PayloadFile
 }
 
 // Service is one container with its own arguments.
@@ -72,11 +76,12 @@ func (o Options) MetaData() ([]byte, error) {
 	default:
 		// The shell generator's shape, plus optional fields.
 		out, err = json.Marshal(struct {
-			App        string      `json:"app,omitempty"`
-			Health     *healthJSON `json:"health,omitempty"`
-			Containers []string    `json:"containers"`
-			RunArgs    string      `json:"run_args"`
-		}{o.App, o.healthJSON(), o.Images, o.RunArgs})
+			App        string                   `json:"app,omitempty"`
+			Health     *healthJSON              `json:"health,omitempty"`
+			Containers []string                 `json:"containers"`
+			RunArgs    string                   `json:"run_args"`
+			Embedded   map[string]spec.Embedded `json:"embedded,omitempty"`
+		}{o.App, o.healthJSON(), o.Images, o.RunArgs, o.Embedded})
 	}
 	if err != nil {
 		return nil, err
@@ -157,5 +162,6 @@ func (o Options) Artifact() (Artifact, error) {
 			ClearsArtifactProvides: append(append([]string(nil), o.ClearsProvides...), key+".*"),
 		},
 		MetaData: meta,
+		Files:    o.Files,
 	}, nil
 }

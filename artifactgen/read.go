@@ -43,13 +43,21 @@ func Read(r io.Reader, pub crypto.PublicKey) (*Info, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrBadArtifact, err)
 		}
+		if strings.HasPrefix(h.Name, "data/0000.tar") {
+			// Payloads may be large: hash each file as it streams by.
+			c, err := compressionOf(strings.TrimPrefix(h.Name, "data/0000.tar"))
+			if err != nil {
+				return nil, err
+			}
+			if err := info.readData(tr, c, sums); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		hash := sha256.New()
 		data, err := io.ReadAll(io.LimitReader(io.TeeReader(tr, hash), MaxHeaderBytes))
 		if err != nil {
 			return nil, fmt.Errorf("%w: reading %s: %v", ErrBadArtifact, h.Name, err)
-		}
-		if strings.HasPrefix(h.Name, "data/") {
-			io.Copy(hash, tr) // payloads may be large: hash, don't keep
 		}
 		sums[h.Name] = hex.EncodeToString(hash.Sum(nil))
 		switch {
@@ -83,8 +91,13 @@ func Read(r io.Reader, pub crypto.PublicKey) (*Info, error) {
 		listed[file] = true
 		if got, found := sums[file]; found && got != sum {
 			return nil, fmt.Errorf("%w: checksum of %s does not match the manifest", ErrBadArtifact, file)
-		} else if !found && !strings.HasPrefix(file, "data/") {
+		} else if !found {
 			return nil, fmt.Errorf("%w: %s is in the manifest but not in the artifact", ErrBadArtifact, file)
+		}
+	}
+	for file := range sums {
+		if strings.HasPrefix(file, "data/0000/") && !listed[file] {
+			return nil, fmt.Errorf("%w: payload file %s is not in the manifest", ErrBadArtifact, file)
 		}
 	}
 	for _, must := range []string{"version", "header.tar" + mustExt(info.Compression)} {
@@ -102,6 +115,41 @@ func Read(r io.Reader, pub crypto.PublicKey) (*Info, error) {
 		info.Verified = true
 	}
 	return info, nil
+}
+
+// readData hashes each payload file into sums as data/0000/<name>.
+func (info *Info) readData(r io.Reader, c Compression, sums map[string]string) error {
+	zr, err := c.reader(r)
+	if err != nil {
+		return fmt.Errorf("%w: payload: %v", ErrBadArtifact, err)
+	}
+	tr := tar.NewReader(zr)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("%w: payload: %v", ErrBadArtifact, err)
+		}
+		hash := sha256.New()
+		n, err := io.Copy(hash, tr)
+		if err != nil {
+			return fmt.Errorf("%w: payload file %s: %v", ErrBadArtifact, h.Name, err)
+		}
+		sums["data/0000/"+h.Name] = hex.EncodeToString(hash.Sum(nil))
+		info.Files = append(info.Files, PayloadFile{Name: h.Name, Size: n, SHA256: sums["data/0000/"+h.Name]})
+	}
+}
+
+func (c Compression) reader(r io.Reader) (io.Reader, error) {
+	switch c {
+	case Gzip:
+		return gzip.NewReader(r)
+	case Zstd:
+		return zstd.NewReader(r)
+	}
+	return r, nil
 }
 
 func mustExt(c Compression) string {
@@ -122,21 +170,9 @@ func compressionOf(ext string) (Compression, error) {
 }
 
 func (info *Info) readHeader(data []byte) error {
-	var r io.Reader = bytes.NewReader(data)
-	switch info.Compression {
-	case Gzip:
-		zr, err := gzip.NewReader(r)
-		if err != nil {
-			return fmt.Errorf("%w: header: %v", ErrBadArtifact, err)
-		}
-		r = zr
-	case Zstd:
-		zr, err := zstd.NewReader(r)
-		if err != nil {
-			return fmt.Errorf("%w: header: %v", ErrBadArtifact, err)
-		}
-		defer zr.Close()
-		r = zr
+	r, err := info.Compression.reader(bytes.NewReader(data))
+	if err != nil {
+		return fmt.Errorf("%w: header: %v", ErrBadArtifact, err)
 	}
 	tr := tar.NewReader(r)
 	for {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"strings"
 	"sync"
 
@@ -38,22 +37,11 @@ type Resolver struct {
 // Resolve returns ref pinned as repo@sha256:…, keeping the repository as
 // the user spelled it.
 func (r *Resolver) Resolve(ctx context.Context, ref string) (string, error) {
-	var opts []name.Option
-	if reg, _, ok := strings.Cut(ref, "/"); ok && slices.Contains(r.Insecure, reg) {
-		opts = append(opts, name.Insecure)
-	}
-	parsed, err := name.ParseReference(ref, opts...)
+	parsed, err := name.ParseReference(ref, r.nameOptions(ref)...)
 	if err != nil {
 		return "", fmt.Errorf("image %q: malformed reference: %v", ref, err)
 	}
-	kc := r.Keychain
-	if kc == nil {
-		kc = authn.DefaultKeychain
-	}
-	ropts := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(kc)}
-	if r.Transport != nil {
-		ropts = append(ropts, remote.WithTransport(r.Transport))
-	}
+	ropts := r.remoteOptions(ctx)
 
 	var digest v1.Hash
 	if r.Platform == nil {

@@ -22,6 +22,8 @@ import (
 func New() *cobra.Command {
 	var o struct {
 		name, output, runArgs, app, key, compression, platform, payloadType string
+		embed                                                               bool
+		deltaFrom                                                           []string
 		softwareName, softwareVersion, softwareFS, providesGroup            string
 		deviceTypes, services, provides, depends, clears                    []string
 		dependsGroups, insecure                                             []string
@@ -43,6 +45,11 @@ config (~/.docker/config.json) and its credential helpers.`,
   docker-artifact-gen -n shop-7 -t rpi4 --app shop -k signing.key \
     --service web=registry.example.com/shop/web:7,"--network host --restart always" \
     --service worker=registry.example.com/shop/worker:7
+
+  # Offline devices: the images inside the artifact; then a delta holding only what changed:
+  docker-artifact-gen -n web-1.2 -t rpi4 --embed -o web-1.2.mender registry.example.com/acme/web:1.2
+  docker-artifact-gen -n web-1.3 -t rpi4 --embed --delta-from web-1.2.mender registry.example.com/acme/web:1.3
+  docker-artifact-gen -n web-1.3 -t rpi4 --embed docker-archive:web-1.3.tar
 
   # Pin the arm64 image of a multi-platform tag:
   docker-artifact-gen -n web-1.2 -t rpi4 --platform linux/arm64 registry.example.com/acme/web:1.2`,
@@ -101,27 +108,49 @@ config (~/.docker/config.json) and its credential helpers.`,
 				}
 				opts.Services = append(opts.Services, svc)
 			}
+			if len(args) > 0 && len(opts.Services) > 0 {
+				return fmt.Errorf("images and --service: give one or the other")
+			}
+			if len(o.deltaFrom) > 0 && !o.embed {
+				return fmt.Errorf("--delta-from: goes with --embed")
+			}
+			if o.embed && !cmd.Flags().Changed("compression") {
+				wopt.Compression = artifactgen.None // the layers are gzipped already
+			}
 			ctx := cmd.Context()
 			if ctx == nil {
 				ctx = context.Background()
 			}
-			if len(opts.Services) > 0 {
-				refs := make([]string, len(opts.Services))
-				for i, s := range opts.Services {
-					refs[i] = s.Image
-				}
-				pinned, err := r.ResolveAll(ctx, refs)
+			sources := args
+			for _, s := range opts.Services {
+				sources = append(sources, s.Image)
+			}
+			var pinned []string
+			if o.embed {
+				dir, err := os.MkdirTemp("", "docker-artifact-gen")
 				if err != nil {
 					return err
 				}
+				defer os.RemoveAll(dir)
+				if pinned, err = embed(ctx, r, sources, o.deltaFrom, dir, &opts, cmd.ErrOrStderr()); err != nil {
+					return err
+				}
+			} else {
+				for _, s := range sources {
+					if strings.HasPrefix(s, artifactgen.DockerArchivePrefix) || strings.HasPrefix(s, artifactgen.OCILayoutPrefix) {
+						return fmt.Errorf("image %s: a file source goes with --embed", s)
+					}
+				}
+				if pinned, err = r.ResolveAll(ctx, sources); err != nil {
+					return err
+				}
+			}
+			if len(opts.Services) > 0 {
 				for i := range opts.Services {
 					opts.Services[i].Image = pinned[i]
 				}
-				if len(args) > 0 {
-					return fmt.Errorf("images and --service: give one or the other")
-				}
-			} else if opts.Images, err = r.ResolveAll(ctx, args); err != nil {
-				return err
+			} else {
+				opts.Images = pinned
 			}
 			a, err := opts.Artifact()
 			if err != nil {
@@ -159,10 +188,79 @@ config (~/.docker/config.json) and its credential helpers.`,
 	f.StringArrayVar(&o.dependsGroups, "depends-groups", nil, "artifact groups the artifact depends on (repeatable)")
 	f.StringArrayVar(&o.insecure, "insecure-registry", nil, "registry host[:port] reached over plain HTTP (repeatable; loopback always is)")
 	f.StringVarP(&o.payloadType, "payload-type", "T", "docker", "payload type: the name of the update module on the device")
+	f.BoolVar(&o.embed, "embed", false, "ship the images inside the artifact, for devices without a registry;\nan image may then also be docker-archive:FILE (docker save) or oci:DIR (OCI layout)")
+	f.StringArrayVar(&o.deltaFrom, "delta-from", nil, "with --embed, leave out the layers that this earlier artifact (FILE.mender) or image already brought (repeatable)")
 	root.MarkFlagRequired("artifact-name")
 	root.MarkFlagRequired("device-type")
 	root.AddCommand(newRead())
 	return root
+}
+
+// embed fetches every source, writes it as a payload file into dir
+// (leaving out what the delta bases have), and fills opts; it returns the
+// pinned references in the order of sources.
+func embed(ctx context.Context, r *artifactgen.Resolver, sources, deltaFrom []string, dir string, opts *artifactgen.Options, stderr io.Writer) ([]string, error) {
+	var bases []artifactgen.Base
+	for _, d := range deltaFrom {
+		if strings.HasSuffix(d, ".mender") {
+			b, err := artifactgen.BasesFromArtifact(d)
+			if err != nil {
+				return nil, fmt.Errorf("--delta-from %s: %w", d, err)
+			}
+			bases = append(bases, b...)
+			continue
+		}
+		ei, err := r.Fetch(ctx, d)
+		if err != nil {
+			return nil, fmt.Errorf("--delta-from: %w", err)
+		}
+		b, err := artifactgen.BaseOf(ei.Image)
+		if err != nil {
+			return nil, fmt.Errorf("--delta-from %s: %w", d, err)
+		}
+		bases = append(bases, b)
+	}
+	var images []*artifactgen.EmbeddedImage
+	var pinned []string
+	for _, s := range sources {
+		ei, err := r.Fetch(ctx, s)
+		if err != nil {
+			return nil, err
+		}
+		images = append(images, ei)
+		pinned = append(pinned, ei.Ref)
+	}
+	entries, files, err := artifactgen.Embed(images, bases, dir, newProgress(stderr))
+	if err != nil {
+		return nil, err
+	}
+	opts.Embedded, opts.Files = entries, files
+	return pinned, nil
+}
+
+// newProgress shows a progress line on a terminal, and one line per
+// image elsewhere (a CI log).
+func newProgress(w io.Writer) artifactgen.Progress {
+	tty := false
+	if f, ok := w.(*os.File); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			tty = true
+		}
+	}
+	var last int64
+	return func(ref string, done, total int64) {
+		switch {
+		case tty && (done-last > 1<<20 || done >= total):
+			last = done
+			fmt.Fprintf(w, "\rembedding %s  %6.1f / %6.1f MB", ref, float64(done)/1e6, float64(total)/1e6)
+			if done >= total {
+				fmt.Fprintln(w)
+			}
+		case !tty && done >= total && last != total:
+			last = total
+			fmt.Fprintf(w, "embedded %s (%.1f MB)\n", ref, float64(total)/1e6)
+		}
+	}
 }
 
 func serviceImages(ss []artifactgen.Service) []string {

@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -64,6 +65,9 @@ type Embedded struct {
 	// the device must have it. OmittedLayers are those layers' diff IDs.
 	Base          string   `json:"base,omitempty"`
 	OmittedLayers []string `json:"omitted_layers,omitempty"`
+	// Layers are the diff IDs of all the image's layers, bottom first: what
+	// a later delta artifact may leave out.
+	Layers []string `json:"layers,omitempty"`
 }
 
 // Service is one container of the app.
@@ -232,9 +236,9 @@ func (m *Meta) addEmbedded(emb map[string]Embedded) error {
 		if (e.Base == "") != (len(e.OmittedLayers) == 0) {
 			return invalid("%s: base and omitted_layers go together", field)
 		}
-		for _, l := range e.OmittedLayers {
+		for _, l := range append(slices.Clone(e.OmittedLayers), e.Layers...) {
 			if !idRE().MatchString(l) {
-				return invalid("%s.omitted_layers: %q is not a layer digest", field, l)
+				return invalid("%s: %q is not a layer digest", field, l)
 			}
 		}
 	}
