@@ -104,7 +104,7 @@ func TestEmbedFromFiles(t *testing.T) {
 	id, _ := img.ConfigName()
 	dir := t.TempDir()
 
-	archive, _, err := fixture.Archive(spec1, []string{"registry.example.com/acme/web:1.0"}, nil)
+	archive, _, err := fixture.Archive(spec1, []string{"127.0.0.1:9/acme/web:1.0"}, nil)
 	require.NoError(t, err)
 	archivePath := filepath.Join(dir, "web.tar")
 	require.NoError(t, os.WriteFile(archivePath, archive, 0o644))
@@ -112,13 +112,13 @@ func TestEmbedFromFiles(t *testing.T) {
 	ociDir := filepath.Join(dir, "oci")
 	lp, err := layout.Write(ociDir, empty.Index)
 	require.NoError(t, err)
-	require.NoError(t, lp.AppendImage(img, layout.WithAnnotations(map[string]string{"org.opencontainers.image.ref.name": "registry.example.com/acme/web:1.0"})))
+	require.NoError(t, lp.AppendImage(img, layout.WithAnnotations(map[string]string{"org.opencontainers.image.ref.name": "127.0.0.1:9/acme/web:1.0"})))
 
 	for _, src := range []string{artifactgen.DockerArchivePrefix + archivePath, artifactgen.OCILayoutPrefix + ociDir} {
 		t.Run(src[:strings.Index(src, ":")], func(t *testing.T) {
 			_, m := embedArtifact(t, anonymous(), []string{src}, nil)
 			require.Len(t, m.Services, 1)
-			assert.True(t, strings.HasPrefix(m.Services[0].Image, "registry.example.com/acme/web@sha256:"), m.Services[0].Image)
+			assert.True(t, strings.HasPrefix(m.Services[0].Image, "127.0.0.1:9/acme/web@sha256:"), m.Services[0].Image)
 			assert.Equal(t, id.String(), m.Services[0].Config.Image)
 		})
 	}

@@ -69,10 +69,11 @@ func (o Options) MetaData() ([]byte, error) {
 			return nil, fmt.Errorf("--run-args: with --service, give each service its own arguments")
 		}
 		out, err = json.Marshal(struct {
-			App      string      `json:"app,omitempty"`
-			Health   *healthJSON `json:"health,omitempty"`
-			Services []Service   `json:"services"`
-		}{o.App, o.healthJSON(), o.Services})
+			App      string                   `json:"app,omitempty"`
+			Health   *healthJSON              `json:"health,omitempty"`
+			Services []Service                `json:"services"`
+			Embedded map[string]spec.Embedded `json:"embedded,omitempty"`
+		}{o.App, o.healthJSON(), o.Services, o.Embedded})
 	default:
 		// The shell generator's shape, plus optional fields.
 		out, err = json.Marshal(struct {

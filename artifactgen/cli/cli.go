@@ -7,28 +7,33 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/mender-docker/mender-docker/artifactgen"
 	"github.com/mender-docker/mender-docker/module/spec"
 )
 
+// flags are the options shared by the artifact and preload commands.
+type flags struct {
+	name, output, runArgs, app, key, compression, platform, payloadType string
+	embed                                                               bool
+	deltaFrom                                                           []string
+	softwareName, softwareVersion, softwareFS, providesGroup            string
+	deviceTypes, services, provides, depends, clears                    []string
+	dependsGroups, insecure                                             []string
+	healthWindow, healthTimeout                                         time.Duration
+}
+
 // New returns the root command. Its errors are printed by Main.
 func New() *cobra.Command {
-	var o struct {
-		name, output, runArgs, app, key, compression, platform, payloadType string
-		embed                                                               bool
-		deltaFrom                                                           []string
-		softwareName, softwareVersion, softwareFS, providesGroup            string
-		deviceTypes, services, provides, depends, clears                    []string
-		dependsGroups, insecure                                             []string
-		healthWindow, healthTimeout                                         time.Duration
-	}
+	o := &flags{}
 	root := &cobra.Command{
 		Use:   "docker-artifact-gen [flags] IMAGE [IMAGE...]",
 		Short: "Write a Mender Artifact that updates the containers of a device",
@@ -57,101 +62,11 @@ config (~/.docker/config.json) and its credential helpers.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if cmd.ArgsLenAtDash() >= 0 {
-				return fmt.Errorf("arguments after --: the shell tool passed them to mender-artifact; use --provides, --depends, --clears-provides or --provides-group instead")
-			}
-			if len(args) == 0 && len(o.services) == 0 {
-				return fmt.Errorf("no image: give at least one IMAGE or --service")
-			}
-			comp := artifactgen.Compression(o.compression)
-			if comp == artifactgen.Zstd {
-				fmt.Fprintln(cmd.ErrOrStderr(), "warning: --compression zstd: mender 3.4 and mender-artifact 3.9 refuse zstd artifacts")
-			}
-			opts := artifactgen.Options{
-				ArtifactName: o.name, DeviceTypes: o.deviceTypes, PayloadType: o.payloadType,
-				SoftwareName: o.softwareName, SoftwareVersion: o.softwareVersion, SoftwareFilesystem: o.softwareFS,
-				ClearsProvides: o.clears, ProvidesGroup: o.providesGroup, DependsGroups: o.dependsGroups,
-				App: o.app, RunArgs: o.runArgs, Health: spec.Health{Window: o.healthWindow, Timeout: o.healthTimeout},
-			}
-			var err error
-			if opts.Provides, err = keyValues("--provides", o.provides); err != nil {
+			opts, wopt, done, err := o.build(cmd, args)
+			if err != nil {
 				return err
 			}
-			if opts.Depends, err = keyValues("--depends", o.depends); err != nil {
-				return err
-			}
-			r := &artifactgen.Resolver{Insecure: o.insecure}
-			if o.platform != "" {
-				if r.Platform, err = v1.ParsePlatform(o.platform); err != nil {
-					return fmt.Errorf("--platform %q: %v", o.platform, err)
-				}
-			}
-			var wopt artifactgen.WriteOptions
-			wopt.Compression = comp
-			if o.key != "" {
-				pem, err := os.ReadFile(o.key)
-				if err != nil {
-					return fmt.Errorf("--key: %v", err)
-				}
-				if wopt.Key, err = artifactgen.ParsePrivateKey(pem); err != nil {
-					return fmt.Errorf("--key %s: %w", o.key, err)
-				}
-			}
-			if wopt.ModTime, err = sourceDateEpoch(); err != nil {
-				return err
-			}
-			// Check the arguments before asking any registry.
-			for _, s := range o.services {
-				svc, err := artifactgen.ParseService(s)
-				if err != nil {
-					return err
-				}
-				opts.Services = append(opts.Services, svc)
-			}
-			if len(args) > 0 && len(opts.Services) > 0 {
-				return fmt.Errorf("images and --service: give one or the other")
-			}
-			if len(o.deltaFrom) > 0 && !o.embed {
-				return fmt.Errorf("--delta-from: goes with --embed")
-			}
-			if o.embed && !cmd.Flags().Changed("compression") {
-				wopt.Compression = artifactgen.None // the layers are gzipped already
-			}
-			ctx := cmd.Context()
-			if ctx == nil {
-				ctx = context.Background()
-			}
-			sources := args
-			for _, s := range opts.Services {
-				sources = append(sources, s.Image)
-			}
-			var pinned []string
-			if o.embed {
-				dir, err := os.MkdirTemp("", "docker-artifact-gen")
-				if err != nil {
-					return err
-				}
-				defer os.RemoveAll(dir)
-				if pinned, err = embed(ctx, r, sources, o.deltaFrom, dir, &opts, cmd.ErrOrStderr()); err != nil {
-					return err
-				}
-			} else {
-				for _, s := range sources {
-					if strings.HasPrefix(s, artifactgen.DockerArchivePrefix) || strings.HasPrefix(s, artifactgen.OCILayoutPrefix) {
-						return fmt.Errorf("image %s: a file source goes with --embed", s)
-					}
-				}
-				if pinned, err = r.ResolveAll(ctx, sources); err != nil {
-					return err
-				}
-			}
-			if len(opts.Services) > 0 {
-				for i := range opts.Services {
-					opts.Services[i].Image = pinned[i]
-				}
-			} else {
-				opts.Images = pinned
-			}
+			defer done()
 			a, err := opts.Artifact()
 			if err != nil {
 				return err
@@ -166,34 +81,118 @@ config (~/.docker/config.json) and its credential helpers.`,
 			return nil
 		},
 	}
-	f := root.Flags()
+	o.register(root.Flags(), true)
+	root.MarkFlagRequired("artifact-name")
+	root.MarkFlagRequired("device-type")
+	root.AddCommand(newRead(), newPreload())
+	return root
+}
+
+// register adds the flags; artifact is false for preload, which writes no
+// artifact and so has no signing, provides or compression.
+func (o *flags) register(f *pflag.FlagSet, artifact bool) {
+	f.StringVar(&o.runArgs, "run-args", "", "docker run arguments for every IMAGE")
+	f.StringArrayVar(&o.services, "service", nil, "NAME=IMAGE[,RUN-ARGS]: one container with its own arguments (repeatable)")
+	f.StringVar(&o.app, "app", "", "app the artifact manages on the device (default: the device's default app)")
+	f.DurationVar(&o.healthWindow, "health-window", 0, "how long new containers must stay up (default: the device's, 10s)")
+	f.DurationVar(&o.healthTimeout, "health-timeout", 0, "how long a HEALTHCHECK may take to pass (default: the device's, 2m)")
+	f.StringVar(&o.platform, "platform", "", "os/arch[/variant]: pin this platform's image of a multi-platform tag")
+	f.StringArrayVar(&o.insecure, "insecure-registry", nil, "registry host[:port] reached over plain HTTP (repeatable; loopback always is)")
+	if !artifact {
+		f.StringVarP(&o.name, "artifact-name", "n", "preloaded", "name the preloaded set is known by on the device")
+		f.StringVarP(&o.output, "output-path", "o", "preload", "directory to write")
+		return
+	}
 	f.StringVarP(&o.name, "artifact-name", "n", "", "artifact name (required)")
 	f.StringArrayVarP(&o.deviceTypes, "device-type", "t", nil, "compatible device type (repeatable, at least one)")
 	f.StringVar(&o.softwareName, "software-name", "", "key of the software version: rootfs-image.NAME.version (default: docker)")
 	f.StringVar(&o.softwareVersion, "software-version", "", "software version (default: the artifact name)")
 	f.StringVar(&o.softwareFS, "software-filesystem", "", "used instead of rootfs-image in the software version key")
-	f.StringVar(&o.runArgs, "run-args", "", "docker run arguments for every IMAGE")
 	f.StringVarP(&o.output, "output-path", "o", "docker-artifact.mender", "artifact file to write")
-	f.StringArrayVar(&o.services, "service", nil, "NAME=IMAGE[,RUN-ARGS]: one container with its own arguments (repeatable)")
-	f.StringVar(&o.app, "app", "", "app the artifact manages on the device (default: the device's default app)")
-	f.DurationVar(&o.healthWindow, "health-window", 0, "how long new containers must stay up (default: the device's, 10s)")
-	f.DurationVar(&o.healthTimeout, "health-timeout", 0, "how long a HEALTHCHECK may take to pass (default: the device's, 2m)")
 	f.StringVarP(&o.key, "key", "k", "", "PEM private key to sign with (RSA 2048-4096 or ECDSA P-256)")
 	f.StringVar(&o.compression, "compression", "gzip", "gzip, none or zstd (zstd is refused by mender 3.4)")
-	f.StringVar(&o.platform, "platform", "", "os/arch[/variant]: pin this platform's image of a multi-platform tag")
 	f.StringArrayVar(&o.provides, "provides", nil, "KEY:VALUE the payload provides (repeatable)")
 	f.StringArrayVar(&o.depends, "depends", nil, "KEY:VALUE the payload depends on (repeatable)")
 	f.StringArrayVar(&o.clears, "clears-provides", nil, "provides (glob) that installing clears (repeatable)")
 	f.StringVar(&o.providesGroup, "provides-group", "", "artifact group the artifact provides")
 	f.StringArrayVar(&o.dependsGroups, "depends-groups", nil, "artifact groups the artifact depends on (repeatable)")
-	f.StringArrayVar(&o.insecure, "insecure-registry", nil, "registry host[:port] reached over plain HTTP (repeatable; loopback always is)")
 	f.StringVarP(&o.payloadType, "payload-type", "T", "docker", "payload type: the name of the update module on the device")
 	f.BoolVar(&o.embed, "embed", false, "ship the images inside the artifact, for devices without a registry;\nan image may then also be docker-archive:FILE (docker save) or oci:DIR (OCI layout)")
 	f.StringArrayVar(&o.deltaFrom, "delta-from", nil, "with --embed, leave out the layers that this earlier artifact (FILE.mender) or image already brought (repeatable)")
-	root.MarkFlagRequired("artifact-name")
-	root.MarkFlagRequired("device-type")
-	root.AddCommand(newRead())
-	return root
+}
+
+func newPreload() *cobra.Command {
+	o := &flags{}
+	cmd := &cobra.Command{
+		Use:   "preload -o DIR [flags] IMAGE [IMAGE...]",
+		Short: "Write images and meta-data for an OS image, for the module to start at first boot",
+		Long: `Write a directory for an OS build (Yocto, Buildroot...) to put in the root
+filesystem: DIR/header/meta-data, DIR/header/artifact_name and the images as
+docker-archives in DIR/files. At first boot, "docker preload DIR" (the module,
+run by scripts/mender-docker-preload.service) loads them and starts the app as
+the installed set, so that later updates replace it and can roll back to it.`,
+		Example: `  docker-artifact-gen preload -o rootfs/usr/share/mender-docker/preload --app shop \
+    --service web=registry.example.com/shop/web:7,"--network host --restart always"`,
+		Args:          cobra.ArbitraryArgs,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.embed = true
+			opts, _, done, err := o.build(cmd, args)
+			if err != nil {
+				return err
+			}
+			defer done()
+			meta, err := opts.MetaData()
+			if err != nil {
+				return err
+			}
+			if err := writePreload(o.output, o.name, meta, opts.Files); err != nil {
+				return fmt.Errorf("writing %s: %w", o.output, err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Preload directory %s written (%d image(s))\n", o.output, len(opts.Files))
+			return nil
+		},
+	}
+	o.register(cmd.Flags(), false)
+	return cmd
+}
+
+func writePreload(dir, name string, meta []byte, files []artifactgen.PayloadFile) error {
+	for _, d := range []string{"header", "files"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			return err
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "header", "meta-data"), meta, 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "header", "artifact_name"), []byte(name+"\n"), 0o644); err != nil {
+		return err
+	}
+	for _, f := range files {
+		if err := copyFile(f.Path, filepath.Join(dir, "files", f.Name)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func copyFile(from, to string) error {
+	in, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.Create(to)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
 }
 
 // embed fetches every source, writes it as a payload file into dir
@@ -261,6 +260,116 @@ func newProgress(w io.Writer) artifactgen.Progress {
 			fmt.Fprintf(w, "embedded %s (%.1f MB)\n", ref, float64(total)/1e6)
 		}
 	}
+}
+
+// build turns the flags and arguments into what to write: images pinned
+// (and fetched, with --embed). done removes temporary files.
+func (o *flags) build(cmd *cobra.Command, args []string) (artifactgen.Options, artifactgen.WriteOptions, func(), error) {
+	var opts artifactgen.Options
+	var wopt artifactgen.WriteOptions
+	cleanup := func() {}
+	err := func() error {
+		if cmd.ArgsLenAtDash() >= 0 {
+			return fmt.Errorf("arguments after --: the shell tool passed them to mender-artifact; use --provides, --depends, --clears-provides or --provides-group instead")
+		}
+		if len(args) == 0 && len(o.services) == 0 {
+			return fmt.Errorf("no image: give at least one IMAGE or --service")
+		}
+		comp := artifactgen.Compression(o.compression)
+		if comp == artifactgen.Zstd {
+			fmt.Fprintln(cmd.ErrOrStderr(), "warning: --compression zstd: mender 3.4 and mender-artifact 3.9 refuse zstd artifacts")
+		}
+		opts = artifactgen.Options{
+			ArtifactName: o.name, DeviceTypes: o.deviceTypes, PayloadType: o.payloadType,
+			SoftwareName: o.softwareName, SoftwareVersion: o.softwareVersion, SoftwareFilesystem: o.softwareFS,
+			ClearsProvides: o.clears, ProvidesGroup: o.providesGroup, DependsGroups: o.dependsGroups,
+			App: o.app, RunArgs: o.runArgs, Health: spec.Health{Window: o.healthWindow, Timeout: o.healthTimeout},
+		}
+		var err error
+		if opts.Provides, err = keyValues("--provides", o.provides); err != nil {
+			return err
+		}
+		if opts.Depends, err = keyValues("--depends", o.depends); err != nil {
+			return err
+		}
+		r := &artifactgen.Resolver{Insecure: o.insecure}
+		if o.platform != "" {
+			if r.Platform, err = v1.ParsePlatform(o.platform); err != nil {
+				return fmt.Errorf("--platform %q: %v", o.platform, err)
+			}
+		}
+		wopt.Compression = comp
+		if o.key != "" {
+			pem, err := os.ReadFile(o.key)
+			if err != nil {
+				return fmt.Errorf("--key: %v", err)
+			}
+			if wopt.Key, err = artifactgen.ParsePrivateKey(pem); err != nil {
+				return fmt.Errorf("--key %s: %w", o.key, err)
+			}
+		}
+		if wopt.ModTime, err = sourceDateEpoch(); err != nil {
+			return err
+		}
+		// Check the arguments before asking any registry.
+		for _, s := range o.services {
+			svc, err := artifactgen.ParseService(s)
+			if err != nil {
+				return err
+			}
+			opts.Services = append(opts.Services, svc)
+		}
+		if len(args) > 0 && len(opts.Services) > 0 {
+			return fmt.Errorf("images and --service: give one or the other")
+		}
+		if len(o.deltaFrom) > 0 && !o.embed {
+			return fmt.Errorf("--delta-from: goes with --embed")
+		}
+		if o.embed && !cmd.Flags().Changed("compression") {
+			wopt.Compression = artifactgen.None // the layers are gzipped already
+		}
+		ctx := cmd.Context()
+		if ctx == nil {
+			ctx = context.Background()
+		}
+		sources := args
+		for _, s := range opts.Services {
+			sources = append(sources, s.Image)
+		}
+		var pinned []string
+		if o.embed {
+			dir, err := os.MkdirTemp("", "docker-artifact-gen")
+			if err != nil {
+				return err
+			}
+			cleanup = func() { os.RemoveAll(dir) }
+			if pinned, err = embed(ctx, r, sources, o.deltaFrom, dir, &opts, cmd.ErrOrStderr()); err != nil {
+				return err
+			}
+		} else {
+			for _, s := range sources {
+				if strings.HasPrefix(s, artifactgen.DockerArchivePrefix) || strings.HasPrefix(s, artifactgen.OCILayoutPrefix) {
+					return fmt.Errorf("image %s: a file source goes with --embed", s)
+				}
+			}
+			if pinned, err = r.ResolveAll(ctx, sources); err != nil {
+				return err
+			}
+		}
+		if len(opts.Services) > 0 {
+			for i := range opts.Services {
+				opts.Services[i].Image = pinned[i]
+			}
+		} else {
+			opts.Images = pinned
+		}
+		return nil
+	}()
+	if err != nil {
+		cleanup()
+		return opts, wopt, nil, err
+	}
+	return opts, wopt, cleanup, nil
 }
 
 func serviceImages(ss []artifactgen.Service) []string {

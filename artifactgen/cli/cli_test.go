@@ -19,6 +19,7 @@ import (
 
 	"github.com/mender-docker/mender-docker/artifactgen"
 	"github.com/mender-docker/mender-docker/artifactgen/cli"
+	"github.com/mender-docker/mender-docker/module/spec"
 	"github.com/mender-docker/mender-docker/test/fixture"
 )
 
@@ -178,4 +179,34 @@ func TestZstdWarns(t *testing.T) {
 	code, _, stderr := run("-n", "w", "-t", "rpi4", "--compression", "zstd", "-o", filepath.Join(t.TempDir(), "a.mender"), reg.Addr+"/acme/web:1.0")
 	assert.Equal(t, 0, code)
 	assert.Contains(t, stderr, "warning: --compression zstd")
+}
+
+// --embed with services: every service's image is in the payload and in
+// the meta-data's embedded map, and the module's parser maps it to its ID.
+func TestEmbedServices(t *testing.T) {
+	reg := fixture.NewRegistry(t)
+	web := fixture.MustPush(t, reg, "acme/web", "1.0", fixture.Image{Version: "1.0"})
+	db := fixture.MustPush(t, reg, "acme/db", "2", fixture.Image{Version: "2"})
+	out := filepath.Join(t.TempDir(), "a.mender")
+	code, _, stderr := run("-n", "x", "-t", "rpi4", "-o", out, "--embed",
+		"--service", "web="+reg.Addr+"/acme/web:1.0", "--service", "db="+reg.Addr+"/acme/db:2")
+	require.Equal(t, 0, code, stderr)
+	f, err := os.Open(out)
+	require.NoError(t, err)
+	defer f.Close()
+	info, err := artifactgen.Read(f, nil)
+	require.NoError(t, err)
+	assert.Len(t, info.Files, 2)
+	assert.Equal(t, artifactgen.None, info.Compression, "embedded layers are gzipped already")
+	m, err := spec.Parse(info.MetaData)
+	require.NoError(t, err)
+	require.Len(t, m.Embedded, 2)
+	for _, ref := range []string{web, db} {
+		e, ok := m.Embedded[ref]
+		require.True(t, ok, ref)
+		assert.NotEqual(t, ref, e.ID)
+	}
+	for _, s := range m.Services {
+		assert.Equal(t, m.Embedded[s.Image].ID, s.Config.Image)
+	}
 }

@@ -21,6 +21,7 @@ var version = "dev"
 
 const usage = `usage: docker STATE FILES_DIR   (run by the Mender client)
        docker recover            (finish or undo an interrupted deployment)
+       docker preload DIR        (first boot: install the app an OS image ships)
        docker version
 Configuration: /etc/mender/mender-docker.conf, or the file named by MENDER_DOCKER_CONF.`
 
@@ -74,9 +75,12 @@ func run(args []string) int {
 	defer stop()
 
 	u := module.New(eng, cfg, os.Stderr)
-	if state == "recover" {
+	switch state {
+	case "recover":
 		err = u.Recover(ctx)
-	} else {
+	case "preload":
+		err = u.Preload(ctx, args[1])
+	default:
 		err = u.Run(ctx, state, args[1], os.Stdout)
 	}
 	if err != nil {

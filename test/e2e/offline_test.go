@@ -28,7 +28,7 @@ func TestOfflineEmbedded(t *testing.T) {
 	var ids []string
 	// save writes an image as a docker-archive file named repo:tag.
 	save := func(version string, seed int64) (path, id string) {
-		data, id, err := fixture.Archive(fixture.Image{Version: version + "-" + run, PadBytes: 2 << 20, PadSeed: seed}, []string{"offline.example/e2e/app:" + version}, nil)
+		data, id, err := fixture.Archive(fixture.Image{Version: version + "-" + run, PadBytes: 2 << 20, PadSeed: seed}, []string{"127.0.0.1:9/offline/app:" + version}, nil)
 		require.NoError(t, err)
 		path = filepath.Join(dir, version+".tar")
 		require.NoError(t, os.WriteFile(path, data, 0o644))
@@ -80,7 +80,7 @@ func TestOfflineEmbedded(t *testing.T) {
 	}
 
 	out := install(a1)
-	assert.Contains(t, out, "loaded offline.example/e2e/app@sha256:")
+	assert.Contains(t, out, "loaded 127.0.0.1:9/offline/app@sha256:")
 	commit()
 	atV1 := mine()
 	require.Len(t, atV1, 1)

@@ -1,0 +1,38 @@
+package module
+
+import (
+	"context"
+	"fmt"
+)
+
+// Preload installs the app in dir (header/meta-data, header/artifact_name,
+// files/ with its images as docker-archives, as docker-artifact-gen
+// preload writes it) as the app's installed set: images loaded, containers
+// started and healthy, committed. It is for the first boot of an OS image
+// that ships the app; once the app has an installed set (from this or any
+// later update), it does nothing.
+func (u *Updater) Preload(ctx context.Context, dir string) error {
+	m, _, err := u.readMeta(dir)
+	if err != nil {
+		return err
+	}
+	in, err := u.loadInstalled(m.App)
+	if err != nil {
+		return err
+	}
+	if in.Artifact != "" {
+		u.logf("app %s: %s is installed; nothing to preload", m.App, in.Artifact)
+		return nil
+	}
+	u.logf("app %s: preloading from %s", m.App, dir)
+	if err := u.Download(ctx, dir); err != nil {
+		return fmt.Errorf("preload: %w", err)
+	}
+	if err := u.Install(ctx, dir); err != nil {
+		if rerr := u.cleanup(context.WithoutCancel(ctx), m.App); rerr != nil {
+			u.logf("undoing the preload: %v", rerr)
+		}
+		return fmt.Errorf("preload: %w", err)
+	}
+	return u.commit(ctx, m.App)
+}
