@@ -6,17 +6,33 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
 )
 
+// ArchiveOptions say how WriteDockerArchive writes an image.
+type ArchiveOptions struct {
+	// Tags go into manifest.json: the loaded image gets these names.
+	Tags []string
+	// Omit leaves out the layers with these diff IDs, for a device that
+	// already has them (a delta); the engine uses its own copy.
+	Omit map[v1.Hash]bool
+	// Gzipped writes layers as the registry serves them (no
+	// recompression); otherwise uncompressed, for a container that
+	// compresses the whole (an artifact's payload compresses better than
+	// its layers one by one, and better than gzip's default).
+	Gzipped bool
+	// Progress, if set, hears the compressed bytes read so far.
+	Progress func(read int64)
+}
+
 // WriteDockerArchive writes img in the `docker save` format that the
-// engine's image load reads: its config, its layers as the registry
-// serves them (gzipped: no recompression), and manifest.json naming tags.
-// Layers whose diff ID is in omit are left out, for a device that already
-// has them (a delta); the engine then uses its own copy.
-func WriteDockerArchive(w io.Writer, img v1.Image, tags []string, omit map[v1.Hash]bool) error {
+// engine's image load reads: its config, its layers, and manifest.json.
+// Each layer's content is read once.
+func WriteDockerArchive(w io.Writer, img v1.Image, o ArchiveOptions) error {
 	cfgName, err := img.ConfigName()
 	if err != nil {
 		return err
@@ -46,6 +62,7 @@ func WriteDockerArchive(w io.Writer, img v1.Image, tags []string, omit map[v1.Ha
 		return err
 	}
 	var names []string
+	var read int64
 	for _, l := range layers {
 		diff, err := l.DiffID()
 		if err != nil {
@@ -56,29 +73,46 @@ func WriteDockerArchive(w io.Writer, img v1.Image, tags []string, omit map[v1.Ha
 			return err
 		}
 		name := digest.Hex + ".tar.gz"
-		names = append(names, name)
-		if omit[diff] {
-			continue
+		if !o.Gzipped {
+			name = diff.Hex + ".tar"
 		}
-		size, err := l.Size()
-		if err != nil {
-			return err
+		names = append(names, name)
+		if o.Omit[diff] {
+			continue
 		}
 		rc, err := l.Compressed()
 		if err != nil {
 			return err
 		}
-		err = add(name, size, rc)
-		rc.Close()
-		if err != nil {
-			return fmt.Errorf("layer %s: %w", digest, err)
+		var src io.Reader = rc
+		if o.Progress != nil {
+			src = &progressReader{r: rc, base: read, report: o.Progress}
+		}
+		if o.Gzipped {
+			size, err := l.Size()
+			if err == nil {
+				err = add(name, size, src)
+			}
+			rc.Close()
+			if err != nil {
+				return fmt.Errorf("layer %s: %w", digest, err)
+			}
+		} else {
+			err = addUncompressed(add, name, src)
+			rc.Close()
+			if err != nil {
+				return fmt.Errorf("layer %s: %w", digest, err)
+			}
+		}
+		if s, err := l.Size(); err == nil {
+			read += s
 		}
 	}
 	manifest, err := json.Marshal([]struct {
 		Config   string
 		RepoTags []string
 		Layers   []string
-	}{{cfgFile, tags, names}})
+	}{{cfgFile, o.Tags, names}})
 	if err != nil {
 		return err
 	}
@@ -86,4 +120,51 @@ func WriteDockerArchive(w io.Writer, img v1.Image, tags []string, omit map[v1.Ha
 		return err
 	}
 	return tw.Close()
+}
+
+// addUncompressed stages the compressed layer in a temporary file (the
+// tar header needs the uncompressed size before the content), then adds
+// it uncompressed.
+func addUncompressed(add func(string, int64, io.Reader) error, name string, compressed io.Reader) error {
+	tmp, err := os.CreateTemp("", "layer")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+	if _, err := io.Copy(tmp, compressed); err != nil {
+		return err
+	}
+	local, err := tarball.LayerFromFile(tmp.Name())
+	if err != nil {
+		return err
+	}
+	rc, err := local.Uncompressed()
+	if err != nil {
+		return err
+	}
+	size, err := io.Copy(io.Discard, rc)
+	rc.Close()
+	if err != nil {
+		return err
+	}
+	if rc, err = local.Uncompressed(); err != nil {
+		return err
+	}
+	defer rc.Close()
+	return add(name, size, rc)
+}
+
+type progressReader struct {
+	r      io.Reader
+	base   int64
+	n      int64
+	report func(int64)
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	p.n += int64(n)
+	p.report(p.base + p.n)
+	return n, err
 }

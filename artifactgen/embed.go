@@ -195,8 +195,10 @@ type Progress func(ref string, done, total int64)
 // Embed writes each image as a docker-archive into dir, leaving out the
 // layers a base in bases already has (the longest common bottom run of
 // layers with any base: the engine finds layers by their whole chain), and
-// returns the meta-data entries and the payload files.
-func Embed(images []*EmbeddedImage, bases []Base, dir string, progress Progress) (map[string]spec.Embedded, []PayloadFile, error) {
+// returns the meta-data entries and the payload files. Layers are written
+// gzipped as served when gzipped is set (a preload directory), else
+// uncompressed for the artifact's own compression.
+func Embed(images []*EmbeddedImage, bases []Base, dir string, gzipped bool, progress Progress) (map[string]spec.Embedded, []PayloadFile, error) {
 	entries := map[string]spec.Embedded{}
 	var files []PayloadFile
 	for _, ei := range images {
@@ -230,7 +232,7 @@ func Embed(images []*EmbeddedImage, bases []Base, dir string, progress Progress)
 		if _, dup := entries[ei.Ref]; dup {
 			continue
 		}
-		pf, err := writeArchiveFile(filepath.Join(dir, e.File), ei, omit, progress)
+		pf, err := writeArchiveFile(filepath.Join(dir, e.File), ei, omit, gzipped, progress)
 		if err != nil {
 			return nil, nil, fmt.Errorf("embedding %s: %w", ei.Source, err)
 		}
@@ -248,7 +250,7 @@ func commonPrefix(a, b []string) int {
 	return n
 }
 
-func writeArchiveFile(path string, ei *EmbeddedImage, omit map[v1.Hash]bool, progress Progress) (PayloadFile, error) {
+func writeArchiveFile(path string, ei *EmbeddedImage, omit map[v1.Hash]bool, gzipped bool, progress Progress) (PayloadFile, error) {
 	var total int64
 	layers, err := ei.Image.Layers()
 	if err != nil {
@@ -267,32 +269,34 @@ func writeArchiveFile(path string, ei *EmbeddedImage, omit map[v1.Hash]bool, pro
 	}
 	defer f.Close()
 	h := sha256.New()
-	pw := &progressWriter{w: io.MultiWriter(f, h), ref: ei.Ref, total: total, progress: progress}
+	cw := &countWriter{w: io.MultiWriter(f, h)}
 	repo := ei.Ref[:strings.LastIndex(ei.Ref, "@")]
 	// Tagged by manifest digest so that the loaded image has a name (an
 	// untagged image could be pruned between Download and Install).
 	tag := repo + ":mender-" + strings.TrimPrefix(ei.Ref[len(repo)+1:], "sha256:")[:12]
-	if err := WriteDockerArchive(pw, ei.Image, []string{tag}, omit); err != nil {
+	opt := ArchiveOptions{Tags: []string{tag}, Omit: omit, Gzipped: gzipped}
+	if progress != nil {
+		opt.Progress = func(read int64) { progress(ei.Ref, read, total) }
+	}
+	if err := WriteDockerArchive(cw, ei.Image, opt); err != nil {
 		return PayloadFile{}, err
+	}
+	if progress != nil {
+		progress(ei.Ref, total, total)
 	}
 	if err := f.Close(); err != nil {
 		return PayloadFile{}, err
 	}
-	return PayloadFile{Name: filepath.Base(path), Path: path, Size: pw.n, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
+	return PayloadFile{Name: filepath.Base(path), Path: path, Size: cw.n, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
 }
 
-type progressWriter struct {
-	w        io.Writer
-	n, total int64
-	ref      string
-	progress Progress
+type countWriter struct {
+	w io.Writer
+	n int64
 }
 
-func (p *progressWriter) Write(b []byte) (int, error) {
-	n, err := p.w.Write(b)
-	p.n += int64(n)
-	if p.progress != nil {
-		p.progress(p.ref, p.n, p.total)
-	}
+func (c *countWriter) Write(b []byte) (int, error) {
+	n, err := c.w.Write(b)
+	c.n += int64(n)
 	return n, err
 }

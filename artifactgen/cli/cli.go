@@ -23,7 +23,7 @@ import (
 // flags are the options shared by the artifact and preload commands.
 type flags struct {
 	name, output, runArgs, app, key, compression, platform, payloadType string
-	embed                                                               bool
+	embed, preload                                                      bool
 	deltaFrom                                                           []string
 	softwareName, softwareVersion, softwareFS, providesGroup            string
 	deviceTypes, services, provides, depends, clears                    []string
@@ -137,7 +137,7 @@ the installed set, so that later updates replace it and can roll back to it.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.embed = true
+			o.embed, o.preload = true, true
 			opts, _, done, err := o.build(cmd, args)
 			if err != nil {
 				return err
@@ -198,7 +198,7 @@ func copyFile(from, to string) error {
 // embed fetches every source, writes it as a payload file into dir
 // (leaving out what the delta bases have), and fills opts; it returns the
 // pinned references in the order of sources.
-func embed(ctx context.Context, r *artifactgen.Resolver, sources, deltaFrom []string, dir string, opts *artifactgen.Options, stderr io.Writer) ([]string, error) {
+func embed(ctx context.Context, r *artifactgen.Resolver, sources, deltaFrom []string, dir string, gzipped bool, opts *artifactgen.Options, stderr io.Writer) ([]string, error) {
 	var bases []artifactgen.Base
 	for _, d := range deltaFrom {
 		if strings.HasSuffix(d, ".mender") {
@@ -229,7 +229,7 @@ func embed(ctx context.Context, r *artifactgen.Resolver, sources, deltaFrom []st
 		images = append(images, ei)
 		pinned = append(pinned, ei.Ref)
 	}
-	entries, files, err := artifactgen.Embed(images, bases, dir, newProgress(stderr))
+	entries, files, err := artifactgen.Embed(images, bases, dir, gzipped, newProgress(stderr))
 	if err != nil {
 		return nil, err
 	}
@@ -325,9 +325,6 @@ func (o *flags) build(cmd *cobra.Command, args []string) (artifactgen.Options, a
 		if len(o.deltaFrom) > 0 && !o.embed {
 			return fmt.Errorf("--delta-from: goes with --embed")
 		}
-		if o.embed && !cmd.Flags().Changed("compression") {
-			wopt.Compression = artifactgen.None // the layers are gzipped already
-		}
 		ctx := cmd.Context()
 		if ctx == nil {
 			ctx = context.Background()
@@ -343,7 +340,7 @@ func (o *flags) build(cmd *cobra.Command, args []string) (artifactgen.Options, a
 				return err
 			}
 			cleanup = func() { os.RemoveAll(dir) }
-			if pinned, err = embed(ctx, r, sources, o.deltaFrom, dir, &opts, cmd.ErrOrStderr()); err != nil {
+			if pinned, err = embed(ctx, r, sources, o.deltaFrom, dir, o.preload, &opts, cmd.ErrOrStderr()); err != nil {
 				return err
 			}
 		} else {

@@ -197,7 +197,7 @@ func TestEmbedServices(t *testing.T) {
 	info, err := artifactgen.Read(f, nil)
 	require.NoError(t, err)
 	assert.Len(t, info.Files, 2)
-	assert.Equal(t, artifactgen.None, info.Compression, "embedded layers are gzipped already")
+	assert.Equal(t, artifactgen.Gzip, info.Compression, "layers uncompressed, the payload gzipped")
 	m, err := spec.Parse(info.MetaData)
 	require.NoError(t, err)
 	require.Len(t, m.Embedded, 2)

@@ -2,9 +2,10 @@
 // docker module from Debian's mender-client package, on the same images
 // from the same loopback registry: update downtime (from the engine's
 // events: the old container's kill to the new container's start), install
-// time, query-state time, binary size and peak RSS; and docker-artifact-gen
-// against the shell generator: time to write an artifact. Figures are
-// printed, not asserted.
+// time, query-state time, binary size and peak RSS; docker-artifact-gen
+// against the shell generator: time to write an artifact; and embedded
+// (offline) artifacts: size, delta size, install time and disk used.
+// Figures are printed, not asserted.
 //
 // The shell module stops every running container of its engine, so both
 // modules run against a private dockerd started here with its own socket,
@@ -136,6 +137,9 @@ func run() error {
 		}
 	}
 	if err := benchGenerators(eng, reg, work, gen, sizes[1].pad); err != nil {
+		return err
+	}
+	if err := benchOffline(eng, reg, work, ours, gen, sizes[1].pad); err != nil {
 		return err
 	}
 	fmt.Printf("\nnotes: install = Download + ArtifactInstall + ArtifactCommit; ours includes its %s health window, the shell module checks nothing.\n", *window)

@@ -1,0 +1,285 @@
+package main
+
+import (
+	"archive/tar"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/mender-docker/mender-docker/artifactgen"
+	"github.com/mender-docker/mender-docker/test/fixture"
+)
+
+// benchOffline measures embedded artifacts: their size against `docker
+// save | gzip`, a delta's size against the layer that changed, install time
+// against pulling from the loopback registry, and the disk an offline
+// install uses on the way.
+func benchOffline(eng *engineCtl, reg *fixture.Registry, work, module, gen string, pad int64) error {
+	v1 := fixture.Image{Version: "off", PadBytes: pad, PadSeed: 42, Top: "v1"}
+	v2 := v1
+	v2.Top = "v2: only this layer changed"
+	ref1, err := fixture.Push(reg.Addr, "bench/off", "1", v1)
+	if err != nil {
+		return err
+	}
+	if _, err := fixture.Push(reg.Addr, "bench/off", "2", v2); err != nil {
+		return err
+	}
+	dir := filepath.Join(work, "offline")
+	os.MkdirAll(dir, 0o755)
+	art := func(name string, args ...string) (string, int64, error) {
+		out := filepath.Join(dir, name+".mender")
+		cmd := exec.Command(gen, append([]string{"-n", name, "-t", "dev", "-o", out, "--embed", "--run-args", "--network none"}, args...)...)
+		if b, err := cmd.CombinedOutput(); err != nil {
+			return "", 0, fmt.Errorf("%s: %v: %s", name, err, b)
+		}
+		st, err := os.Stat(out)
+		if err != nil {
+			return "", 0, err
+		}
+		return out, st.Size(), nil
+	}
+	full1, full1Size, err := art("off-1", reg.Addr+"/bench/off:1")
+	if err != nil {
+		return err
+	}
+	_, full2Size, err := art("off-2", reg.Addr+"/bench/off:2")
+	if err != nil {
+		return err
+	}
+	_, deltaSize, err := art("off-2-delta", "--delta-from", full1, reg.Addr+"/bench/off:2")
+	if err != nil {
+		return err
+	}
+	img2, err := fixture.Build(v2)
+	if err != nil {
+		return err
+	}
+	layers, _ := img2.Layers()
+	changed, _ := layers[len(layers)-1].Size()
+
+	// docker save | gzip of the same image, from the engine.
+	if err := eng.reset(); err != nil {
+		return err
+	}
+	if err := eng.pull(ref1); err != nil {
+		return err
+	}
+	saved, err := eng.saveGzipSize(ref1)
+	if err != nil {
+		return err
+	}
+	imageSize, err := eng.imageSize(ref1)
+	if err != nil {
+		return err
+	}
+
+	fmt.Println()
+	fmt.Printf("offline artifacts (%d MB image: %d MB layer of random bytes under the test program, and a small top layer)\n", pad>>20, pad>>20)
+	fmt.Printf("  full artifact (--embed)          %9.1f MB   docker save | gzip: %.1f MB (%.3fx)\n", mb(full1Size), mb(saved), float64(full1Size)/float64(saved))
+	fmt.Printf("  delta, only the top layer changed %8.1f KB   changed layer gzipped: %.1f KB, full artifact: %.1f MB\n", kb(deltaSize), kb(changed), mb(full2Size))
+	fmt.Printf("    (the delta's overhead over the changed layer: %.1f KB of headers, meta-data and the image config)\n", kb(deltaSize-changed))
+
+	// Install time: embedded against pulling, each on an emptied engine.
+	timeInstall := func(files string) (time.Duration, int64, int64, error) {
+		if err := eng.reset(); err != nil {
+			return 0, 0, 0, err
+		}
+		root := filepath.Join(eng.dir, "data")
+		before := diskUsage(root)
+		var peak int64
+		var mu sync.Mutex
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				u := diskUsage(root)
+				mu.Lock()
+				peak = max(peak, u)
+				mu.Unlock()
+				select {
+				case <-stop:
+					return
+				case <-time.After(100 * time.Millisecond):
+				}
+			}
+		}()
+		conf := filepath.Join(work, "conf-offline.json")
+		os.WriteFile(conf, []byte(fmt.Sprintf(`{"state_dir": %q, "health_window": "1s", "min_free_mb": 0}`, filepath.Join(work, "state-offline-"+filepath.Base(files)))), 0o644)
+		env := append(os.Environ(), "DOCKER_HOST=unix://"+eng.sock, "MENDER_DOCKER_CONF="+conf)
+		start := time.Now()
+		var dl time.Duration
+		for _, st := range []string{"Download", "ArtifactInstall", "ArtifactCommit", "Cleanup"} {
+			cmd := exec.Command(module, st, files)
+			cmd.Env, cmd.Dir = env, files
+			if out, err := cmd.CombinedOutput(); err != nil {
+				close(stop)
+				wg.Wait()
+				return 0, 0, 0, fmt.Errorf("%s: %v: %s", st, err, out)
+			}
+			if st == "Download" {
+				dl = time.Since(start)
+			}
+		}
+		total := time.Since(start)
+		after := diskUsage(root)
+		close(stop)
+		wg.Wait()
+		_ = dl
+		return total, peak - before, after - before, nil
+	}
+	embeddedFiles := filepath.Join(dir, "files-embedded")
+	if err := unpackArtifact(full1, embeddedFiles); err != nil {
+		return err
+	}
+	pulledFiles := filepath.Join(dir, "files-pulled")
+	os.MkdirAll(filepath.Join(pulledFiles, "header"), 0o755)
+	os.WriteFile(filepath.Join(pulledFiles, "header", "meta-data"), []byte(fmt.Sprintf(`{"containers":[%q],"run_args":"--network none"}`, ref1)), 0o644)
+	os.WriteFile(filepath.Join(pulledFiles, "header", "artifact_name"), []byte("pulled"), 0o644)
+
+	tEmb, peakEmb, finalEmb, err := timeInstall(embeddedFiles)
+	if err != nil {
+		return fmt.Errorf("offline install: %w", err)
+	}
+	tPull, peakPull, finalPull, err := timeInstall(pulledFiles)
+	if err != nil {
+		return fmt.Errorf("install from the registry: %w", err)
+	}
+	fmt.Printf("  install (Download to Cleanup, 1s health window): offline %s, pulling from the loopback registry %s\n", ms(tEmb), ms(tPull))
+	fmt.Printf("  disk (engine's data-root, vfs): image size %.1f MB\n", mb(imageSize))
+	fmt.Printf("    offline: peak growth %.1f MB, after install %.1f MB: transient extra %.1f MB (%.2fx the image size)\n", mb(peakEmb), mb(finalEmb), mb(peakEmb-finalEmb), float64(peakEmb-finalEmb)/float64(imageSize))
+	fmt.Printf("    pulled:  peak growth %.1f MB, after install %.1f MB: transient extra %.1f MB (%.2fx the image size)\n", mb(peakPull), mb(finalPull), mb(peakPull-finalPull), float64(peakPull-finalPull)/float64(imageSize))
+	fmt.Println("    (the offline install reads the payload from files/ here; through the Mender client it is streamed, not stored)")
+	return eng.reset()
+}
+
+func mb(n int64) float64 { return float64(n) / 1e6 }
+func kb(n int64) float64 { return float64(n) / 1e3 }
+
+// diskUsage is the space the files under root take on disk.
+func diskUsage(root string) int64 {
+	var n int64
+	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if info, err := d.Info(); err == nil {
+			if st, ok := info.Sys().(*syscall.Stat_t); ok {
+				n += st.Blocks * 512
+			}
+		}
+		return nil
+	})
+	return n
+}
+
+// unpackArtifact lays out a FILES_DIR from an artifact: header files and
+// the payload's files in files/, as the client does when a module does
+// not stream.
+func unpackArtifact(path, dir string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	info, err := artifactgen.Read(f, nil)
+	if err != nil {
+		return err
+	}
+	os.MkdirAll(filepath.Join(dir, "header"), 0o755)
+	os.MkdirAll(filepath.Join(dir, "files"), 0o755)
+	os.WriteFile(filepath.Join(dir, "header", "meta-data"), info.MetaData, 0o644)
+	os.WriteFile(filepath.Join(dir, "header", "artifact_name"), []byte(info.Header.ArtifactProvides.ArtifactName), 0o644)
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	tr := tar.NewReader(f)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return fmt.Errorf("%s: no payload", path)
+		}
+		if err != nil {
+			return err
+		}
+		if h.Name != "data/0000.tar" {
+			continue
+		}
+		inner := tar.NewReader(tr)
+		for {
+			ih, err := inner.Next()
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			out, err := os.Create(filepath.Join(dir, "files", filepath.Base(ih.Name)))
+			if err != nil {
+				return err
+			}
+			_, err = io.Copy(out, inner)
+			out.Close()
+			if err != nil {
+				return err
+			}
+		}
+	}
+}
+
+func (e *engineCtl) pull(ref string) error {
+	repo, digest, _ := strings.Cut(ref, "@")
+	resp, err := e.http.Post("http://docker/images/create?fromImage="+url.QueryEscape(repo)+"&tag="+url.QueryEscape(digest), "", nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || strings.Contains(string(b), `"error"`) {
+		return fmt.Errorf("pulling %s: %s", ref, b)
+	}
+	return nil
+}
+
+// saveGzipSize is the size of `docker save REF | gzip` (level 6, gzip's
+// default).
+func (e *engineCtl) saveGzipSize(ref string) (int64, error) {
+	resp, err := e.http.Get("http://docker/images/" + url.PathEscape(ref) + "/get")
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	cw := &countWriter{}
+	zw, _ := gzip.NewWriterLevel(cw, 6)
+	if _, err := io.Copy(zw, resp.Body); err != nil {
+		return 0, err
+	}
+	zw.Close()
+	return cw.n, nil
+}
+
+func (e *engineCtl) imageSize(ref string) (int64, error) {
+	var img struct{ Size int64 }
+	err := e.getJSON("/images/"+url.PathEscape(ref)+"/json", &img)
+	return img.Size, err
+}
+
+type countWriter struct{ n int64 }
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	c.n += int64(len(p))
+	return len(p), nil
+}
