@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math/rand"
 	"net/http"
 	"net/url"
 	"os"
@@ -26,9 +27,15 @@ import (
 // against pulling from the loopback registry, and the disk an offline
 // install uses on the way.
 func benchOffline(eng *engineCtl, reg *fixture.Registry, work, module, gen string, pad int64) error {
-	v1 := fixture.Image{Version: "off", PadBytes: pad, PadSeed: 42, Top: "v1"}
+	// The top layer: 1 MB, as an application layer over a big base.
+	top := func(seed int64) string {
+		b := make([]byte, 1<<20)
+		rand.New(rand.NewSource(seed)).Read(b)
+		return string(b)
+	}
+	v1 := fixture.Image{Version: "off", PadBytes: pad, PadSeed: 42, Top: top(1)}
 	v2 := v1
-	v2.Top = "v2: only this layer changed"
+	v2.Top = top(2)
 	ref1, err := fixture.Push(reg.Addr, "bench/off", "1", v1)
 	if err != nil {
 		return err
@@ -86,10 +93,28 @@ func benchOffline(eng *engineCtl, reg *fixture.Registry, work, module, gen strin
 	}
 
 	fmt.Println()
-	fmt.Printf("offline artifacts (%d MB image: %d MB layer of random bytes under the test program, and a small top layer)\n", pad>>20, pad>>20)
-	fmt.Printf("  full artifact (--embed)          %9.1f MB   docker save | gzip: %.1f MB (%.3fx)\n", mb(full1Size), mb(saved), float64(full1Size)/float64(saved))
-	fmt.Printf("  delta, only the top layer changed %8.1f KB   changed layer gzipped: %.1f KB, full artifact: %.1f MB\n", kb(deltaSize), kb(changed), mb(full2Size))
-	fmt.Printf("    (the delta's overhead over the changed layer: %.1f KB of headers, meta-data and the image config)\n", kb(deltaSize-changed))
+	fmt.Printf("offline artifacts (image: %d MB random layer, the test program, a 1 MB random top layer)\n", pad>>20)
+	fmt.Printf("  full artifact (--embed)            %12d bytes   docker save | gzip: %d bytes (%.4fx)\n", full1Size, saved, float64(full1Size)/float64(saved))
+	// The same with content that compresses, as real images do.
+	text := v1
+	text.PadText, text.Version = true, "text"
+	textRef, err := fixture.Push(reg.Addr, "bench/off-text", "1", text)
+	if err != nil {
+		return err
+	}
+	_, textSize, err := art("off-text", reg.Addr+"/bench/off-text:1")
+	if err != nil {
+		return err
+	}
+	if err := eng.pull(textRef); err != nil {
+		return err
+	}
+	textSaved, err := eng.saveGzipSize(textRef)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("  same, compressible content         %12d bytes   docker save | gzip: %d bytes (%.4fx)\n", textSize, textSaved, float64(textSize)/float64(textSaved))
+	fmt.Printf("  delta, only the top layer changed  %12d bytes   changed layer gzipped: %d bytes (%+.2f%%); full artifact: %d bytes\n", deltaSize, changed, 100*float64(deltaSize-changed)/float64(changed), full2Size)
 
 	// Install time: embedded against pulling, each on an emptied engine.
 	timeInstall := func(files string) (time.Duration, int64, int64, error) {
@@ -215,10 +240,18 @@ func unpackArtifact(path, dir string) error {
 		if err != nil {
 			return err
 		}
-		if h.Name != "data/0000.tar" {
+		if !strings.HasPrefix(h.Name, "data/0000.tar") {
 			continue
 		}
-		inner := tar.NewReader(tr)
+		var payload io.Reader = tr
+		if strings.HasSuffix(h.Name, ".gz") {
+			zr, err := gzip.NewReader(tr)
+			if err != nil {
+				return err
+			}
+			payload = zr
+		}
+		inner := tar.NewReader(payload)
 		for {
 			ih, err := inner.Next()
 			if errors.Is(err, io.EOF) {
