@@ -200,6 +200,11 @@ func (u *Updater) Download(ctx context.Context, filesDir string) error {
 	if err != nil {
 		return err
 	}
+	for _, s := range m.Services {
+		if err := u.Config.Policy.Check(s.Name, s.Config); err != nil {
+			return err
+		}
+	}
 	if err := u.Engine.Ping(ctx); err != nil {
 		return err
 	}

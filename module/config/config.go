@@ -38,6 +38,8 @@ type Config struct {
 	// DefaultApp is the app of artifacts whose meta-data names none, such
 	// as every artifact of the shell docker-artifact-gen.
 	DefaultApp string `json:"default_app"`
+	// Policy refuses run arguments; by default everything is allowed.
+	Policy Policy `json:"policy"`
 	// DockerHost overrides DOCKER_HOST, e.g. unix:///run/docker.sock.
 	DockerHost string `json:"docker_host"`
 }

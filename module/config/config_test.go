@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mender-docker/mender-docker/module/config"
+	"github.com/mender-docker/mender-docker/module/engine"
 )
 
 func TestLoad(t *testing.T) {
@@ -42,5 +43,33 @@ func TestLoad(t *testing.T) {
 		_, err := config.Load(write(in))
 		require.Error(t, err, in)
 		assert.Contains(t, err.Error(), want, in)
+	}
+}
+
+func TestPolicy(t *testing.T) {
+	hardened := config.Policy{DenyPrivileged: true, DenyHostNamespaces: true, DenyCapAdd: true, DenyDevices: true, BindMountPaths: []string{"/data", "/etc/app/"}}
+	for _, tc := range []struct {
+		c    engine.ContainerConfig
+		want string
+	}{
+		{engine.ContainerConfig{Privileged: true}, "--privileged"},
+		{engine.ContainerConfig{NetworkMode: "host"}, "--network host"},
+		{engine.ContainerConfig{PidMode: "host"}, "--pid host"},
+		{engine.ContainerConfig{CapAdd: []string{"SYS_ADMIN"}}, "--cap-add SYS_ADMIN"},
+		{engine.ContainerConfig{Devices: []string{"/dev/mem"}}, "--device /dev/mem"},
+		{engine.ContainerConfig{Binds: []string{"/etc:/x"}}, "-v /etc:/x"},
+		{engine.ContainerConfig{Binds: []string{"/data/../etc:/x"}}, "-v /data/../etc:/x"},
+		{engine.ContainerConfig{Binds: []string{"/database:/x"}}, "-v /database:/x"},
+		{engine.ContainerConfig{Binds: []string{"/data/db:/x", "/etc/app:/y:ro", "vol:/z", "/anon"}}, ""},
+		{engine.ContainerConfig{NetworkMode: "none"}, ""},
+	} {
+		err := hardened.Check("web", tc.c)
+		if tc.want == "" {
+			assert.NoError(t, err)
+			continue
+		}
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), tc.want+" is refused by the device policy")
+		assert.NoError(t, config.Policy{}.Check("web", tc.c), "the default policy allows %s", tc.want)
 	}
 }

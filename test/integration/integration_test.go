@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mender-docker/mender-docker/module"
+	"github.com/mender-docker/mender-docker/module/config"
 	"github.com/mender-docker/mender-docker/module/engine"
 	"github.com/mender-docker/mender-docker/module/engine/enginetest"
 	"github.com/mender-docker/mender-docker/test/fixture"
@@ -211,5 +212,38 @@ func TestTwentyUpdatesLeaveNothingBehind(t *testing.T) {
 	for i, ref := range refs {
 		assert.Equal(t, i >= 18, w.has(ref), "image v%d present", i+1)
 	}
+	w.checkUnrelated()
+}
+
+// The device policy refuses flags before anything changes, and allows
+// them when it says nothing. (--privileged is refused here, but this test
+// machine cannot run a privileged container at all: its capability
+// bounding set lacks some capabilities. --cap-add shows the allowed side.)
+func TestPolicy(t *testing.T) {
+	w := newWorld(t)
+	v1 := w.version("v1")
+	require.NoError(t, w.d.Install("app-v1", w.meta(v1, "300ms"), true), w.d.Log.String())
+	before := w.snapshot()
+	v2 := w.version("v2")
+	withArgs := func(args string) string {
+		return strings.Replace(w.meta(v2, "300ms"), `"run_args":"`, `"run_args":"`+args+` `, 1)
+	}
+
+	w.d.U.Config.Policy.DenyPrivileged = true
+	w.d.U.Config.Policy.DenyCapAdd = true
+	for args, want := range map[string]string{"--privileged": "--privileged is refused by the device policy", "--cap-add NET_ADMIN": "--cap-add NET_ADMIN is refused"} {
+		err := w.d.Install("app-v2", withArgs(args), true)
+		require.Error(t, err, args)
+		assert.Contains(t, err.Error(), want)
+		assert.Equal(t, before, w.snapshot())
+		assert.False(t, w.has(v2), "refused before anything was pulled")
+	}
+
+	w.d.U.Config.Policy = config.Policy{}
+	require.NoError(t, w.d.Install("app-v2", withArgs("--cap-add NET_ADMIN"), true), w.d.Log.String())
+	s := w.snapshot()
+	require.Len(t, s, 1)
+	assert.Equal(t, v2, s[0].Image)
+	assert.True(t, s[0].Running)
 	w.checkUnrelated()
 }
