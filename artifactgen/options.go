@@ -37,6 +37,9 @@ type Options struct {
 	// payload files that hold them.
 	Embedded map[string]spec.Embedded
 	Files    []PayloadFile
+	// Params are default values for ${NAME} placeholders; devices may set
+	// their own.
+	Params map[string]string
 }
 
 // Service is one container with its own arguments.
@@ -73,7 +76,8 @@ func (o Options) MetaData() ([]byte, error) {
 			Health   *healthJSON              `json:"health,omitempty"`
 			Services []Service                `json:"services"`
 			Embedded map[string]spec.Embedded `json:"embedded,omitempty"`
-		}{o.App, o.healthJSON(), o.Services, o.Embedded})
+			Params   map[string]string        `json:"params,omitempty"`
+		}{o.App, o.healthJSON(), o.Services, o.Embedded, o.Params})
 	default:
 		// The shell generator's shape, plus optional fields.
 		out, err = json.Marshal(struct {
@@ -82,12 +86,21 @@ func (o Options) MetaData() ([]byte, error) {
 			Containers []string                 `json:"containers"`
 			RunArgs    string                   `json:"run_args"`
 			Embedded   map[string]spec.Embedded `json:"embedded,omitempty"`
-		}{o.App, o.healthJSON(), o.Images, o.RunArgs, o.Embedded})
+			Params     map[string]string        `json:"params,omitempty"`
+		}{o.App, o.healthJSON(), o.Images, o.RunArgs, o.Embedded, o.Params})
 	}
 	if err != nil {
 		return nil, err
 	}
-	if _, err := spec.Parse(out); err != nil {
+	// A placeholder without a default gets its value on the device; here a
+	// stand-in value lets the rest of the arguments be checked.
+	standIn := func(name string) (string, string, bool) {
+		if v, ok := o.Params[name]; ok {
+			return v, "default", true
+		}
+		return "1", "stand-in", true
+	}
+	if _, err := spec.ParseWith(out, spec.ParseOptions{Lookup: standIn}); err != nil {
 		return nil, err
 	}
 	return out, nil

@@ -14,16 +14,20 @@ import (
 // Install swaps the app's old containers for the new ones and waits for
 // the new set to prove healthy. Run again after a kill, it carries on.
 func (u *Updater) Install(ctx context.Context, filesDir string) error {
-	m, _, err := u.readMeta(filesDir)
+	app, err := u.appOfFiles(filesDir)
 	if err != nil {
 		return err
 	}
-	d, err := u.loadDeployment(m.App)
+	d, err := u.loadDeployment(app)
 	if err != nil {
 		return err
 	}
 	if d == nil || d.Phase == PhaseDownloading {
-		return fmt.Errorf("app %s: %w: Download did not finish", m.App, ErrNoDeployment)
+		return fmt.Errorf("app %s: %w: Download did not finish", app, ErrNoDeployment)
+	}
+	m, err := u.parse(d.Meta, recorded(d.Params))
+	if err != nil {
+		return err
 	}
 	switch d.Phase {
 	case PhaseInstalled:
@@ -316,7 +320,7 @@ func (u *Updater) commit(ctx context.Context, app string) error {
 	if d.Phase != PhaseInstalled && d.Phase != PhaseCommitting {
 		return fmt.Errorf("app %s: cannot commit in phase %s", app, d.Phase)
 	}
-	m, err := u.parse(d.Meta)
+	m, err := u.parse(d.Meta, recorded(d.Params))
 	if err != nil {
 		return err
 	}

@@ -32,6 +32,9 @@ type Deployment struct {
 	Artifact string          `json:"artifact"`
 	ID       string          `json:"id"` // value of LabelDeployment on new containers
 	Meta     json.RawMessage `json:"meta"`
+	// Params are the values Download gave the placeholders: later states
+	// use these, whatever the device's files say by then.
+	Params map[string]string `json:"params,omitempty"`
 	// Pulled are images that were absent before Download: removed again if
 	// the update does not stick.
 	Pulled []string `json:"pulled,omitempty"`

@@ -115,28 +115,58 @@ func (u *Updater) recoverApp(ctx context.Context, app string, newDeployment bool
 	return u.cleanup(ctx, app)
 }
 
-// parse validates meta-data, with the device's default app.
-func (u *Updater) parse(data []byte) (*spec.Meta, error) {
-	app := u.Config.DefaultApp
-	if app == "" {
-		app = spec.DefaultApp
-	}
-	return spec.ParseApp(data, app)
+// parse validates meta-data, with the device's default app and the values
+// lookup gives to ${NAME} placeholders.
+func (u *Updater) parse(data []byte, lookup func(string) (string, string, bool)) (*spec.Meta, error) {
+	return spec.ParseWith(data, spec.ParseOptions{DefaultApp: u.Config.DefaultApp, Lookup: lookup})
 }
 
-// readMeta reads and validates FILES_DIR/header/meta-data.
-func (u *Updater) readMeta(filesDir string) (*spec.Meta, []byte, error) {
+// readRaw reads FILES_DIR/header/meta-data.
+func readRaw(filesDir string) ([]byte, error) {
 	f, err := os.Open(filepath.Join(filesDir, "header", "meta-data"))
 	if err != nil {
-		return nil, nil, fmt.Errorf("reading meta-data: %w", err)
+		return nil, fmt.Errorf("reading meta-data: %w", err)
 	}
 	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, spec.MaxMetaDataBytes+1))
 	if err != nil {
-		return nil, nil, fmt.Errorf("reading meta-data: %w", err)
+		return nil, fmt.Errorf("reading meta-data: %w", err)
 	}
-	m, err := u.parse(data)
-	return m, data, err
+	return data, nil
+}
+
+// readMeta reads and validates FILES_DIR/header/meta-data with the
+// device's parameters, logging what they put in place.
+func (u *Updater) readMeta(filesDir string) (*spec.Meta, []byte, error) {
+	data, err := readRaw(filesDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	app, err := u.appOf(data)
+	if err != nil {
+		return nil, nil, err
+	}
+	lookup, err := u.deviceParams(app)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := u.parse(data, lookup)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, s := range m.Substitutions {
+		u.logf("app %s: parameter %s", m.App, s)
+	}
+	return m, data, nil
+}
+
+// appOfFiles is the app an artifact's meta-data names.
+func (u *Updater) appOfFiles(filesDir string) (string, error) {
+	data, err := readRaw(filesDir)
+	if err != nil {
+		return "", err
+	}
+	return u.appOf(data)
 }
 
 func readArtifactName(filesDir string) string {
@@ -151,8 +181,8 @@ func readArtifactName(filesDir string) string {
 // that cannot be read (a wiped FILES_DIR after a crash), for every app with
 // a deployment in flight.
 func (u *Updater) forApps(ctx context.Context, filesDir string, fn func(context.Context, string) error) error {
-	if m, _, err := u.readMeta(filesDir); err == nil {
-		return fn(ctx, m.App)
+	if app, err := u.appOfFiles(filesDir); err == nil {
+		return fn(ctx, app)
 	}
 	apps, err := u.journal().Apps(deploymentFile)
 	if err != nil {
@@ -218,7 +248,7 @@ func (u *Updater) Download(ctx context.Context, filesDir string) error {
 	if err != nil {
 		return err
 	}
-	d := &Deployment{Phase: PhaseDownloading, App: m.App, Artifact: readArtifactName(filesDir), Meta: raw, Started: time.Now().UTC()}
+	d := &Deployment{Phase: PhaseDownloading, App: m.App, Artifact: readArtifactName(filesDir), Meta: raw, Params: m.Values(), Started: time.Now().UTC()}
 	var pulls []string
 	for _, img := range m.Images() {
 		if load[img] {

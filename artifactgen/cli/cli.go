@@ -26,7 +26,7 @@ type flags struct {
 	embed, preload                                                      bool
 	deltaFrom                                                           []string
 	softwareName, softwareVersion, softwareFS, providesGroup            string
-	deviceTypes, services, provides, depends, clears                    []string
+	deviceTypes, services, provides, depends, clears, params            []string
 	dependsGroups, insecure                                             []string
 	healthWindow, healthTimeout                                         time.Duration
 }
@@ -98,6 +98,7 @@ func (o *flags) register(f *pflag.FlagSet, artifact bool) {
 	f.DurationVar(&o.healthTimeout, "health-timeout", 0, "how long a HEALTHCHECK may take to pass (default: the device's, 2m)")
 	f.StringVar(&o.platform, "platform", "", "os/arch[/variant]: pin this platform's image of a multi-platform tag")
 	f.StringArrayVar(&o.insecure, "insecure-registry", nil, "registry host[:port] reached over plain HTTP (repeatable; loopback always is)")
+	f.StringArrayVar(&o.params, "param", nil, "NAME=DEFAULT: default value of ${NAME} in run arguments; devices may set their own (repeatable)")
 	if !artifact {
 		f.StringVarP(&o.name, "artifact-name", "n", "preloaded", "name the preloaded set is known by on the device")
 		f.StringVarP(&o.output, "output-path", "o", "preload", "directory to write")
@@ -291,6 +292,16 @@ func (o *flags) build(cmd *cobra.Command, args []string) (artifactgen.Options, a
 		}
 		if opts.Depends, err = keyValues("--depends", o.depends); err != nil {
 			return err
+		}
+		for _, p := range o.params {
+			k, v, ok := strings.Cut(p, "=")
+			if !ok || k == "" {
+				return fmt.Errorf("--param %q: want NAME=DEFAULT", p)
+			}
+			if opts.Params == nil {
+				opts.Params = map[string]string{}
+			}
+			opts.Params[k] = v
 		}
 		r := &artifactgen.Resolver{Insecure: o.insecure}
 		if o.platform != "" {

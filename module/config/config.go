@@ -38,6 +38,13 @@ type Config struct {
 	// DefaultApp is the app of artifacts whose meta-data names none, such
 	// as every artifact of the shell docker-artifact-gen.
 	DefaultApp string `json:"default_app"`
+	// ParamsDir holds one JSON file per app (<app>.json) with the values of
+	// its ${NAME} placeholders; they win over Mender Configure's values
+	// and the artifact's defaults.
+	ParamsDir string `json:"params_dir"`
+	// MenderConfigureFile is Mender Configure's device configuration,
+	// the second source of parameter values.
+	MenderConfigureFile string `json:"mender_configure_file"`
 	// Policy refuses run arguments; by default everything is allowed.
 	Policy Policy `json:"policy"`
 	// DockerHost overrides DOCKER_HOST, e.g. unix:///run/docker.sock.
@@ -54,6 +61,9 @@ func Default() Config {
 		ParallelPulls: 3,
 		MinFreeMB:     100,
 		DefaultApp:    "default",
+		ParamsDir:     "/etc/mender-docker/params",
+		// Where the mender-configure update module keeps its values.
+		MenderConfigureFile: "/var/lib/mender-configure/device-config.json",
 	}
 }
 

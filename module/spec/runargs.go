@@ -322,9 +322,22 @@ func healthDur(set func(*engine.Healthcheck, time.Duration)) func(*engine.Contai
 // ParseRunArgs parses docker run flags (no image, no command) into cfg.
 // Errors name the offending flag.
 func ParseRunArgs(runArgs string, cfg *engine.ContainerConfig) error {
+	return parseRunArgs(runArgs, cfg, nil)
+}
+
+// parseRunArgs is ParseRunArgs with ${NAME} placeholders replaced in each
+// word by subst.
+func parseRunArgs(runArgs string, cfg *engine.ContainerConfig, subst func(string) (string, error)) error {
 	words, err := SplitWords(runArgs)
 	if err != nil {
 		return err
+	}
+	if subst != nil {
+		for i, w := range words {
+			if words[i], err = subst(w); err != nil {
+				return err
+			}
+		}
 	}
 	for i := 0; i < len(words); i++ {
 		w := words[i]

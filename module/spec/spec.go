@@ -52,6 +52,10 @@ type Meta struct {
 	// Embedded are the images the artifact carries in its payload, by the
 	// reference the services name them with.
 	Embedded map[string]Embedded
+	// Params are the artifact's default values for ${NAME} placeholders;
+	// Substitutions what was put in their place, and from where.
+	Params        map[string]string
+	Substitutions []Substitution
 }
 
 // Embedded is an image shipped inside the artifact as a docker-archive.
@@ -109,6 +113,7 @@ type rawMeta struct {
 	Services   []rawService        `json:"services"`
 	Health     *rawHealth          `json:"health"`
 	Embedded   map[string]Embedded `json:"embedded"`
+	Params     map[string]string   `json:"params"`
 }
 
 type rawService struct {
@@ -138,6 +143,16 @@ func Parse(data []byte) (*Meta, error) {
 
 // ParseApp is Parse with the app that meta-data without "app" belongs to.
 func ParseApp(data []byte, defaultApp string) (*Meta, error) {
+	return ParseWith(data, ParseOptions{DefaultApp: defaultApp})
+}
+
+// ParseWith is Parse for a device: its default app, and the values of
+// ${NAME} placeholders.
+func ParseWith(data []byte, o ParseOptions) (*Meta, error) {
+	defaultApp := o.DefaultApp
+	if defaultApp == "" {
+		defaultApp = DefaultApp
+	}
 	if len(data) > MaxMetaDataBytes {
 		return nil, invalid("larger than %d bytes", MaxMetaDataBytes)
 	}
@@ -158,7 +173,11 @@ func ParseApp(data []byte, defaultApp string) (*Meta, error) {
 		return nil, invalid("trailing data after the JSON object")
 	}
 
-	m := &Meta{App: defaultApp}
+	if err := checkParams(raw.Params); err != nil {
+		return nil, err
+	}
+	m := &Meta{App: defaultApp, Params: raw.Params}
+	sub := &substituter{lookup: o.Lookup, defaults: raw.Params, used: map[string]Substitution{}}
 	if raw.App != nil {
 		if !appRE.MatchString(*raw.App) {
 			return nil, invalid("app: %q must be 1-63 of a-z 0-9 _ . - and start with a letter or digit", *raw.App)
@@ -182,16 +201,17 @@ func ParseApp(data []byte, defaultApp string) (*Meta, error) {
 		if raw.RunArgs != nil {
 			return nil, invalid("run_args: goes inside each service when services is used")
 		}
-		if err := m.addServices(raw.Services); err != nil {
+		if err := m.addServices(raw.Services, sub); err != nil {
 			return nil, err
 		}
 	case raw.Containers != nil:
-		if err := m.addContainers(raw.Containers, raw.RunArgs); err != nil {
+		if err := m.addContainers(raw.Containers, raw.RunArgs, sub); err != nil {
 			return nil, err
 		}
 	default:
 		return nil, invalid("containers: missing (want a list of images pinned as repo@sha256:<digest>)")
 	}
+	m.Substitutions = sub.list()
 	if err := m.checkNames(); err != nil {
 		return nil, err
 	}
@@ -264,7 +284,7 @@ func parseDur(field, s string) (time.Duration, error) {
 
 // addContainers handles the shell module's format: one service per image,
 // all with the same run_args, run with -d -t as the shell module did.
-func (m *Meta) addContainers(images []string, runArgs *string) error {
+func (m *Meta) addContainers(images []string, runArgs *string, sub *substituter) error {
 	if len(images) == 0 {
 		return invalid("containers: empty list")
 	}
@@ -287,7 +307,7 @@ func (m *Meta) addContainers(images []string, runArgs *string) error {
 			name = fmt.Sprintf("%s-%d", name, used[name])
 		}
 		s := Service{Name: name, Image: img, Config: engine.ContainerConfig{Tty: true}}
-		if err := ParseRunArgs(args, &s.Config); err != nil {
+		if err := parseRunArgs(args, &s.Config, sub.word); err != nil {
 			return invalid("run_args: %v", err)
 		}
 		m.Services = append(m.Services, s)
@@ -295,7 +315,7 @@ func (m *Meta) addContainers(images []string, runArgs *string) error {
 	return nil
 }
 
-func (m *Meta) addServices(raws []rawService) error {
+func (m *Meta) addServices(raws []rawService, sub *substituter) error {
 	if len(raws) == 0 {
 		return invalid("services: empty list")
 	}
@@ -316,10 +336,16 @@ func (m *Meta) addServices(raws []rawService) error {
 			return err
 		}
 		s := Service{Name: r.Name, Image: r.Image}
-		if err := ParseRunArgs(r.RunArgs, &s.Config); err != nil {
+		if err := parseRunArgs(r.RunArgs, &s.Config, sub.word); err != nil {
 			return invalid("%s.run_args: %v", field, err)
 		}
-		s.Config.Cmd = r.Command
+		for j, w := range r.Command {
+			v, err := sub.word(w)
+			if err != nil {
+				return invalid("%s.command[%d]: %v", field, j, err)
+			}
+			s.Config.Cmd = append(s.Config.Cmd, v)
+		}
 		m.Services = append(m.Services, s)
 	}
 	return nil

@@ -95,6 +95,10 @@ func TestParseErrors(t *testing.T) {
 		{"bad health", `{"health":{"window":"soon"},"containers":["` + img + `"]}`, "health.window"},
 		{"trailing data", `{"containers":["` + img + `"]} {}`, "trailing data"},
 		{"huge input", huge, "larger than"},
+		{"bad param name", `{"params":{"bad-name":"x"},"containers":["` + img + `"]}`, `params: "bad-name"`},
+		{"param without value", `{"containers":["` + img + `"],"run_args":"-e A=${NOPE}"}`, "run_args: ${NOPE} has no value"},
+		{"param in command", `{"services":[{"name":"a","image":"` + img + `","command":["${NOPE}"]}]}`, "services[0].command[0]: ${NOPE} has no value"},
+		{"param default breaks a flag", `{"params":{"P":"x"},"containers":["` + img + `"],"run_args":"-p ${P}:80"}`, "run_args: -p:"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := spec.Parse([]byte(tc.in))

@@ -7,6 +7,8 @@ package integration
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -245,5 +247,22 @@ func TestPolicy(t *testing.T) {
 	require.Len(t, s, 1)
 	assert.Equal(t, v2, s[0].Image)
 	assert.True(t, s[0].Running)
+	w.checkUnrelated()
+}
+
+// Per-device parameters on the real engine: the device's file wins over
+// the artifact's default, and secrets stay out of the log.
+func TestParams(t *testing.T) {
+	w := newWorld(t)
+	v1 := w.version("v1")
+	require.NoError(t, os.WriteFile(filepath.Join(w.d.U.Config.ParamsDir, w.app+".json"), []byte(`{"SITE":"Oslo harbour","API_TOKEN":"t0ps3cret"}`), 0o644))
+	meta := fmt.Sprintf(`{"app":%q,"health":{"window":"300ms"},"params":{"SITE":"default","API_TOKEN":"none"},
+	  "services":[{"name":"web","image":%q,"run_args":"--network none -l site=${SITE} -e TOKEN=${API_TOKEN}"}]}`, w.app, v1)
+	require.NoError(t, w.d.Install("app-v1", meta, true), w.d.Log.String())
+	c, err := w.d.Eng.InspectContainer(context.Background(), w.snapshot()[0].ID)
+	require.NoError(t, err)
+	assert.Equal(t, "Oslo harbour", c.Labels["site"])
+	assert.Contains(t, w.d.Log.String(), "parameter API_TOKEN=***")
+	assert.NotContains(t, w.d.Log.String(), "t0ps3cret")
 	w.checkUnrelated()
 }

@@ -1,0 +1,107 @@
+package spec
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+)
+
+// ParseOptions tune Parse for a device.
+type ParseOptions struct {
+	// DefaultApp is the app of meta-data that names none.
+	DefaultApp string
+	// Lookup gives a ${NAME} placeholder's value from the device, and
+	// where it came from; the artifact's params are the fallback.
+	Lookup func(name string) (value, source string, ok bool)
+}
+
+// Substitution records one placeholder's value, for the log.
+type Substitution struct {
+	Name, Value, Source string
+}
+
+// Masked is the substitution as it may be logged: values of names that
+// look secret are hidden.
+func (s Substitution) String() string {
+	v := s.Value
+	if secretName.MatchString(s.Name) {
+		v = "***"
+	}
+	return fmt.Sprintf("%s=%s (%s)", s.Name, v, s.Source)
+}
+
+var (
+	placeholder = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+	paramName   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	secretName  = regexp.MustCompile(`(?i)pass|secret|token|key|cred|auth`)
+)
+
+// substituter replaces ${NAME} in single words (after shell-like
+// splitting, so that a value never adds or splits arguments).
+type substituter struct {
+	lookup   func(string) (string, string, bool)
+	defaults map[string]string
+	used     map[string]Substitution
+}
+
+func (s *substituter) word(w string) (string, error) {
+	var missing string
+	out := placeholder.ReplaceAllStringFunc(w, func(p string) string {
+		name := p[2 : len(p)-1]
+		if sub, ok := s.used[name]; ok {
+			return sub.Value
+		}
+		sub, found := Substitution{}, false
+		if s.lookup != nil {
+			var v, src string
+			if v, src, found = s.lookup(name); found {
+				sub = Substitution{name, v, src}
+			}
+		}
+		if v, ok := s.defaults[name]; !found && ok {
+			sub, found = Substitution{name, v, "artifact default"}, true
+		}
+		if !found {
+			if missing == "" {
+				missing = name
+			}
+			return p
+		}
+		s.used[name] = sub
+		return sub.Value
+	})
+	if missing != "" {
+		return "", fmt.Errorf("${%s} has no value: set it in the device's parameters for this app, or give a default in params", missing)
+	}
+	return out, nil
+}
+
+func (s *substituter) list() []Substitution {
+	var out []Substitution
+	for _, sub := range s.used {
+		out = append(out, sub)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+func checkParams(params map[string]string) error {
+	for name := range params {
+		if !paramName.MatchString(name) {
+			return invalid("params: %q is not a parameter name (letters, digits, _)", name)
+		}
+	}
+	return nil
+}
+
+// Values are the substituted values by name.
+func (m *Meta) Values() map[string]string {
+	if len(m.Substitutions) == 0 {
+		return nil
+	}
+	out := map[string]string{}
+	for _, s := range m.Substitutions {
+		out[s.Name] = s.Value
+	}
+	return out
+}
