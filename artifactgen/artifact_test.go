@@ -59,6 +59,11 @@ func TestGolden(t *testing.T) {
 			want, err := os.ReadFile(path)
 			require.NoError(t, err)
 			assert.True(t, bytes.Equal(want, got), "output differs from %s (go test -update rewrites it)", path)
+			if _, err := exec.LookPath("mender-artifact"); err == nil || fixture.InCI() {
+				out, err := menderArtifact(t, "read", path)
+				require.NoError(t, err, out)
+				assert.NotContains(t, out, "Invalid metadata", "meta-data within Mender's rules (no objects in lists)")
+			}
 		})
 	}
 }

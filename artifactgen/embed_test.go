@@ -85,6 +85,7 @@ func TestEmbedFromRegistry(t *testing.T) {
 	out, err = menderArtifact(t, "read", path)
 	require.NoError(t, err, out)
 	assert.Contains(t, out, e.File)
+	assert.NotContains(t, out, "Invalid metadata")
 
 	// One byte changed in the payload: refused by both readers.
 	data, _ := os.ReadFile(path)

@@ -40,11 +40,18 @@ type Options struct {
 	// Params are default values for ${NAME} placeholders; devices may set
 	// their own.
 	Params map[string]string
+	// RemoveApp makes an artifact that removes App from the device.
+	RemoveApp bool
 }
 
 // Service is one container with its own arguments.
 type Service struct {
 	Name    string `json:"name"`
+	Image   string `json:"image"`
+	RunArgs string `json:"run_args,omitempty"`
+}
+
+type serviceJSON struct {
 	Image   string `json:"image"`
 	RunArgs string `json:"run_args,omitempty"`
 }
@@ -65,19 +72,35 @@ func (o Options) MetaData() ([]byte, error) {
 	var out []byte
 	var err error
 	switch {
+	case o.RemoveApp:
+		if o.App == "" || len(o.Services) > 0 || len(o.Images) > 0 || o.RunArgs != "" {
+			return nil, fmt.Errorf("--remove-app: give --app and no image, --service or --run-args")
+		}
+		out, err = json.Marshal(struct {
+			App    string `json:"app"`
+			Remove bool   `json:"remove"`
+		}{o.App, true})
 	case len(o.Services) > 0 && len(o.Images) > 0:
 		return nil, fmt.Errorf("images and --service: give one or the other")
 	case len(o.Services) > 0:
 		if o.RunArgs != "" {
 			return nil, fmt.Errorf("--run-args: with --service, give each service its own arguments")
 		}
+		// Services by name: Mender's meta-data rules forbid objects in lists.
+		byName := map[string]serviceJSON{}
+		for _, s := range o.Services {
+			if _, dup := byName[s.Name]; dup {
+				return nil, fmt.Errorf("--service %s: the name is used twice", s.Name)
+			}
+			byName[s.Name] = serviceJSON{s.Image, s.RunArgs}
+		}
 		out, err = json.Marshal(struct {
 			App      string                   `json:"app,omitempty"`
 			Health   *healthJSON              `json:"health,omitempty"`
-			Services []Service                `json:"services"`
+			Services map[string]serviceJSON   `json:"services"`
 			Embedded map[string]spec.Embedded `json:"embedded,omitempty"`
 			Params   map[string]string        `json:"params,omitempty"`
-		}{o.App, o.healthJSON(), o.Services, o.Embedded, o.Params})
+		}{o.App, o.healthJSON(), byName, o.Embedded, o.Params})
 	default:
 		// The shell generator's shape, plus optional fields.
 		out, err = json.Marshal(struct {
@@ -146,7 +169,12 @@ func (o Options) Artifact() (Artifact, error) {
 		fs = "rootfs-image"
 	}
 	if name == "" {
+		// Each app its own software key, so that installing one app
+		// neither replaces nor clears another's provides.
 		name = ptype
+		if o.App != "" && o.App != spec.DefaultApp {
+			name = ptype + "-" + o.App
+		}
 	}
 	if version == "" {
 		version = o.ArtifactName

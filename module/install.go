@@ -355,6 +355,21 @@ func (u *Updater) commit(ctx context.Context, app string) error {
 			previous = append(previous, o.Image)
 		}
 	}
+	if m.Remove {
+		// Nothing of a removed app is kept, not even to go back to.
+		candidates := slices.Concat(prev.Images, prev.Previous, previous)
+		if err := u.removeImages(ctx, candidates); err != nil {
+			return err
+		}
+		if err := u.journal().Remove(app, installedFile); err != nil {
+			return err
+		}
+		if err := u.journal().Remove(app, deploymentFile); err != nil {
+			return err
+		}
+		u.logf("app %s: removed by %s", app, d.Artifact)
+		return nil
+	}
 	keep := append(slices.Clone(current), previous...)
 	var candidates []string
 	for _, img := range slices.Concat(prev.Images, prev.Previous, d.Pulled) {

@@ -18,6 +18,7 @@ import (
 	"github.com/mender-docker/mender-docker/module"
 	"github.com/mender-docker/mender-docker/module/engine"
 	"github.com/mender-docker/mender-docker/module/engine/memengine"
+	"github.com/mender-docker/mender-docker/module/spec"
 	"github.com/mender-docker/mender-docker/test/fixture"
 )
 
@@ -360,4 +361,45 @@ func TestNextDownloadRollsBackAbandonedInstall(t *testing.T) {
 	assert.Equal(t, v3, s[0].Image)
 	assert.NotContains(t, d.eng.Images(), v2)
 	assert.Contains(t, d.Log.String(), "was never committed")
+}
+
+// An artifact can remove an app: its containers at once (kept stopped
+// until commit, so that a rollback brings them back), its images at commit.
+// Other apps are not touched.
+func TestRemoveApp(t *testing.T) {
+	d := newDevice(t)
+	d.unrelated()
+	v1 := d.image("web", "1", memengine.Behavior{})
+	db := d.image("db", "1", memengine.Behavior{})
+	require.NoError(t, d.install("shop-1", `{"app":"shop","containers":["`+v1+`"]}`, true))
+	require.NoError(t, d.install("crm-1", `{"app":"crm","containers":["`+db+`"]}`, true))
+	before := d.snapshot()
+	removal := `{"app":"shop","remove":true}`
+
+	require.NoError(t, d.install("shop-removed", removal, false))
+	for _, c := range d.snapshot() {
+		if c.Image == v1 {
+			assert.False(t, c.Running, "the removed app's container is stopped")
+		} else {
+			assert.True(t, c.Running, c.Name)
+		}
+	}
+	require.NoError(t, d.run("ArtifactRollback"))
+	require.NoError(t, d.run("Cleanup"))
+	assert.Equal(t, before, d.snapshot(), "rolled back: the app is back")
+
+	require.NoError(t, d.install("shop-removed", removal, true))
+	var names []string
+	for _, c := range d.snapshot() {
+		names = append(names, c.Name)
+		assert.True(t, c.Running)
+	}
+	assert.ElementsMatch(t, []string{"crm-db", "someone-elses"}, names)
+	assert.NotContains(t, d.eng.Images(), v1, "its images go at commit")
+	assert.Contains(t, d.eng.Images(), db)
+
+	_, err := spec.Parse([]byte(`{"app":"shop","remove":true,"containers":["` + v1 + `"]}`))
+	assert.ErrorContains(t, err, "remove:")
+	_, err = spec.Parse([]byte(`{"remove":true}`))
+	assert.ErrorContains(t, err, "name the app")
 }

@@ -23,7 +23,7 @@ import (
 // flags are the options shared by the artifact and preload commands.
 type flags struct {
 	name, output, runArgs, app, key, compression, platform, payloadType string
-	embed, preload                                                      bool
+	embed, preload, removeApp                                           bool
 	deltaFrom                                                           []string
 	softwareName, softwareVersion, softwareFS, providesGroup            string
 	deviceTypes, services, provides, depends, clears, params            []string
@@ -55,6 +55,9 @@ config (~/.docker/config.json) and its credential helpers.`,
   docker-artifact-gen -n web-1.2 -t rpi4 --embed -o web-1.2.mender registry.example.com/acme/web:1.2
   docker-artifact-gen -n web-1.3 -t rpi4 --embed --delta-from web-1.2.mender registry.example.com/acme/web:1.3
   docker-artifact-gen -n web-1.3 -t rpi4 --embed docker-archive:web-1.3.tar
+
+  # Remove an app from the device (can be rolled back until committed):
+  docker-artifact-gen -n shop-gone -t rpi4 --app shop --remove-app
 
   # Pin the arm64 image of a multi-platform tag:
   docker-artifact-gen -n web-1.2 -t rpi4 --platform linux/arm64 registry.example.com/acme/web:1.2`,
@@ -118,6 +121,7 @@ func (o *flags) register(f *pflag.FlagSet, artifact bool) {
 	f.StringVar(&o.providesGroup, "provides-group", "", "artifact group the artifact provides")
 	f.StringArrayVar(&o.dependsGroups, "depends-groups", nil, "artifact groups the artifact depends on (repeatable)")
 	f.StringVarP(&o.payloadType, "payload-type", "T", "docker", "payload type: the name of the update module on the device")
+	f.BoolVar(&o.removeApp, "remove-app", false, "write an artifact that removes --app from the device (its containers, then its images)")
 	f.BoolVar(&o.embed, "embed", false, "ship the images inside the artifact, for devices without a registry;\nan image may then also be docker-archive:FILE (docker save) or oci:DIR (OCI layout)")
 	f.StringArrayVar(&o.deltaFrom, "delta-from", nil, "with --embed, leave out the layers that this earlier artifact (FILE.mender) or image already brought (repeatable)")
 }
@@ -273,7 +277,7 @@ func (o *flags) build(cmd *cobra.Command, args []string) (artifactgen.Options, a
 		if cmd.ArgsLenAtDash() >= 0 {
 			return fmt.Errorf("arguments after --: the shell tool passed them to mender-artifact; use --provides, --depends, --clears-provides or --provides-group instead")
 		}
-		if len(args) == 0 && len(o.services) == 0 {
+		if len(args) == 0 && len(o.services) == 0 && !o.removeApp {
 			return fmt.Errorf("no image: give at least one IMAGE or --service")
 		}
 		comp := artifactgen.Compression(o.compression)
@@ -284,7 +288,7 @@ func (o *flags) build(cmd *cobra.Command, args []string) (artifactgen.Options, a
 			ArtifactName: o.name, DeviceTypes: o.deviceTypes, PayloadType: o.payloadType,
 			SoftwareName: o.softwareName, SoftwareVersion: o.softwareVersion, SoftwareFilesystem: o.softwareFS,
 			ClearsProvides: o.clears, ProvidesGroup: o.providesGroup, DependsGroups: o.dependsGroups,
-			App: o.app, RunArgs: o.runArgs, Health: spec.Health{Window: o.healthWindow, Timeout: o.healthTimeout},
+			App: o.app, RunArgs: o.runArgs, Health: spec.Health{Window: o.healthWindow, Timeout: o.healthTimeout}, RemoveApp: o.removeApp,
 		}
 		var err error
 		if opts.Provides, err = keyValues("--provides", o.provides); err != nil {

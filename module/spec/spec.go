@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -56,6 +57,9 @@ type Meta struct {
 	// Substitutions what was put in their place, and from where.
 	Params        map[string]string
 	Substitutions []Substitution
+	// Remove: the artifact removes the app (its containers, then at
+	// commit its images) instead of updating it.
+	Remove bool
 }
 
 // Embedded is an image shipped inside the artifact as a docker-archive.
@@ -110,13 +114,61 @@ type rawMeta struct {
 	App        *string             `json:"app"`
 	Containers []string            `json:"containers"`
 	RunArgs    *string             `json:"run_args"`
-	Services   []rawService        `json:"services"`
+	Services   json.RawMessage     `json:"services"`
 	Health     *rawHealth          `json:"health"`
 	Embedded   map[string]Embedded `json:"embedded"`
 	Params     map[string]string   `json:"params"`
+	Remove     bool                `json:"remove"`
+}
+
+// servicesList reads services in either form: an object keyed by service
+// name (what the generator writes: Mender's meta-data rules forbid objects
+// inside lists, and the client re-encodes the JSON, sorting keys, so
+// services start in name order), or a list of objects with a name each.
+func servicesList(data json.RawMessage) ([]rawService, error) {
+	trimmed := bytes.TrimSpace(data)
+	if bytes.HasPrefix(trimmed, []byte("[")) {
+		var list []rawService
+		if err := strictUnmarshal(trimmed, &list); err != nil {
+			return nil, invalid("services: %v", err)
+		}
+		return list, nil
+	}
+	var byName map[string]struct {
+		Image   string   `json:"image"`
+		RunArgs string   `json:"run_args"`
+		Command []string `json:"command"`
+	}
+	if err := strictUnmarshal(trimmed, &byName); err != nil {
+		return nil, invalid("services: want an object of services by name: %v", err)
+	}
+	if byName == nil {
+		return nil, invalid("services: want an object of services by name")
+	}
+	names := make([]string, 0, len(byName))
+	for n := range byName {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	list := make([]rawService, 0, len(names))
+	for _, n := range names {
+		s := byName[n]
+		list = append(list, rawService{Name: n, Image: s.Image, RunArgs: s.RunArgs, Command: s.Command, field: "services." + n})
+	}
+	return list, nil
+}
+
+func strictUnmarshal(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("%s", strings.TrimPrefix(err.Error(), "json: "))
+	}
+	return nil
 }
 
 type rawService struct {
+	field   string   // how errors name it
 	Name    string   `json:"name"`
 	Image   string   `json:"image"`
 	RunArgs string   `json:"run_args"`
@@ -195,13 +247,26 @@ func ParseWith(data []byte, o ParseOptions) (*Meta, error) {
 	}
 
 	switch {
+	case raw.Remove:
+		if raw.Containers != nil || raw.Services != nil || raw.RunArgs != nil || raw.Embedded != nil {
+			return nil, invalid("remove: an artifact that removes an app has no containers, services, run_args or embedded images")
+		}
+		if raw.App == nil {
+			return nil, invalid("remove: name the app to remove in app")
+		}
+		m.Remove = true
+		return m, nil
 	case raw.Containers != nil && raw.Services != nil:
 		return nil, invalid("containers and services: give one or the other")
 	case raw.Services != nil:
 		if raw.RunArgs != nil {
 			return nil, invalid("run_args: goes inside each service when services is used")
 		}
-		if err := m.addServices(raw.Services, sub); err != nil {
+		list, err := servicesList(raw.Services)
+		if err != nil {
+			return nil, err
+		}
+		if err := m.addServices(list, sub); err != nil {
 			return nil, err
 		}
 	case raw.Containers != nil:
@@ -324,7 +389,10 @@ func (m *Meta) addServices(raws []rawService, sub *substituter) error {
 	}
 	seen := map[string]bool{}
 	for i, r := range raws {
-		field := fmt.Sprintf("services[%d]", i)
+		field := r.field
+		if field == "" {
+			field = fmt.Sprintf("services[%d]", i)
+		}
 		if !serviceRE.MatchString(r.Name) {
 			return invalid("%s.name: %q must be 1-63 of a-z A-Z 0-9 _ . - and start with a letter or digit", field, r.Name)
 		}

@@ -42,6 +42,22 @@ func TestParseShellFormatNoRunArgs(t *testing.T) {
 	assert.Len(t, m.Services, 1)
 }
 
+// The generator's form: services by name (Mender forbids objects in
+// lists); they start in name order.
+func TestParseServicesByName(t *testing.T) {
+	m, err := spec.Parse([]byte(`{"app":"shop","services":{"worker":{"image":"` + img + `"},"web":{"image":"` + img + `","run_args":"--network host","command":["-x"]}}}`))
+	require.NoError(t, err)
+	require.Len(t, m.Services, 2)
+	assert.Equal(t, "web", m.Services[0].Name)
+	assert.Equal(t, "host", m.Services[0].Config.NetworkMode)
+	assert.Equal(t, []string{"-x"}, m.Services[0].Config.Cmd)
+	assert.Equal(t, "shop-worker", m.Services[1].Config.Name)
+	_, err = spec.Parse([]byte(`{"services":{"web":{"image":"` + img + `","run_args":"--rm"}}}`))
+	assert.ErrorContains(t, err, "services.web.run_args: --rm")
+	_, err = spec.Parse([]byte(`{"services":{"web":{"image":"` + img + `","ports":[]}}}`))
+	assert.ErrorContains(t, err, `unknown field "ports"`)
+}
+
 func TestParseServices(t *testing.T) {
 	m, err := spec.Parse([]byte(`{"app":"shop","health":{"window":"2s","timeout":"30s"},"services":[
 		{"name":"web","image":"` + img + `","run_args":"--network host -v data:/data -v /etc/x:/x:ro --name shopweb","command":["-listen","127.0.0.1:8080"]},
