@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"time"
 
@@ -33,9 +34,16 @@ func (u *Updater) Install(ctx context.Context, filesDir string) error {
 	case PhaseInstalled:
 		return nil
 	case PhaseDownloaded:
-		all, err := u.Engine.ListContainers(ctx, map[string]string{LabelApp: m.App})
+		all, err := u.Engine.ListContainers(ctx, appFilter(m))
 		if err != nil {
 			return err
+		}
+		if m.Compose != nil {
+			in, err := u.loadInstalled(m.App)
+			if err != nil {
+				return err
+			}
+			d.OldProjectDir, d.OldProjectFile, d.OldParams = in.ProjectDir, in.ProjectFile, in.Params
 		}
 		d.ID = newID()
 		for _, c := range all {
@@ -50,7 +58,12 @@ func (u *Updater) Install(ctx context.Context, filesDir string) error {
 	default:
 		return fmt.Errorf("app %s: cannot install in phase %s", m.App, d.Phase)
 	}
-	if err := u.swap(ctx, m, d); err != nil {
+	if m.Compose != nil {
+		err = u.composeUp(ctx, m.App, d.ProjectDir, m.Compose.File, d.Params)
+	} else {
+		err = u.swap(ctx, m, d)
+	}
+	if err != nil {
 		return err
 	}
 	if err := u.waitHealthy(ctx, m, d); err != nil {
@@ -174,7 +187,11 @@ func (u *Updater) waitHealthy(ctx context.Context, m *spec.Meta, d *Deployment) 
 	if poll == 0 {
 		poll = 250 * time.Millisecond
 	}
-	list, err := u.Engine.ListContainers(ctx, map[string]string{LabelApp: m.App, LabelDeployment: d.ID})
+	filter := map[string]string{LabelApp: m.App, LabelDeployment: d.ID}
+	if m.Compose != nil {
+		filter = appFilter(m)
+	}
+	list, err := u.Engine.ListContainers(ctx, filter)
 	if err != nil {
 		return err
 	}
@@ -266,6 +283,9 @@ func (u *Updater) rollback(ctx context.Context, app string) error {
 		if err := u.save(d); err != nil {
 			return err
 		}
+	}
+	if d.ProjectDir != "" {
+		return u.rollbackCompose(ctx, d)
 	}
 	all, err := u.Engine.ListContainers(ctx, map[string]string{LabelApp: app})
 	if err != nil {
@@ -380,8 +400,13 @@ func (u *Updater) commit(ctx context.Context, app string) error {
 	if err := u.removeImages(ctx, candidates); err != nil {
 		return err
 	}
-	if err := u.journal().Save(app, installedFile, Installed{Artifact: d.Artifact, Images: current, Previous: previous}); err != nil {
+	if err := u.journal().Save(app, installedFile, Installed{Artifact: d.Artifact, Images: current, Previous: previous, ProjectDir: d.ProjectDir, ProjectFile: composeFile(m), Params: composeParams(m, d)}); err != nil {
 		return err
+	}
+	if d.OldProjectDir != "" && d.OldProjectDir != d.ProjectDir {
+		if err := os.RemoveAll(d.OldProjectDir); err != nil {
+			return err
+		}
 	}
 	if err := u.journal().Remove(app, deploymentFile); err != nil {
 		return err
@@ -455,5 +480,75 @@ func (u *Updater) cleanup(ctx context.Context, app string) error {
 	if err := u.removeImages(ctx, unused); err != nil {
 		return err
 	}
+	if d.ProjectDir != "" && d.ProjectDir != in.ProjectDir {
+		if err := os.RemoveAll(d.ProjectDir); err != nil {
+			return err
+		}
+	}
 	return u.journal().Remove(app, deploymentFile)
+}
+
+func composeFile(m *spec.Meta) string {
+	if m.Compose == nil {
+		return ""
+	}
+	return m.Compose.File
+}
+
+func composeParams(m *spec.Meta, d *Deployment) map[string]string {
+	if m.Compose == nil {
+		return nil
+	}
+	return d.Params
+}
+
+// appFilter selects the app's containers: by our label, or by Compose's
+// project label for a Compose app.
+func appFilter(m *spec.Meta) map[string]string {
+	if m.Compose != nil {
+		return map[string]string{ComposeProjectLabel: m.App}
+	}
+	return map[string]string{LabelApp: m.App}
+}
+
+func (u *Updater) composeUp(ctx context.Context, app, dir, file string, params map[string]string) error {
+	c, err := u.composer()
+	if err != nil {
+		return err
+	}
+	t0 := time.Now()
+	if err := c.Up(ctx, app, dir, file, composeEnv(params)); err != nil {
+		return fmt.Errorf("compose app %s: %w", app, err)
+	}
+	u.logf("app %s: compose project up in %s", app, time.Since(t0).Round(time.Millisecond))
+	return nil
+}
+
+// rollbackCompose brings the previous project back up, exactly as it was
+// described, or takes the new one down when there was none before. Named
+// volumes are kept either way.
+func (u *Updater) rollbackCompose(ctx context.Context, d *Deployment) error {
+	m, err := u.parse(d.Meta, recorded(d.Params))
+	if err != nil {
+		return err
+	}
+	if d.OldProjectDir != "" {
+		if err := u.composeUp(ctx, d.App, d.OldProjectDir, d.OldProjectFile, d.OldParams); err != nil {
+			return err
+		}
+	} else {
+		c, err := u.composer()
+		if err != nil {
+			return err
+		}
+		if err := c.Down(ctx, d.App, d.ProjectDir, m.Compose.File, composeEnv(d.Params)); err != nil {
+			return fmt.Errorf("compose app %s: %w", d.App, err)
+		}
+	}
+	d.Phase = PhaseRolledBack
+	if err := u.save(d); err != nil {
+		return err
+	}
+	u.logf("app %s: rolled back to the previous compose project", d.App)
+	return nil
 }

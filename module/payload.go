@@ -18,14 +18,14 @@ import (
 // them in FILES_DIR/files instead (or for a preload directory), they are
 // read from there. Nothing is written to disk on the way: each stream goes
 // straight into the engine's image load.
-func (u *Updater) readPayload(ctx context.Context, filesDir string, m *spec.Meta, load map[string]bool) error {
+func (u *Updater) readPayload(ctx context.Context, filesDir string, m *spec.Meta, load map[string]bool, projectDir string) error {
 	byFile := map[string]string{}
 	for ref, e := range m.Embedded {
 		byFile[e.File] = ref
 	}
 	next := filepath.Join(filesDir, "stream-next")
 	if _, err := os.Stat(next); err != nil {
-		return u.loadFromDir(ctx, filepath.Join(filesDir, "files"), m, load)
+		return u.loadFromDir(ctx, filepath.Join(filesDir, "files"), m, load, projectDir)
 	}
 	for {
 		line, err := readStreamNext(next)
@@ -40,7 +40,7 @@ func (u *Updater) readPayload(ctx context.Context, filesDir string, m *spec.Meta
 		if err != nil {
 			return fmt.Errorf("opening payload stream %s: %w", line, err)
 		}
-		err = u.loadOne(ctx, name, f, m, byFile, load)
+		err = u.loadOne(ctx, name, f, m, byFile, load, projectDir)
 		f.Close()
 		if err != nil {
 			return err
@@ -48,10 +48,21 @@ func (u *Updater) readPayload(ctx context.Context, filesDir string, m *spec.Meta
 	}
 }
 
-func (u *Updater) loadFromDir(ctx context.Context, dir string, m *spec.Meta, load map[string]bool) error {
+func (u *Updater) loadFromDir(ctx context.Context, dir string, m *spec.Meta, load map[string]bool, projectDir string) error {
 	byFile := map[string]string{}
 	for ref, e := range m.Embedded {
 		byFile[e.File] = ref
+	}
+	if m.Compose != nil {
+		f, err := os.Open(filepath.Join(dir, m.Compose.Project))
+		if err != nil {
+			return fmt.Errorf("compose project: %w", err)
+		}
+		err = u.loadOne(ctx, m.Compose.Project, f, m, byFile, load, projectDir)
+		f.Close()
+		if err != nil {
+			return err
+		}
 	}
 	for ref, e := range m.Embedded {
 		if !load[e.ID] {
@@ -61,7 +72,7 @@ func (u *Updater) loadFromDir(ctx context.Context, dir string, m *spec.Meta, loa
 		if err != nil {
 			return fmt.Errorf("embedded image %s: %w", ref, err)
 		}
-		err = u.loadOne(ctx, e.File, f, m, byFile, load)
+		err = u.loadOne(ctx, e.File, f, m, byFile, load, projectDir)
 		f.Close()
 		if err != nil {
 			return err
@@ -73,10 +84,15 @@ func (u *Updater) loadFromDir(ctx context.Context, dir string, m *spec.Meta, loa
 // loadOne loads one payload file if its image is wanted, and reads it to
 // the end in any case: the client checks every file's checksum as it
 // streams it.
-func (u *Updater) loadOne(ctx context.Context, name string, r io.Reader, m *spec.Meta, byFile map[string]string, load map[string]bool) error {
+func (u *Updater) loadOne(ctx context.Context, name string, r io.Reader, m *spec.Meta, byFile map[string]string, load map[string]bool, projectDir string) error {
 	cr := &countingReader{r: r}
 	ref, known := byFile[name]
-	if !known {
+	if m.Compose != nil && name == m.Compose.Project {
+		if err := extractProject(cr, projectDir); err != nil {
+			return err
+		}
+		u.logf("app %s: compose project unpacked in %s", m.App, projectDir)
+	} else if !known {
 		u.logf("payload file %s is not an embedded image; skipped", name)
 	} else if e := m.Embedded[ref]; load[e.ID] {
 		start := time.Now()

@@ -38,6 +38,12 @@ type Deployment struct {
 	// Pulled are images that were absent before Download: removed again if
 	// the update does not stick.
 	Pulled []string `json:"pulled,omitempty"`
+	// ProjectDir holds a Compose app's new project; OldProjectDir the
+	// one it replaces, kept until commit for rollback.
+	ProjectDir     string            `json:"project_dir,omitempty"`
+	OldProjectDir  string            `json:"old_project_dir,omitempty"`
+	OldProjectFile string            `json:"old_project_file,omitempty"`
+	OldParams      map[string]string `json:"old_params,omitempty"`
 	// Old is the app's set before the update.
 	Old     []OldContainer `json:"old,omitempty"`
 	Started time.Time      `json:"started"`
@@ -57,6 +63,11 @@ type Installed struct {
 	Images   []string `json:"images"`
 	// Previous are the images of the set before, kept for one more update.
 	Previous []string `json:"previous,omitempty"`
+	// ProjectDir is a Compose app's current project, ProjectFile its
+	// compose file and Params the values its placeholders were given.
+	ProjectDir  string            `json:"project_dir,omitempty"`
+	ProjectFile string            `json:"project_file,omitempty"`
+	Params      map[string]string `json:"params,omitempty"`
 }
 
 // Labels the module puts on every container it creates.

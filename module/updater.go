@@ -28,6 +28,8 @@ type Updater struct {
 	Log    *log.Logger
 	// PollInterval is how often health is checked; 250ms when zero.
 	PollInterval time.Duration
+	// Compose runs Compose apps; found on the device when nil.
+	Compose Composer
 
 	store journal.Store
 }
@@ -267,14 +269,29 @@ func (u *Updater) Download(ctx context.Context, filesDir string) error {
 			pulls = append(pulls, img)
 		}
 	}
+	if m.Compose != nil {
+		if _, err := u.composer(); err != nil {
+			return fmt.Errorf("compose app %s: %w", m.App, err)
+		}
+		d.ProjectDir = filepath.Join(u.Config.StateDir, m.App, "projects", newID())
+	}
 	// Journal first, so that a kill mid-pull still gets its images removed.
 	if err := u.save(d); err != nil {
 		return err
 	}
 	u.logf("app %s: artifact %s: %d image(s), %d to load from the artifact, %d to pull", m.App, d.Artifact, len(m.Images()), len(load), len(pulls))
 	err = nil
-	if len(m.Embedded) > 0 {
-		err = u.readPayload(ctx, filesDir, m, load)
+	if len(m.Embedded) > 0 || m.Compose != nil {
+		err = u.readPayload(ctx, filesDir, m, load, d.ProjectDir)
+	}
+	if err == nil && m.Compose != nil {
+		var lookup func(string) (string, string, bool)
+		if lookup, err = u.deviceParams(m.App); err == nil {
+			var values map[string]string
+			if values, err = u.resolveComposeParams(m, d.ProjectDir, lookup); err == nil {
+				d.Params = values
+			}
+		}
 	}
 	if err == nil {
 		err = u.pullAll(ctx, pulls)

@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
@@ -60,6 +61,20 @@ type Meta struct {
 	// Remove: the artifact removes the app (its containers, then at
 	// commit its images) instead of updating it.
 	Remove bool
+	// Compose, when set, makes the app a Compose project shipped in the
+	// payload; Services is then empty.
+	Compose *Compose
+}
+
+// Compose is a Compose app: its project directory travels in the payload
+// as a tar file, and its images are pinned by digest in the compose file.
+type Compose struct {
+	// Project is the payload file holding the project directory (a tar).
+	Project string `json:"project"`
+	// File is the compose file inside it (default docker-compose.yml).
+	File string `json:"file,omitempty"`
+	// Images are the pinned images of its services, pulled in Download.
+	Images []string `json:"images"`
 }
 
 // Embedded is an image shipped inside the artifact as a docker-archive.
@@ -99,6 +114,9 @@ type Health struct {
 // knows them: repo@sha256:… for pulled images, the image ID for embedded
 // ones.
 func (m *Meta) Images() []string {
+	if m.Compose != nil {
+		return m.Compose.Images
+	}
 	var out []string
 	seen := map[string]bool{}
 	for _, s := range m.Services {
@@ -119,6 +137,7 @@ type rawMeta struct {
 	Embedded   map[string]Embedded `json:"embedded"`
 	Params     map[string]string   `json:"params"`
 	Remove     bool                `json:"remove"`
+	Compose    *Compose            `json:"compose"`
 }
 
 // servicesList reads services in either form: an object keyed by service
@@ -256,6 +275,14 @@ func ParseWith(data []byte, o ParseOptions) (*Meta, error) {
 		}
 		m.Remove = true
 		return m, nil
+	case raw.Compose != nil:
+		if raw.Containers != nil || raw.Services != nil || raw.RunArgs != nil {
+			return nil, invalid("compose: a Compose app has no containers, services or run_args")
+		}
+		if err := m.addCompose(raw.Compose); err != nil {
+			return nil, err
+		}
+		return m, nil
 	case raw.Containers != nil && raw.Services != nil:
 		return nil, invalid("containers and services: give one or the other")
 	case raw.Services != nil:
@@ -290,6 +317,28 @@ var (
 	fileRE = lazy(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$`)
 	idRE   = digestRE
 )
+
+func (m *Meta) addCompose(c *Compose) error {
+	if !fileRE().MatchString(c.Project) {
+		return invalid("compose.project: %q is not a plain file name", c.Project)
+	}
+	if c.File == "" {
+		c.File = "docker-compose.yml"
+	}
+	if c.File != filepath.Clean(c.File) || filepath.IsAbs(c.File) || strings.HasPrefix(c.File, "..") {
+		return invalid("compose.file: %q must be a path inside the project", c.File)
+	}
+	if len(c.Images) == 0 {
+		return invalid("compose.images: empty (list the pinned images of the services)")
+	}
+	for i, img := range c.Images {
+		if err := checkImage(fmt.Sprintf("compose.images[%d]", i), img); err != nil {
+			return err
+		}
+	}
+	m.Compose = c
+	return nil
+}
 
 func (m *Meta) addEmbedded(emb map[string]Embedded) error {
 	if len(emb) == 0 {

@@ -29,10 +29,17 @@ func main() {
 	code := flag.Int("code", 1, "exit code for -exit-after")
 	healthyAfter := flag.Duration("healthy-after", 0, "become healthy after this long")
 	listen := flag.String("listen", "", "answer every TCP connection on this address with the version")
+	touch := flag.String("touch", "", "write the version to this file at start (to show a volume's data survives)")
 	flag.Parse()
 
 	version := os.Getenv("VERSION")
 	fmt.Printf("testapp %s started\n", version)
+	if *touch != "" {
+		if err := os.WriteFile(*touch, []byte(version), 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(4)
+		}
+	}
 	go func() {
 		time.Sleep(*healthyAfter)
 		os.WriteFile(healthyFile, []byte("ok"), 0o644)
