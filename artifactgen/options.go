@@ -42,6 +42,8 @@ type Options struct {
 	Params map[string]string
 	// RemoveApp makes an artifact that removes App from the device.
 	RemoveApp bool
+	// Compose makes a Compose app (its project is one of Files).
+	Compose *spec.Compose
 }
 
 // Service is one container with its own arguments.
@@ -72,6 +74,16 @@ func (o Options) MetaData() ([]byte, error) {
 	var out []byte
 	var err error
 	switch {
+	case o.Compose != nil:
+		if len(o.Services) > 0 || len(o.Images) > 0 || o.RunArgs != "" {
+			return nil, fmt.Errorf("--compose: give no image, --service or --run-args with it")
+		}
+		out, err = json.Marshal(struct {
+			App     string            `json:"app,omitempty"`
+			Health  *healthJSON       `json:"health,omitempty"`
+			Compose *spec.Compose     `json:"compose"`
+			Params  map[string]string `json:"params,omitempty"`
+		}{o.App, o.healthJSON(), o.Compose, o.Params})
 	case o.RemoveApp:
 		if o.App == "" || len(o.Services) > 0 || len(o.Images) > 0 || o.RunArgs != "" {
 			return nil, fmt.Errorf("--remove-app: give --app and no image, --service or --run-args")

@@ -23,6 +23,7 @@ import (
 // flags are the options shared by the artifact and preload commands.
 type flags struct {
 	name, output, runArgs, app, key, compression, platform, payloadType string
+	compose                                                             string
 	embed, preload, removeApp                                           bool
 	deltaFrom                                                           []string
 	softwareName, softwareVersion, softwareFS, providesGroup            string
@@ -55,6 +56,9 @@ config (~/.docker/config.json) and its credential helpers.`,
   docker-artifact-gen -n web-1.2 -t rpi4 --embed -o web-1.2.mender registry.example.com/acme/web:1.2
   docker-artifact-gen -n web-1.3 -t rpi4 --embed --delta-from web-1.2.mender registry.example.com/acme/web:1.3
   docker-artifact-gen -n web-1.3 -t rpi4 --embed docker-archive:web-1.3.tar
+
+  # A Compose app: the project directory, every image pinned to its digest:
+  docker-artifact-gen -n shop-8 -t rpi4 --app shop --compose ./shop
 
   # Remove an app from the device (can be rolled back until committed):
   docker-artifact-gen -n shop-gone -t rpi4 --app shop --remove-app
@@ -121,6 +125,7 @@ func (o *flags) register(f *pflag.FlagSet, artifact bool) {
 	f.StringVar(&o.providesGroup, "provides-group", "", "artifact group the artifact provides")
 	f.StringArrayVar(&o.dependsGroups, "depends-groups", nil, "artifact groups the artifact depends on (repeatable)")
 	f.StringVarP(&o.payloadType, "payload-type", "T", "docker", "payload type: the name of the update module on the device")
+	f.StringVar(&o.compose, "compose", "", "DIR holding a docker-compose.yml: ship the project, every service's image pinned (.composeappignore lists what to leave out)")
 	f.BoolVar(&o.removeApp, "remove-app", false, "write an artifact that removes --app from the device (its containers, then its images)")
 	f.BoolVar(&o.embed, "embed", false, "ship the images inside the artifact, for devices without a registry;\nan image may then also be docker-archive:FILE (docker save) or oci:DIR (OCI layout)")
 	f.StringArrayVar(&o.deltaFrom, "delta-from", nil, "with --embed, leave out the layers that this earlier artifact (FILE.mender) or image already brought (repeatable)")
@@ -277,7 +282,7 @@ func (o *flags) build(cmd *cobra.Command, args []string) (artifactgen.Options, a
 		if cmd.ArgsLenAtDash() >= 0 {
 			return fmt.Errorf("arguments after --: the shell tool passed them to mender-artifact; use --provides, --depends, --clears-provides or --provides-group instead")
 		}
-		if len(args) == 0 && len(o.services) == 0 && !o.removeApp {
+		if len(args) == 0 && len(o.services) == 0 && !o.removeApp && o.compose == "" {
 			return fmt.Errorf("no image: give at least one IMAGE or --service")
 		}
 		comp := artifactgen.Compression(o.compression)
@@ -343,6 +348,27 @@ func (o *flags) build(cmd *cobra.Command, args []string) (artifactgen.Options, a
 		ctx := cmd.Context()
 		if ctx == nil {
 			ctx = context.Background()
+		}
+		if o.compose != "" {
+			if len(args) > 0 || len(opts.Services) > 0 || o.embed {
+				return fmt.Errorf("--compose: give no image, --service or --embed with it")
+			}
+			dir, err := os.MkdirTemp("", "docker-artifact-gen")
+			if err != nil {
+				return err
+			}
+			cleanup = func() { os.RemoveAll(dir) }
+			app := o.app
+			if app == "" {
+				app = spec.DefaultApp
+			}
+			c, pf, err := r.PackCompose(ctx, o.compose, app, dir)
+			if err != nil {
+				return err
+			}
+			opts.Compose, opts.Files = c, []artifactgen.PayloadFile{pf}
+			opts.Images = nil
+			return nil
 		}
 		sources := args
 		for _, s := range opts.Services {

@@ -1,0 +1,234 @@
+package artifactgen
+
+import (
+	"archive/tar"
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/compose-spec/compose-go/v2/loader"
+	"github.com/compose-spec/compose-go/v2/types"
+	"go.yaml.in/yaml/v4"
+
+	"github.com/mender-docker/mender-docker/module/spec"
+)
+
+// ComposeProjectFile is the payload file that carries a Compose project.
+const ComposeProjectFile = "compose-project.tar"
+
+// composeFileNames are the names Docker Compose looks for, in its order.
+var composeFileNames = []string{"compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml"}
+
+// PackCompose turns the Compose project in dir into what an artifact
+// ships: the compose file validated (compose-go) and every service's image
+// pinned to its digest (through the registry, as Resolve does), and the
+// project directory, less what .composeappignore lists, as a tar in tmpDir.
+func (r *Resolver) PackCompose(ctx context.Context, dir, app, tmpDir string) (*spec.Compose, PayloadFile, error) {
+	var file string
+	for _, n := range composeFileNames {
+		if _, err := os.Stat(filepath.Join(dir, n)); err == nil {
+			file = n
+			break
+		}
+	}
+	if file == "" {
+		return nil, PayloadFile{}, fmt.Errorf("--compose %s: no %s", dir, strings.Join(composeFileNames, ", "))
+	}
+	content, err := os.ReadFile(filepath.Join(dir, file))
+	if err != nil {
+		return nil, PayloadFile{}, err
+	}
+	project, err := loader.LoadWithContext(ctx, types.ConfigDetails{
+		WorkingDir:  dir,
+		ConfigFiles: []types.ConfigFile{{Filename: filepath.Join(dir, file), Content: content}},
+		Environment: types.Mapping{},
+	}, func(o *loader.Options) {
+		o.SetProjectName(app, true)
+		// ${NAME} placeholders get their values on each device.
+		o.SkipInterpolation = true
+		o.SkipResolveEnvironment = true
+	})
+	if err != nil {
+		return nil, PayloadFile{}, fmt.Errorf("--compose %s: %s: %v", dir, file, oneLine(err))
+	}
+	var names []string
+	for name, s := range project.Services {
+		if s.Image == "" {
+			return nil, PayloadFile{}, fmt.Errorf("--compose %s: service %s has no image (devices do not build images)", dir, name)
+		}
+		names = append(names, name)
+	}
+	sort.Strings(names)
+
+	pinnedFile, images, err := r.pinCompose(ctx, content)
+	if err != nil {
+		return nil, PayloadFile{}, fmt.Errorf("--compose %s: %w", dir, err)
+	}
+	ignore, err := readIgnore(filepath.Join(dir, ".composeappignore"))
+	if err != nil {
+		return nil, PayloadFile{}, err
+	}
+	pf, err := tarProject(dir, file, pinnedFile, ignore, filepath.Join(tmpDir, ComposeProjectFile))
+	if err != nil {
+		return nil, PayloadFile{}, fmt.Errorf("--compose %s: %w", dir, err)
+	}
+	return &spec.Compose{Project: ComposeProjectFile, File: file, Images: images}, pf, nil
+}
+
+// pinCompose rewrites every services.*.image to repo@sha256:…, keeping
+// the rest of the file as it is (comments included).
+func (r *Resolver) pinCompose(ctx context.Context, content []byte) ([]byte, []string, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(content, &doc); err != nil {
+		return nil, nil, err
+	}
+	services := mapValue(doc.Content[0], "services")
+	if services == nil {
+		return nil, nil, fmt.Errorf("no services")
+	}
+	var images []string
+	for i := 0; i+1 < len(services.Content); i += 2 {
+		name, svc := services.Content[i].Value, services.Content[i+1]
+		img := mapValue(svc, "image")
+		if img == nil {
+			continue
+		}
+		if strings.Contains(img.Value, "$") {
+			return nil, nil, fmt.Errorf("service %s: image %q has a variable: it must be literal to be pinned", name, img.Value)
+		}
+		pinned, err := r.Resolve(ctx, img.Value)
+		if err != nil {
+			return nil, nil, fmt.Errorf("service %s: %w", name, err)
+		}
+		img.Value = pinned
+		if !slices.Contains(images, pinned) {
+			images = append(images, pinned)
+		}
+	}
+	out, err := yaml.Marshal(&doc)
+	return out, images, err
+}
+
+func mapValue(n *yaml.Node, key string) *yaml.Node {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
+}
+
+// readIgnore reads .composeappignore: one pattern a line (filepath.Match
+// syntax, relative to the project; a pattern also matches everything below
+// a directory it names), # for comments.
+func readIgnore(path string) ([]string, error) {
+	f, err := os.Open(path)
+	if os.IsNotExist(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if _, err := filepath.Match(line, ""); err != nil {
+			return nil, fmt.Errorf("%s: %q: %v", path, line, err)
+		}
+		out = append(out, strings.Trim(line, "/"))
+	}
+	return out, sc.Err()
+}
+
+func ignored(rel string, patterns []string) bool {
+	for _, p := range patterns {
+		for path := rel; path != "." && path != ""; path = filepath.Dir(path) {
+			if ok, _ := filepath.Match(p, path); ok {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func tarProject(dir, composeFile string, pinned []byte, ignore []string, out string) (PayloadFile, error) {
+	f, err := os.Create(out)
+	if err != nil {
+		return PayloadFile{}, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	cw := &countWriter{w: io.MultiWriter(f, h)}
+	tw := tar.NewWriter(cw)
+	err = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, path)
+		if rel == "." {
+			return nil
+		}
+		if rel == ".composeappignore" || ignored(rel, ignore) {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		hdr := &tar.Header{Name: filepath.ToSlash(rel), Mode: int64(info.Mode().Perm()), ModTime: info.ModTime()}
+		switch {
+		case d.IsDir():
+			hdr.Typeflag, hdr.Name = tar.TypeDir, hdr.Name+"/"
+			return tw.WriteHeader(hdr)
+		case info.Mode().IsRegular():
+			hdr.Typeflag, hdr.Size = tar.TypeReg, info.Size()
+			var src io.Reader
+			if rel == composeFile {
+				hdr.Size, src = int64(len(pinned)), strings.NewReader(string(pinned))
+			} else {
+				in, err := os.Open(path)
+				if err != nil {
+					return err
+				}
+				defer in.Close()
+				src = in
+			}
+			if err := tw.WriteHeader(hdr); err != nil {
+				return err
+			}
+			_, err = io.Copy(tw, src)
+			return err
+		}
+		return fmt.Errorf("%s: only files and directories can be shipped (list it in .composeappignore)", rel)
+	})
+	if err == nil {
+		err = tw.Close()
+	}
+	if err == nil {
+		err = f.Close()
+	}
+	if err != nil {
+		return PayloadFile{}, err
+	}
+	return PayloadFile{Name: filepath.Base(out), Path: out, Size: cw.n, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
+}
