@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the tests, benchmarks and demo need on a Debian machine
-# (run as root): the Docker engine, the Mender client and mender-artifact,
+# (run as root): the Docker engine and Compose, the Mender client and mender-artifact,
 # jq for the shell module that the benchmarks compare against, and GNU time
 # for their memory figures. Quick and quiet when everything is there.
 set -euo pipefail
@@ -12,6 +12,7 @@ command -v mender-artifact >/dev/null || need+=(mender-artifact)
 command -v jq >/dev/null || need+=(jq)
 command -v unshare >/dev/null || need+=(util-linux)
 [ -x /usr/bin/time ] || need+=(time)
+command -v docker-compose >/dev/null || need+=(docker-compose)
 if ((${#need[@]})); then
   echo "installing: ${need[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
