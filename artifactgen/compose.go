@@ -32,7 +32,10 @@ var composeFileNames = []string{"compose.yaml", "compose.yml", "docker-compose.y
 // ships: the compose file validated (compose-go) and every service's image
 // pinned to its digest (through the registry, as Resolve does), and the
 // project directory, less what .composeappignore lists, as a tar in tmpDir.
-func (r *Resolver) PackCompose(ctx context.Context, dir, app, tmpDir string) (*spec.Compose, PayloadFile, error) {
+//
+// With embed, each image is fetched for embedding instead, and the shipped
+// file names it by image ID (what the engine knows a loaded image by).
+func (r *Resolver) PackCompose(ctx context.Context, dir, app, tmpDir string, embed bool) (*spec.Compose, PayloadFile, []*EmbeddedImage, error) {
 	var file string
 	for _, n := range composeFileNames {
 		if _, err := os.Stat(filepath.Join(dir, n)); err == nil {
@@ -41,11 +44,11 @@ func (r *Resolver) PackCompose(ctx context.Context, dir, app, tmpDir string) (*s
 		}
 	}
 	if file == "" {
-		return nil, PayloadFile{}, fmt.Errorf("--compose %s: no %s", dir, strings.Join(composeFileNames, ", "))
+		return nil, PayloadFile{}, nil, fmt.Errorf("--compose %s: no %s", dir, strings.Join(composeFileNames, ", "))
 	}
 	content, err := os.ReadFile(filepath.Join(dir, file))
 	if err != nil {
-		return nil, PayloadFile{}, err
+		return nil, PayloadFile{}, nil, err
 	}
 	project, err := loader.LoadWithContext(ctx, types.ConfigDetails{
 		WorkingDir:  dir,
@@ -58,44 +61,45 @@ func (r *Resolver) PackCompose(ctx context.Context, dir, app, tmpDir string) (*s
 		o.SkipResolveEnvironment = true
 	})
 	if err != nil {
-		return nil, PayloadFile{}, fmt.Errorf("--compose %s: %s: %v", dir, file, oneLine(err))
+		return nil, PayloadFile{}, nil, fmt.Errorf("--compose %s: %s: %v", dir, file, oneLine(err))
 	}
 	var names []string
 	for name, s := range project.Services {
 		if s.Image == "" {
-			return nil, PayloadFile{}, fmt.Errorf("--compose %s: service %s has no image (devices do not build images)", dir, name)
+			return nil, PayloadFile{}, nil, fmt.Errorf("--compose %s: service %s has no image (devices do not build images)", dir, name)
 		}
 		names = append(names, name)
 	}
 	sort.Strings(names)
 
-	pinnedFile, images, err := r.pinCompose(ctx, content)
+	pinnedFile, images, fetched, err := r.pinCompose(ctx, content, embed)
 	if err != nil {
-		return nil, PayloadFile{}, fmt.Errorf("--compose %s: %w", dir, err)
+		return nil, PayloadFile{}, nil, fmt.Errorf("--compose %s: %w", dir, err)
 	}
 	ignore, err := readIgnore(filepath.Join(dir, ".composeappignore"))
 	if err != nil {
-		return nil, PayloadFile{}, err
+		return nil, PayloadFile{}, nil, err
 	}
 	pf, err := tarProject(dir, file, pinnedFile, ignore, filepath.Join(tmpDir, ComposeProjectFile))
 	if err != nil {
-		return nil, PayloadFile{}, fmt.Errorf("--compose %s: %w", dir, err)
+		return nil, PayloadFile{}, nil, fmt.Errorf("--compose %s: %w", dir, err)
 	}
-	return &spec.Compose{Project: ComposeProjectFile, File: file, Images: images}, pf, nil
+	return &spec.Compose{Project: ComposeProjectFile, File: file, Images: images}, pf, fetched, nil
 }
 
 // pinCompose rewrites every services.*.image to repo@sha256:…, keeping
 // the rest of the file as it is (comments included).
-func (r *Resolver) pinCompose(ctx context.Context, content []byte) ([]byte, []string, error) {
+func (r *Resolver) pinCompose(ctx context.Context, content []byte, embed bool) ([]byte, []string, []*EmbeddedImage, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(content, &doc); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	services := mapValue(doc.Content[0], "services")
 	if services == nil {
-		return nil, nil, fmt.Errorf("no services")
+		return nil, nil, nil, fmt.Errorf("no services")
 	}
 	var images []string
+	var fetched []*EmbeddedImage
 	for i := 0; i+1 < len(services.Content); i += 2 {
 		name, svc := services.Content[i].Value, services.Content[i+1]
 		img := mapValue(svc, "image")
@@ -103,19 +107,35 @@ func (r *Resolver) pinCompose(ctx context.Context, content []byte) ([]byte, []st
 			continue
 		}
 		if strings.Contains(img.Value, "$") {
-			return nil, nil, fmt.Errorf("service %s: image %q has a variable: it must be literal to be pinned", name, img.Value)
+			return nil, nil, nil, fmt.Errorf("service %s: image %q has a variable: it must be literal to be pinned", name, img.Value)
 		}
-		pinned, err := r.Resolve(ctx, img.Value)
-		if err != nil {
-			return nil, nil, fmt.Errorf("service %s: %w", name, err)
+		var pinned string
+		if embed {
+			ei, err := r.Fetch(ctx, img.Value)
+			if err != nil {
+				return nil, nil, nil, fmt.Errorf("service %s: %w", name, err)
+			}
+			id, err := ei.Image.ConfigName()
+			if err != nil {
+				return nil, nil, nil, err
+			}
+			pinned, img.Value = ei.Ref, id.String()
+			if !slices.Contains(images, pinned) {
+				fetched = append(fetched, ei)
+			}
+		} else {
+			var err error
+			if pinned, err = r.Resolve(ctx, img.Value); err != nil {
+				return nil, nil, nil, fmt.Errorf("service %s: %w", name, err)
+			}
+			img.Value = pinned
 		}
-		img.Value = pinned
 		if !slices.Contains(images, pinned) {
 			images = append(images, pinned)
 		}
 	}
 	out, err := yaml.Marshal(&doc)
-	return out, images, err
+	return out, images, fetched, err
 }
 
 func mapValue(n *yaml.Node, key string) *yaml.Node {

@@ -79,11 +79,12 @@ func (o Options) MetaData() ([]byte, error) {
 			return nil, fmt.Errorf("--compose: give no image, --service or --run-args with it")
 		}
 		out, err = json.Marshal(struct {
-			App     string            `json:"app,omitempty"`
-			Health  *healthJSON       `json:"health,omitempty"`
-			Compose *spec.Compose     `json:"compose"`
-			Params  map[string]string `json:"params,omitempty"`
-		}{o.App, o.healthJSON(), o.Compose, o.Params})
+			App      string                   `json:"app,omitempty"`
+			Health   *healthJSON              `json:"health,omitempty"`
+			Compose  *spec.Compose            `json:"compose"`
+			Params   map[string]string        `json:"params,omitempty"`
+			Embedded map[string]spec.Embedded `json:"embedded,omitempty"`
+		}{o.App, o.healthJSON(), o.Compose, o.Params, o.Embedded})
 	case o.RemoveApp:
 		if o.App == "" || len(o.Services) > 0 || len(o.Images) > 0 || o.RunArgs != "" {
 			return nil, fmt.Errorf("--remove-app: give --app and no image, --service or --run-args")

@@ -209,6 +209,31 @@ func copyFile(from, to string) error {
 // (leaving out what the delta bases have), and fills opts; it returns the
 // pinned references in the order of sources.
 func embed(ctx context.Context, r *artifactgen.Resolver, sources, deltaFrom []string, dir string, gzipped bool, opts *artifactgen.Options, stderr io.Writer) ([]string, error) {
+	bases, err := deltaBases(ctx, r, deltaFrom)
+	if err != nil {
+		return nil, err
+	}
+	var images []*artifactgen.EmbeddedImage
+	var pinned []string
+	for _, s := range sources {
+		ei, err := r.Fetch(ctx, s)
+		if err != nil {
+			return nil, err
+		}
+		images = append(images, ei)
+		pinned = append(pinned, ei.Ref)
+	}
+	entries, files, err := artifactgen.Embed(images, bases, dir, gzipped, newProgress(stderr))
+	if err != nil {
+		return nil, err
+	}
+	opts.Embedded, opts.Files = entries, files
+	return pinned, nil
+}
+
+// deltaBases reads what --delta-from names: earlier artifacts (FILE.mender)
+// or images.
+func deltaBases(ctx context.Context, r *artifactgen.Resolver, deltaFrom []string) ([]artifactgen.Base, error) {
 	var bases []artifactgen.Base
 	for _, d := range deltaFrom {
 		if strings.HasSuffix(d, ".mender") {
@@ -229,22 +254,7 @@ func embed(ctx context.Context, r *artifactgen.Resolver, sources, deltaFrom []st
 		}
 		bases = append(bases, b)
 	}
-	var images []*artifactgen.EmbeddedImage
-	var pinned []string
-	for _, s := range sources {
-		ei, err := r.Fetch(ctx, s)
-		if err != nil {
-			return nil, err
-		}
-		images = append(images, ei)
-		pinned = append(pinned, ei.Ref)
-	}
-	entries, files, err := artifactgen.Embed(images, bases, dir, gzipped, newProgress(stderr))
-	if err != nil {
-		return nil, err
-	}
-	opts.Embedded, opts.Files = entries, files
-	return pinned, nil
+	return bases, nil
 }
 
 // newProgress shows a progress line on a terminal, and one line per
@@ -350,8 +360,8 @@ func (o *flags) build(cmd *cobra.Command, args []string) (artifactgen.Options, a
 			ctx = context.Background()
 		}
 		if o.compose != "" {
-			if len(args) > 0 || len(opts.Services) > 0 || o.embed {
-				return fmt.Errorf("--compose: give no image, --service or --embed with it")
+			if len(args) > 0 || len(opts.Services) > 0 {
+				return fmt.Errorf("--compose: give no image or --service with it")
 			}
 			dir, err := os.MkdirTemp("", "docker-artifact-gen")
 			if err != nil {
@@ -362,12 +372,22 @@ func (o *flags) build(cmd *cobra.Command, args []string) (artifactgen.Options, a
 			if app == "" {
 				app = spec.DefaultApp
 			}
-			c, pf, err := r.PackCompose(ctx, o.compose, app, dir)
+			c, pf, fetched, err := r.PackCompose(ctx, o.compose, app, dir, o.embed)
 			if err != nil {
 				return err
 			}
 			opts.Compose, opts.Files = c, []artifactgen.PayloadFile{pf}
-			opts.Images = nil
+			if o.embed {
+				bases, err := deltaBases(ctx, r, o.deltaFrom)
+				if err != nil {
+					return err
+				}
+				entries, files, err := artifactgen.Embed(fetched, bases, dir, false, newProgress(cmd.ErrOrStderr()))
+				if err != nil {
+					return err
+				}
+				opts.Embedded, opts.Files = entries, append(opts.Files, files...)
+			}
 			return nil
 		}
 		sources := args

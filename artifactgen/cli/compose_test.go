@@ -2,8 +2,8 @@ package cli_test
 
 import (
 	"archive/tar"
-	"compress/gzip"
 	"bytes"
+	"compress/gzip"
 	"io"
 	"os"
 	"path/filepath"

@@ -115,7 +115,16 @@ type Health struct {
 // ones.
 func (m *Meta) Images() []string {
 	if m.Compose != nil {
-		return m.Compose.Images
+		// Embedded images are known by ID once loaded (the shipped compose
+		// file names them so).
+		var out []string
+		for _, img := range m.Compose.Images {
+			if e, ok := m.Embedded[img]; ok {
+				img = e.ID
+			}
+			out = append(out, img)
+		}
+		return out
 	}
 	var out []string
 	seen := map[string]bool{}
@@ -282,6 +291,9 @@ func ParseWith(data []byte, o ParseOptions) (*Meta, error) {
 		if err := m.addCompose(raw.Compose); err != nil {
 			return nil, err
 		}
+		if err := m.addEmbedded(raw.Embedded); err != nil {
+			return nil, err
+		}
 		return m, nil
 	case raw.Containers != nil && raw.Services != nil:
 		return nil, invalid("containers and services: give one or the other")
@@ -347,6 +359,11 @@ func (m *Meta) addEmbedded(emb map[string]Embedded) error {
 	used := map[string]bool{}
 	for _, s := range m.Services {
 		used[s.Image] = true
+	}
+	if m.Compose != nil {
+		for _, img := range m.Compose.Images {
+			used[img] = true
+		}
 	}
 	files := map[string]string{}
 	for ref, e := range emb {

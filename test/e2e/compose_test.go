@@ -81,3 +81,44 @@ func TestComposeThroughMender(t *testing.T) {
 	assert.Equal(t, pushed[1], web())
 	assert.True(t, volumeHas("v1") && volumeHas("v2"), "the named volume kept v1's data through the update")
 }
+
+// A Compose app with its images inside the artifact, installed with the
+// registry gone.
+func TestComposeEmbeddedOffline(t *testing.T) {
+	_, err := module.FindComposer(nil)
+	fixture.Need(t, err == nil, "Docker Compose (docker-compose)")
+	s := newSandbox(t, "")
+	e := fixture.Docker(t)
+	reg := fixture.NewRegistry(t)
+	ctx := context.Background()
+	run := fixture.RandHex()
+	spec := fixture.Image{Version: "coff-" + run}
+	fixture.MustPush(t, reg, "e2e/coff", "1", spec)
+	img, err := fixture.Build(spec)
+	require.NoError(t, err)
+	id, _ := img.ConfigName()
+	t.Cleanup(func() {
+		enginetest.RemoveLabelled(t, e, module.ComposeProjectLabel, s.app)
+		e.RemoveImage(ctx, id.String())
+	})
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "docker-compose.yml"),
+		[]byte("services:\n  web:\n    image: "+reg.Addr+"/e2e/coff:1\n    network_mode: none\n"), 0o644))
+	out := s.path("coff.mender")
+	var stdout, stderr strings.Builder
+	require.Equal(t, 0, cli.Main([]string{"-n", "coff-1", "-t", "test-device", "-T", payloadType, "-o", out, "--app", s.app,
+		"--health-window", "1s", "--compose", dir, "--embed"}, &stdout, &stderr), stderr.String())
+	reg.Close() // no registry from here on
+
+	o, err := s.mender("install", out)
+	require.NoError(t, err, o)
+	l, err := e.ListContainers(ctx, map[string]string{module.ComposeProjectLabel: s.app})
+	require.NoError(t, err)
+	require.Len(t, l, 1)
+	c, err := e.InspectContainer(ctx, l[0].ID)
+	require.NoError(t, err)
+	assert.True(t, c.State.Running)
+	assert.Equal(t, id.String(), c.Image, "the loaded image, by ID")
+	o, err = s.mender("commit")
+	require.NoError(t, err, o)
+}
