@@ -34,16 +34,18 @@ func (u *Updater) Install(ctx context.Context, filesDir string) error {
 	case PhaseInstalled:
 		return nil
 	case PhaseDownloaded:
-		all, err := u.Engine.ListContainers(ctx, appFilter(m))
+		in, err := u.loadInstalled(m.App)
 		if err != nil {
 			return err
 		}
-		if m.Compose != nil {
-			in, err := u.loadInstalled(m.App)
-			if err != nil {
-				return err
-			}
+		filter := appFilter(m)
+		if m.Compose != nil || (m.Remove && in.ProjectDir != "") {
 			d.OldProjectDir, d.OldProjectFile, d.OldParams = in.ProjectDir, in.ProjectFile, in.Params
+			filter = map[string]string{ComposeProjectLabel: m.App}
+		}
+		all, err := u.Engine.ListContainers(ctx, filter)
+		if err != nil {
+			return err
 		}
 		d.ID = newID()
 		for _, c := range all {
@@ -58,9 +60,17 @@ func (u *Updater) Install(ctx context.Context, filesDir string) error {
 	default:
 		return fmt.Errorf("app %s: cannot install in phase %s", m.App, d.Phase)
 	}
-	if m.Compose != nil {
+	switch {
+	case m.Compose != nil:
 		err = u.composeUp(ctx, m.App, d.ProjectDir, m.Compose.File, d.Params)
-	} else {
+	case m.Remove && d.OldProjectDir != "":
+		// Removing a Compose app: its project comes down; a rollback
+		// brings the same project up again.
+		var c Composer
+		if c, err = u.composer(); err == nil {
+			err = c.Down(ctx, m.App, d.OldProjectDir, d.OldProjectFile, composeEnv(d.OldParams))
+		}
+	default:
 		err = u.swap(ctx, m, d)
 	}
 	if err != nil {
@@ -284,7 +294,7 @@ func (u *Updater) rollback(ctx context.Context, app string) error {
 			return err
 		}
 	}
-	if d.ProjectDir != "" {
+	if d.ProjectDir != "" || d.OldProjectDir != "" {
 		return u.rollbackCompose(ctx, d)
 	}
 	all, err := u.Engine.ListContainers(ctx, map[string]string{LabelApp: app})
@@ -383,6 +393,11 @@ func (u *Updater) commit(ctx context.Context, app string) error {
 		}
 		if err := u.journal().Remove(app, installedFile); err != nil {
 			return err
+		}
+		if d.OldProjectDir != "" {
+			if err := os.RemoveAll(d.OldProjectDir); err != nil {
+				return err
+			}
 		}
 		if err := u.journal().Remove(app, deploymentFile); err != nil {
 			return err
@@ -528,15 +543,15 @@ func (u *Updater) composeUp(ctx context.Context, app, dir, file string, params m
 // described, or takes the new one down when there was none before. Named
 // volumes are kept either way.
 func (u *Updater) rollbackCompose(ctx context.Context, d *Deployment) error {
-	m, err := u.parse(d.Meta, recorded(d.Params))
-	if err != nil {
-		return err
-	}
 	if d.OldProjectDir != "" {
 		if err := u.composeUp(ctx, d.App, d.OldProjectDir, d.OldProjectFile, d.OldParams); err != nil {
 			return err
 		}
 	} else {
+		m, err := u.parse(d.Meta, recorded(d.Params))
+		if err != nil {
+			return err
+		}
 		c, err := u.composer()
 		if err != nil {
 			return err

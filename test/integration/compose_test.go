@@ -123,5 +123,25 @@ volumes:
 	require.NoError(t, err)
 	assert.Len(t, projects, 1, "commit removes the old project directory")
 
+	// Removing the app: its project comes down; a rollback brings it back.
+	remove := func(commit bool) {
+		w.d.Artifact("shop-gone", fmt.Sprintf(`{"app":%q,"remove":true}`, w.app))
+		require.NoError(t, w.d.Run("Download"))
+		require.NoError(t, w.d.Run("ArtifactInstall"), w.d.Log.String())
+		if commit {
+			require.NoError(t, w.d.Run("ArtifactCommit"), w.d.Log.String())
+			require.NoError(t, w.d.Run("Cleanup"))
+		}
+	}
+	remove(false)
+	assert.Empty(t, images())
+	require.NoError(t, w.d.Run("ArtifactRollback"), w.d.Log.String())
+	require.NoError(t, w.d.Run("Cleanup"))
+	assert.Equal(t, map[string]string{"web": web2, "worker": worker}, images(), "the removal rolled back")
+	remove(true)
+	assert.Empty(t, images())
+	assert.False(t, w.has(web2), "the removed app's images go at commit")
+	assert.True(t, volumeHas("from-web1"), "named volumes are never removed")
+
 	w.checkUnrelated()
 }
