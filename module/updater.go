@@ -285,6 +285,9 @@ func (u *Updater) Download(ctx context.Context, filesDir string) error {
 		err = u.readPayload(ctx, filesDir, m, load, d.ProjectDir)
 	}
 	if err == nil && m.Compose != nil {
+		err = u.checkComposePolicy(m, d.ProjectDir)
+	}
+	if err == nil && m.Compose != nil {
 		var lookup func(string) (string, string, bool)
 		if lookup, err = u.deviceParams(m.App); err == nil {
 			var values map[string]string
