@@ -2,13 +2,11 @@ package e2e
 
 import (
 	"context"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/mender-docker/mender-docker/artifactgen/cli"
 	"github.com/mender-docker/mender-docker/module"
 	"github.com/mender-docker/mender-docker/module/engine/enginetest"
 	"github.com/mender-docker/mender-docker/test/fixture"
@@ -35,11 +33,7 @@ func TestTwoApps(t *testing.T) {
 		}
 	})
 	gen := func(name, app string, extra ...string) string {
-		out := s.path(name + ".mender")
-		args := append([]string{"-n", name, "-t", "test-device", "-T", payloadType, "-o", out, "--app", app, "--health-window", "1s"}, extra...)
-		var stdout, stderr strings.Builder
-		require.Equal(t, 0, cli.Main(args, &stdout, &stderr), stderr.String())
-		return out
+		return s.generate(name, append([]string{"--app", app, "--health-window", "1s"}, extra...)...)
 	}
 	service := func(tag string) []string {
 		return []string{"--service", "web=" + reg.Addr + "/e2e/apps:" + tag + ",--network none --restart always"}

@@ -11,7 +11,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/mender-docker/mender-docker/artifactgen/cli"
 	"github.com/mender-docker/mender-docker/module"
 	"github.com/mender-docker/mender-docker/module/engine/enginetest"
 	"github.com/mender-docker/mender-docker/test/fixture"
@@ -46,10 +45,7 @@ func TestComposeThroughMender(t *testing.T) {
 			"  db:\n    image: " + reg.Addr + "/e2e/cdb:1\n    network_mode: none\n" +
 			"volumes:\n  data: {}\n"
 		require.NoError(t, os.WriteFile(filepath.Join(dir, "docker-compose.yml"), []byte(compose), 0o644))
-		out := s.path(name + ".mender")
-		var stdout, stderr strings.Builder
-		require.Equal(t, 0, cli.Main([]string{"-n", name, "-t", "test-device", "-T", payloadType, "-o", out, "--app", s.app, "--health-window", "1s", "--compose", dir}, &stdout, &stderr), stderr.String())
-		return out
+		return s.generate(name, "--app", s.app, "--health-window", "1s", "--compose", dir)
 	}
 	web := func() string {
 		l, err := e.ListContainers(ctx, map[string]string{module.ComposeProjectLabel: s.app, "com.docker.compose.service": "web"})
@@ -104,10 +100,7 @@ func TestComposeEmbeddedOffline(t *testing.T) {
 	dir := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "docker-compose.yml"),
 		[]byte("services:\n  web:\n    image: "+reg.Addr+"/e2e/coff:1\n    network_mode: none\n"), 0o644))
-	out := s.path("coff.mender")
-	var stdout, stderr strings.Builder
-	require.Equal(t, 0, cli.Main([]string{"-n", "coff-1", "-t", "test-device", "-T", payloadType, "-o", out, "--app", s.app,
-		"--health-window", "1s", "--compose", dir, "--embed"}, &stdout, &stderr), stderr.String())
+	out := s.generate("coff-1", "--app", s.app, "--health-window", "1s", "--compose", dir, "--embed")
 	reg.Close() // no registry from here on
 
 	o, err := s.mender("install", out)

@@ -96,6 +96,15 @@ func (s *sandbox) mender(args ...string) (string, error) {
 	return string(out), err
 }
 
+// generate writes an artifact for this device with docker-artifact-gen.
+func (s *sandbox) generate(name string, args ...string) string {
+	out := s.path(name + ".mender")
+	var stdout, stderr strings.Builder
+	code := cli.Main(append([]string{"-n", name, "-t", "test-device", "-T", payloadType, "-o", out}, args...), &stdout, &stderr)
+	require.Equal(s.t, 0, code, stderr.String())
+	return out
+}
+
 // artifact writes a module-image artifact with Debian's mender-artifact.
 func (s *sandbox) artifact(name, meta string) string {
 	metaFile := s.path(name + ".json")
@@ -212,15 +221,12 @@ func TestGeneratorArtifactsInstall(t *testing.T) {
 		}
 	})
 	gen := func(name, tag string, sign bool) string {
-		out := s.path(name + ".mender")
-		args := []string{"-n", name, "-t", "test-device", "-T", payloadType, "-o", out, "--app", s.app, "--health-window", "1s",
+		args := []string{"--app", s.app, "--health-window", "1s",
 			"--service", "web=" + reg.Addr + "/e2e/gen:" + tag + ",--network none --restart always"}
 		if sign {
 			args = append(args, "-k", priv)
 		}
-		var stdout, stderr strings.Builder
-		require.Equal(t, 0, cli.Main(args, &stdout, &stderr), stderr.String())
-		return out
+		return s.generate(name, args...)
 	}
 	mine := func() []fixture.Snap {
 		return (&fixture.Device{T: t, Eng: e}).Snapshot(map[string]string{module.LabelApp: s.app})

@@ -4,13 +4,11 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/mender-docker/mender-docker/artifactgen/cli"
 	"github.com/mender-docker/mender-docker/module"
 	"github.com/mender-docker/mender-docker/module/engine/enginetest"
 	"github.com/mender-docker/mender-docker/test/fixture"
@@ -49,12 +47,7 @@ func TestOfflineEmbedded(t *testing.T) {
 	v10Path, _ := save("v10", seed+9)
 
 	gen := func(name string, extra ...string) string {
-		out := s.path(name + ".mender")
-		args := append([]string{"-n", name, "-t", "test-device", "-T", payloadType, "-o", out, "--app", s.app, "--health-window", "1s",
-			"--run-args", "--network none", "--embed"}, extra...)
-		var stdout, stderr strings.Builder
-		require.Equal(t, 0, cli.Main(args, &stdout, &stderr), stderr.String())
-		return out
+		return s.generate(name, append([]string{"--app", s.app, "--health-window", "1s", "--run-args", "--network none", "--embed"}, extra...)...)
 	}
 	a1 := gen("off-v1", "docker-archive:"+v1Path)
 	a2 := gen("off-v2", "docker-archive:"+v2Path)
