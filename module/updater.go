@@ -253,16 +253,17 @@ func (u *Updater) Download(ctx context.Context, filesDir string) error {
 	d := &Deployment{Phase: PhaseDownloading, App: m.App, Artifact: readArtifactName(filesDir), Meta: raw, Params: m.Values(), Started: time.Now().UTC()}
 	var pulls []string
 	for _, img := range m.Images() {
-		if load[img] {
-			d.Pulled = append(d.Pulled, img)
+		if isEmbeddedID(m, img) {
+			// Loaded from the payload, never pulled; checkEmbedded already
+			// asked whether it is here.
+			if load[img] {
+				d.Pulled = append(d.Pulled, img)
+			}
 			continue
 		}
 		ok, err := u.Engine.HasImage(ctx, img)
 		if err != nil {
 			return err
-		}
-		if !ok && isEmbeddedID(m, img) {
-			continue // present at check time; gone since: verify says so
 		}
 		if !ok {
 			d.Pulled = append(d.Pulled, img)
