@@ -78,11 +78,16 @@ func (c *execComposer) Down(ctx context.Context, project, dir, file string, env 
 	return c.run(ctx, project, dir, file, env, "down", "--remove-orphans")
 }
 
+// composer finds Compose once per process (a preload runs several states).
 func (u *Updater) composer() (Composer, error) {
-	if u.Compose != nil {
-		return u.Compose, nil
+	if u.Compose == nil {
+		c, err := FindComposer(u.logf)
+		if err != nil {
+			return nil, err
+		}
+		u.Compose = c
 	}
-	return FindComposer(u.logf)
+	return u.Compose, nil
 }
 
 // composeEnv is the environment Compose interpolates the project's

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/mender-docker/mender-docker/module/spec"
 )
@@ -17,16 +16,16 @@ func (u *Updater) appOf(data []byte) (string, error) {
 	var v struct {
 		App *string `json:"app"`
 	}
-	if err := json.Unmarshal(data, &v); err != nil || v.App == nil {
-		if err != nil && strings.TrimSpace(string(data)) != "null" {
-			return "", fmt.Errorf("%w: not valid JSON", spec.ErrInvalid)
-		}
-		if u.Config.DefaultApp != "" {
-			return u.Config.DefaultApp, nil
-		}
-		return spec.DefaultApp, nil
+	if err := json.Unmarshal(data, &v); err != nil {
+		return "", fmt.Errorf("%w: not valid JSON", spec.ErrInvalid)
 	}
-	return *v.App, nil
+	if v.App != nil {
+		return *v.App, nil
+	}
+	if u.Config.DefaultApp != "" {
+		return u.Config.DefaultApp, nil
+	}
+	return spec.DefaultApp, nil
 }
 
 // deviceParams reads the device's values for an app's ${NAME}

@@ -12,6 +12,14 @@ import (
 	"github.com/mender-docker/mender-docker/module/spec"
 )
 
+// payload is what reading one artifact's payload files needs.
+type payload struct {
+	m          *spec.Meta
+	load       map[string]bool   // embedded image IDs to load
+	byFile     map[string]string // embedded image reference by payload file
+	projectDir string            // where a Compose project is unpacked
+}
+
 // readPayload consumes the artifact's payload files and loads into the
 // engine the embedded images listed in load (by ID). The client streams the
 // files through FILES_DIR/stream-next during Download; when it has stored
@@ -19,13 +27,13 @@ import (
 // read from there. Nothing is written to disk on the way: each stream goes
 // straight into the engine's image load.
 func (u *Updater) readPayload(ctx context.Context, filesDir string, m *spec.Meta, load map[string]bool, projectDir string) error {
-	byFile := map[string]string{}
+	p := &payload{m: m, load: load, byFile: map[string]string{}, projectDir: projectDir}
 	for ref, e := range m.Embedded {
-		byFile[e.File] = ref
+		p.byFile[e.File] = ref
 	}
 	next := filepath.Join(filesDir, "stream-next")
 	if _, err := os.Stat(next); err != nil {
-		return u.loadFromDir(ctx, filepath.Join(filesDir, "files"), m, load, projectDir)
+		return u.loadFromDir(ctx, filepath.Join(filesDir, "files"), p)
 	}
 	for {
 		line, err := readStreamNext(next)
@@ -35,63 +43,52 @@ func (u *Updater) readPayload(ctx context.Context, filesDir string, m *spec.Meta
 		if line == "" {
 			return nil // the client's end of the payload
 		}
-		name := filepath.Base(line)
-		f, err := os.Open(filepath.Join(filesDir, line))
-		if err != nil {
-			return fmt.Errorf("opening payload stream %s: %w", line, err)
-		}
-		err = u.loadOne(ctx, name, f, m, byFile, load, projectDir)
-		f.Close()
-		if err != nil {
+		if err := u.loadFile(ctx, filepath.Base(line), filepath.Join(filesDir, line), p); err != nil {
 			return err
 		}
 	}
 }
 
-func (u *Updater) loadFromDir(ctx context.Context, dir string, m *spec.Meta, load map[string]bool, projectDir string) error {
-	byFile := map[string]string{}
-	for ref, e := range m.Embedded {
-		byFile[e.File] = ref
-	}
-	if m.Compose != nil {
-		f, err := os.Open(filepath.Join(dir, m.Compose.Project))
-		if err != nil {
-			return fmt.Errorf("compose project: %w", err)
-		}
-		err = u.loadOne(ctx, m.Compose.Project, f, m, byFile, load, projectDir)
-		f.Close()
-		if err != nil {
+// loadFromDir reads the payload files the client stored: the Compose
+// project, and the embedded images still to load.
+func (u *Updater) loadFromDir(ctx context.Context, dir string, p *payload) error {
+	if p.m.Compose != nil {
+		if err := u.loadFile(ctx, p.m.Compose.Project, filepath.Join(dir, p.m.Compose.Project), p); err != nil {
 			return err
 		}
 	}
-	for ref, e := range m.Embedded {
-		if !load[e.ID] {
-			continue
-		}
-		f, err := os.Open(filepath.Join(dir, e.File))
-		if err != nil {
-			return fmt.Errorf("embedded image %s: %w", ref, err)
-		}
-		err = u.loadOne(ctx, e.File, f, m, byFile, load, projectDir)
-		f.Close()
-		if err != nil {
-			return err
+	for _, e := range p.m.Embedded {
+		if p.load[e.ID] {
+			if err := u.loadFile(ctx, e.File, filepath.Join(dir, e.File), p); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
 }
 
+// loadFile opens one payload file (a stream or a stored file) and loads it.
+func (u *Updater) loadFile(ctx context.Context, name, path string, p *payload) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("payload file %s: %w", name, err)
+	}
+	defer f.Close()
+	return u.loadOne(ctx, name, f, p)
+}
+
 // loadOne loads one payload file if its image is wanted, and reads it to
 // the end in any case: the client checks every file's checksum as it
 // streams it.
-func (u *Updater) loadOne(ctx context.Context, name string, r io.Reader, m *spec.Meta, byFile map[string]string, load map[string]bool, projectDir string) error {
+func (u *Updater) loadOne(ctx context.Context, name string, r io.Reader, p *payload) error {
+	m, load := p.m, p.load
 	cr := &countingReader{r: r}
-	ref, known := byFile[name]
+	ref, known := p.byFile[name]
 	if m.Compose != nil && name == m.Compose.Project {
-		if err := extractProject(cr, projectDir); err != nil {
+		if err := extractProject(cr, p.projectDir); err != nil {
 			return err
 		}
-		u.logf("app %s: compose project unpacked in %s", m.App, projectDir)
+		u.logf("app %s: compose project unpacked in %s", m.App, p.projectDir)
 	} else if !known {
 		u.logf("payload file %s is not an embedded image; skipped", name)
 	} else if e := m.Embedded[ref]; load[e.ID] {
