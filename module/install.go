@@ -102,13 +102,22 @@ func (u *Updater) swap(ctx context.Context, m *spec.Meta, d *Deployment) error {
 		}
 	}
 	// 1. Free the names: the old set keeps running under other names.
+	held := map[string]bool{} // names an old container still holds
 	for _, o := range d.Old {
 		c, ok := byID[o.ID]
 		if !ok || c.Name != o.Name {
 			continue
 		}
 		if err := u.Engine.RenameContainer(ctx, o.ID, o.Name+prevSuffix); err != nil {
-			return err
+			if !c.State.Running && !c.State.Restarting {
+				return err
+			}
+			// A Docker engine without a default bridge cannot rename a
+			// running container that was stopped and started again
+			// ("sandbox not found"). Rename it once it is stopped; the new
+			// container waits under a temporary name until then.
+			u.logf("app %s: %s cannot be renamed while it runs (%v); renaming it once stopped", m.App, o.Name, err)
+			held[o.Name] = true
 		}
 	}
 	// 2. Create the new set while the old one still serves.
@@ -116,14 +125,24 @@ func (u *Updater) swap(ctx context.Context, m *spec.Meta, d *Deployment) error {
 		if _, ok := mine[s.Name]; ok {
 			continue
 		}
-		id, err := u.create(ctx, m, d, s)
+		name := s.Config.Name
+		if held[name] {
+			name += nextSuffix
+		}
+		id, err := u.create(ctx, m, d, s, name)
 		if err != nil {
 			return err
 		}
-		mine[s.Name] = engine.Container{ID: id, Name: s.Config.Name}
+		mine[s.Name] = engine.Container{ID: id, Name: name}
 	}
 	// 3. Stop old, 4. start new: the only downtime.
 	t0 := time.Now()
+	if !d.Stopping && len(d.Old) > 0 {
+		d.Stopping = true
+		if err := u.save(d); err != nil {
+			return err
+		}
+	}
 	for _, o := range d.Old {
 		if c, ok := byID[o.ID]; ok && (c.State.Running || c.State.Restarting) {
 			if err := u.Engine.StopContainer(ctx, o.ID, u.stopTimeout()); err != nil && !errors.Is(err, engine.ErrNotFound) {
@@ -131,9 +150,21 @@ func (u *Updater) swap(ctx context.Context, m *spec.Meta, d *Deployment) error {
 			}
 		}
 	}
+	for _, o := range d.Old {
+		if held[o.Name] {
+			if err := u.Engine.RenameContainer(ctx, o.ID, o.Name+prevSuffix); err != nil {
+				return err
+			}
+		}
+	}
 	t1 := time.Now()
 	for _, s := range m.Services {
 		c := mine[s.Name]
+		if c.Name != s.Config.Name {
+			if err := u.Engine.RenameContainer(ctx, c.ID, s.Config.Name); err != nil {
+				return err
+			}
+		}
 		if c.State.Running {
 			continue
 		}
@@ -146,8 +177,9 @@ func (u *Updater) swap(ctx context.Context, m *spec.Meta, d *Deployment) error {
 	return nil
 }
 
-func (u *Updater) create(ctx context.Context, m *spec.Meta, d *Deployment, s spec.Service) (string, error) {
+func (u *Updater) create(ctx context.Context, m *spec.Meta, d *Deployment, s spec.Service, name string) (string, error) {
 	cfg := s.Config
+	cfg.Name = name
 	cfg.Labels = map[string]string{}
 	for k, v := range s.Config.Labels {
 		cfg.Labels[k] = v
@@ -311,6 +343,39 @@ func (u *Updater) rollback(ctx context.Context, app string) error {
 			u.logf("removed new container %s", c.Name)
 		}
 	}
+	if err := u.restoreOld(ctx, d, byID); err != nil {
+		return err
+	}
+	d.Phase = PhaseRolledBack
+	if err := u.save(d); err != nil {
+		return err
+	}
+	u.logf("app %s: rolled back to the previous set (%d container(s))", app, len(d.Old))
+	return nil
+}
+
+// restoreOld gives the old set back its names and starts what was running,
+// then checks that it stays so: a stop that a killed install had sent may
+// land after we look.
+func (u *Updater) restoreOld(ctx context.Context, d *Deployment, byID map[string]engine.Container) error {
+	if d.Stopping {
+		// The engine may still be carrying out the install's stop of a
+		// container that looks running: finish that stop ourselves, so
+		// that the start below is the last word.
+		for _, o := range d.Old {
+			if c, ok := byID[o.ID]; ok && o.Running && (c.State.Running || c.State.Restarting) {
+				if err := u.Engine.StopContainer(ctx, o.ID, u.stopTimeout()); err != nil && !errors.Is(err, engine.ErrNotFound) {
+					return err
+				}
+				c.State.Running, c.State.Restarting = false, false
+				byID[o.ID] = c
+			}
+		}
+		d.Stopping = false
+		if err := u.save(d); err != nil {
+			return err
+		}
+	}
 	for _, o := range d.Old {
 		c, ok := byID[o.ID]
 		if !ok {
@@ -319,21 +384,64 @@ func (u *Updater) rollback(ctx context.Context, app string) error {
 		}
 		if c.Name != o.Name {
 			if err := u.Engine.RenameContainer(ctx, o.ID, o.Name); err != nil {
-				return err
+				if !c.State.Running && !c.State.Restarting {
+					return err
+				}
+				// Running and not renamable (see swap): rename it stopped.
+				u.logf("app %s: %s cannot be renamed while it runs (%v); restarting it under its name", d.App, c.Name, err)
+				if err := u.Engine.StopContainer(ctx, o.ID, u.stopTimeout()); err != nil {
+					return err
+				}
+				if err := u.Engine.RenameContainer(ctx, o.ID, o.Name); err != nil {
+					return err
+				}
+				c.State.Running, c.State.Restarting = false, false
 			}
 		}
-		if o.Running && !c.State.Running {
+		if o.Running && !c.State.Running && !c.State.Restarting {
 			if err := u.Engine.StartContainer(ctx, o.ID); err != nil {
 				return err
 			}
 			u.logf("restarted previous container %s", o.Name)
 		}
 	}
-	d.Phase = PhaseRolledBack
-	if err := u.save(d); err != nil {
-		return err
+	return u.settle(ctx, d)
+}
+
+// settle checks, a few polls apart, that every old container that ran
+// before the update runs now, starting again any that an engine operation
+// still in flight stopped after all.
+func (u *Updater) settle(ctx context.Context, d *Deployment) error {
+	poll := u.PollInterval
+	if poll == 0 {
+		poll = 250 * time.Millisecond
 	}
-	u.logf("app %s: rolled back to the previous set (%d container(s))", app, len(d.Old))
+	const checks = 3
+	for i := 0; i < checks; i++ {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(poll):
+		}
+		for _, o := range d.Old {
+			if !o.Running {
+				continue
+			}
+			c, err := u.Engine.InspectContainer(ctx, o.ID)
+			if errors.Is(err, engine.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if !c.State.Running && !c.State.Restarting {
+				if err := u.Engine.StartContainer(ctx, o.ID); err != nil {
+					return err
+				}
+				u.logf("previous container %s had stopped after rollback looked; started it again", o.Name)
+			}
+		}
+	}
 	return nil
 }
 

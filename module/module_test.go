@@ -214,8 +214,16 @@ func TestKillAnywhere(t *testing.T) {
 		commit bool // the operator commits (else rolls back)
 		bad    bool // the new version fails its health check
 		boot   bool // a power cut: only the boot-time recover runs
+		// The old set was started again before (by a rollback) on an
+		// engine with no default bridge, and a stop sent before the kill
+		// lands lag engine calls later.
+		restarted bool
+		lag       int
 	}
-	flows := []flow{{name: "commit", commit: true}, {name: "rollback"}, {name: "unhealthy", bad: true}, {name: "power cut", commit: true, boot: true}}
+	flows := []flow{{name: "commit", commit: true}, {name: "rollback"}, {name: "unhealthy", bad: true}, {name: "power cut", commit: true, boot: true},
+		{name: "restarted, no bridge, stop lands late", commit: true, restarted: true, lag: 2},
+		{name: "restarted, rollback, stop lands later", restarted: true, lag: 5},
+		{name: "restarted, power cut", commit: true, boot: true, restarted: true, lag: 1}}
 	runs := 0
 	defer func() { t.Logf("%d kill points checked", runs) }()
 	for _, f := range flows {
@@ -225,6 +233,10 @@ func TestKillAnywhere(t *testing.T) {
 			v1 := d.image("web", "1", memengine.Behavior{})
 			db1 := d.image("db", "1", memengine.Behavior{})
 			require.NoError(t, d.install("app-1", meta(v1, db1), true))
+			if f.restarted {
+				d.eng.NoBridge, d.eng.StopLag = true, f.lag
+				d.restartAll(other)
+			}
 			old := d.snapshot()
 			v2 := d.image("web", "2", memengine.Behavior{Crash: f.bad})
 			db2 := d.image("db", "2", memengine.Behavior{})
@@ -256,6 +268,9 @@ func TestKillAnywhere(t *testing.T) {
 			if !isOld && !isNew {
 				t.Fatalf("%s: device is in neither state:\nold %v\nnow %v\nlog:\n%s", label, old, now, d.Log.String())
 			}
+			if killed == "" && f.commit && !f.bad && !isNew {
+				t.Fatalf("%s: nothing was killed, yet the update did not stick:\n%s", label, d.Log.String())
+			}
 			// A killed Cleanup may leave the journal; the next run (boot
 			// recover, or the next Download) finishes it without changing
 			// the running set.
@@ -267,6 +282,17 @@ func TestKillAnywhere(t *testing.T) {
 			if killed == "" {
 				break // k exceeded the calls of the whole deployment
 			}
+		}
+	}
+}
+
+// restartAll stops and starts the app's containers, as a rollback does.
+func (d *device) restartAll(except string) {
+	ctx := context.Background()
+	for _, c := range d.containers() {
+		if c.ID != except {
+			require.NoError(d.t, d.eng.StopContainer(ctx, c.ID, time.Second))
+			require.NoError(d.t, d.eng.StartContainer(ctx, c.ID))
 		}
 	}
 }

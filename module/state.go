@@ -45,8 +45,12 @@ type Deployment struct {
 	OldProjectFile string            `json:"old_project_file,omitempty"`
 	OldParams      map[string]string `json:"old_params,omitempty"`
 	// Old is the app's set before the update.
-	Old     []OldContainer `json:"old,omitempty"`
-	Started time.Time      `json:"started"`
+	Old []OldContainer `json:"old,omitempty"`
+	// Stopping is set before the old set's stop is sent: a stop that a
+	// killed run had sent may still be carried out by the engine while
+	// rollback runs, so rollback must then finish it before starting.
+	Stopping bool      `json:"stopping,omitempty"`
+	Started  time.Time `json:"started"`
 }
 
 // OldContainer is one container of the previous set, as it was.
@@ -78,5 +82,10 @@ const (
 	LabelDeployment = "io.mender.docker.deployment"
 )
 
-// prevSuffix is added to the names of the old set while the new set runs.
-const prevSuffix = "_prev"
+// prevSuffix is added to the names of the old set while the new set runs;
+// nextSuffix to the names of new containers created while an old one that
+// could not be renamed still holds the name.
+const (
+	prevSuffix = "_prev"
+	nextSuffix = "_next"
+)

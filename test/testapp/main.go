@@ -2,7 +2,7 @@
 // able to act out what an update must cope with. It runs in images built
 // FROM scratch, so it needs no shell.
 //
-//	testapp [-exit-after D] [-code N] [-healthy-after D] [-listen ADDR]
+//	testapp [-exit-after D] [-code N] [-healthy-after D] [-listen ADDR] [-term-delay D]
 //	testapp check        (the HEALTHCHECK: exit 0 once healthy)
 package main
 
@@ -30,6 +30,7 @@ func main() {
 	healthyAfter := flag.Duration("healthy-after", 0, "become healthy after this long")
 	listen := flag.String("listen", "", "answer every TCP connection on this address with the version")
 	touch := flag.String("touch", "", "write the version to this file at start (to show a volume's data survives)")
+	termDelay := flag.Duration("term-delay", 0, "on SIGTERM, take this long to exit (a slow stop, for kills during one)")
 	flag.Parse()
 
 	version := os.Getenv("VERSION")
@@ -70,6 +71,7 @@ func main() {
 	select {
 	case <-sig:
 		fmt.Println("stopping")
+		time.Sleep(*termDelay)
 	case <-timeout:
 		fmt.Printf("exiting with code %d\n", *code)
 		os.Exit(*code)

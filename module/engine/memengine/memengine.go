@@ -51,6 +51,23 @@ type Engine struct {
 	Down bool
 	// Root is what RootDir reports ("" by default: nothing to check).
 	Root string
+	// NoBridge acts out a Docker engine without a default bridge: a
+	// container in the default network mode that was started again after
+	// a stop cannot be renamed while it runs ("sandbox … not found").
+	NoBridge bool
+	// StopLag acts out a stop that the engine carries on with after the
+	// caller was killed: a StopContainer call refused by the kill switch
+	// still stops its container, StopLag engine calls later (unless a
+	// later stop of the same container finishes it first).
+	StopLag int
+
+	starts  map[string]int // starts per container
+	pending []pendingStop
+}
+
+type pendingStop struct {
+	id    string
+	after int
 }
 
 // New returns an empty engine.
@@ -61,6 +78,7 @@ func New() *Engine {
 		layers:     map[string]bool{},
 		containers: map[string]*engine.Container{},
 		configs:    map[string]engine.ContainerConfig{},
+		starts:     map[string]int{},
 	}
 }
 
@@ -113,6 +131,7 @@ func (e *Engine) Config(id string) engine.ContainerConfig {
 }
 
 func (e *Engine) enter() error {
+	e.landStops()
 	e.calls++
 	if e.killAt > 0 && e.calls > e.killAt {
 		return ErrKilled
@@ -121,6 +140,21 @@ func (e *Engine) enter() error {
 		return errors.New("memengine: engine not answering")
 	}
 	return nil
+}
+
+// landStops carries out the stops in flight whose time has come.
+func (e *Engine) landStops() {
+	keep := e.pending[:0]
+	for _, p := range e.pending {
+		if p.after--; p.after > 0 {
+			keep = append(keep, p)
+			continue
+		}
+		if c, ok := e.containers[p.id]; ok && c.State.Running {
+			c.State.Running, c.State.Health, c.State.ExitCode = false, "", 0
+		}
+	}
+	e.pending = keep
 }
 
 func (e *Engine) find(id string) (*engine.Container, error) {
@@ -358,12 +392,28 @@ func (e *Engine) StartContainer(ctx context.Context, id string) error {
 		}
 		c.State.Running = true
 		c.State.Health = b.Health
+		e.starts[c.ID]++
 		return nil
 	})
 }
 
 func (e *Engine) StopContainer(ctx context.Context, id string, timeout time.Duration) error {
+	e.mu.Lock()
+	if e.StopLag > 0 && e.killAt > 0 && e.calls+1 > e.killAt {
+		if c, err := e.find(id); err == nil {
+			e.pending = append(e.pending, pendingStop{id: c.ID, after: e.StopLag + 1})
+		}
+	}
+	e.mu.Unlock()
 	return e.withContainer(id, func(c *engine.Container) error {
+		// A stop waits for one already in flight.
+		keep := e.pending[:0]
+		for _, p := range e.pending {
+			if p.id != c.ID {
+				keep = append(keep, p)
+			}
+		}
+		e.pending = keep
 		if c.State.Running {
 			c.State.Running, c.State.Health, c.State.ExitCode = false, "", 0
 		}
@@ -386,6 +436,10 @@ func (e *Engine) RenameContainer(ctx context.Context, id, name string) error {
 		}
 		if other, err := e.find(name); err == nil && other != c {
 			return fmt.Errorf("renaming %s to %s: name in use: %w", c.Name, name, engine.ErrConflict)
+		}
+		if nm := e.configs[c.ID].NetworkMode; e.NoBridge && c.State.Running && e.starts[c.ID] > 1 && (nm == "" || nm == "default" || nm == "bridge") {
+			// What Docker answers, and how its client classes it.
+			return fmt.Errorf("renaming %s to %s: sandbox %.12s not found: %w", c.Name, name, c.ID, engine.ErrNotFound)
 		}
 		c.Name = name
 		return nil

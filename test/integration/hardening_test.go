@@ -1,0 +1,104 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/mender-docker/mender-docker/test/fixture"
+)
+
+// metaNet is w.meta with the container's network mode given by runArgs
+// ("" leaves Docker's default network mode).
+func (w *world) metaNet(ref, runArgs string) string {
+	return fmt.Sprintf(`{"app":%q,"health":{"window":"300ms","timeout":"20s"},"services":{"web":{"image":%q,"run_args":%q}}}`,
+		w.app, ref, runArgs+" --restart unless-stopped")
+}
+
+// A dockerd without a default bridge (like this project's test daemon, and
+// some devices) cannot rename a running container with the default network
+// mode once it has been stopped and started again ("sandbox … not found"):
+// exactly what a rollback does to the previous container. Updates after a
+// rollback must still work, with the readable names kept.
+func TestUpdateAfterRollback(t *testing.T) {
+	for _, net := range []string{"", "--network none"} {
+		name := "default network"
+		if net != "" {
+			name = net
+		}
+		t.Run(name, func(t *testing.T) {
+			w := newWorld(t)
+			v1, v2, v3 := w.version("v1"), w.version("v2"), w.version("v3")
+			require.NoError(t, w.d.Install("app-v1", w.metaNet(v1, net), true), w.d.Log.String())
+			require.NoError(t, w.d.Install("app-v2", w.metaNet(v2, net), false), w.d.Log.String())
+			require.NoError(t, w.d.Run("ArtifactRollback"), w.d.Log.String())
+			require.NoError(t, w.d.Run("Cleanup"), w.d.Log.String())
+			atV1 := w.snapshot()
+			require.Len(t, atV1, 1)
+			require.True(t, atV1[0].Running)
+
+			// The previous container was restarted by the rollback; the
+			// next updates must swap it all the same.
+			require.NoError(t, w.d.Install("app-v3", w.metaNet(v3, net), false), w.d.Log.String())
+			s := w.snapshot()
+			require.Len(t, s, 2)
+			assert.Equal(t, fixture.Snap{ID: s[0].ID, Name: w.app + "-web", Image: v3, RestartPolicy: "unless-stopped", Running: true}, s[0])
+			assert.Equal(t, fixture.Snap{ID: atV1[0].ID, Name: w.app + "-web_prev", Image: v1, RestartPolicy: "unless-stopped"}, s[1])
+			// Rolling back again, and updating again, still works.
+			require.NoError(t, w.d.Run("ArtifactRollback"), w.d.Log.String())
+			require.NoError(t, w.d.Run("Cleanup"), w.d.Log.String())
+			assert.Equal(t, atV1, w.snapshot())
+			require.NoError(t, w.d.Install("app-v3", w.metaNet(v3, net), true), w.d.Log.String())
+			s = w.snapshot()
+			require.Len(t, s, 1)
+			assert.Equal(t, w.app+"-web", s[0].Name)
+			assert.Equal(t, v3, s[0].Image)
+			assert.True(t, s[0].Running)
+			w.checkUnrelated()
+		})
+	}
+}
+
+// A stop of the previous container that was sent before the module was
+// killed, and that the engine finishes while rollback runs, must not leave
+// the previous set stopped: rollback converges on the real engine.
+func TestRollbackAfterStopInFlight(t *testing.T) {
+	w := newWorld(t)
+	// v1 takes a while to stop, so that its stop is still in flight when
+	// rollback looks at it.
+	v1 := w.version("v1", "-term-delay", "1500ms")
+	v2 := w.version("v2")
+	require.NoError(t, w.d.Install("app-v1", w.metaNet(v1, "--network none"), true), w.d.Log.String())
+	before := w.snapshot()
+	require.Len(t, before, 1)
+
+	// Install, killed right after the new container's create: the module
+	// had sent the stop of v1, and the engine carries on with it.
+	w.d.Artifact("app-v2", w.metaNet(v2, "--network none"))
+	require.NoError(t, w.d.Run("Download"))
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		// The stop is in flight once v1 has been asked to stop; kill then.
+		for ctx.Err() == nil {
+			if c, err := w.d.Eng.InspectContainer(context.Background(), before[0].ID); err == nil && c.Name != before[0].Name {
+				time.Sleep(300 * time.Millisecond)
+				cancel()
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}()
+	err := w.d.U.Run(ctx, "ArtifactInstall", w.d.Files, nil)
+	cancel()
+	require.Error(t, err, "the install was meant to be cut short")
+	require.NoError(t, w.d.Run("ArtifactRollback"), w.d.Log.String())
+	require.NoError(t, w.d.Run("ArtifactFailure"), w.d.Log.String())
+	require.NoError(t, w.d.Run("Cleanup"), w.d.Log.String())
+	time.Sleep(2500 * time.Millisecond) // anything still in flight has landed
+	assert.Equal(t, before, w.snapshot(), "v1 runs again, same container:\n%s", w.d.Log.String())
+	w.checkUnrelated()
+}
