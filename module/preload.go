@@ -12,6 +12,10 @@ import (
 // that ships the app; once the app has an installed set (from this or any
 // later update), it does nothing.
 func (u *Updater) Preload(ctx context.Context, dir string) error {
+	return u.locked(ctx, func(ctx context.Context) error { return u.preload(ctx, dir) })
+}
+
+func (u *Updater) preload(ctx context.Context, dir string) error {
 	m, _, err := u.readMeta(dir)
 	if err != nil {
 		return err

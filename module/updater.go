@@ -59,28 +59,50 @@ func (u *Updater) Run(ctx context.Context, state, filesDir string, stdout io.Wri
 	case "SupportsRollback":
 		_, err := io.WriteString(stdout, "Yes\n")
 		return err
-	case "Download":
-		return u.Download(ctx, filesDir)
-	case "ArtifactInstall":
-		return u.Install(ctx, filesDir)
-	case "ArtifactCommit":
-		return u.forApps(ctx, filesDir, u.commit)
-	case "ArtifactRollback":
-		return u.forApps(ctx, filesDir, u.rollback)
-	case "ArtifactFailure":
-		return u.forApps(ctx, filesDir, u.converge)
-	case "Cleanup":
-		return u.forApps(ctx, filesDir, u.cleanup)
 	}
-	// Unknown states (including the reboot states we never ask for) are
-	// no-ops by the protocol.
-	return nil
+	var work func(context.Context) error
+	switch state {
+	case "Download":
+		work = func(ctx context.Context) error { return u.Download(ctx, filesDir) }
+	case "ArtifactInstall":
+		work = func(ctx context.Context) error { return u.Install(ctx, filesDir) }
+	case "ArtifactCommit":
+		work = func(ctx context.Context) error { return u.forApps(ctx, filesDir, u.commit) }
+	case "ArtifactRollback":
+		work = func(ctx context.Context) error { return u.forApps(ctx, filesDir, u.rollback) }
+	case "ArtifactFailure":
+		work = func(ctx context.Context) error { return u.forApps(ctx, filesDir, u.converge) }
+	case "Cleanup":
+		work = func(ctx context.Context) error { return u.forApps(ctx, filesDir, u.cleanup) }
+	default:
+		// Unknown states (including the reboot states we never ask for)
+		// are no-ops by the protocol.
+		return nil
+	}
+	return u.locked(ctx, work)
+}
+
+// locked runs fn holding the state directory's lock, waiting up to the
+// configured time for another module process to let go of it.
+func (u *Updater) locked(ctx context.Context, fn func(context.Context) error) error {
+	unlock, err := u.journal().Lock(ctx, time.Duration(u.Config.LockTimeout), func(holder string) {
+		u.logf("waiting up to %s for another module process to finish (%s)", time.Duration(u.Config.LockTimeout), holder)
+	})
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return fn(ctx)
 }
 
 // Recover finishes or undoes any deployment that an interrupted run left
 // behind, for every app: meant for a boot-time unit, and run by Download
 // for its own app. A deployment waiting for commit is left alone.
 func (u *Updater) Recover(ctx context.Context) error {
+	return u.locked(ctx, u.recoverAll)
+}
+
+func (u *Updater) recoverAll(ctx context.Context) error {
 	apps, err := u.journal().Apps(deploymentFile)
 	if err != nil {
 		return err

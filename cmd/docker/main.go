@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/mender-docker/mender-docker/module"
 	"github.com/mender-docker/mender-docker/module/config"
@@ -62,7 +63,7 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "docker module: %v\n", err)
 		return 1
 	}
-	eng, err := dockerapi.New(cfg.DockerHost)
+	eng, err := dockerapi.New(cfg.DockerHost, dockerapi.WithTimeout(time.Duration(cfg.EngineTimeout)))
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "docker module: %v\n", err)
 		return 1

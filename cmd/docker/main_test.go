@@ -1,11 +1,13 @@
 package main
 
 import (
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -42,7 +44,9 @@ func TestProtocol(t *testing.T) {
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			cmd := exec.Command(bin, tc.args...)
-			cmd.Env = append(os.Environ(), "MENDER_DOCKER_CONF="+filepath.Join(t.TempDir(), "none.conf"))
+			conf := filepath.Join(t.TempDir(), "mender-docker.conf")
+			require.NoError(t, os.WriteFile(conf, []byte(`{"state_dir":"`+t.TempDir()+`"}`), 0o644))
+			cmd.Env = append(os.Environ(), "MENDER_DOCKER_CONF="+conf)
 			var stdout, stderr strings.Builder
 			cmd.Stdout, cmd.Stderr = &stdout, &stderr
 			err := cmd.Run()
@@ -78,4 +82,51 @@ func TestBinarySize(t *testing.T) {
 	require.NoError(t, err)
 	t.Logf("module binary: %.2f MB", float64(fi.Size())/1e6)
 	assert.Less(t, fi.Size(), int64(9<<20), "binary over 9 MiB")
+}
+
+// An engine that accepts the connection and never answers must not hang a
+// deployment: Download fails, saying so, within engine_timeout.
+func TestEngineThatNeverAnswers(t *testing.T) {
+	bin := build(t)
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "docker.sock")
+	ln, err := net.Listen("unix", sock)
+	require.NoError(t, err)
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // read nothing, answer nothing
+		}
+	}()
+	conf := filepath.Join(dir, "mender-docker.conf")
+	require.NoError(t, os.WriteFile(conf, []byte(`{"state_dir":"`+filepath.Join(dir, "state")+`","docker_host":"unix://`+sock+`","engine_timeout":"1s"}`), 0o644))
+	files := filepath.Join(dir, "files")
+	require.NoError(t, os.MkdirAll(filepath.Join(files, "header"), 0o755))
+	meta := `{"containers":["127.0.0.1:5000/web@sha256:` + strings.Repeat("a", 64) + `"],"run_args":"--network none"}`
+	require.NoError(t, os.WriteFile(filepath.Join(files, "header", "meta-data"), []byte(meta), 0o644))
+
+	cmd := exec.Command(bin, "Download", files)
+	cmd.Env = append(os.Environ(), "MENDER_DOCKER_CONF="+conf)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	start := time.Now()
+	done := make(chan error, 1)
+	require.NoError(t, cmd.Start())
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err = <-done:
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("Download hung on an engine that never answers")
+	}
+	require.Error(t, err)
+	took := time.Since(start)
+	assert.Less(t, took, 10*time.Second)
+	assert.Contains(t, stderr.String(), "engine_timeout", stderr.String())
+	assert.Contains(t, stderr.String(), sock)
+	t.Logf("failed after %s: %s", took.Round(time.Millisecond), strings.TrimSpace(stderr.String()))
 }

@@ -49,6 +49,14 @@ type Config struct {
 	Policy Policy `json:"policy"`
 	// DockerHost overrides DOCKER_HOST, e.g. unix:///run/docker.sock.
 	DockerHost string `json:"docker_host"`
+	// EngineTimeout bounds every engine call (a stop gets stop_timeout on
+	// top); a pull or an image load fails once it has moved no data for
+	// this long. 0 means no bound.
+	EngineTimeout Duration `json:"engine_timeout"`
+	// LockTimeout is how long a state waits for another module process
+	// (a deployment, or the boot-time recover) to finish with the state
+	// directory before it fails.
+	LockTimeout Duration `json:"lock_timeout"`
 }
 
 // Default returns the configuration of a device with no file.
@@ -64,6 +72,10 @@ func Default() Config {
 		ParamsDir:     "/etc/mender-docker/params",
 		// Where the mender-configure update module keeps its values.
 		MenderConfigureFile: "/var/lib/mender-configure/device-config.json",
+		// Generous: creating or removing a container copies or deletes
+		// its whole filesystem on vfs, which takes long on slow storage.
+		EngineTimeout: Duration(2 * time.Minute),
+		LockTimeout:   Duration(2 * time.Minute),
 	}
 }
 

@@ -21,6 +21,9 @@ var (
 	// ErrConflict: the operation conflicts with the engine's state, such as
 	// a name in use or an image still used by a container.
 	ErrConflict = errors.New("conflict")
+	// ErrTimeout: the engine did not answer, or a stream it sent stalled,
+	// within the configured time.
+	ErrTimeout = errors.New("engine did not answer in time")
 )
 
 // Engine is what the update module asks of a container engine.

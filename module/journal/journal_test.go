@@ -1,9 +1,12 @@
 package journal_test
 
 import (
+	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -39,4 +42,27 @@ func TestStore(t *testing.T) {
 
 	require.NoError(t, os.WriteFile(filepath.Join(s.Dir, "b", "deployment.json"), []byte("{torn"), 0o600))
 	assert.ErrorContains(t, s.Load("b", "deployment", &v), "deployment.json")
+}
+
+// A second holder waits, tells why once, and gives up after its wait; the
+// lock is free again once the first lets go.
+func TestLock(t *testing.T) {
+	s := journal.Store{Dir: filepath.Join(t.TempDir(), "state")}
+	ctx := context.Background()
+	unlock, err := s.Lock(ctx, time.Second, nil)
+	require.NoError(t, err)
+
+	var told []string
+	start := time.Now()
+	_, err = s.Lock(ctx, 300*time.Millisecond, func(h string) { told = append(told, h) })
+	require.ErrorIs(t, err, journal.ErrLocked)
+	assert.GreaterOrEqual(t, time.Since(start), 300*time.Millisecond)
+	assert.Contains(t, err.Error(), "lock_timeout")
+	assert.Contains(t, err.Error(), fmt.Sprintf("pid %d", os.Getpid()))
+	assert.Len(t, told, 1)
+
+	go func() { time.Sleep(200 * time.Millisecond); unlock() }()
+	unlock2, err := s.Lock(ctx, 5*time.Second, nil)
+	require.NoError(t, err, "the lock is taken once the holder lets go")
+	unlock2()
 }

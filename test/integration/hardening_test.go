@@ -3,12 +3,19 @@ package integration
 import (
 	"context"
 	"fmt"
+	"io"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/mender-docker/mender-docker/module"
+	"github.com/mender-docker/mender-docker/module/config"
+	"github.com/mender-docker/mender-docker/module/engine"
+	"github.com/mender-docker/mender-docker/module/engine/dockerapi"
+	"github.com/mender-docker/mender-docker/module/journal"
 	"github.com/mender-docker/mender-docker/test/fixture"
 )
 
@@ -101,4 +108,58 @@ func TestRollbackAfterStopInFlight(t *testing.T) {
 	time.Sleep(2500 * time.Millisecond) // anything still in flight has landed
 	assert.Equal(t, before, w.snapshot(), "v1 runs again, same container:\n%s", w.d.Log.String())
 	w.checkUnrelated()
+}
+
+// One deployment at a time: the boot-time recover started while an install
+// runs waits for it, and gives up after lock_timeout without undoing it.
+func TestRecoverWaitsForInstall(t *testing.T) {
+	w := newWorld(t)
+	v1, v2 := w.version("v1"), w.version("v2")
+	require.NoError(t, w.d.Install("app-v1", w.metaNet(v1, "--network none"), true), w.d.Log.String())
+	meta := strings.Replace(w.metaNet(v2, "--network none"), `"window":"300ms"`, `"window":"3s"`, 1)
+	w.d.Artifact("app-v2", meta)
+	require.NoError(t, w.d.Run("Download"))
+	installed := make(chan error, 1)
+	go func() { installed <- w.d.Run("ArtifactInstall") }()
+	time.Sleep(time.Second) // the install is in its health window
+
+	other := module.New(w.d.Eng, w.d.U.Config, w.d.Log)
+	other.Config.LockTimeout = config.Duration(500 * time.Millisecond)
+	err := other.Recover(context.Background())
+	require.ErrorIs(t, err, journal.ErrLocked)
+	assert.Contains(t, err.Error(), "lock_timeout")
+	require.NoError(t, <-installed, w.d.Log.String())
+	s := w.snapshot()
+	require.Len(t, s, 2)
+	assert.Equal(t, v2, s[0].Image, "the install went on untouched")
+	assert.True(t, s[0].Running)
+
+	// Waiting long enough, recover runs after the install, and leaves an
+	// installed deployment for the client to commit.
+	go func() { installed <- w.d.Run("ArtifactRollback") }()
+	other.Config.LockTimeout = config.Duration(30 * time.Second)
+	require.NoError(t, other.Recover(context.Background()))
+	require.NoError(t, <-installed)
+	require.NoError(t, w.d.Run("Cleanup"))
+	s = w.snapshot()
+	require.Len(t, s, 1)
+	assert.Equal(t, v1, s[0].Image)
+	w.checkUnrelated()
+}
+
+// An image load whose stream stalls fails within the engine timeout
+// instead of hanging, on the real engine.
+func TestLoadStallTimesOut(t *testing.T) {
+	fixture.Docker(t)
+	e, err := dockerapi.New("", dockerapi.WithTimeout(time.Second))
+	require.NoError(t, err)
+	defer e.Close()
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	go pw.Write(make([]byte, 1024)) // then nothing more, never closed
+	start := time.Now()
+	err = e.LoadImage(context.Background(), pr)
+	require.ErrorIs(t, err, engine.ErrTimeout)
+	assert.Less(t, time.Since(start), 10*time.Second)
+	assert.Contains(t, err.Error(), "engine_timeout")
 }

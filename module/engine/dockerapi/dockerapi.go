@@ -7,6 +7,7 @@ package dockerapi
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/netip"
@@ -23,21 +24,68 @@ import (
 
 // Engine talks to one Docker daemon.
 type Engine struct {
-	c *client.Client
+	c       *client.Client
+	timeout time.Duration
+}
+
+// Option changes how New's Engine talks to the daemon.
+type Option func(*Engine)
+
+// WithTimeout bounds every call: a call must be answered within d (a stop
+// gets its stop timeout on top), and a pull or load fails once the daemon
+// has moved no data for d. Without it a daemon that accepts the connection
+// and never answers blocks the module until the client's own timeout.
+func WithTimeout(d time.Duration) Option {
+	return func(e *Engine) { e.timeout = d }
 }
 
 // New connects to host (unix:///var/run/docker.sock style), or to what
 // DOCKER_HOST says when host is empty. Nothing is sent until the first call.
-func New(host string) (*Engine, error) {
-	opts := []client.Opt{client.FromEnv}
+func New(host string, opts ...Option) (*Engine, error) {
+	copts := []client.Opt{client.FromEnv}
 	if host != "" {
-		opts = append(opts, client.WithHost(host))
+		copts = append(copts, client.WithHost(host))
 	}
-	c, err := client.New(opts...)
+	c, err := client.New(copts...)
 	if err != nil {
 		return nil, fmt.Errorf("docker client: %w", err)
 	}
-	return &Engine{c: c}, nil
+	e := &Engine{c: c}
+	for _, o := range opts {
+		o(e)
+	}
+	return e, nil
+}
+
+// errTimedOut is the cause of a context that call or watch cancelled.
+var errTimedOut = errors.New("engine timeout")
+
+// call bounds one request-answer call to the engine's timeout plus extra.
+func (e *Engine) call(ctx context.Context, extra time.Duration) (context.Context, context.CancelFunc) {
+	if e.timeout <= 0 {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeoutCause(ctx, e.timeout+extra, errTimedOut)
+}
+
+// watch bounds a stream: it fails once kick has not been called for the
+// engine's timeout.
+func (e *Engine) watch(ctx context.Context) (context.Context, func(), context.CancelFunc) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	if e.timeout <= 0 {
+		return ctx, func() {}, func() { cancel(nil) }
+	}
+	t := time.AfterFunc(e.timeout, func() { cancel(errTimedOut) })
+	return ctx, func() { t.Reset(e.timeout) }, func() { t.Stop(); cancel(nil) }
+}
+
+// timedOut rewrites err when ctx was ended by call or watch, so that the
+// log says the engine did not answer rather than "context canceled".
+func (e *Engine) timedOut(ctx context.Context, err error, format string, a ...any) error {
+	if err != nil && errors.Is(context.Cause(ctx), errTimedOut) {
+		return fmt.Errorf("%s: %w: nothing from %s for %s (engine_timeout)", fmt.Sprintf(format, a...), engine.ErrTimeout, e.c.DaemonHost(), e.timeout)
+	}
+	return wrap(err, format, a...)
 }
 
 // Close releases the client's connections.
@@ -59,50 +107,73 @@ func wrap(err error, format string, a ...any) error {
 }
 
 func (e *Engine) Ping(ctx context.Context) error {
+	ctx, cancel := e.call(ctx, 0)
+	defer cancel()
 	_, err := e.c.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true})
-	return wrap(err, "docker engine not answering")
+	return e.timedOut(ctx, err, "docker engine not answering")
 }
 
 func (e *Engine) RootDir(ctx context.Context) (string, error) {
+	ctx, cancel := e.call(ctx, 0)
+	defer cancel()
 	info, err := e.c.Info(ctx, client.InfoOptions{})
 	if err != nil {
-		return "", wrap(err, "docker info")
+		return "", e.timedOut(ctx, err, "docker info")
 	}
 	return info.Info.DockerRootDir, nil
 }
 
 func (e *Engine) HasImage(ctx context.Context, ref string) (bool, error) {
+	ctx, cancel := e.call(ctx, 0)
+	defer cancel()
 	_, err := e.c.ImageInspect(ctx, ref)
 	if cerrdefs.IsNotFound(err) {
 		return false, nil
 	}
 	if err != nil {
-		return false, wrap(err, "inspecting image %s", ref)
+		return false, e.timedOut(ctx, err, "inspecting image %s", ref)
 	}
 	return true, nil
 }
 
 func (e *Engine) PullImage(ctx context.Context, ref string) error {
+	ctx, kick, stop := e.watch(ctx)
+	defer stop()
 	resp, err := e.c.ImagePull(ctx, ref, client.ImagePullOptions{})
 	if err != nil {
-		return wrap(err, "pulling %s", ref)
+		return e.timedOut(ctx, err, "pulling %s", ref)
 	}
 	defer resp.Close()
 	// The pull runs as long as we read; errors arrive inside the stream.
-	if err := resp.Wait(ctx); err != nil {
-		return wrap(err, "pulling %s", ref)
-	}
-	return nil
+	return e.timedOut(ctx, readMessages(resp, kick), "pulling %s", ref)
 }
 
 func (e *Engine) LoadImage(ctx context.Context, r io.Reader) error {
-	resp, err := e.c.ImageLoad(ctx, r, client.ImageLoadWithQuiet(true))
+	ctx, kick, stop := e.watch(ctx)
+	defer stop()
+	// Not quiet: the engine's progress while it unpacks and registers
+	// the layers is what shows it is still working.
+	// The upload goes through a pipe that is closed when ctx ends, since
+	// the HTTP client waits for a body read that r may never return from.
+	body, bw := io.Pipe()
+	go func() {
+		_, err := io.Copy(bw, &kickReader{r: r, kick: kick})
+		bw.CloseWithError(err)
+	}()
+	defer context.AfterFunc(ctx, func() { body.CloseWithError(context.Cause(ctx)) })()
+	defer body.Close()
+	resp, err := e.c.ImageLoad(ctx, body, client.ImageLoadWithQuiet(false))
 	if err != nil {
-		return wrap(err, "loading images")
+		return e.timedOut(ctx, err, "loading images")
 	}
 	defer resp.Close()
-	// Failures come inside the answer's JSON stream.
-	dec := json.NewDecoder(resp)
+	return e.timedOut(ctx, readMessages(resp, kick), "loading images")
+}
+
+// readMessages reads the engine's JSON message stream to its end, calling
+// kick for each message, and returns the first error it reports.
+func readMessages(r io.Reader, kick func()) error {
+	dec := json.NewDecoder(r)
 	for {
 		var msg struct {
 			Error       string `json:"error"`
@@ -113,17 +184,35 @@ func (e *Engine) LoadImage(ctx context.Context, r io.Reader) error {
 		if err := dec.Decode(&msg); err == io.EOF {
 			return nil
 		} else if err != nil {
-			return fmt.Errorf("loading images: reading the engine's answer: %w", err)
+			return fmt.Errorf("reading the engine's answer: %w", err)
+		}
+		kick()
+		if msg.ErrorDetail.Message != "" {
+			return errors.New(msg.ErrorDetail.Message)
 		}
 		if msg.Error != "" {
-			return fmt.Errorf("loading images: %s", msg.Error)
+			return errors.New(msg.Error)
 		}
 	}
 }
 
+// kickReader calls kick for every read: an upload that moves is progress.
+type kickReader struct {
+	r    io.Reader
+	kick func()
+}
+
+func (k *kickReader) Read(p []byte) (int, error) {
+	n, err := k.r.Read(p)
+	k.kick()
+	return n, err
+}
+
 func (e *Engine) RemoveImage(ctx context.Context, ref string) error {
+	ctx, cancel := e.call(ctx, 0)
+	defer cancel()
 	_, err := e.c.ImageRemove(ctx, ref, client.ImageRemoveOptions{PruneChildren: true})
-	return wrap(err, "removing image %s", ref)
+	return e.timedOut(ctx, err, "removing image %s", ref)
 }
 
 func (e *Engine) ListContainers(ctx context.Context, labels map[string]string) ([]engine.Container, error) {
@@ -135,9 +224,11 @@ func (e *Engine) ListContainers(ctx context.Context, labels map[string]string) (
 			f.Add("label", k+"="+v)
 		}
 	}
+	ctx, cancel := e.call(ctx, 0)
+	defer cancel()
 	res, err := e.c.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
 	if err != nil {
-		return nil, wrap(err, "listing containers")
+		return nil, e.timedOut(ctx, err, "listing containers")
 	}
 	out := make([]engine.Container, 0, len(res.Items))
 	for _, s := range res.Items {
@@ -153,9 +244,11 @@ func (e *Engine) ListContainers(ctx context.Context, labels map[string]string) (
 }
 
 func (e *Engine) InspectContainer(ctx context.Context, id string) (engine.Container, error) {
+	ctx, cancel := e.call(ctx, 0)
+	defer cancel()
 	res, err := e.c.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
 	if err != nil {
-		return engine.Container{}, wrap(err, "inspecting container %s", id)
+		return engine.Container{}, e.timedOut(ctx, err, "inspecting container %s", id)
 	}
 	r := res.Container
 	c := engine.Container{ID: r.ID, Name: strings.TrimPrefix(r.Name, "/")}
@@ -183,32 +276,42 @@ func (e *Engine) CreateContainer(ctx context.Context, cfg engine.ContainerConfig
 	if err != nil {
 		return "", fmt.Errorf("creating %s: %w", cfg.Name, err)
 	}
+	ctx, cancel := e.call(ctx, 0)
+	defer cancel()
 	res, err := e.c.ContainerCreate(ctx, client.ContainerCreateOptions{Config: cc, HostConfig: hc, Name: cfg.Name})
 	if err != nil {
-		return "", wrap(err, "creating %s", cfg.Name)
+		return "", e.timedOut(ctx, err, "creating %s", cfg.Name)
 	}
 	return res.ID, nil
 }
 
 func (e *Engine) StartContainer(ctx context.Context, id string) error {
+	ctx, cancel := e.call(ctx, 0)
+	defer cancel()
 	_, err := e.c.ContainerStart(ctx, id, client.ContainerStartOptions{})
-	return wrap(err, "starting %s", id)
+	return e.timedOut(ctx, err, "starting %s", id)
 }
 
 func (e *Engine) StopContainer(ctx context.Context, id string, timeout time.Duration) error {
 	secs := int(timeout / time.Second)
+	ctx, cancel := e.call(ctx, timeout)
+	defer cancel()
 	_, err := e.c.ContainerStop(ctx, id, client.ContainerStopOptions{Timeout: &secs})
-	return wrap(err, "stopping %s", id)
+	return e.timedOut(ctx, err, "stopping %s", id)
 }
 
 func (e *Engine) RemoveContainer(ctx context.Context, id string) error {
+	ctx, cancel := e.call(ctx, 0)
+	defer cancel()
 	_, err := e.c.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true})
-	return wrap(err, "removing %s", id)
+	return e.timedOut(ctx, err, "removing %s", id)
 }
 
 func (e *Engine) RenameContainer(ctx context.Context, id, name string) error {
+	ctx, cancel := e.call(ctx, 0)
+	defer cancel()
 	_, err := e.c.ContainerRename(ctx, id, client.ContainerRenameOptions{NewName: name})
-	return wrap(err, "renaming %s to %s", id, name)
+	return e.timedOut(ctx, err, "renaming %s to %s", id, name)
 }
 
 // toDocker maps our configuration onto the API's types.
