@@ -49,6 +49,10 @@ type Config struct {
 	Policy Policy `json:"policy"`
 	// DockerHost overrides DOCKER_HOST, e.g. unix:///run/docker.sock.
 	DockerHost string `json:"docker_host"`
+	// RegistryAuthFile holds registry credentials in the docker CLI's
+	// config.json format, read before the docker CLI's own config. A
+	// missing file is no credentials.
+	RegistryAuthFile string `json:"registry_auth_file"`
 }
 
 // Default returns the configuration of a device with no file.

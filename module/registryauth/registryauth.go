@@ -224,7 +224,7 @@ func (r Resolver) lookupFile(ctx context.Context, path, key string) (Credentials
 			return Credentials{}, false, fmt.Errorf("%s: %w", path, err)
 		}
 		if found {
-			c.From = "docker-credential-" + helper + " (named in " + path + ")"
+			c.From = "docker-credential-" + helper + ", named in " + path
 			return c, true, nil
 		}
 	}
