@@ -15,6 +15,7 @@ import (
 	"github.com/mender-docker/mender-docker/module"
 	"github.com/mender-docker/mender-docker/module/config"
 	"github.com/mender-docker/mender-docker/module/engine/dockerapi"
+	"github.com/mender-docker/mender-docker/module/registryauth"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -63,7 +64,10 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "docker module: %v\n", err)
 		return 1
 	}
-	eng, err := dockerapi.New(cfg.DockerHost, dockerapi.WithTimeout(time.Duration(cfg.EngineTimeout)))
+	// Pulls log in as `docker pull` would, with the docker CLI's
+	// credentials, and the device's own file first.
+	auth := registryauth.Resolver{File: cfg.RegistryAuthFile}
+	eng, err := dockerapi.New(cfg.DockerHost, dockerapi.WithCredentials(auth.Lookup), dockerapi.WithTimeout(time.Duration(cfg.EngineTimeout)))
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "docker module: %v\n", err)
 		return 1

@@ -57,6 +57,10 @@ type Config struct {
 	// (a deployment, or the boot-time recover) to finish with the state
 	// directory before it fails.
 	LockTimeout Duration `json:"lock_timeout"`
+	// RegistryAuthFile holds registry credentials in the docker CLI's
+	// config.json format, read before the docker CLI's own config. A
+	// missing file is no credentials.
+	RegistryAuthFile string `json:"registry_auth_file"`
 }
 
 // Default returns the configuration of a device with no file.

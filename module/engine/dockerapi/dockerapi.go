@@ -6,6 +6,7 @@ package dockerapi
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,19 +18,33 @@ import (
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/api/types/registry"
 	"github.com/moby/moby/client"
 
 	"github.com/mender-docker/mender-docker/module/engine"
+	"github.com/mender-docker/mender-docker/module/registryauth"
 )
 
 // Engine talks to one Docker daemon.
 type Engine struct {
 	c       *client.Client
+	creds   Credentials
 	timeout time.Duration
 }
 
-// Option changes how New's Engine talks to the daemon.
+// Credentials finds the login for the registry of an image reference. An
+// error wrapping registryauth.ErrNoCredentials means there is none: the
+// pull goes ahead anonymously. registryauth.Resolver.Lookup is one.
+type Credentials func(ctx context.Context, ref string) (registryauth.Credentials, error)
+
+// Option sets up an Engine.
 type Option func(*Engine)
+
+// WithCredentials makes PullImage log in to registries with what lookup
+// finds, as `docker pull` does with the docker CLI's credentials.
+func WithCredentials(lookup Credentials) Option {
+	return func(e *Engine) { e.creds = lookup }
+}
 
 // WithTimeout bounds every call: a call must be answered within d (a stop
 // gets its stop timeout on top), and a pull or load fails once the daemon
@@ -41,6 +56,7 @@ func WithTimeout(d time.Duration) Option {
 
 // New connects to host (unix:///var/run/docker.sock style), or to what
 // DOCKER_HOST says when host is empty. Nothing is sent until the first call.
+// Without WithCredentials, pulls send no credentials.
 func New(host string, opts ...Option) (*Engine, error) {
 	copts := []client.Opt{client.FromEnv}
 	if host != "" {
@@ -137,15 +153,73 @@ func (e *Engine) HasImage(ctx context.Context, ref string) (bool, error) {
 }
 
 func (e *Engine) PullImage(ctx context.Context, ref string) error {
+	var opts client.ImagePullOptions
+	// Why there is no login, for the error if the registry wants one.
+	var none error
+	var from string
+	if e.creds != nil {
+		c, err := e.creds(ctx, ref)
+		switch {
+		case errors.Is(err, registryauth.ErrNoCredentials):
+			none = err
+		case err != nil:
+			return fmt.Errorf("pulling %s: %w", ref, err)
+		default:
+			if opts.RegistryAuth, err = encodeAuth(c); err != nil {
+				return fmt.Errorf("pulling %s: %w", ref, err)
+			}
+			from = c.From
+		}
+	}
 	ctx, kick, stop := e.watch(ctx)
 	defer stop()
-	resp, err := e.c.ImagePull(ctx, ref, client.ImagePullOptions{})
-	if err != nil {
-		return e.timedOut(ctx, err, "pulling %s", ref)
+	resp, err := e.c.ImagePull(ctx, ref, opts)
+	if err == nil {
+		defer resp.Close()
+		// The pull runs as long as we read; errors arrive inside the stream.
+		err = readMessages(resp, kick)
 	}
-	defer resp.Close()
-	// The pull runs as long as we read; errors arrive inside the stream.
-	return e.timedOut(ctx, readMessages(resp, kick), "pulling %s", ref)
+	switch {
+	case err == nil:
+		return nil
+	case none != nil && isAuthError(err):
+		return fmt.Errorf("%w: %w", wrap(err, "pulling %s", ref), none)
+	case from != "" && isAuthError(err):
+		return fmt.Errorf("%w (the registry refused the credentials from %s)", wrap(err, "pulling %s", ref), from)
+	}
+	return e.timedOut(ctx, err, "pulling %s", ref)
+}
+
+// encodeAuth is the API's X-Registry-Auth value: base64url of the JSON
+// login.
+func encodeAuth(c registryauth.Credentials) (string, error) {
+	b, err := json.Marshal(registry.AuthConfig{
+		Username:      c.Username,
+		Password:      c.Password,
+		ServerAddress: c.ServerAddress,
+		IdentityToken: c.IdentityToken,
+		RegistryToken: c.RegistryToken,
+	})
+	if err != nil {
+		return "", fmt.Errorf("encoding registry credentials: %w", err)
+	}
+	return base64.URLEncoding.EncodeToString(b), nil
+}
+
+// isAuthError tells a registry's refusal of the (missing) login. Engines
+// report it in words ("no basic auth credentials", "unauthorized: …")
+// more often than as a 401.
+func isAuthError(err error) bool {
+	if cerrdefs.IsUnauthorized(err) || cerrdefs.IsPermissionDenied(err) {
+		return true
+	}
+	msg := strings.ToLower(err.Error())
+	for _, s := range []string{"no basic auth credentials", "unauthorized", "authentication required", "denied"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
 }
 
 func (e *Engine) LoadImage(ctx context.Context, r io.Reader) error {
