@@ -124,7 +124,11 @@ func (p Policy) CheckSecurityOpt(o string) error {
 	if p.DenyUnconfined && Unconfined(o) {
 		return errors.New("deny_unconfined")
 	}
-	if p.AllowedSecurityOpts != nil && !slices.Contains(p.AllowedSecurityOpts, o) {
+	allowed := slices.ContainsFunc(p.AllowedSecurityOpts, func(a string) bool {
+		n, err := spec.SecurityOpt(a)
+		return a == o || err == nil && n == o
+	})
+	if p.AllowedSecurityOpts != nil && !allowed {
 		if len(p.AllowedSecurityOpts) == 0 {
 			return errors.New("allowed_security_opts is empty")
 		}
