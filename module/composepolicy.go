@@ -33,6 +33,8 @@ type composeService struct {
 	DeviceCgroupRules []string `yaml:"device_cgroup_rules"`
 	SecurityOpt       []string `yaml:"security_opt"`
 	Volumes           []any    `yaml:"volumes"`
+	VolumesFrom       []string `yaml:"volumes_from"`
+	Extends           any      `yaml:"extends"`
 }
 
 // checkComposePolicy applies the device policy to a Compose project: each
@@ -40,35 +42,79 @@ type composeService struct {
 // devices, security options and bind mounts are read from the compose
 // file as run arguments would be, after ${NAME} placeholders are put in as
 // Compose will put them in (an artifact's defaults are as hostile as the
-// rest of it).
+// rest of it). Files the compose file includes or extends are read too.
 func (u *Updater) checkComposePolicy(m *spec.Meta, dir string) error {
 	data, err := os.ReadFile(filepath.Join(dir, m.Compose.File))
 	if err != nil {
 		return err
 	}
-	var tree any
-	if err := yaml.Unmarshal(data, &tree); err != nil {
-		return fmt.Errorf("%w: %s: %v", spec.ErrInvalid, m.Compose.File, err)
-	}
 	lookup, err := u.composeLookup(m, dir, data)
 	if err != nil {
 		return err
 	}
+	return u.checkComposeFile(dir, m.Compose.File, lookup, map[string]bool{})
+}
+
+func (u *Updater) checkComposeFile(root, file string, lookup func(string) (string, bool), seen map[string]bool) error {
+	if seen[file] {
+		return nil
+	}
+	seen[file] = true
+	data, err := os.ReadFile(filepath.Join(root, file))
+	if err != nil {
+		return fmt.Errorf("%w: %s: %v", spec.ErrInvalid, file, err)
+	}
+	var tree any
+	if err := yaml.Unmarshal(data, &tree); err != nil {
+		return fmt.Errorf("%w: %s: %v", spec.ErrInvalid, file, err)
+	}
 	if tree, err = interpolateTree(tree, lookup); err != nil {
-		return fmt.Errorf("%w: %s: %v", spec.ErrInvalid, m.Compose.File, err)
+		return fmt.Errorf("%w: %s: %v", spec.ErrInvalid, file, err)
 	}
 	data, err = yaml.Marshal(tree)
 	if err != nil {
 		return err
 	}
 	var f struct {
+		Include  []any                     `yaml:"include"`
 		Services map[string]composeService `yaml:"services"`
 		Volumes  map[string]struct {
 			DriverOpts map[string]string `yaml:"driver_opts"`
 		} `yaml:"volumes"`
 	}
 	if err := yaml.Unmarshal(data, &f); err != nil {
-		return fmt.Errorf("%w: %s: %v", spec.ErrInvalid, m.Compose.File, err)
+		return fmt.Errorf("%w: %s: %v", spec.ErrInvalid, file, err)
+	}
+	// Other files of the project this one pulls in, relative to it.
+	var others []string
+	for _, inc := range f.Include {
+		switch inc := inc.(type) {
+		case string:
+			others = append(others, inc)
+		case map[string]any:
+			switch path := inc["path"].(type) {
+			case string:
+				others = append(others, path)
+			case []any:
+				for _, p := range path {
+					others = append(others, fmt.Sprint(p))
+				}
+			}
+		}
+	}
+	for _, s := range f.Services {
+		if ext, ok := s.Extends.(map[string]any); ok && ext["file"] != nil {
+			others = append(others, fmt.Sprint(ext["file"]))
+		}
+	}
+	for _, o := range others {
+		rel := filepath.Join(filepath.Dir(file), o)
+		if filepath.IsAbs(o) || !filepath.IsLocal(rel) {
+			return fmt.Errorf("%w: %s: %q is outside the project", spec.ErrInvalid, file, o)
+		}
+		if err := u.checkComposeFile(root, rel, lookup, seen); err != nil {
+			return err
+		}
 	}
 	p := u.Config.Policy
 	// A local volume with o=bind binds its device, a host path.
@@ -91,15 +137,16 @@ func (u *Updater) checkComposePolicy(m *spec.Meta, dir string) error {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		s := f.Services[n]
-		if err := composeServicePolicy(p, n, s, dir); err != nil {
+		if err := composeServicePolicy(p, n, f.Services[n], root, filepath.Join(root, filepath.Dir(file))); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func composeServicePolicy(p config.Policy, n string, s composeService, dir string) error {
+// composeServicePolicy checks one service; relative paths are relative to
+// base, the directory of its file, and may not leave the project, root.
+func composeServicePolicy(p config.Policy, n string, s composeService, root, base string) error {
 	refuse := func(what, why string) error {
 		return fmt.Errorf("service %s: %s is refused by the device policy (%s)", n, what, why)
 	}
@@ -120,6 +167,13 @@ func composeServicePolicy(p config.Policy, n string, s composeService, dir strin
 		return refuse("pid: "+s.Pid, "deny_container_namespaces")
 	case p.DenyContainerNamespaces && shared(s.Ipc):
 		return refuse("ipc: "+s.Ipc, "deny_container_namespaces")
+	}
+	for _, v := range s.VolumesFrom {
+		// Another container's mounts cannot be checked here; a service of
+		// the project is checked as itself.
+		if p.BindMountPaths != nil && strings.HasPrefix(v, "container:") {
+			return refuse("volumes_from: "+v, "bind_mount_paths")
+		}
 	}
 	c := engine.ContainerConfig{Privileged: yamlTrue(s.Privileged), NetworkMode: s.NetworkMode, PidMode: s.Pid, IpcMode: s.Ipc,
 		UTSMode: s.Uts, UsernsMode: s.UsernsMode, CapAdd: s.CapAdd, DeviceCgroupRules: s.DeviceCgroupRules}
@@ -162,11 +216,11 @@ func composeServicePolicy(p config.Policy, n string, s composeService, dir strin
 		case strings.HasPrefix(src, "."):
 			// Relative to the project: the shipped files are the app's own,
 			// but nothing above them, also through symbolic links.
-			abs := filepath.Join(dir, src)
-			if inside(abs, dir) {
+			abs := filepath.Join(base, src)
+			if inside(abs, root) {
 				resolved, rerr := config.ResolvePath(abs)
-				root, derr := config.ResolvePath(dir)
-				if rerr == nil && derr == nil && inside(resolved, root) {
+				rroot, derr := config.ResolvePath(root)
+				if rerr == nil && derr == nil && inside(resolved, rroot) {
 					continue
 				}
 			}

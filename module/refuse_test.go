@@ -184,6 +184,10 @@ func TestComposePolicyMore(t *testing.T) {
 		"home":               {svc("    volumes: [\"~/.ssh:/x\"]\n"), "", "/.ssh:/x is refused"},
 		"long relative":      {svc("    volumes: [{type: bind, source: ../../.., target: /x}]\n"), "", "is refused"},
 		"volume device":      {svc("    volumes: [\"v:/x\"]\nvolumes:\n  v:\n    driver_opts: {type: none, o: bind, device: /etc}\n"), "", "volume v: device /etc is refused"},
+		"included":           {"include: [more/extra.yml]\n" + svc(""), "", "--pid host is refused"},
+		"extended":           {svc("    extends: {file: more/extra.yml, service: side}\n"), "", "--pid host is refused"},
+		"include outside":    {"include: [../x.yml]\n" + svc(""), "", `"../x.yml" is outside the project`},
+		"volumes_from":       {svc("    volumes_from: [\"container:other\"]\n"), "", "volumes_from: container:other is refused"},
 		"allowed":            {svc("    security_opt: [no-new-privileges]\n    volumes: [\"./conf:/conf\", \"/data/x:/x\", \"v:/v\"]\n    pid: ${PIDMODE:-}\n"), "", ""},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -202,8 +206,11 @@ func TestComposePolicyMore(t *testing.T) {
 			d.Artifact("c-1", `{"app":"shop",`+params+`"compose":{"project":"p.tar","images":["`+img+`"]}}`)
 			var buf bytes.Buffer
 			tw := tar.NewWriter(&buf)
-			tw.WriteHeader(&tar.Header{Name: "docker-compose.yml", Mode: 0o644, Size: int64(len(tc.compose)), Typeflag: tar.TypeReg})
-			tw.Write([]byte(tc.compose))
+			files := [][2]string{{"docker-compose.yml", tc.compose}, {"more/extra.yml", "services:\n  side:\n    image: 127.0.0.1:5000/x\n    pid: host\n"}}
+			for _, f := range files {
+				tw.WriteHeader(&tar.Header{Name: f[0], Mode: 0o644, Size: int64(len(f[1])), Typeflag: tar.TypeReg})
+				tw.Write([]byte(f[1]))
+			}
 			tw.Close()
 			require.NoError(t, os.MkdirAll(filepath.Join(d.Files, "files"), 0o755))
 			require.NoError(t, os.WriteFile(filepath.Join(d.Files, "files", "p.tar"), buf.Bytes(), 0o644))
