@@ -21,6 +21,7 @@ func TestRunArgsNamespacesAndSecurity(t *testing.T) {
 		{"--userns host --uts host", engine.ContainerConfig{UsernsMode: "host", UTSMode: "host"}},
 		{"--device-cgroup-rule 'c 1:3 rwm' --device-cgroup-rule='b *:* m'", engine.ContainerConfig{DeviceCgroupRules: []string{"c 1:3 rwm", "b *:* m"}}},
 		{"--pid container:db --ipc shareable", engine.ContainerConfig{PidMode: "container:db", IpcMode: "shareable"}},
+		{"--cap-add cap_net_admin --cap-drop ALL --stop-signal SIGRTMIN+3 -m 6m", engine.ContainerConfig{CapAdd: []string{"cap_net_admin"}, CapDrop: []string{"ALL"}, StopSignal: "SIGRTMIN+3", Memory: 6 << 20}},
 		{"--dns 127.0.0.53 --dns ::1 --add-host h:::1 --add-host g=host-gateway", engine.ContainerConfig{DNS: []string{"127.0.0.53", "::1"}, ExtraHosts: []string{"h:::1", "g=host-gateway"}}},
 		{"--security-opt no-new-privileges --security-opt seccomp:unconfined --security-opt apparmor=docker-default",
 			engine.ContainerConfig{SecurityOpt: []string{"no-new-privileges=true", "seccomp=unconfined", "apparmor=docker-default"}}},
@@ -54,6 +55,10 @@ func TestRunArgsValuesCheckedEarly(t *testing.T) {
 		"--ipc container:":                       "--ipc:",
 		"--add-host db:notanip":                  `--add-host: "db:notanip": "notanip" is not an IP address`,
 		"-p 1.2.3:80:80":                         `"1.2.3" is not an IP address`,
+		"--cap-add 'NET ADMIN'":                  `--cap-add: "NET ADMIN": not a capability name`,
+		"--cap-drop=-x":                          "--cap-drop:",
+		"--stop-signal 'TERM;KILL'":              "--stop-signal:",
+		"-m 1m":                                  `-m: "1m": the engine's minimum is 6m`,
 	} {
 		var c engine.ContainerConfig
 		err := spec.ParseRunArgs(args, &c)

@@ -198,7 +198,12 @@ var flagDefs = []flagDef{
 		c.LogOpts[k] = val
 		return nil
 	}},
-	{names: []string{"--memory", "-m"}, apply: func(c *engine.ContainerConfig, v string) (err error) { c.Memory, err = parseBytes(v); return }},
+	{names: []string{"--memory", "-m"}, apply: func(c *engine.ContainerConfig, v string) (err error) {
+		if c.Memory, err = parseBytes(v); err == nil && c.Memory < minMemory {
+			err = fmt.Errorf("%q: the engine's minimum is 6m", v)
+		}
+		return err
+	}},
 	{names: []string{"--shm-size"}, apply: func(c *engine.ContainerConfig, v string) (err error) { c.ShmSize, err = parseBytes(v); return }},
 	{names: []string{"--cpus"}, apply: func(c *engine.ContainerConfig, v string) error {
 		f, err := strconv.ParseFloat(v, 64)
@@ -208,8 +213,20 @@ var flagDefs = []flagDef{
 		c.NanoCPUs = int64(f * 1e9)
 		return nil
 	}},
-	{names: []string{"--cap-add"}, apply: func(c *engine.ContainerConfig, v string) error { c.CapAdd = append(c.CapAdd, v); return nil }},
-	{names: []string{"--cap-drop"}, apply: func(c *engine.ContainerConfig, v string) error { c.CapDrop = append(c.CapDrop, v); return nil }},
+	{names: []string{"--cap-add"}, apply: func(c *engine.ContainerConfig, v string) error {
+		if !capRE().MatchString(v) {
+			return fmt.Errorf("%q: not a capability name such as NET_ADMIN", v)
+		}
+		c.CapAdd = append(c.CapAdd, v)
+		return nil
+	}},
+	{names: []string{"--cap-drop"}, apply: func(c *engine.ContainerConfig, v string) error {
+		if !capRE().MatchString(v) {
+			return fmt.Errorf("%q: not a capability name such as NET_RAW", v)
+		}
+		c.CapDrop = append(c.CapDrop, v)
+		return nil
+	}},
 	{names: []string{"--device"}, apply: func(c *engine.ContainerConfig, v string) error {
 		if !strings.HasPrefix(v, "/") {
 			return fmt.Errorf("%q: want /dev/path[:/container/path[:perms]]", v)
@@ -317,7 +334,13 @@ var flagDefs = []flagDef{
 		c.IpcMode = v
 		return nil
 	}},
-	{names: []string{"--stop-signal"}, apply: func(c *engine.ContainerConfig, v string) error { c.StopSignal = v; return nil }},
+	{names: []string{"--stop-signal"}, apply: func(c *engine.ContainerConfig, v string) error {
+		if !signalRE().MatchString(v) {
+			return fmt.Errorf("%q: want a signal such as SIGTERM, TERM or 15", v)
+		}
+		c.StopSignal = v
+		return nil
+	}},
 	{names: []string{"--stop-timeout"}, apply: func(c *engine.ContainerConfig, v string) error {
 		n, err := strconv.Atoi(v)
 		if err != nil {
@@ -595,6 +618,16 @@ func parseBytes(v string) (int64, error) {
 	}
 	return int64(f * float64(mult)), nil
 }
+
+// Cheap forms of values the engine checks at create: capability and
+// signal names (which ones exist is the kernel's business), and the
+// smallest memory limit the engine accepts.
+var (
+	capRE    = lazy(`^(?i:(?:cap_)?[a-z0-9_]+)$`)
+	signalRE = lazy(`^(?i:(?:sig)?[a-z0-9]+(?:[+-][0-9]+)?)$`)
+)
+
+const minMemory = 6 << 20
 
 // cgroupRuleRE is the form the engine accepts for --device-cgroup-rule.
 var cgroupRuleRE = lazy(`^[acb] (?:[0-9]+|\*):(?:[0-9]+|\*) [rwm]{1,3}$`)
