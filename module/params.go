@@ -11,27 +11,39 @@ import (
 )
 
 // appOf reads only the app of meta-data, so that states after Download
-// can find their journal without resolving parameters again.
+// can find their journal without resolving parameters again. The name is
+// checked here too: every state builds paths from it.
 func (u *Updater) appOf(data []byte) (string, error) {
+	if len(data) > spec.MaxMetaDataBytes {
+		return "", fmt.Errorf("%w: too large: larger than %d bytes", spec.ErrInvalid, spec.MaxMetaDataBytes)
+	}
 	var v struct {
 		App *string `json:"app"`
 	}
 	if err := json.Unmarshal(data, &v); err != nil {
 		return "", fmt.Errorf("%w: not valid JSON", spec.ErrInvalid)
 	}
-	if v.App != nil {
-		return *v.App, nil
+	app := spec.DefaultApp
+	switch {
+	case v.App != nil:
+		app = *v.App
+	case u.Config.DefaultApp != "":
+		app = u.Config.DefaultApp
 	}
-	if u.Config.DefaultApp != "" {
-		return u.Config.DefaultApp, nil
+	if !spec.ValidApp(app) {
+		return "", fmt.Errorf("%w: app: %q must be 1-63 of a-z 0-9 _ . - and start with a letter or digit", spec.ErrInvalid, app)
 	}
-	return spec.DefaultApp, nil
+	return app, nil
 }
 
 // deviceParams reads the device's values for an app's ${NAME}
 // placeholders, in order of precedence: the app's parameters file, then
 // Mender Configure's device configuration.
 func (u *Updater) deviceParams(app string) (func(string) (string, string, bool), error) {
+	if !spec.ValidApp(app) {
+		// The file name is built from it: never one outside params_dir.
+		return nil, fmt.Errorf("%w: app: %q is not a valid app name", spec.ErrInvalid, app)
+	}
 	var sources []struct {
 		file   string
 		values map[string]string

@@ -178,6 +178,9 @@ func (u *Updater) readMeta(filesDir string) (*spec.Meta, []byte, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := u.checkImages(m); err != nil {
+		return nil, nil, err
+	}
 	for _, s := range m.Substitutions {
 		u.logf("app %s: parameter %s", m.App, s)
 	}
@@ -202,11 +205,20 @@ func readArtifactName(filesDir string) string {
 }
 
 // forApps runs fn for the app named by the artifact's meta-data, or, when
-// that cannot be read (a wiped FILES_DIR after a crash), for every app with
-// a deployment in flight.
+// there is none (a wiped FILES_DIR after a crash), for every app with a
+// deployment in flight. Meta-data that is there but names no valid app is
+// an error: Download refused it, so no app has anything of it to undo.
 func (u *Updater) forApps(ctx context.Context, filesDir string, fn func(context.Context, string) error) error {
-	if app, err := u.appOfFiles(filesDir); err == nil {
+	data, err := readRaw(filesDir)
+	if err == nil {
+		app, err := u.appOf(data)
+		if err != nil {
+			return err
+		}
 		return fn(ctx, app)
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return err
 	}
 	apps, err := u.journal().Apps(deploymentFile)
 	if err != nil {
@@ -228,6 +240,12 @@ func (u *Updater) loadDeployment(app string) (*Deployment, error) {
 	if err != nil {
 		return nil, err
 	}
+	if d.App != app {
+		return nil, fmt.Errorf("journal of app %s: %w: it names app %q", app, journal.ErrCorrupt, d.App)
+	}
+	if err := u.checkProjectPaths(app, []string{d.ProjectDir, d.OldProjectDir}, []string{d.OldProjectFile}); err != nil {
+		return nil, err
+	}
 	return &d, nil
 }
 
@@ -243,6 +261,9 @@ func (u *Updater) loadInstalled(app string) (Installed, error) {
 	err := u.journal().Load(app, installedFile, &in)
 	if errors.Is(err, journal.ErrNone) {
 		err = nil
+	}
+	if err == nil {
+		err = u.checkProjectPaths(app, []string{in.ProjectDir}, []string{in.ProjectFile})
 	}
 	return in, err
 }

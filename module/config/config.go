@@ -107,6 +107,9 @@ func Load(path string) (Config, error) {
 	if c.StateDir == "" {
 		return c, fmt.Errorf("config %s: state_dir: must not be empty", path)
 	}
+	if err := c.Policy.validate(); err != nil {
+		return c, fmt.Errorf("config %s: %w", path, err)
+	}
 	return c, nil
 }
 

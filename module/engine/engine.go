@@ -121,17 +121,25 @@ type ContainerConfig struct {
 	RestartPolicy  string // "", "no", "always", "on-failure", "unless-stopped"
 	RestartRetries int
 
-	Privileged  bool
-	ReadOnly    bool
-	Init        bool
-	CapAdd      []string
-	CapDrop     []string
-	Devices     []string // host[:container[:perms]]
+	Privileged bool
+	ReadOnly   bool
+	Init       bool
+	CapAdd     []string
+	CapDrop    []string
+	Devices    []string // host[:container[:perms]]
+	// DeviceCgroupRules are --device-cgroup-rule values: "c 1:3 rwm".
+	DeviceCgroupRules []string
+	// SecurityOpt holds --security-opt values as key=value;
+	// "systempaths=unconfined" is not an engine option (the docker CLI
+	// turns it into empty masked and read-only path lists) and adapters
+	// do the same.
 	SecurityOpt []string
 	GroupAdd    []string
 	Sysctls     map[string]string
 	PidMode     string
 	IpcMode     string
+	UsernsMode  string // "" or "host"
+	UTSMode     string // "" or "host"
 
 	Memory   int64 // bytes
 	NanoCPUs int64

@@ -13,6 +13,8 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+
+	"github.com/mender-docker/mender-docker/module/spec"
 )
 
 // Store reads and writes the files of one state directory.
@@ -20,16 +22,24 @@ type Store struct {
 	Dir string
 }
 
-// ErrNone: there is no such file (a normal state, not a failure).
-var ErrNone = errors.New("no journal")
-
-func (s Store) path(app, name string) string {
-	return filepath.Join(s.Dir, app, name+".json")
+// path is the file name of app. Every method goes through it, so an app
+// name that would lead out of the state directory ("../x") is refused
+// whichever state reads it.
+func (s Store) path(app, name string) (string, error) {
+	if !spec.ValidApp(app) {
+		return "", fmt.Errorf("journal: app %q: %w", app, ErrBadApp)
+	}
+	return filepath.Join(s.Dir, app, name+".json"), nil
 }
 
-// Load decodes the file name of app into v. ErrNone when it does not exist.
+// Load decodes the file name of app into v. ErrNone when it does not
+// exist; ErrCorrupt, naming the file, when it cannot be decoded.
 func (s Store) Load(app, name string, v any) error {
-	data, err := os.ReadFile(s.path(app, name))
+	path, err := s.path(app, name)
+	if err != nil {
+		return err
+	}
+	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return ErrNone
 	}
@@ -37,14 +47,19 @@ func (s Store) Load(app, name string, v any) error {
 		return err
 	}
 	if err := json.Unmarshal(data, v); err != nil {
-		return fmt.Errorf("reading %s: %w", s.path(app, name), err)
+		return fmt.Errorf("journal %s is %w (%v): the module cannot tell what it recorded; "+
+			"check the app's containers (label io.mender.docker.app=%s) and images by hand, then delete the file to start over", path, ErrCorrupt, err, app)
 	}
 	return nil
 }
 
 // Save replaces the file name of app with v, atomically and durably.
 func (s Store) Save(app, name string, v any) error {
-	dir := filepath.Join(s.Dir, app)
+	path, err := s.path(app, name)
+	if err != nil {
+		return err
+	}
+	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
@@ -68,7 +83,7 @@ func (s Store) Save(app, name string, v any) error {
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp.Name(), s.path(app, name)); err != nil {
+	if err := os.Rename(tmp.Name(), path); err != nil {
 		return err
 	}
 	return syncDir(dir)
@@ -76,14 +91,18 @@ func (s Store) Save(app, name string, v any) error {
 
 // Remove deletes the file name of app; a missing file is not an error.
 func (s Store) Remove(app, name string) error {
-	err := os.Remove(s.path(app, name))
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
+	path, err := s.path(app, name)
+	if err != nil {
 		return err
 	}
-	return syncDir(filepath.Join(s.Dir, app))
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return syncDir(filepath.Dir(path))
 }
 
-// Apps lists the apps that have a file called name, sorted.
+// Apps lists the apps that have a file called name, sorted. Directories
+// whose names are not app names are not apps.
 func (s Store) Apps(name string) ([]string, error) {
 	entries, err := os.ReadDir(s.Dir)
 	if errors.Is(err, os.ErrNotExist) {
@@ -94,7 +113,11 @@ func (s Store) Apps(name string) ([]string, error) {
 	}
 	var apps []string
 	for _, e := range entries {
-		if _, err := os.Stat(s.path(e.Name(), name)); e.IsDir() && err == nil {
+		path, err := s.path(e.Name(), name)
+		if err != nil || !e.IsDir() {
+			continue
+		}
+		if _, err := os.Stat(path); err == nil {
 			apps = append(apps, e.Name())
 		}
 	}

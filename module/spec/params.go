@@ -1,9 +1,13 @@
 package spec
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
+	"strconv"
+	"strings"
 )
 
 // ParseOptions tune Parse for a device.
@@ -74,6 +78,63 @@ func (s *substituter) word(w string) (string, error) {
 		return "", fmt.Errorf("${%s} has no value: set it in the device's parameters for this app, or give a default in params", missing)
 	}
 	return out, nil
+}
+
+// quotedRE matches a Go-quoted string (%q) in an error message.
+var quotedRE = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
+
+// hideValues keeps the values that placeholders in words (the original
+// text of one flag and its value) put in out of err: parameters may be
+// secrets, and errors end up in the deployment log. The error names the
+// parameters instead.
+func (s *substituter) hideValues(err error, words []string) error {
+	if s == nil {
+		return err
+	}
+	var names, values []string
+	for _, w := range words {
+		for _, m := range placeholder.FindAllStringSubmatch(w, -1) {
+			if sub, ok := s.used[m[1]]; ok && !slices.Contains(names, m[1]) {
+				names = append(names, m[1])
+				values = append(values, sub.Value)
+			}
+		}
+	}
+	if len(names) == 0 {
+		return err
+	}
+	refs := "${" + strings.Join(names, "}, ${") + "}"
+	hidden := refs + " (value not shown)"
+	// Values outside quotes (a flag name a parameter gave) become a
+	// marker first, so that the names put in are not searched again.
+	// Longer values first, in case one holds another; each also as %q
+	// escapes it.
+	order := make([]int, len(values))
+	for i := range order {
+		order[i] = i
+	}
+	sort.Slice(order, func(a, b int) bool { return len(values[order[a]]) > len(values[order[b]]) })
+	msg := err.Error()
+	for _, i := range order {
+		if v := values[i]; v != "" {
+			q := strconv.Quote(v)
+			msg = strings.ReplaceAll(msg, q[1:len(q)-1], fmt.Sprintf("\x00%d\x00", i))
+			msg = strings.ReplaceAll(msg, v, fmt.Sprintf("\x00%d\x00", i))
+		}
+	}
+	msg = quotedRE.ReplaceAllStringFunc(msg, func(q string) string {
+		if strings.Contains(q, "\x00") {
+			return hidden
+		}
+		return q
+	})
+	for i := range values {
+		msg = strings.ReplaceAll(msg, fmt.Sprintf("\x00%d\x00", i), "${"+names[i]+"}")
+	}
+	if !strings.Contains(msg, hidden) {
+		msg += " (from " + hidden + ")"
+	}
+	return errors.New(msg)
 }
 
 func (s *substituter) list() []Substitution {

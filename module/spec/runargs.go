@@ -1,7 +1,10 @@
 package spec
 
 import (
+	"encoding/json"
 	"fmt"
+	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -195,7 +198,12 @@ var flagDefs = []flagDef{
 		c.LogOpts[k] = val
 		return nil
 	}},
-	{names: []string{"--memory", "-m"}, apply: func(c *engine.ContainerConfig, v string) (err error) { c.Memory, err = parseBytes(v); return }},
+	{names: []string{"--memory", "-m"}, apply: func(c *engine.ContainerConfig, v string) (err error) {
+		if c.Memory, err = parseBytes(v); err == nil && c.Memory < minMemory {
+			err = fmt.Errorf("%q: the engine's minimum is 6m", v)
+		}
+		return err
+	}},
 	{names: []string{"--shm-size"}, apply: func(c *engine.ContainerConfig, v string) (err error) { c.ShmSize, err = parseBytes(v); return }},
 	{names: []string{"--cpus"}, apply: func(c *engine.ContainerConfig, v string) error {
 		f, err := strconv.ParseFloat(v, 64)
@@ -205,8 +213,20 @@ var flagDefs = []flagDef{
 		c.NanoCPUs = int64(f * 1e9)
 		return nil
 	}},
-	{names: []string{"--cap-add"}, apply: func(c *engine.ContainerConfig, v string) error { c.CapAdd = append(c.CapAdd, v); return nil }},
-	{names: []string{"--cap-drop"}, apply: func(c *engine.ContainerConfig, v string) error { c.CapDrop = append(c.CapDrop, v); return nil }},
+	{names: []string{"--cap-add"}, apply: func(c *engine.ContainerConfig, v string) error {
+		if !capRE().MatchString(v) {
+			return fmt.Errorf("%q: not a capability name such as NET_ADMIN", v)
+		}
+		c.CapAdd = append(c.CapAdd, v)
+		return nil
+	}},
+	{names: []string{"--cap-drop"}, apply: func(c *engine.ContainerConfig, v string) error {
+		if !capRE().MatchString(v) {
+			return fmt.Errorf("%q: not a capability name such as NET_RAW", v)
+		}
+		c.CapDrop = append(c.CapDrop, v)
+		return nil
+	}},
 	{names: []string{"--device"}, apply: func(c *engine.ContainerConfig, v string) error {
 		if !strings.HasPrefix(v, "/") {
 			return fmt.Errorf("%q: want /dev/path[:/container/path[:perms]]", v)
@@ -232,14 +252,58 @@ var flagDefs = []flagDef{
 	}},
 	{names: []string{"--hostname", "-h"}, apply: func(c *engine.ContainerConfig, v string) error { c.Hostname = v; return nil }},
 	{names: []string{"--add-host"}, apply: func(c *engine.ContainerConfig, v string) error {
-		if !strings.Contains(v, ":") && !strings.Contains(v, "=") {
+		// host=ip, or host:ip with the host cut at the first colon (an
+		// IPv6 address keeps the rest), as the docker CLI reads it.
+		host, ip, ok := strings.Cut(v, "=")
+		if !ok {
+			host, ip, ok = strings.Cut(v, ":")
+		}
+		ip = strings.TrimSuffix(strings.TrimPrefix(ip, "["), "]")
+		if !ok || host == "" {
 			return fmt.Errorf("%q: want host:ip", v)
+		}
+		if _, err := netip.ParseAddr(ip); err != nil && ip != "host-gateway" {
+			return fmt.Errorf("%q: %q is not an IP address (or host-gateway)", v, ip)
 		}
 		c.ExtraHosts = append(c.ExtraHosts, v)
 		return nil
 	}},
-	{names: []string{"--dns"}, apply: func(c *engine.ContainerConfig, v string) error { c.DNS = append(c.DNS, v); return nil }},
-	{names: []string{"--security-opt"}, apply: func(c *engine.ContainerConfig, v string) error { c.SecurityOpt = append(c.SecurityOpt, v); return nil }},
+	{names: []string{"--dns"}, apply: func(c *engine.ContainerConfig, v string) error {
+		if _, err := netip.ParseAddr(v); err != nil {
+			return fmt.Errorf("%q: not an IP address", v)
+		}
+		c.DNS = append(c.DNS, v)
+		return nil
+	}},
+	{names: []string{"--security-opt"}, apply: func(c *engine.ContainerConfig, v string) error {
+		o, err := SecurityOpt(v)
+		if err != nil {
+			return err
+		}
+		c.SecurityOpt = append(c.SecurityOpt, o)
+		return nil
+	}},
+	{names: []string{"--device-cgroup-rule"}, apply: func(c *engine.ContainerConfig, v string) error {
+		if !cgroupRuleRE().MatchString(v) {
+			return fmt.Errorf("%q: want a rule such as \"c 1:3 rwm\" (type a, b or c; major:minor or *; r, w, m)", v)
+		}
+		c.DeviceCgroupRules = append(c.DeviceCgroupRules, v)
+		return nil
+	}},
+	{names: []string{"--userns"}, apply: func(c *engine.ContainerConfig, v string) error {
+		if v != "host" && v != "" {
+			return fmt.Errorf("%q: the only mode is host", v)
+		}
+		c.UsernsMode = v
+		return nil
+	}},
+	{names: []string{"--uts"}, apply: func(c *engine.ContainerConfig, v string) error {
+		if v != "host" && v != "" {
+			return fmt.Errorf("%q: the only mode is host", v)
+		}
+		c.UTSMode = v
+		return nil
+	}},
 	{names: []string{"--group-add"}, apply: func(c *engine.ContainerConfig, v string) error { c.GroupAdd = append(c.GroupAdd, v); return nil }},
 	{names: []string{"--sysctl"}, apply: func(c *engine.ContainerConfig, v string) error {
 		k, val, ok := strings.Cut(v, "=")
@@ -252,9 +316,31 @@ var flagDefs = []flagDef{
 		c.Sysctls[k] = val
 		return nil
 	}},
-	{names: []string{"--pid"}, apply: func(c *engine.ContainerConfig, v string) error { c.PidMode = v; return nil }},
-	{names: []string{"--ipc"}, apply: func(c *engine.ContainerConfig, v string) error { c.IpcMode = v; return nil }},
-	{names: []string{"--stop-signal"}, apply: func(c *engine.ContainerConfig, v string) error { c.StopSignal = v; return nil }},
+	{names: []string{"--pid"}, apply: func(c *engine.ContainerConfig, v string) error {
+		if v != "" && v != "host" && !joinsContainer(v) {
+			return fmt.Errorf("%q: want host or container:NAME", v)
+		}
+		c.PidMode = v
+		return nil
+	}},
+	{names: []string{"--ipc"}, apply: func(c *engine.ContainerConfig, v string) error {
+		switch v {
+		case "", "none", "private", "shareable", "host":
+		default:
+			if !joinsContainer(v) {
+				return fmt.Errorf("%q: want none, private, shareable, host or container:NAME", v)
+			}
+		}
+		c.IpcMode = v
+		return nil
+	}},
+	{names: []string{"--stop-signal"}, apply: func(c *engine.ContainerConfig, v string) error {
+		if !signalRE().MatchString(v) {
+			return fmt.Errorf("%q: want a signal such as SIGTERM, TERM or 15", v)
+		}
+		c.StopSignal = v
+		return nil
+	}},
 	{names: []string{"--stop-timeout"}, apply: func(c *engine.ContainerConfig, v string) error {
 		n, err := strconv.Atoi(v)
 		if err != nil {
@@ -326,63 +412,73 @@ func ParseRunArgs(runArgs string, cfg *engine.ContainerConfig) error {
 }
 
 // parseRunArgs is ParseRunArgs with ${NAME} placeholders replaced in each
-// word by subst.
-func parseRunArgs(runArgs string, cfg *engine.ContainerConfig, subst func(string) (string, error)) error {
+// word by sub.
+func parseRunArgs(runArgs string, cfg *engine.ContainerConfig, sub *substituter) error {
 	words, err := SplitWords(runArgs)
 	if err != nil {
 		return err
 	}
-	if subst != nil {
+	orig := slices.Clone(words)
+	if sub != nil {
 		for i, w := range words {
-			if words[i], err = subst(w); err != nil {
+			if words[i], err = sub.word(w); err != nil {
 				return err
 			}
 		}
 	}
 	for i := 0; i < len(words); i++ {
-		w := words[i]
-		if w == "--" || !strings.HasPrefix(w, "-") || w == "-" {
-			return fmt.Errorf("%q: only flags are allowed here, not an image or command", w)
+		start := i
+		if err := parseFlag(words, &i, cfg); err != nil {
+			return sub.hideValues(err, orig[start:min(i+1, len(orig))])
 		}
-		name, value, hasValue := w, "", false
-		if strings.HasPrefix(w, "--") {
-			name, value, hasValue = strings.Cut(w, "=")
-		} else if len(w) > 2 {
-			// -p8080:80, or a group of boolean short flags such as -dt.
-			if d := flagIndex[w[:2]]; d != nil && !d.isBool {
-				name, value, hasValue = w[:2], w[2:], true
-			} else {
-				for _, r := range w[1:] {
-					short := "-" + string(r)
-					d := flagIndex[short]
-					if d == nil || !d.isBool {
-						return fmt.Errorf("%s (in %s): %w", short, w, unsupported(short))
-					}
-					if err := d.apply(cfg, "true"); err != nil {
-						return fmt.Errorf("%s: %w", short, err)
-					}
+	}
+	return nil
+}
+
+// parseFlag applies the flag at words[*i], moving *i past its value.
+func parseFlag(words []string, i *int, cfg *engine.ContainerConfig) error {
+	w := words[*i]
+	if w == "--" || !strings.HasPrefix(w, "-") || w == "-" {
+		return fmt.Errorf("%q: only flags are allowed here, not an image or command", w)
+	}
+	name, value, hasValue := w, "", false
+	if strings.HasPrefix(w, "--") {
+		name, value, hasValue = strings.Cut(w, "=")
+	} else if len(w) > 2 {
+		// -p8080:80, or a group of boolean short flags such as -dt.
+		if d := flagIndex[w[:2]]; d != nil && !d.isBool {
+			name, value, hasValue = w[:2], w[2:], true
+		} else {
+			for _, r := range w[1:] {
+				short := "-" + string(r)
+				d := flagIndex[short]
+				if d == nil || !d.isBool {
+					return fmt.Errorf("%s (in %s): %w", short, w, unsupported(short))
 				}
-				continue
-			}
-		}
-		d := flagIndex[name]
-		if d == nil {
-			return fmt.Errorf("%s: %w", name, unsupported(name))
-		}
-		if !hasValue {
-			if d.isBool {
-				value = "true"
-			} else {
-				if i+1 >= len(words) {
-					return fmt.Errorf("%s: needs a value", name)
+				if err := d.apply(cfg, "true"); err != nil {
+					return fmt.Errorf("%s: %w", short, err)
 				}
-				i++
-				value = words[i]
 			}
+			return nil
 		}
-		if err := d.apply(cfg, value); err != nil {
-			return fmt.Errorf("%s: %w", name, err)
+	}
+	d := flagIndex[name]
+	if d == nil {
+		return fmt.Errorf("%s: %w", name, unsupported(name))
+	}
+	if !hasValue {
+		if d.isBool {
+			value = "true"
+		} else {
+			if *i+1 >= len(words) {
+				return fmt.Errorf("%s: needs a value", name)
+			}
+			*i++
+			value = words[*i]
 		}
+	}
+	if err := d.apply(cfg, value); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
 	}
 	return nil
 }
@@ -424,7 +520,7 @@ func parsePublish(v string) ([]engine.PortBinding, error) {
 	default:
 		return nil, fmt.Errorf("%q: want [ip:][hostPort:]containerPort[/proto]", v)
 	}
-	if ip != "" && !looksLikeIP(ip) {
+	if _, err := netip.ParseAddr(ip); ip != "" && err != nil {
 		return nil, fmt.Errorf("%q: %q is not an IP address", v, ip)
 	}
 	cLo, cHi, err := portRange(ctrPart)
@@ -467,15 +563,6 @@ func portRange(s string) (lo, hi int, err error) {
 		}
 	}
 	return lo, hi, nil
-}
-
-func looksLikeIP(s string) bool {
-	for _, r := range s {
-		if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'f' || r >= 'A' && r <= 'F' || r == '.' || r == ':') {
-			return false
-		}
-	}
-	return s != ""
 }
 
 // checkVolume accepts [src:]dst[:opts] with an absolute dst, where src is an
@@ -530,4 +617,75 @@ func parseBytes(v string) (int64, error) {
 		return 0, fmt.Errorf("%q: want a size such as 512m", v)
 	}
 	return int64(f * float64(mult)), nil
+}
+
+// Cheap forms of values the engine checks at create: capability and
+// signal names (which ones exist is the kernel's business), and the
+// smallest memory limit the engine accepts.
+var (
+	capRE    = lazy(`^(?i:(?:cap_)?[a-z0-9_]+)$`)
+	signalRE = lazy(`^(?i:(?:sig)?[a-z0-9]+(?:[+-][0-9]+)?)$`)
+)
+
+const minMemory = 6 << 20
+
+// cgroupRuleRE is the form the engine accepts for --device-cgroup-rule.
+var cgroupRuleRE = lazy(`^[acb] (?:[0-9]+|\*):(?:[0-9]+|\*) [rwm]{1,3}$`)
+
+// joinsContainer tells whether a --pid or --ipc mode is container:NAME.
+func joinsContainer(v string) bool {
+	name, ok := strings.CutPrefix(v, "container:")
+	return ok && containerNameRE.MatchString(strings.TrimPrefix(name, "/"))
+}
+
+// SecurityOpt checks a --security-opt value against the forms the Docker
+// engine accepts, so that a bad one fails in Download rather than at
+// container create, and returns it as key=value: the engine's older
+// key:value spelling and a bare no-new-privileges are rewritten, so that a
+// device policy compares one spelling. systempaths=unconfined is the
+// docker CLI's own, kept here for the engine adapter to translate.
+func SecurityOpt(v string) (string, error) {
+	if v == "no-new-privileges" {
+		return "no-new-privileges=true", nil
+	}
+	key, val, ok := strings.Cut(v, "=")
+	if !ok {
+		key, val, ok = strings.Cut(v, ":")
+	}
+	if !ok {
+		return "", fmt.Errorf("%q: want key=value (no-new-privileges, seccomp=, apparmor=, label=, systempaths=unconfined)", v)
+	}
+	switch key {
+	case "no-new-privileges":
+		b, err := strconv.ParseBool(val)
+		if err != nil {
+			return "", fmt.Errorf("%q: want no-new-privileges=true or false", v)
+		}
+		val = strconv.FormatBool(b)
+	case "seccomp":
+		// The docker CLI reads a profile file on the client; the device
+		// has no such file, so only an inline JSON profile works.
+		if val != "unconfined" && !(strings.HasPrefix(val, "{") && json.Valid([]byte(val))) {
+			return "", fmt.Errorf("%q: want seccomp=unconfined or an inline JSON profile (a profile file is not read on the device)", v)
+		}
+	case "apparmor":
+		if val == "" || strings.ContainsAny(val, " \t\n") {
+			return "", fmt.Errorf("%q: want apparmor=PROFILE or apparmor=unconfined", v)
+		}
+	case "label":
+		k, arg, hasArg := strings.Cut(val, ":")
+		switch {
+		case (k == "disable" || k == "nested") && !hasArg:
+		case (k == "user" || k == "role" || k == "type" || k == "level" || k == "filetype") && arg != "":
+		default:
+			return "", fmt.Errorf("%q: want label=user:, role:, type:, level:, filetype:VALUE, label=disable or label=nested", v)
+		}
+	case "systempaths":
+		if val != "unconfined" {
+			return "", fmt.Errorf("%q: the only value is systempaths=unconfined", v)
+		}
+	default:
+		return "", fmt.Errorf("%q: not a security option the engine knows (no-new-privileges, seccomp=, apparmor=, label=, systempaths=unconfined)", v)
+	}
+	return key + "=" + val, nil
 }

@@ -234,7 +234,7 @@ func ParseWith(data []byte, o ParseOptions) (*Meta, error) {
 		defaultApp = DefaultApp
 	}
 	if len(data) > MaxMetaDataBytes {
-		return nil, invalid("larger than %d bytes", MaxMetaDataBytes)
+		return nil, invalid("too large: larger than %d bytes", MaxMetaDataBytes)
 	}
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) == 0 || string(trimmed) == "null" {
@@ -438,7 +438,7 @@ func (m *Meta) addContainers(images []string, runArgs *string, sub *substituter)
 			name = fmt.Sprintf("%s-%d", name, used[name])
 		}
 		s := Service{Name: name, Image: img, Config: engine.ContainerConfig{Tty: true}}
-		if err := parseRunArgs(args, &s.Config, sub.word); err != nil {
+		if err := parseRunArgs(args, &s.Config, sub); err != nil {
 			return invalid("run_args: %v", err)
 		}
 		m.Services = append(m.Services, s)
@@ -470,7 +470,7 @@ func (m *Meta) addServices(raws []rawService, sub *substituter) error {
 			return err
 		}
 		s := Service{Name: r.Name, Image: r.Image}
-		if err := parseRunArgs(r.RunArgs, &s.Config, sub.word); err != nil {
+		if err := parseRunArgs(r.RunArgs, &s.Config, sub); err != nil {
 			return invalid("%s.run_args: %v", field, err)
 		}
 		for j, w := range r.Command {

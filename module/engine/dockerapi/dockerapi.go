@@ -414,7 +414,8 @@ func toDocker(c engine.ContainerConfig) (*container.Config, *container.HostConfi
 		PublishAllPorts: c.PublishAll,
 		CapAdd:          c.CapAdd,
 		CapDrop:         c.CapDrop,
-		SecurityOpt:     c.SecurityOpt,
+		UsernsMode:      container.UsernsMode(c.UsernsMode),
+		UTSMode:         container.UTSMode(c.UTSMode),
 		GroupAdd:        c.GroupAdd,
 		Sysctls:         c.Sysctls,
 		PidMode:         container.PidMode(c.PidMode),
@@ -431,6 +432,16 @@ func toDocker(c engine.ContainerConfig) (*container.Config, *container.HostConfi
 		hc.Init = &t
 	}
 	hc.Memory, hc.NanoCPUs = c.Memory, c.NanoCPUs
+	hc.DeviceCgroupRules = c.DeviceCgroupRules
+	for _, o := range c.SecurityOpt {
+		if o == "systempaths=unconfined" {
+			// What the docker CLI sends for it: no masked or read-only
+			// paths (an empty list, not nil, which would mean the default).
+			hc.MaskedPaths, hc.ReadonlyPaths = []string{}, []string{}
+			continue
+		}
+		hc.SecurityOpt = append(hc.SecurityOpt, o)
+	}
 	for _, d := range c.DNS {
 		a, err := netip.ParseAddr(d)
 		if err != nil {
