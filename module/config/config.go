@@ -49,6 +49,9 @@ type Config struct {
 	Policy Policy `json:"policy"`
 	// DockerHost overrides DOCKER_HOST, e.g. unix:///run/docker.sock.
 	DockerHost string `json:"docker_host"`
+	// MaxUnpackMB bounds the files a Compose project unpacks to: an
+	// artifact's small compressed payload must not fill the disk.
+	MaxUnpackMB int64 `json:"max_unpack_mb"`
 }
 
 // Default returns the configuration of a device with no file.
@@ -64,6 +67,7 @@ func Default() Config {
 		ParamsDir:     "/etc/mender-docker/params",
 		// Where the mender-configure update module keeps its values.
 		MenderConfigureFile: "/var/lib/mender-configure/device-config.json",
+		MaxUnpackMB:         1024,
 	}
 }
 
@@ -87,6 +91,9 @@ func Load(path string) (Config, error) {
 	}
 	if !spec.ValidApp(c.DefaultApp) {
 		return c, fmt.Errorf("config %s: default_app: %q is not a valid app name", path, c.DefaultApp)
+	}
+	if c.MaxUnpackMB < 1 {
+		return c, fmt.Errorf("config %s: max_unpack_mb: must be at least 1", path)
 	}
 	if c.StateDir == "" {
 		return c, fmt.Errorf("config %s: state_dir: must not be empty", path)
