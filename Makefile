@@ -29,7 +29,7 @@ setup: ## install Debian packages and start dockerd if needed (root)
 	scripts/deps.sh
 	scripts/dockerd.sh
 
-test: setup ## every test: unit, contract, real dockerd, real mender client
+test: setup ## every test: unit, contract, real dockerd, real mender client, then make fuzz
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 	$(GO) test -count=1 -timeout 5m ./...
