@@ -6,7 +6,12 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 GOFLAGS_STATIC = -trimpath -ldflags "-s -w -X main.version=$(VERSION)"
 MODULE_DIR = $(DESTDIR)$(PREFIX)/share/mender/modules/v3
 
-.PHONY: help build cross test unit setup bench install install-gen demo clean fmt vet
+.PHONY: help build cross test unit fuzz setup bench install install-gen demo clean fmt vet
+
+# `make fuzz` (also the end of `make test`) runs each fuzz target for
+# FUZZTIME; minimizing a new interesting input may take FUZZMINTIME of it.
+FUZZTIME    ?= 10s
+FUZZMINTIME ?= 1s
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -24,10 +29,19 @@ setup: ## install Debian packages and start dockerd if needed (root)
 	scripts/deps.sh
 	scripts/dockerd.sh
 
-test: setup ## every test: unit, contract, real dockerd, real mender client
+test: setup ## every test: unit, contract, real dockerd, real mender client, then make fuzz
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 	$(GO) test -count=1 -timeout 5m ./...
+	$(MAKE) fuzz
+
+fuzz: ## run every Fuzz* target of the repository for FUZZTIME (default 10s) each
+	@set -e; for f in $$(git grep -l --untracked '^func Fuzz' -- '*_test.go'); do \
+		for t in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$f); do \
+			echo "$(GO) test -run='^$$' -fuzz='^$$t$$' -fuzztime=$(FUZZTIME) ./$$(dirname $$f)"; \
+			$(GO) test -run='^$$' -fuzz="^$$t\$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=$(FUZZMINTIME) ./$$(dirname $$f); \
+		done; \
+	done
 
 unit: ## fast tests only (no dockerd, no mender)
 	$(GO) test -count=1 ./module/...

@@ -135,11 +135,19 @@ func (u *Updater) resolveComposeParams(m *spec.Meta, dir string, lookup func(str
 	return values, nil
 }
 
+// maxProjectEntries bounds the files and directories of a project: each
+// costs an inode whatever its size.
+const maxProjectEntries = 10000
+
 // extractProject unpacks a project tar into dir: regular files and
-// directories only, nothing outside dir.
-func extractProject(r io.Reader, dir string) error {
+// directories only, nothing outside dir, no sparse files (archive/tar
+// would expand them), and at most limit bytes of content in all. It checks
+// each entry before writing it, so a refused project has written at most
+// limit bytes, which cleanup removes with the project directory.
+func extractProject(r io.Reader, dir string, limit int64) error {
 	tr := tar.NewReader(r)
-	for {
+	var total int64
+	for entries := 1; ; entries++ {
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {
 			return nil
@@ -147,9 +155,18 @@ func extractProject(r io.Reader, dir string) error {
 		if err != nil {
 			return fmt.Errorf("compose project: %w", err)
 		}
-		name := filepath.Clean(h.Name)
-		if filepath.IsAbs(name) || name == ".." || strings.HasPrefix(name, "../") {
-			return fmt.Errorf("compose project: %q is outside the project", h.Name)
+		if entries > maxProjectEntries {
+			return fmt.Errorf("compose project: %w: more than %d files", ErrArchive, maxProjectEntries)
+		}
+		name, err := entryName(h)
+		if err != nil {
+			return fmt.Errorf("compose project: %w", err)
+		}
+		if total += h.Size; h.Size < 0 || total > limit {
+			return fmt.Errorf("compose project: %w: %q: the project unpacks to more than %d MB (max_unpack_mb)", ErrArchive, h.Name, limit>>20)
+		}
+		if name == "." {
+			continue
 		}
 		target := filepath.Join(dir, name)
 		switch h.Typeflag {

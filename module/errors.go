@@ -16,4 +16,7 @@ var (
 	ErrMissingBase = errors.New("missing base layers")
 	// ErrPayload: the payload did not bring an embedded image it lists.
 	ErrPayload = errors.New("embedded image not in the payload")
+	// ErrArchive: a tar in the payload is refused (sparse entries, too
+	// big, or an image archive that is not the one the meta-data names).
+	ErrArchive = errors.New("payload archive refused")
 )

@@ -1,7 +1,12 @@
 package module_test
 
 import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -13,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mender-docker/mender-docker/module"
+	"github.com/mender-docker/mender-docker/module/engine/memengine"
 	"github.com/mender-docker/mender-docker/test/fixture"
 )
 
@@ -196,4 +202,70 @@ func TestEmbeddedCorruptOrMissing(t *testing.T) {
 	require.ErrorIs(t, err, module.ErrPayload)
 	assert.Equal(t, before, d.snapshot())
 	assert.Equal(t, images, d.eng.Images())
+}
+
+// An archive holding another image than the one the meta-data names is
+// refused, and the engine does not keep that other image.
+func TestEmbeddedArchiveOtherImage(t *testing.T) {
+	d := newDevice(t)
+	d.unrelated()
+	before, images := d.snapshot(), d.eng.Images()
+	named, other := embed(t, "1", nil), embed(t, "2", nil)
+	other.file = named.file
+	err := d.streamInstall(t, "app-1", embeddedMeta(named, "", nil), other, true)
+	require.ErrorIs(t, err, module.ErrArchive)
+	assert.Contains(t, err.Error(), "is not "+named.id)
+	assert.Equal(t, before, d.snapshot())
+	assert.Equal(t, images, d.eng.Images(), "neither image is loaded")
+}
+
+// loadFails loads, then reports a failure, as when the engine's answer is
+// lost after the load.
+type loadFails struct{ *memengine.Engine }
+
+func (e loadFails) LoadImage(ctx context.Context, r io.Reader) error {
+	if err := e.Engine.LoadImage(ctx, r); err != nil {
+		return err
+	}
+	return errors.New("connection reset")
+}
+
+func TestEmbeddedFailedLoadRemoved(t *testing.T) {
+	eng := memengine.New()
+	fd := fixture.NewDevice(t, loadFails{eng})
+	e := embed(t, "1", nil)
+	fd.Artifact("app-1", embeddedMeta(e, "", nil))
+	require.NoError(t, os.MkdirAll(filepath.Join(fd.Files, "files"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(fd.Files, "files", e.file), e.data, 0o644))
+	err := fd.Run("Download")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "connection reset")
+	assert.Contains(t, fd.Log.String(), "removed "+e.id+" after the failed load")
+	assert.Empty(t, eng.Images())
+}
+
+// A Compose project bigger than max_unpack_mb is refused, and its
+// directory removed.
+func TestComposeProjectTooBig(t *testing.T) {
+	d := newDevice(t)
+	d.u.Compose = &stubComposer{}
+	d.u.Config.MaxUnpackMB = 1
+	img := d.image("web", "1", memengine.Behavior{})
+	d.Artifact("c-1", `{"app":"shop","compose":{"project":"p.tar","images":["`+img+`"]}}`)
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for name, size := range map[string]int{"docker-compose.yml": 10, "data/a": 600 << 10, "data/b": 600 << 10} {
+		require.NoError(t, tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(size), Typeflag: tar.TypeReg}))
+		_, err := tw.Write(bytes.Repeat([]byte{'\n'}, size))
+		require.NoError(t, err)
+	}
+	require.NoError(t, tw.Close())
+	require.NoError(t, os.MkdirAll(filepath.Join(d.Files, "files"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(d.Files, "files", "p.tar"), buf.Bytes(), 0o644))
+	err := d.run("Download")
+	require.ErrorIs(t, err, module.ErrArchive)
+	assert.Contains(t, err.Error(), "more than 1 MB (max_unpack_mb)")
+	assert.Empty(t, d.eng.Images())
+	projects, _ := os.ReadDir(filepath.Join(d.u.Config.StateDir, "shop", "projects"))
+	assert.Empty(t, projects, "the unpacked part is removed")
 }

@@ -61,6 +61,9 @@ type Config struct {
 	// config.json format, read before the docker CLI's own config. A
 	// missing file is no credentials.
 	RegistryAuthFile string `json:"registry_auth_file"`
+	// MaxUnpackMB bounds the files a Compose project unpacks to: an
+	// artifact's small compressed payload must not fill the disk.
+	MaxUnpackMB int64 `json:"max_unpack_mb"`
 }
 
 // Default returns the configuration of a device with no file.
@@ -80,6 +83,7 @@ func Default() Config {
 		// its whole filesystem on vfs, which takes long on slow storage.
 		EngineTimeout: Duration(2 * time.Minute),
 		LockTimeout:   Duration(2 * time.Minute),
+		MaxUnpackMB:   1024,
 	}
 }
 
@@ -103,6 +107,9 @@ func Load(path string) (Config, error) {
 	}
 	if !spec.ValidApp(c.DefaultApp) {
 		return c, fmt.Errorf("config %s: default_app: %q is not a valid app name", path, c.DefaultApp)
+	}
+	if c.MaxUnpackMB < 1 {
+		return c, fmt.Errorf("config %s: max_unpack_mb: must be at least 1", path)
 	}
 	if c.StateDir == "" {
 		return c, fmt.Errorf("config %s: state_dir: must not be empty", path)

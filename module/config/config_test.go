@@ -36,6 +36,7 @@ func TestLoad(t *testing.T) {
 		`{"health_window": "soon"}`:    `"soon": want a duration`,
 		`{"health_window": 10}`:        "want a duration",
 		`{"parallel_pulls": 0}`:        "parallel_pulls: must be at least 1",
+		`{"max_unpack_mb": 0}`:         "max_unpack_mb: must be at least 1",
 		`{"default_app": "Not Valid"}`: "default_app:",
 		`{"state_dir": ""}`:            "state_dir: must not be empty",
 		`not json`:                     "config",

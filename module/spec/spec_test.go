@@ -168,10 +168,26 @@ func TestSplitWords(t *testing.T) {
 	}
 }
 
+// FuzzParse: any input either fails with one line wrapping ErrInvalid, or
+// gives meta-data of exactly one kind, fully resolved: an app removal (no
+// services, project or images), a Compose app (a project and pinned
+// images, no services), or at least one service with a container name and
+// a pinned image or an embedded image's ID.
 func FuzzParse(f *testing.F) {
-	f.Add([]byte(`{"containers":["` + img + `"],"run_args":"-p 80:80 -e A='b c'"}`))
-	f.Add([]byte(`{"app":"x","services":[{"name":"a","image":"` + img + `","run_args":"--restart=always"}],"health":{"window":"1s"}}`))
-	f.Add([]byte(`null`))
+	emb := `"embedded":{"` + img + `":{"id":"` + dig + `","file":"web.tar"}}`
+	for _, seed := range []string{
+		`{"containers":["` + img + `"],"run_args":"-p 80:80 -e A='b c'"}`,
+		`{"app":"x","services":[{"name":"a","image":"` + img + `","run_args":"--restart=always"}],"health":{"window":"1s"}}`,
+		`{"app":"x","services":{"web":{"image":"` + img + `","run_args":"-p ${PORT}:80","command":["--port","${PORT}"]}},"params":{"PORT":"8080"}}`,
+		`{"app":"x","remove":true}`,
+		`{"remove":true}`,
+		`{"app":"x","compose":{"project":"project.tar","images":["` + img + `"]},` + emb + `}`,
+		`{"containers":["` + img + `"],` + emb + `}`,
+		`null`,
+		`{}`,
+	} {
+		f.Add([]byte(seed))
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m, err := spec.Parse(data)
 		if err != nil {
@@ -183,12 +199,38 @@ func FuzzParse(f *testing.F) {
 			}
 			return
 		}
-		if len(m.Services) == 0 {
-			t.Fatal("valid meta-data with no service")
+		if !spec.ValidApp(m.App) {
+			t.Fatalf("invalid app %q", m.App)
 		}
-		for _, s := range m.Services {
-			if s.Config.Name == "" || !strings.Contains(s.Image, "@sha256:") {
-				t.Fatalf("service %+v not fully resolved", s)
+		ids := map[string]bool{}
+		for ref, e := range m.Embedded {
+			if !strings.Contains(ref, "@sha256:") || !strings.HasPrefix(e.ID, "sha256:") || e.File == "" || strings.ContainsAny(e.File, "/\\") {
+				t.Fatalf("embedded %s %+v not checked", ref, e)
+			}
+			ids[e.ID] = true
+		}
+		switch {
+		case m.Remove:
+			if len(m.Services) > 0 || m.Compose != nil || len(m.Embedded) > 0 || len(m.Images()) > 0 {
+				t.Fatalf("an app removal with something to run: %+v", m)
+			}
+		case m.Compose != nil:
+			if len(m.Services) > 0 || len(m.Compose.Images) == 0 || m.Compose.Project == "" || m.Compose.File == "" {
+				t.Fatalf("compose app not fully resolved: %+v", m)
+			}
+		default:
+			if len(m.Services) == 0 {
+				t.Fatal("valid meta-data with no service, no project and nothing to remove")
+			}
+			for _, s := range m.Services {
+				if s.Config.Name == "" || !strings.Contains(s.Image, "@sha256:") {
+					t.Fatalf("service %+v not fully resolved", s)
+				}
+			}
+		}
+		for _, img := range m.Images() {
+			if !strings.Contains(img, "@sha256:") && !ids[img] {
+				t.Fatalf("image %q neither pinned nor embedded", img)
 			}
 		}
 	})
