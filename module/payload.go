@@ -208,7 +208,16 @@ func (u *Updater) loadImage(ctx context.Context, file, ref, id string, r io.Read
 		pw.CloseWithError(err) // nil: the engine reads io.EOF
 		filtered <- err
 	}()
-	err := u.Engine.LoadImage(ctx, pr)
+	// Cancelling (the client's SIGTERM) breaks the upload while it runs,
+	// so that the engine loads nothing; once the whole archive is up, the
+	// engine loads it whatever we do, so wait for its answer and remove
+	// the image below: cancelling then would leave the image behind.
+	stop := context.AfterFunc(ctx, func() { pr.CloseWithError(context.Cause(ctx)) })
+	err := u.Engine.LoadImage(context.WithoutCancel(ctx), pr)
+	stop()
+	if err == nil {
+		err = ctx.Err()
+	}
 	pr.CloseWithError(errLoadEnded)
 	if ferr := <-filtered; ferr != nil && !errors.Is(ferr, errLoadEnded) {
 		// The filter broke the upload on purpose: its reason is the one
