@@ -15,8 +15,10 @@ import (
 // Two apps on one device through the real client: each keeps its own
 // provides, and updating, rolling back or removing one never stops the
 // other.
-func TestTwoApps(t *testing.T) {
-	s := newSandbox(t, "")
+func TestTwoApps(t *testing.T) { eachClient(t, testTwoApps) }
+
+func testTwoApps(t *testing.T, cl client) {
+	s := newSandbox(t, cl, "")
 	e := fixture.Docker(t)
 	reg := fixture.NewRegistry(t)
 	ctx := context.Background()

@@ -18,10 +18,12 @@ import (
 
 // A Compose app from docker-artifact-gen --compose through the real
 // client: install, update, rollback; the named volume keeps its data.
-func TestComposeThroughMender(t *testing.T) {
+func TestComposeThroughMender(t *testing.T) { eachClient(t, testComposeThroughMender) }
+
+func testComposeThroughMender(t *testing.T, cl client) {
 	_, err := module.FindComposer(nil)
 	fixture.Need(t, err == nil, "Docker Compose (docker-compose)")
-	s := newSandbox(t, "")
+	s := newSandbox(t, cl, "")
 	e := fixture.Docker(t)
 	reg := fixture.NewRegistry(t)
 	ctx := context.Background()
@@ -80,10 +82,12 @@ func TestComposeThroughMender(t *testing.T) {
 
 // A Compose app with its images inside the artifact, installed with the
 // registry gone.
-func TestComposeEmbeddedOffline(t *testing.T) {
+func TestComposeEmbeddedOffline(t *testing.T) { eachClient(t, testComposeEmbeddedOffline) }
+
+func testComposeEmbeddedOffline(t *testing.T, cl client) {
 	_, err := module.FindComposer(nil)
 	fixture.Need(t, err == nil, "Docker Compose (docker-compose)")
-	s := newSandbox(t, "")
+	s := newSandbox(t, cl, "")
 	e := fixture.Docker(t)
 	reg := fixture.NewRegistry(t)
 	ctx := context.Background()

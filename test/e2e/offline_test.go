@@ -17,8 +17,10 @@ import (
 // Images inside the artifact, with no registry running at all: the
 // images come from `docker save`-style files, and the device loads them
 // from the client's stream.
-func TestOfflineEmbedded(t *testing.T) {
-	s := newSandbox(t, "")
+func TestOfflineEmbedded(t *testing.T) { eachClient(t, testOfflineEmbedded) }
+
+func testOfflineEmbedded(t *testing.T, cl client) {
+	s := newSandbox(t, cl, "")
 	e := fixture.Docker(t)
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -43,7 +45,7 @@ func TestOfflineEmbedded(t *testing.T) {
 	v1Path, v1ID := save("v1", seed)
 	v2Path, v2ID := save("v2", seed+1)
 	v3Path, v3ID := save("v3", seed+1) // v2's layers, new config
-	v9Path, _ := save("v9", seed+9)
+	v9Path, v9ID := save("v9", seed+9)
 	v10Path, _ := save("v10", seed+9)
 
 	gen := func(name string, extra ...string) string {
@@ -93,18 +95,19 @@ func TestOfflineEmbedded(t *testing.T) {
 	atV2 := mine()
 	assert.Equal(t, v2ID, atV2[0].Image)
 
-	// A one-byte change in the payload: refused, v2 untouched.
-	data, err := os.ReadFile(a3full)
+	// A one-byte change in the payload, inside a layer the device does not
+	// have: refused, v2 untouched.
+	data, err := os.ReadFile(a9)
 	require.NoError(t, err)
 	data[len(data)-(1<<20)] ^= 0x01
-	bad := s.path("off-v3-bad.mender")
+	bad := s.path("off-v9-bad.mender")
 	require.NoError(t, os.WriteFile(bad, data, 0o644))
 	out, err = s.mender("install", bad)
 	require.Error(t, err, "a corrupted payload must be refused: %s", out)
 	assert.Equal(t, atV2, mine())
 	assert.Equal(t, "off-v2", s.showArtifact())
-	has, _ = e.HasImage(ctx, v3ID)
-	assert.False(t, has, "nothing of the corrupted payload stays")
+	has, _ = e.HasImage(ctx, v9ID)
+	assert.False(t, has, "nothing of the corrupted payload stays: %s", out)
 
 	// The delta over v2 installs.
 	install(a3delta)
