@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mender-docker/mender-docker/module"
+	"github.com/mender-docker/mender-docker/module/engine/enginetest"
 	"github.com/mender-docker/mender-docker/test/fixture"
 )
 
@@ -77,7 +78,11 @@ func TestEmbeddedArchiveCannotRetag(t *testing.T) {
 
 	data, id, err := fixture.Archive(fixture.Image{Version: "retag-" + w.app}, []string{victim}, nil)
 	require.NoError(t, err)
-	t.Cleanup(func() { w.d.Eng.RemoveImage(ctx, id) })
+	t.Cleanup(func() {
+		// The container that runs it goes first, or the image stays.
+		enginetest.RemoveLabelled(t, w.d.Eng, module.LabelApp, w.app)
+		w.d.Eng.RemoveImage(ctx, id)
+	})
 	meta, ref := w.embeddedMeta(id, "web.tar")
 	require.NoError(t, w.payloadDownload("retag-1", meta, map[string][]byte{"web.tar": data}), w.d.Log.String())
 	assert.True(t, w.has(id), "the embedded image is loaded")
