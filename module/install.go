@@ -136,13 +136,13 @@ func (u *Updater) swap(ctx context.Context, m *spec.Meta, d *Deployment) error {
 		mine[s.Name] = engine.Container{ID: id, Name: name}
 	}
 	// 3. Stop old, 4. start new: the only downtime.
-	t0 := time.Now()
 	if !d.Stopping && len(d.Old) > 0 {
 		d.Stopping = true
 		if err := u.save(d); err != nil {
 			return err
 		}
 	}
+	t0 := time.Now()
 	for _, o := range d.Old {
 		if c, ok := byID[o.ID]; ok && (c.State.Running || c.State.Restarting) {
 			if err := u.Engine.StopContainer(ctx, o.ID, u.stopTimeout()); err != nil && !errors.Is(err, engine.ErrNotFound) {
