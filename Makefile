@@ -6,7 +6,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 GOFLAGS_STATIC = -trimpath -ldflags "-s -w -X main.version=$(VERSION)"
 MODULE_DIR = $(DESTDIR)$(PREFIX)/share/mender/modules/v3
 
-.PHONY: help build cross test unit fuzz setup bench install install-gen demo clean fmt vet
+.PHONY: help build cross test unit lint fuzz setup bench install install-gen demo clean fmt vet
 
 # `make fuzz` (also the end of `make test`) runs each fuzz target for
 # FUZZTIME; minimizing a new interesting input may take FUZZMINTIME of it.
@@ -42,6 +42,13 @@ fuzz: ## run every Fuzz* target of the repository for FUZZTIME (default 10s) eac
 			$(GO) test -run='^$$' -fuzz="^$$t\$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=$(FUZZMINTIME) ./$$(dirname $$f); \
 		done; \
 	done
+
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+lint: ## gofmt, go vet and staticcheck
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
 
 unit: ## fast tests only (no dockerd, no mender)
 	$(GO) test -count=1 ./module/...

@@ -239,7 +239,7 @@ func writeData(files []PayloadFile, c Compression, mtime time.Time) (*os.File, e
 			return nil, err
 		}
 	}
-	if err := tw.Close(); err == nil {
+	if err = tw.Close(); err == nil {
 		err = zw.Close()
 	}
 	if err != nil {

@@ -30,8 +30,6 @@ type Updater struct {
 	PollInterval time.Duration
 	// Compose runs Compose apps; found on the device when nil.
 	Compose Composer
-
-	store journal.Store
 }
 
 // New returns an Updater that logs to logw.

@@ -191,7 +191,6 @@ func benchOffline(eng *engineCtl, reg *fixture.Registry, work, module, gen strin
 }
 
 func mb(n int64) float64 { return float64(n) / 1e6 }
-func kb(n int64) float64 { return float64(n) / 1e3 }
 
 // diskUsage is the space the files under root take on disk.
 func diskUsage(root string) int64 {
