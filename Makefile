@@ -6,7 +6,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 GOFLAGS_STATIC = -trimpath -ldflags "-s -w -X main.version=$(VERSION)"
 MODULE_DIR = $(DESTDIR)$(PREFIX)/share/mender/modules/v3
 
-.PHONY: help build cross test unit lint fuzz setup bench install install-gen demo clean fmt vet
+.PHONY: help build dist cross test unit lint fuzz setup bench install install-gen demo clean fmt vet
 
 # `make fuzz` (also the end of `make test`) runs each fuzz target for
 # FUZZTIME; minimizing a new interesting input may take FUZZMINTIME of it.
@@ -20,10 +20,26 @@ build: ## build bin/docker (the module, static) and bin/docker-artifact-gen
 	CGO_ENABLED=0 $(GO) build $(GOFLAGS_STATIC) -o bin/docker ./cmd/docker
 	CGO_ENABLED=0 $(GO) build $(GOFLAGS_STATIC) -o bin/docker-artifact-gen ./cmd/docker-artifact-gen
 
-cross: ## build the module for arm64 and armv7 into dist/
-	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build $(GOFLAGS_STATIC) -o dist/docker-linux-arm64 ./cmd/docker
-	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=7 $(GO) build $(GOFLAGS_STATIC) -o dist/docker-linux-armv7 ./cmd/docker
-	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build $(GOFLAGS_STATIC) -o dist/docker-linux-amd64 ./cmd/docker
+# `make dist` cross-builds static, stripped binaries into DIST: the module
+# for every device architecture, the generator for workstations and CI.
+# PLATFORM is GOOS/GOARCH[/GOARM]; the file name ends in os-arch[vN].
+DIST            ?= dist
+MODULE_PLATFORMS ?= linux/amd64 linux/arm64 linux/arm/7 linux/riscv64
+GEN_PLATFORMS    ?= linux/amd64 linux/arm64
+
+dist: ## static stripped binaries: DIST/docker-linux-{amd64,arm64,armv7,riscv64}, DIST/docker-artifact-gen-linux-{amd64,arm64}
+	@mkdir -p $(DIST)
+	@set -e; build() { \
+		cmd=$$1; p=$$2; os=$${p%%/*}; rest=$${p#*/}; arch=$${rest%%/*}; arm=; \
+		case $$rest in */*) arm=$${rest#*/};; esac; \
+		out=$(DIST)/$$cmd-$$os-$$arch$${arm:+v$$arm}; echo "  $$out"; \
+		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch GOARM=$$arm $(GO) build $(GOFLAGS_STATIC) -o $$out ./cmd/$$cmd; \
+	}; \
+	for p in $(MODULE_PLATFORMS); do build docker $$p; done; \
+	for p in $(GEN_PLATFORMS); do build docker-artifact-gen $$p; done
+	cd $(DIST) && sha256sum docker-* > SHA256SUMS
+
+cross: dist ## the same as dist
 
 setup: ## install Debian packages and start dockerd if needed (root)
 	scripts/deps.sh
