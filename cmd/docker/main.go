@@ -79,6 +79,15 @@ func run(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 
+	// A state directory left in the old default moves, once, to the
+	// persistent data partition that is now the default.
+	if cfg.StateDir == config.DefaultStateDir(config.DataDir, config.LegacyStateDir) {
+		if err := module.MoveStateDir(ctx, config.LegacyStateDir, cfg.StateDir, time.Duration(cfg.LockTimeout), os.Stderr); err != nil {
+			fmt.Fprintf(os.Stderr, "docker module: %s: %v\n", state, err)
+			return 1
+		}
+	}
+
 	u := module.New(eng, cfg, os.Stderr)
 	switch state {
 	case "recover":

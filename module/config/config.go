@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/mender-docker/mender-docker/module/spec"
@@ -20,10 +21,29 @@ import (
 // otherwise.
 const DefaultPath = "/etc/mender/mender-docker.conf"
 
+// Where the state directory goes by default. Mender's A/B devices keep
+// what must survive an OS update on DataDir; the root filesystem, and
+// LegacyStateDir with it, is replaced by each update.
+const (
+	DataDir        = "/data"
+	LegacyStateDir = "/var/lib/mender-docker"
+)
+
+// DefaultStateDir is the state directory when the config names none:
+// dataDir/mender-docker when dataDir is a directory, else legacy. The
+// roots are arguments so that tests can use temporary directories.
+func DefaultStateDir(dataDir, legacy string) string {
+	if fi, err := os.Stat(dataDir); err == nil && fi.IsDir() {
+		return filepath.Join(dataDir, "mender-docker")
+	}
+	return legacy
+}
+
 // Config is the device configuration.
 type Config struct {
-	// StateDir keeps the journal; on A/B devices put it on the persistent
-	// data partition.
+	// StateDir keeps the journal. By default on the persistent data
+	// partition (/data/mender-docker) when the device has one, else
+	// /var/lib/mender-docker.
 	StateDir string `json:"state_dir"`
 	// HealthWindow and HealthTimeout are the defaults for meta-data's
 	// health.window and health.timeout.
@@ -69,7 +89,7 @@ type Config struct {
 // Default returns the configuration of a device with no file.
 func Default() Config {
 	return Config{
-		StateDir:      "/var/lib/mender-docker",
+		StateDir:      DefaultStateDir(DataDir, LegacyStateDir),
 		HealthWindow:  Duration(10 * time.Second),
 		HealthTimeout: Duration(120 * time.Second),
 		StopTimeout:   Duration(10 * time.Second),
