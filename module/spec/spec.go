@@ -1,7 +1,7 @@
 // Package spec parses and validates the update module's meta-data: the JSON
 // that a `docker` artifact carries in header/meta-data. It accepts the shell
 // docker-artifact-gen's format ({"containers": [...], "run_args": "..."})
-// and the extensions in DESIGN.md (app, services, health), and turns each
+// and the extensions in docs/design.md (app, services, health, …), and turns each
 // service into an engine.ContainerConfig by parsing its run arguments with
 // `docker run` meaning and no shell. The generator uses the same parser, so
 // a bad artifact fails on the workstation rather than on the device.
