@@ -6,7 +6,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 GOFLAGS_STATIC = -trimpath -ldflags "-s -w -X main.version=$(VERSION)"
 MODULE_DIR = $(DESTDIR)$(PREFIX)/share/mender/modules/v3
 
-.PHONY: help build dist cross test unit lint fuzz setup bench install install-gen demo clean fmt vet
+.PHONY: help build dist deb cross test unit lint fuzz setup bench install install-gen demo clean fmt vet
 
 # `make fuzz` (also the end of `make test`) runs each fuzz target for
 # FUZZTIME; minimizing a new interesting input may take FUZZMINTIME of it.
@@ -25,9 +25,9 @@ build: ## build bin/docker (the module, static) and bin/docker-artifact-gen
 # PLATFORM is GOOS/GOARCH[/GOARM]; the file name ends in os-arch[vN].
 DIST            ?= dist
 MODULE_PLATFORMS ?= linux/amd64 linux/arm64 linux/arm/7 linux/riscv64
-GEN_PLATFORMS    ?= linux/amd64 linux/arm64
+GEN_PLATFORMS    ?= linux/amd64 linux/arm64 linux/arm/7
 
-dist: ## static stripped binaries: DIST/docker-linux-{amd64,arm64,armv7,riscv64}, DIST/docker-artifact-gen-linux-{amd64,arm64}
+dist: ## static stripped binaries: DIST/docker-linux-{amd64,arm64,armv7,riscv64}, DIST/docker-artifact-gen-linux-{amd64,arm64,armv7}
 	@mkdir -p $(DIST)
 	@set -e; build() { \
 		cmd=$$1; p=$$2; os=$${p%%/*}; rest=$${p#*/}; arch=$${rest%%/*}; arm=; \
@@ -41,14 +41,26 @@ dist: ## static stripped binaries: DIST/docker-linux-{amd64,arm64,armv7,riscv64}
 
 cross: dist ## the same as dist
 
+# Debian versions must start with a digit: the last tag (v dropped), or
+# 0.0, then ~git<commit date>.<commit>, which sorts before the tag's own.
+DEB_VERSION ?= $(shell t=$$(git describe --tags --abbrev=0 2>/dev/null | sed 's/^v//'); \
+	echo "$${t:-0.0}~git$$(git log -1 --format=%cd --date=format:%Y%m%d%H%M%S 2>/dev/null).$$(git rev-parse --short HEAD 2>/dev/null)")
+DEB_ARCHES ?= amd64,arm64,armhf
+
+deb: dist ## Debian packages mender-docker and mender-docker-artifact-gen for amd64, arm64, armhf, in DIST/deb
+	cd packaging && $(GO) run ./mkdeb -version "$(DEB_VERSION)" -dist "$(abspath $(DIST))" -out "$(abspath $(DIST))/deb" -arch "$(DEB_ARCHES)"
+
 setup: ## install Debian packages and start dockerd if needed (root)
 	scripts/deps.sh
 	scripts/dockerd.sh
 
-test: setup ## every test: unit, contract, real dockerd, real mender client, then make fuzz
+test: setup ## every test: unit, contract, real dockerd, real mender client, packages, then make fuzz
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
-	$(GO) test -count=1 -timeout 10m ./...
+	$(GO) test -count=1 -timeout 10m $$($(GO) list ./... | grep -v /test/packaging)
+	@# Alone: it installs the packages, and so changes the machine's
+	@# /usr/share/mender/modules/v3/docker while it runs.
+	$(GO) test -count=1 -timeout 10m ./test/packaging/
 	$(MAKE) fuzz
 
 fuzz: ## run every Fuzz* target of the repository for FUZZTIME (default 10s) each
@@ -64,6 +76,7 @@ STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 lint: ## gofmt, go vet and staticcheck
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 	$(GO) vet ./...
+	cd packaging && $(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
 
 unit: ## fast tests only (no dockerd, no mender)

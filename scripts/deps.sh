@@ -4,7 +4,7 @@
 # jq for the shell module that the benchmarks compare against, GNU time
 # for their memory figures, and the run-time libraries of the C++ client
 # mender-update 5.x (../shared/mender-client-5, or $MENDER_UPDATE) that the
-# end-to-end tests also run. Quick and quiet when everything is there.
+# end-to-end tests also run, and lintian for the Debian packages. Quick and quiet when everything is there.
 set -euo pipefail
 
 need=()
@@ -15,6 +15,9 @@ command -v jq >/dev/null || need+=(jq)
 command -v unshare >/dev/null || need+=(util-linux)
 [ -x /usr/bin/time ] || need+=(time)
 command -v docker-compose >/dev/null || need+=(docker-compose)
+# make deb's checks: lintian, and systemd-analyze for the units.
+command -v lintian >/dev/null || need+=(lintian)
+command -v systemd-analyze >/dev/null || need+=(systemd)
 # mender-update is built for Debian 12 and links these shared libraries.
 mender_update=${MENDER_UPDATE:-$(dirname "$0")/../../shared/mender-client-5/mender-update}
 if [ -x "$mender_update" ] && ldd "$mender_update" | grep -q 'not found'; then
@@ -26,4 +29,4 @@ if ((${#need[@]})); then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
-command -v go >/dev/null || { echo "Go is missing: install Go 1.26 or newer (PATH=/usr/local/go/bin:\$PATH)" >&2; exit 1; }
+command -v go >/dev/null || { echo "Go is missing: install Go 1.26.8 or newer (PATH=/usr/local/go/bin:\$PATH)" >&2; exit 1; }

@@ -47,6 +47,7 @@ func TestDistBinaries(t *testing.T) {
 		{"docker-linux-riscv64", elf.ELFCLASS64, elf.EM_RISCV, "riscv64", ""},
 		{"docker-artifact-gen-linux-amd64", elf.ELFCLASS64, elf.EM_X86_64, "amd64", ""},
 		{"docker-artifact-gen-linux-arm64", elf.ELFCLASS64, elf.EM_AARCH64, "arm64", ""},
+		{"docker-artifact-gen-linux-armv7", elf.ELFCLASS32, elf.EM_ARM, "arm", "7"},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			path := filepath.Join(dist, tc.file)
