@@ -94,6 +94,9 @@ func TestDebInstallPurge(t *testing.T) {
 		os.Remove(filepath.Dir(filepath.Dir(divertedTo)))
 	})
 	run(t, "dpkg", append([]string{"-i"}, debs...)...)
+	// Again, as an upgrade does: the diversion and the kept shell module
+	// stay as they are.
+	run(t, "dpkg", append([]string{"-i"}, debs...)...)
 
 	// The path is ours, the shell module kept aside.
 	assert.Equal(t, packageName, strings.TrimSpace(run(t, "dpkg-divert", "--listpackage", modulePath)))
