@@ -28,9 +28,9 @@ const movedMarker = ".moved-from"
 // directory beside to, every file and directory is synced, the copy
 // (holding a marker) is renamed to to, and only then is from deleted and
 // the marker removed. A later run that finds a partial copy starts it
-// again; one that finds the marker finishes the deletion. When both
-// directories hold state and to has no marker, to is used and from is
-// left alone, with a warning. Journal paths under from are rewritten to
+// again; one that finds the marker finishes the deletion. An empty to is
+// replaced. When both directories hold state and to has no marker, to is
+// used and from is left alone, with a warning. Journal paths under from are rewritten to
 // point under to, since later states refuse paths outside the state
 // directory. Two processes never move at once: the move holds a flock on
 // from, waiting up to wait.
@@ -68,10 +68,19 @@ func MoveStateDir(ctx context.Context, from, to string, wait time.Duration, logw
 		if _, err := os.Lstat(filepath.Join(to, movedMarker)); err == nil {
 			return finishMove(from, to)
 		}
-		if holdsState(from) {
-			fmt.Fprintf(logw, "state directory: both %s and %s hold state; using %s (state_dir) and leaving %s alone\n", to, from, to, from)
+		if !holdsState(from) {
+			return nil
 		}
-		return nil
+		if holdsState(to) {
+			fmt.Fprintf(logw, "state directory: both %s and %s hold state; using %s (state_dir) and leaving %s alone\n", to, from, to, from)
+			return nil
+		}
+		// An empty directory (made by an image build, say) holds nothing
+		// to lose: the old state takes its place.
+		os.Remove(filepath.Join(to, ".lock"))
+		if err := os.Remove(to); err != nil {
+			return fmt.Errorf("moving the state directory to %s: %w", to, err)
+		}
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("moving the state directory to %s: %w", to, err)
 	}

@@ -180,3 +180,15 @@ func TestStateDirLinkedIsLeftAlone(t *testing.T) {
 	_, err = os.Stat(filepath.Join(to, "shop", "installed.json"))
 	assert.NoError(t, err)
 }
+
+// An empty new directory (an OS image may ship one) does not stop the move.
+func TestStateDirMovesIntoEmptyDir(t *testing.T) {
+	data, legacy := roots(t)
+	require.NoError(t, os.Mkdir(data, 0o755))
+	to := config.DefaultStateDir(data, legacy)
+	require.NoError(t, os.Mkdir(to, 0o700))
+	require.NoError(t, os.WriteFile(filepath.Join(to, ".lock"), nil, 0o600))
+	oldState(t, legacy)
+	require.NoError(t, module.MoveStateDir(context.Background(), legacy, to, time.Second, os.Stderr))
+	checkMoved(t, legacy, to)
+}
