@@ -62,6 +62,9 @@ func (r *Resolver) Fetch(ctx context.Context, source string) (*EmbeddedImage, er
 	if err != nil {
 		return nil, fmt.Errorf("image %s: %w", source, err)
 	}
+	if err := r.checkPlatform(source, img); err != nil {
+		return nil, err
+	}
 	digest, err := img.Digest()
 	if err != nil {
 		return nil, fmt.Errorf("image %s: %w", source, err)

@@ -18,7 +18,8 @@ import (
 // Resolver pins image references to digests with registry API requests
 // only: a HEAD of the manifest, or a GET of it when the registry leaves out
 // the digest header or a platform must be picked from an index. No layer
-// or config blob is ever fetched.
+// is ever fetched; the config blob only with a Platform and an image that
+// is not multi-platform, to check that it is for that platform.
 type Resolver struct {
 	// Platform, when set, pins the per-platform manifest of a multi-arch
 	// image instead of its index.
@@ -69,6 +70,17 @@ func (r *Resolver) Resolve(ctx context.Context, ref string) (string, error) {
 			if digest, err = r.pick(ref, d); err != nil {
 				return "", err
 			}
+		} else {
+			// A single-platform image: its config says which platform it
+			// is for (one small blob), and pinning it for another
+			// platform would ship a device an image it cannot run.
+			img, err := d.Image()
+			if err != nil {
+				return "", classify(ref, err)
+			}
+			if err := r.checkPlatform(ref, img); err != nil {
+				return "", err
+			}
 		}
 	}
 	return repoPart(ref) + "@" + digest.String(), nil
@@ -94,6 +106,27 @@ func (r *Resolver) pick(ref string, d *remote.Descriptor) (v1.Hash, error) {
 		have = append(have, m.Platform.String())
 	}
 	return v1.Hash{}, fmt.Errorf("image %s: %w %s (it has %s)", ref, ErrNoPlatform, r.Platform, strings.Join(have, ", "))
+}
+
+// checkPlatform refuses a single-platform image built for another platform
+// than r.Platform. An image whose config names no platform passes: there
+// is nothing to check it against.
+func (r *Resolver) checkPlatform(ref string, img v1.Image) error {
+	if r.Platform == nil {
+		return nil
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return classify(ref, err)
+	}
+	have := cf.Platform()
+	if have == nil {
+		return nil
+	}
+	if !have.Satisfies(*r.Platform) {
+		return fmt.Errorf("image %s: %w %s (it has %s only)", ref, ErrNoPlatform, r.Platform, have.String())
+	}
+	return nil
 }
 
 // ResolveAll resolves refs concurrently, keeping their order.

@@ -3,6 +3,7 @@ package artifactgen_test
 import (
 	"context"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -171,4 +172,28 @@ func TestResolveErrors(t *testing.T) {
 			assert.NotContains(t, err.Error(), "\n")
 		})
 	}
+}
+
+// --platform on an image that is not multi-platform: refused when the
+// image is for another platform, naming the one it has; the image itself
+// when it matches. Fetching it for --embed is refused the same way.
+func TestResolvePlatformSingleImage(t *testing.T) {
+	reg := fixture.NewRegistry(t)
+	pinned := fixture.MustPush(t, reg, "acme/web", "1.0", fixture.Image{Version: "1.0"}) // linux/GOARCH
+	other := "arm64"
+	if runtime.GOARCH == "arm64" {
+		other = "amd64"
+	}
+	r := anonymous()
+	r.Platform = &v1.Platform{OS: "linux", Architecture: other}
+	_, err := r.Resolve(context.Background(), reg.Addr+"/acme/web:1.0")
+	assert.ErrorIs(t, err, artifactgen.ErrNoPlatform)
+	assert.ErrorContains(t, err, "linux/"+runtime.GOARCH)
+	_, err = r.Fetch(context.Background(), reg.Addr+"/acme/web:1.0")
+	assert.ErrorIs(t, err, artifactgen.ErrNoPlatform)
+
+	r.Platform = &v1.Platform{OS: "linux", Architecture: runtime.GOARCH}
+	got, err := r.Resolve(context.Background(), reg.Addr+"/acme/web:1.0")
+	require.NoError(t, err)
+	assert.Equal(t, pinned, got)
 }
