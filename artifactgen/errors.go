@@ -9,6 +9,10 @@ var (
 	ErrUnauthorized = errors.New("unauthorized")
 	// ErrNoPlatform: a multi-platform image has no entry for --platform.
 	ErrNoPlatform = errors.New("no manifest for the platform")
+	// ErrInsecure: plain HTTP to a registry that was not allowed it.
+	ErrInsecure = errors.New("refusing plain HTTP")
+	// ErrTimeout: a registry did not answer in time.
+	ErrTimeout = errors.New("timed out")
 	// ErrKey: the signing key cannot be used.
 	ErrKey = errors.New("unusable key")
 	// ErrBadArtifact: an artifact being read is malformed or tampered with.

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -31,8 +32,12 @@ type Resolver struct {
 	// Keychain gives credentials; the Docker config and its credential
 	// helpers by default.
 	Keychain authn.Keychain
-	// Transport carries the requests; http.DefaultTransport by default.
+	// Transport carries the requests; remote.DefaultTransport by default.
 	Transport http.RoundTripper
+	// Timeout bounds how long a registry may take to answer a request or
+	// to send the next bytes of a blob: DefaultTimeout when zero, none
+	// when negative.
+	Timeout time.Duration
 }
 
 // Resolve returns ref pinned as repo@sha256:…, keeping the repository as

@@ -29,7 +29,7 @@ type flags struct {
 	softwareName, softwareVersion, softwareFS, providesGroup            string
 	deviceTypes, services, provides, depends, clears, params            []string
 	dependsGroups, insecure                                             []string
-	healthWindow, healthTimeout                                         time.Duration
+	healthWindow, healthTimeout, registryTimeout                        time.Duration
 }
 
 // New returns the root command. Its errors are printed by Main.
@@ -104,7 +104,8 @@ func (o *flags) register(f *pflag.FlagSet, artifact bool) {
 	f.DurationVar(&o.healthWindow, "health-window", 0, "how long new containers must stay up (default: the device's, 10s)")
 	f.DurationVar(&o.healthTimeout, "health-timeout", 0, "how long a HEALTHCHECK may take to pass (default: the device's, 2m)")
 	f.StringVar(&o.platform, "platform", "", "os/arch[/variant]: pin this platform's image of a multi-platform tag")
-	f.StringArrayVar(&o.insecure, "insecure-registry", nil, "registry host[:port] reached over plain HTTP (repeatable; loopback always is)")
+	f.StringArrayVar(&o.insecure, "insecure-registry", nil, "registry host[:port] reached over plain HTTP (repeatable; loopback always is,\nother hosts never without it)")
+	f.DurationVar(&o.registryTimeout, "registry-timeout", artifactgen.DefaultTimeout, "how long a registry may take to answer, or to send more of an image")
 	f.StringArrayVar(&o.params, "param", nil, "NAME=DEFAULT: default value of ${NAME} in run arguments; devices may set their own (repeatable)")
 	if !artifact {
 		f.StringVarP(&o.name, "artifact-name", "n", "preloaded", "name the preloaded set is known by on the device")
@@ -322,7 +323,10 @@ func (o *flags) build(cmd *cobra.Command, args []string) (artifactgen.Options, a
 			}
 			opts.Params[k] = v
 		}
-		r := &artifactgen.Resolver{Insecure: o.insecure}
+		if o.registryTimeout <= 0 {
+			return fmt.Errorf("--registry-timeout %s: must be more than 0", o.registryTimeout)
+		}
+		r := &artifactgen.Resolver{Insecure: o.insecure, Timeout: o.registryTimeout}
 		if o.platform != "" {
 			if r.Platform, err = v1.ParsePlatform(o.platform); err != nil {
 				return fmt.Errorf("--platform %q: %v", o.platform, err)

@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/pem"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -51,6 +52,9 @@ func TestArgv(t *testing.T) {
 	})
 	down := fixture.NewRegistry(t)
 	down.Close()
+	silent, err := net.Listen("tcp", "127.0.0.1:0") // accepts, never answers
+	require.NoError(t, err)
+	defer silent.Close()
 
 	dir := t.TempDir()
 	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -84,6 +88,9 @@ func TestArgv(t *testing.T) {
 		{"bad param syntax", []string{"-n", "x", "-t", "rpi4", "--param", "PORT", webTag}, 1, "want NAME=DEFAULT", ""},
 		{"unknown image", []string{"-n", "x", "-t", "rpi4", reg.Addr + "/acme/web:9.9"}, 1, "unknown image (HTTP 404)", ""},
 		{"registry down", []string{"-n", "x", "-t", "rpi4", down.Addr + "/acme/web:1.0"}, 1, "connection refused", ""},
+		{"registry never answers", []string{"-n", "x", "-t", "rpi4", "--registry-timeout", "200ms", silent.Addr().String() + "/acme/web:1.0"}, 1,
+			"registry " + silent.Addr().String() + " did not answer within 200ms", ""},
+		{"bad registry timeout", []string{"-n", "x", "-t", "rpi4", "--registry-timeout", "0s", webTag}, 1, "--registry-timeout 0s", ""},
 		{"401", []string{"-n", "x", "-t", "rpi4", deny.Addr + "/acme/web:1.0"}, 1, "unauthorized (HTTP 401)", ""},
 		{"malformed reference", []string{"-n", "x", "-t", "rpi4", reg.Addr + "/acme/Web!:1"}, 1, "malformed reference", ""},
 		{"duplicate service", []string{"-n", "x", "-t", "rpi4", "--service", "a=" + webTag, "--service", "a=" + dbTag}, 1, "--service a: the name is used twice", ""},
