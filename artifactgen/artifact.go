@@ -3,6 +3,7 @@ package artifactgen
 import (
 	"archive/tar"
 	"bytes"
+	"context"
 	"compress/gzip"
 	"crypto"
 	"crypto/sha256"
@@ -138,7 +139,7 @@ const versionJSON = `{"format":"mender","version":3}`
 
 // Write writes a Mender Artifact v3 to w: version, manifest, manifest.sig
 // when signed, header.tar[.gz|.zst] and data/0000.tar[.gz|.zst].
-func Write(w io.Writer, a Artifact, opt WriteOptions) error {
+func Write(ctx context.Context, w io.Writer, a Artifact, opt WriteOptions) error {
 	ext, err := opt.Compression.ext()
 	if err != nil {
 		return err
@@ -181,7 +182,7 @@ func Write(w io.Writer, a Artifact, opt WriteOptions) error {
 	if err != nil {
 		return err
 	}
-	data, err := writeData(a.Files, opt.Compression, mtime)
+	data, err := writeData(ctx, a.Files, opt.Compression, mtime)
 	if err != nil {
 		return err
 	}
@@ -206,7 +207,7 @@ func Write(w io.Writer, a Artifact, opt WriteOptions) error {
 		outer = append(outer, tarFile{"manifest.sig", sig})
 	}
 	outer = append(outer, tarFile{headerName, header})
-	tw := tar.NewWriter(w)
+	tw := tar.NewWriter(ctxWriter{ctx, w})
 	if err := writeEntries(tw, outer, mtime); err != nil {
 		return err
 	}
@@ -221,13 +222,13 @@ func Write(w io.Writer, a Artifact, opt WriteOptions) error {
 
 // writeData writes the payload's tar, compressed, to a temporary file
 // (removed when closed): the outer tar needs its size before its bytes.
-func writeData(files []PayloadFile, c Compression, mtime time.Time) (*os.File, error) {
+func writeData(ctx context.Context, files []PayloadFile, c Compression, mtime time.Time) (*os.File, error) {
 	tmp, err := os.CreateTemp("", "artifact-data")
 	if err != nil {
 		return nil, err
 	}
 	os.Remove(tmp.Name()) // unlinked: gone with the last close
-	zw, err := c.writer(tmp)
+	zw, err := c.writer(ctxWriter{ctx, tmp})
 	if err != nil {
 		tmp.Close()
 		return nil, err
@@ -316,16 +317,19 @@ func writeEntries(tw *tar.Writer, files []tarFile, mtime time.Time) error {
 	return nil
 }
 
-// WriteFile writes the artifact to path atomically: a failure leaves no
-// partial file behind.
-func WriteFile(path string, a Artifact, opt WriteOptions) error {
+// WriteFile writes the artifact to path atomically: a failure, or ctx
+// ending, leaves no partial file behind and path as it was.
+func WriteFile(ctx context.Context, path string, a Artifact, opt WriteOptions) error {
 	dir := filepath.Dir(path)
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return fmt.Errorf("%w: %s is not a directory", ErrNoOutputDir, dir)
+	}
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
 	if err != nil {
 		return err
 	}
 	defer os.Remove(tmp.Name())
-	if err := Write(tmp, a, opt); err != nil {
+	if err := Write(ctx, tmp, a, opt); err != nil {
 		tmp.Close()
 		return err
 	}
@@ -333,6 +337,9 @@ func WriteFile(path string, a Artifact, opt WriteOptions) error {
 		return err
 	}
 	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
 		return err
 	}
 	return os.Rename(tmp.Name(), path)

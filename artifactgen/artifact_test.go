@@ -1,6 +1,7 @@
 package artifactgen_test
 
 import (
+	"context"
 	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -36,7 +37,7 @@ func write(t *testing.T, o artifactgen.Options, w artifactgen.WriteOptions) []by
 	a, err := o.Artifact()
 	require.NoError(t, err)
 	var buf bytes.Buffer
-	require.NoError(t, artifactgen.Write(&buf, a, w))
+	require.NoError(t, artifactgen.Write(context.Background(), &buf, a, w))
 	return buf.Bytes()
 }
 

@@ -198,7 +198,7 @@ type Progress func(ref string, done, total int64)
 // returns the meta-data entries and the payload files. Layers are written
 // gzipped as served when gzipped is set (a preload directory), else
 // uncompressed for the artifact's own compression.
-func Embed(images []*EmbeddedImage, bases []Base, dir string, gzipped bool, progress Progress) (map[string]spec.Embedded, []PayloadFile, error) {
+func Embed(ctx context.Context, images []*EmbeddedImage, bases []Base, dir string, gzipped bool, progress Progress) (map[string]spec.Embedded, []PayloadFile, error) {
 	entries := map[string]spec.Embedded{}
 	var files []PayloadFile
 	for _, ei := range images {
@@ -232,7 +232,7 @@ func Embed(images []*EmbeddedImage, bases []Base, dir string, gzipped bool, prog
 		if _, dup := entries[ei.Ref]; dup {
 			continue
 		}
-		pf, err := writeArchiveFile(filepath.Join(dir, e.File), ei, omit, gzipped, progress)
+		pf, err := writeArchiveFile(ctx, filepath.Join(dir, e.File), ei, omit, gzipped, progress)
 		if err != nil {
 			return nil, nil, fmt.Errorf("embedding %s: %w", ei.Source, err)
 		}
@@ -250,7 +250,7 @@ func commonPrefix(a, b []string) int {
 	return n
 }
 
-func writeArchiveFile(path string, ei *EmbeddedImage, omit map[v1.Hash]bool, gzipped bool, progress Progress) (PayloadFile, error) {
+func writeArchiveFile(ctx context.Context, path string, ei *EmbeddedImage, omit map[v1.Hash]bool, gzipped bool, progress Progress) (PayloadFile, error) {
 	var total int64
 	layers, err := ei.Image.Layers()
 	if err != nil {
@@ -269,7 +269,7 @@ func writeArchiveFile(path string, ei *EmbeddedImage, omit map[v1.Hash]bool, gzi
 	}
 	defer f.Close()
 	h := sha256.New()
-	cw := &countWriter{w: io.MultiWriter(f, h)}
+	cw := &countWriter{w: ctxWriter{ctx, io.MultiWriter(f, h)}}
 	repo := ei.Ref[:strings.LastIndex(ei.Ref, "@")]
 	// Tagged by manifest digest so that the loaded image has a name (an
 	// untagged image could be pruned between Download and Install).
@@ -288,6 +288,20 @@ func writeArchiveFile(path string, ei *EmbeddedImage, omit map[v1.Hash]bool, gzi
 		return PayloadFile{}, err
 	}
 	return PayloadFile{Name: filepath.Base(path), Path: path, Size: cw.n, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
+}
+
+// ctxWriter fails its writes once ctx is done, so that long copies from
+// files (which do not watch a context) stop on an interrupt.
+type ctxWriter struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (c ctxWriter) Write(b []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.w.Write(b)
 }
 
 type countWriter struct {

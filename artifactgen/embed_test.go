@@ -26,7 +26,7 @@ func embedArtifact(t *testing.T, r *artifactgen.Resolver, sources []string, base
 		images = append(images, ei)
 	}
 	dir := t.TempDir()
-	entries, files, err := artifactgen.Embed(images, bases, dir, false, nil)
+	entries, files, err := artifactgen.Embed(context.Background(), images, bases, dir, false, nil)
 	require.NoError(t, err)
 	o := baseOptions()
 	o.Images = nil
@@ -37,7 +37,7 @@ func embedArtifact(t *testing.T, r *artifactgen.Resolver, sources []string, base
 	a, err := o.Artifact()
 	require.NoError(t, err)
 	path := filepath.Join(t.TempDir(), "embedded.mender")
-	require.NoError(t, artifactgen.WriteFile(path, a, artifactgen.WriteOptions{}))
+	require.NoError(t, artifactgen.WriteFile(context.Background(), path, a, artifactgen.WriteOptions{}))
 	m, err := spec.Parse(a.MetaData)
 	require.NoError(t, err)
 	return path, m

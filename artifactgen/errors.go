@@ -13,6 +13,8 @@ var (
 	ErrInsecure = errors.New("refusing plain HTTP")
 	// ErrTimeout: a registry did not answer in time.
 	ErrTimeout = errors.New("timed out")
+	// ErrNoOutputDir: the directory to write the artifact in is missing.
+	ErrNoOutputDir = errors.New("no such output directory")
 	// ErrKey: the signing key cannot be used.
 	ErrKey = errors.New("unusable key")
 	// ErrBadArtifact: an artifact being read is malformed or tampered with.

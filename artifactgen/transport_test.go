@@ -118,7 +118,7 @@ func TestRegistryStallsInBlob(t *testing.T) {
 	start := time.Now()
 	ei, err := r.Fetch(context.Background(), reg.Addr+"/acme/web:1.0")
 	if err == nil {
-		_, _, err = artifactgen.Embed([]*artifactgen.EmbeddedImage{ei}, nil, t.TempDir(), false, nil)
+		_, _, err = artifactgen.Embed(context.Background(), []*artifactgen.EmbeddedImage{ei}, nil, t.TempDir(), false, nil)
 	}
 	require.Error(t, err)
 	assert.Less(t, time.Since(start), 10*time.Second)

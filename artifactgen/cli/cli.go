@@ -78,7 +78,7 @@ config (~/.docker/config.json) and its credential helpers.`,
 			if err != nil {
 				return err
 			}
-			if err := artifactgen.WriteFile(o.output, a, wopt); err != nil {
+			if err := artifactgen.WriteFile(cmd.Context(), o.output, a, wopt); err != nil {
 				return fmt.Errorf("writing %s: %w", o.output, err)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "Artifact %s written:\n", o.output)
@@ -224,7 +224,7 @@ func embed(ctx context.Context, r *artifactgen.Resolver, sources, deltaFrom []st
 		images = append(images, ei)
 		pinned = append(pinned, ei.Ref)
 	}
-	entries, files, err := artifactgen.Embed(images, bases, dir, gzipped, newProgress(stderr))
+	entries, files, err := artifactgen.Embed(ctx, images, bases, dir, gzipped, newProgress(stderr))
 	if err != nil {
 		return nil, err
 	}
@@ -292,6 +292,12 @@ func (o *flags) build(cmd *cobra.Command, args []string) (artifactgen.Options, a
 	err := func() error {
 		if cmd.ArgsLenAtDash() >= 0 {
 			return fmt.Errorf("arguments after --: the shell tool passed them to mender-artifact; use --provides, --depends, --clears-provides or --provides-group instead")
+		}
+		if !o.preload {
+			// Before asking any registry, and said as the user wrote it.
+			if fi, err := os.Stat(filepath.Dir(o.output)); err != nil || !fi.IsDir() {
+				return fmt.Errorf("--output-path %s: directory %s does not exist", o.output, filepath.Dir(o.output))
+			}
 		}
 		if len(args) == 0 && len(o.services) == 0 && !o.removeApp && o.compose == "" {
 			return fmt.Errorf("no image: give at least one IMAGE or --service")
@@ -386,7 +392,7 @@ func (o *flags) build(cmd *cobra.Command, args []string) (artifactgen.Options, a
 				if err != nil {
 					return err
 				}
-				entries, files, err := artifactgen.Embed(fetched, bases, dir, false, newProgress(cmd.ErrOrStderr()))
+				entries, files, err := artifactgen.Embed(ctx, fetched, bases, dir, false, newProgress(cmd.ErrOrStderr()))
 				if err != nil {
 					return err
 				}
@@ -541,11 +547,22 @@ func printInfo(w io.Writer, info *artifactgen.Info) {
 // Main runs the command line and returns the exit code: errors are one
 // line on stderr.
 func Main(args []string, stdout, stderr io.Writer) int {
+	return MainContext(context.Background(), args, stdout, stderr)
+}
+
+// MainContext is Main under ctx: when ctx ends (an interrupt), the work
+// stops, temporary files are removed, the output path is left as it was,
+// and the exit code is 130.
+func MainContext(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cmd := New()
 	cmd.SetArgs(args)
 	cmd.SetOut(stdout)
 	cmd.SetErr(stderr)
-	if err := cmd.Execute(); err != nil {
+	if err := cmd.ExecuteContext(ctx); err != nil {
+		if ctx.Err() != nil {
+			fmt.Fprintln(stderr, "docker-artifact-gen: interrupted: temporary files removed, nothing written")
+			return 130
+		}
 		fmt.Fprintf(stderr, "docker-artifact-gen: %s\n", strings.Join(strings.Fields(err.Error()), " "))
 		return 1
 	}

@@ -91,6 +91,8 @@ func TestArgv(t *testing.T) {
 		{"registry never answers", []string{"-n", "x", "-t", "rpi4", "--registry-timeout", "200ms", silent.Addr().String() + "/acme/web:1.0"}, 1,
 			"registry " + silent.Addr().String() + " did not answer within 200ms", ""},
 		{"bad registry timeout", []string{"-n", "x", "-t", "rpi4", "--registry-timeout", "0s", webTag}, 1, "--registry-timeout 0s", ""},
+		{"missing output directory", []string{"-n", "x", "-t", "rpi4", "-o", filepath.Join(dir, "missing", "a.mender"), webTag}, 1,
+			"--output-path " + filepath.Join(dir, "missing", "a.mender") + ": directory " + filepath.Join(dir, "missing") + " does not exist", ""},
 		{"401", []string{"-n", "x", "-t", "rpi4", deny.Addr + "/acme/web:1.0"}, 1, "unauthorized (HTTP 401)", ""},
 		{"malformed reference", []string{"-n", "x", "-t", "rpi4", reg.Addr + "/acme/Web!:1"}, 1, "malformed reference", ""},
 		{"duplicate service", []string{"-n", "x", "-t", "rpi4", "--service", "a=" + webTag, "--service", "a=" + dbTag}, 1, "--service a: the name is used twice", ""},
