@@ -3,8 +3,8 @@ package artifactgen
 import (
 	"archive/tar"
 	"bytes"
-	"context"
 	"compress/gzip"
+	"context"
 	"crypto"
 	"crypto/sha256"
 	"encoding/hex"
