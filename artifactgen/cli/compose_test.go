@@ -140,3 +140,20 @@ volumes:
 }
 
 func newGzip(r io.Reader) (io.Reader, error) { return gzip.NewReader(r) }
+
+// Compose schema errors name the file and line, the key, and what is
+// wrong, in words a user knows.
+func TestComposeSchemaErrors(t *testing.T) {
+	for _, tc := range []struct{ content, want string }{
+		{"services:\n  web:\n    image: 127.0.0.1:1/a:1\n    bogus_key: 1\n", `docker-compose.yml:4: services.web: unknown key "bogus_key"`},
+		{"servics:\n  web: {}\n", `docker-compose.yml:1: unknown top-level key "servics" (want services, networks, volumes...)`},
+		{"services:\n  web:\n    image: 127.0.0.1:1/a:1\n    ports: {a: 1}\n", "docker-compose.yml:4: services.web.ports: must be a list"},
+		{"services:\n  web:\n    image: 127.0.0.1:1/a:1\n    healthcheck:\n      retries: \"x\"\n", "docker-compose.yml:5: services.web.healthcheck.retries: want a whole number, not a string"},
+	} {
+		d := t.TempDir()
+		require.NoError(t, os.WriteFile(filepath.Join(d, "docker-compose.yml"), []byte(tc.content), 0o644))
+		code, _, stderr := run("-n", "x", "-t", "rpi4", "-o", filepath.Join(t.TempDir(), "x.mender"), "--compose", d)
+		assert.Equal(t, 1, code)
+		assert.Equal(t, "docker-artifact-gen: --compose "+d+": "+tc.want+"\n", stderr)
+	}
+}
