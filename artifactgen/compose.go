@@ -2,7 +2,6 @@ package artifactgen
 
 import (
 	"archive/tar"
-	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -18,6 +17,8 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/loader"
 	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/moby/patternmatcher"
+	"github.com/moby/patternmatcher/ignorefile"
 	"go.yaml.in/yaml/v4"
 
 	"github.com/mender-docker/mender-docker/module/spec"
@@ -244,10 +245,11 @@ func mapValue(n *yaml.Node, key string) *yaml.Node {
 	return nil
 }
 
-// readIgnore reads .composeappignore: one pattern a line (filepath.Match
-// syntax, relative to the project; a pattern also matches everything below
-// a directory it names), # for comments.
-func readIgnore(path string) ([]string, error) {
+// readIgnore reads .composeappignore, with .dockerignore's rules (moby's
+// patternmatcher): patterns relative to the project directory, ** for any
+// number of directories, ! to ship again what an earlier pattern left
+// out, # for comments. nil when there is no such file.
+func readIgnore(path string) (*patternmatcher.PatternMatcher, error) {
 	f, err := os.Open(path)
 	if os.IsNotExist(err) {
 		return nil, nil
@@ -256,33 +258,43 @@ func readIgnore(path string) ([]string, error) {
 		return nil, err
 	}
 	defer f.Close()
-	var out []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		if _, err := filepath.Match(line, ""); err != nil {
-			return nil, fmt.Errorf("%s: %q: %v", path, line, err)
-		}
-		out = append(out, strings.Trim(line, "/"))
+	patterns, err := ignorefile.ReadAll(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return out, sc.Err()
+	pm, err := patternmatcher.New(patterns)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return pm, nil
 }
 
-func ignored(rel string, patterns []string) bool {
-	for _, p := range patterns {
-		for path := rel; path != "." && path != ""; path = filepath.Dir(path) {
-			if ok, _ := filepath.Match(p, path); ok {
-				return true
-			}
-		}
+// ignored tells whether rel (slash-separated) is left out.
+func ignored(pm *patternmatcher.PatternMatcher, rel string) (bool, error) {
+	if pm == nil {
+		return false, nil
 	}
-	return false
+	return pm.MatchesOrParentMatches(rel)
 }
 
-func tarProject(dir, composeFile string, pinned []byte, ignore []string, out string) (PayloadFile, error) {
+// writeParents writes the directory entries of rel and its parents that
+// are not written yet.
+func writeParents(tw *tar.Writer, dir, rel string, written map[string]bool) error {
+	if rel == "." || written[rel] {
+		return nil
+	}
+	if err := writeParents(tw, dir, filepath.Dir(rel), written); err != nil {
+		return err
+	}
+	info, err := os.Stat(filepath.Join(dir, rel))
+	if err != nil {
+		return err
+	}
+	written[rel] = true
+	return tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: filepath.ToSlash(rel) + "/", Mode: int64(info.Mode().Perm()), ModTime: info.ModTime()})
+}
+
+func tarProject(dir, composeFile string, pinned []byte, ignore *patternmatcher.PatternMatcher, out string) (PayloadFile, error) {
 	f, err := os.Create(out)
 	if err != nil {
 		return PayloadFile{}, err
@@ -291,6 +303,7 @@ func tarProject(dir, composeFile string, pinned []byte, ignore []string, out str
 	h := sha256.New()
 	cw := &countWriter{w: io.MultiWriter(f, h)}
 	tw := tar.NewWriter(cw)
+	written := map[string]bool{}
 	err = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -299,21 +312,29 @@ func tarProject(dir, composeFile string, pinned []byte, ignore []string, out str
 		if rel == "." {
 			return nil
 		}
-		if rel == ".composeappignore" || ignored(rel, ignore) {
-			if d.IsDir() {
+		skip, err := ignored(ignore, filepath.ToSlash(rel))
+		if err != nil {
+			return err
+		}
+		if rel == ".composeappignore" || skip {
+			if d.IsDir() && (ignore == nil || !ignore.Exclusions()) {
 				return filepath.SkipDir
 			}
+			// A "!" pattern may ship something below: walk on, and write
+			// the directory only if something below is shipped.
 			return nil
 		}
 		info, err := d.Info()
 		if err != nil {
 			return err
 		}
+		if err := writeParents(tw, dir, filepath.Dir(rel), written); err != nil {
+			return err
+		}
 		hdr := &tar.Header{Name: filepath.ToSlash(rel), Mode: int64(info.Mode().Perm()), ModTime: info.ModTime()}
 		switch {
 		case d.IsDir():
-			hdr.Typeflag, hdr.Name = tar.TypeDir, hdr.Name+"/"
-			return tw.WriteHeader(hdr)
+			return writeParents(tw, dir, rel, written)
 		case info.Mode().IsRegular():
 			hdr.Typeflag, hdr.Size = tar.TypeReg, info.Size()
 			var src io.Reader

@@ -157,3 +157,35 @@ func TestComposeSchemaErrors(t *testing.T) {
 		assert.Equal(t, "docker-artifact-gen: --compose "+d+": "+tc.want+"\n", stderr)
 	}
 }
+
+// .composeappignore follows .dockerignore: ** reaches any depth, ! ships
+// again what an earlier pattern left out (also below a left-out
+// directory), and a leading / or ./ changes nothing.
+func TestComposeAppIgnore(t *testing.T) {
+	reg := fixture.NewRegistry(t)
+	fixture.MustPush(t, reg, "shop/web", "7", fixture.Image{Version: "7"})
+	dir := t.TempDir()
+	write := func(name, content string) {
+		require.NoError(t, os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644))
+	}
+	write("compose.yaml", "services:\n  web:\n    image: "+reg.Addr+"/shop/web:7\n    network_mode: none\n")
+	for _, f := range []string{"a.log", "logs/deep/b.log", "logs/deep/keep.log", "cache/x", "cache/y", "conf/app.conf", "tmp/z"} {
+		write(f, f)
+	}
+	write(".composeappignore", "# dockerignore rules\n**/*.log\n!logs/deep/keep.log\ncache\n!cache/y\n/tmp\n")
+	out := filepath.Join(t.TempDir(), "a.mender")
+	code, _, stderr := run("-n", "x", "-t", "rpi4", "-o", out, "--compose", dir)
+	require.Equal(t, 0, code, stderr)
+	var shipped []string
+	tr := tar.NewReader(bytes.NewReader(payloadFiles(t, out)[artifactgen.ComposeProjectFile]))
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		require.NoError(t, err)
+		shipped = append(shipped, h.Name)
+	}
+	assert.ElementsMatch(t, []string{"compose.yaml", "logs/", "logs/deep/", "logs/deep/keep.log", "cache/", "cache/y", "conf/", "conf/app.conf"}, shipped)
+}
