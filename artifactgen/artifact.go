@@ -13,11 +13,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
+	"github.com/ulikunitz/xz"
 )
 
 // Compression of the header and payload tars inside an artifact.
@@ -29,7 +31,13 @@ const (
 	// Zstd makes smaller artifacts but mender 3.4 and mender-artifact 3.9
 	// refuse it.
 	Zstd Compression = "zstd"
+	// Lzma is mender-artifact's "lzma": the xz container (.xz), which
+	// every Mender client reads.
+	Lzma Compression = "lzma"
 )
+
+// Compressions are the values of Compression, for flags and completion.
+var Compressions = []Compression{Gzip, None, Lzma, Zstd}
 
 func (c Compression) ext() (string, error) {
 	switch c {
@@ -39,8 +47,10 @@ func (c Compression) ext() (string, error) {
 		return "", nil
 	case Zstd:
 		return ".zst", nil
+	case Lzma:
+		return ".xz", nil
 	}
-	return "", fmt.Errorf("compression %q: want gzip, zstd or none", string(c))
+	return "", fmt.Errorf("compression %q: want gzip, none, lzma or zstd", string(c))
 }
 
 func (c Compression) compress(data []byte) ([]byte, error) {
@@ -64,6 +74,8 @@ func (c Compression) writer(w io.Writer) (io.WriteCloser, error) {
 		return nopCloser{w}, nil
 	case Zstd:
 		return zstd.NewWriter(w)
+	case Lzma:
+		return xz.NewWriter(w)
 	}
 	_, err := c.ext()
 	return nil, err
@@ -115,6 +127,28 @@ type Artifact struct {
 	// Files are the payload's files (embedded images), read from disk as
 	// the artifact is written.
 	Files []PayloadFile
+	// Scripts are state scripts, written where mender-artifact writes
+	// them: scripts/<name> in the header, after header-info.
+	Scripts []Script
+}
+
+// Script is one state script: a name as mender-artifact requires
+// (ArtifactInstall_Enter_05_wifi) and its content.
+type Script struct {
+	Name string
+	Data []byte
+}
+
+var scriptName = regexp.MustCompile(`^(ArtifactInstall|ArtifactReboot|ArtifactCommit|ArtifactRollback|ArtifactRollbackReboot|ArtifactFailure)_(Enter|Leave|Error)_[0-9][0-9](_\S+)?$`)
+
+// CheckScriptName refuses what mender-artifact refuses: a name not of the
+// form STATE_ACTION_NN[_WORDS], or a state an artifact cannot carry (Idle,
+// Sync and Download scripts live in the root filesystem).
+func CheckScriptName(name string) error {
+	if !scriptName.MatchString(name) {
+		return fmt.Errorf("%w: %q: want STATE_(Enter|Leave|Error)_NN[_DESCRIPTION] with STATE one of ArtifactInstall, ArtifactReboot, ArtifactCommit, ArtifactRollback, ArtifactRollbackReboot, ArtifactFailure", ErrScriptName, name)
+	}
+	return nil
 }
 
 // PayloadFile is one file of the payload, already on disk with its size
@@ -163,16 +197,25 @@ func Write(ctx context.Context, w io.Writer, a Artifact, opt WriteOptions) error
 	if err != nil {
 		return err
 	}
-	files := []tarFile{
-		{"header-info", headerInfo},
-		{"headers/0000/type-info", typeInfo},
+	files := []tarFile{{name: "header-info", data: headerInfo}}
+	seen := map[string]bool{}
+	for _, s := range a.Scripts {
+		if err := CheckScriptName(s.Name); err != nil {
+			return err
+		}
+		if seen[s.Name] {
+			return fmt.Errorf("%w: %s is given twice", ErrScriptName, s.Name)
+		}
+		seen[s.Name] = true
+		files = append(files, tarFile{name: "scripts/" + s.Name, data: s.Data, mode: 0o755})
 	}
+	files = append(files, tarFile{name: "headers/0000/type-info", data: typeInfo})
 	if a.MetaData != nil {
 		var compact bytes.Buffer
 		if err := json.Compact(&compact, a.MetaData); err != nil {
 			return fmt.Errorf("meta-data: %w", err)
 		}
-		files = append(files, tarFile{"headers/0000/meta-data", compact.Bytes()})
+		files = append(files, tarFile{name: "headers/0000/meta-data", data: compact.Bytes()})
 	}
 	headerTar, err := makeTar(files, mtime)
 	if err != nil {
@@ -198,15 +241,15 @@ func Write(ctx context.Context, w io.Writer, a Artifact, opt WriteOptions) error
 		sums["data/0000/"+f.Name] = f.SHA256
 	}
 	manifest := manifestOf(sums)
-	outer := []tarFile{{"version", []byte(versionJSON)}, {"manifest", manifest}}
+	outer := []tarFile{{name: "version", data: []byte(versionJSON)}, {name: "manifest", data: manifest}}
 	if opt.Key != nil {
 		sig, err := sign(opt.Key, manifest)
 		if err != nil {
 			return fmt.Errorf("signing: %w", err)
 		}
-		outer = append(outer, tarFile{"manifest.sig", sig})
+		outer = append(outer, tarFile{name: "manifest.sig", data: sig})
 	}
-	outer = append(outer, tarFile{headerName, header})
+	outer = append(outer, tarFile{name: headerName, data: header})
 	tw := tar.NewWriter(ctxWriter{ctx, w})
 	if err := writeEntries(tw, outer, mtime); err != nil {
 		return err
@@ -290,6 +333,7 @@ func manifestOf(sums map[string]string) []byte {
 type tarFile struct {
 	name string
 	data []byte
+	mode int64 // 0o600 when zero
 }
 
 func makeTar(files []tarFile, mtime time.Time) ([]byte, error) {
@@ -306,7 +350,11 @@ func makeTar(files []tarFile, mtime time.Time) ([]byte, error) {
 
 func writeEntries(tw *tar.Writer, files []tarFile, mtime time.Time) error {
 	for _, f := range files {
-		h := &tar.Header{Name: f.name, Mode: 0o600, Size: int64(len(f.data)), ModTime: mtime, Typeflag: tar.TypeReg, Format: tar.FormatUSTAR}
+		mode := f.mode
+		if mode == 0 {
+			mode = 0o600
+		}
+		h := &tar.Header{Name: f.name, Mode: mode, Size: int64(len(f.data)), ModTime: mtime, Typeflag: tar.TypeReg, Format: tar.FormatUSTAR}
 		if err := tw.WriteHeader(h); err != nil {
 			return err
 		}

@@ -15,6 +15,8 @@ var (
 	ErrTimeout = errors.New("timed out")
 	// ErrNoOutputDir: the directory to write the artifact in is missing.
 	ErrNoOutputDir = errors.New("no such output directory")
+	// ErrScriptName: a state script's name is not one Mender runs.
+	ErrScriptName = errors.New("bad state script name")
 	// ErrKey: the signing key cannot be used.
 	ErrKey = errors.New("unusable key")
 	// ErrBadArtifact: an artifact being read is malformed or tampered with.

@@ -21,6 +21,16 @@ type Options struct {
 	SoftwareName       string
 	SoftwareVersion    string
 
+	// NoDefaultSoftwareVersion leaves out the software version provide and
+	// its clears_provides; NoDefaultClearsProvides only the latter (as
+	// mender-artifact's flags of the same names).
+	NoDefaultSoftwareVersion bool
+	NoDefaultClearsProvides  bool
+	// ArtifactNameDepends: the device must have one of these installed.
+	ArtifactNameDepends []string
+	// Scripts are state scripts.
+	Scripts []Script
+
 	Provides       map[string]string // payload provides
 	Depends        map[string]string // payload depends
 	ClearsProvides []string
@@ -193,7 +203,14 @@ func (o Options) Artifact() (Artifact, error) {
 		version = o.ArtifactName
 	}
 	key := fs + "." + name
-	provides := map[string]string{key + ".version": version}
+	provides := map[string]string{}
+	clears := append([]string(nil), o.ClearsProvides...)
+	if !o.NoDefaultSoftwareVersion {
+		provides[key+".version"] = version
+		if !o.NoDefaultClearsProvides {
+			clears = append(clears, key+".*")
+		}
+	}
 	for k, v := range o.Provides {
 		if k == "artifact_name" || k == "artifact_group" {
 			return Artifact{}, fmt.Errorf("--provides %s: set it with --artifact-name or --provides-group", k)
@@ -204,19 +221,23 @@ func (o Options) Artifact() (Artifact, error) {
 	if len(o.Depends) > 0 {
 		depends = o.Depends
 	}
+	if len(provides) == 0 {
+		provides = nil
+	}
 	return Artifact{
 		Header: HeaderInfo{
 			Payloads:         []PayloadType{{Type: ptype}},
 			ArtifactProvides: ArtifactProvides{ArtifactName: o.ArtifactName, ArtifactGroup: o.ProvidesGroup},
-			ArtifactDepends:  ArtifactDepends{DeviceType: o.DeviceTypes, ArtifactGroup: o.DependsGroups},
+			ArtifactDepends:  ArtifactDepends{ArtifactName: o.ArtifactNameDepends, DeviceType: o.DeviceTypes, ArtifactGroup: o.DependsGroups},
 		},
 		TypeInfo: TypeInfo{
 			Type:                   ptype,
 			ArtifactDepends:        depends,
 			ArtifactProvides:       provides,
-			ClearsArtifactProvides: append(append([]string(nil), o.ClearsProvides...), key+".*"),
+			ClearsArtifactProvides: clears,
 		},
 		MetaData: meta,
 		Files:    o.Files,
+		Scripts:  o.Scripts,
 	}, nil
 }

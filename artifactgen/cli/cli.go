@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -28,7 +29,9 @@ type flags struct {
 	deltaFrom                                                           []string
 	softwareName, softwareVersion, softwareFS, providesGroup            string
 	deviceTypes, services, provides, depends, clears, params            []string
-	dependsGroups, insecure                                             []string
+	dependsGroups, insecure, nameDepends, scripts                       []string
+	noDefaultVersion, noDefaultClears                                   bool
+	formatVersion                                                       string
 	healthWindow, healthTimeout, registryTimeout                        time.Duration
 }
 
@@ -91,6 +94,19 @@ config (~/.docker/config.json) and its credential helpers.`,
 	o.register(root.Flags(), true)
 	root.MarkFlagRequired("artifact-name")
 	root.MarkFlagRequired("device-type")
+	// --version prints the tool's version; mender-artifact's -v (format
+	// version) is taken after -- only, and only as 3.
+	root.Version = Version()
+	root.Flags().Bool("version", false, "print docker-artifact-gen's version")
+	root.SetVersionTemplate("docker-artifact-gen {{.Version}}\n")
+	root.RegisterFlagCompletionFunc("compression", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		var out []string
+		for _, c := range artifactgen.Compressions {
+			out = append(out, string(c))
+		}
+		return out, cobra.ShellCompDirectiveNoFileComp
+	})
+	root.MarkFlagDirname("compose")
 	root.AddCommand(newRead(), newPreload())
 	return root
 }
@@ -114,22 +130,68 @@ func (o *flags) register(f *pflag.FlagSet, artifact bool) {
 	}
 	f.StringVarP(&o.name, "artifact-name", "n", "", "artifact name (required)")
 	f.StringArrayVarP(&o.deviceTypes, "device-type", "t", nil, "compatible device type (repeatable, at least one)")
-	f.StringVar(&o.softwareName, "software-name", "", "key of the software version: rootfs-image.NAME.version (default: docker)")
-	f.StringVar(&o.softwareVersion, "software-version", "", "software version (default: the artifact name)")
-	f.StringVar(&o.softwareFS, "software-filesystem", "", "used instead of rootfs-image in the software version key")
 	f.StringVarP(&o.output, "output-path", "o", "docker-artifact.mender", "artifact file to write")
-	f.StringVarP(&o.key, "key", "k", "", "PEM private key to sign with (RSA 2048-4096 or ECDSA P-256)")
-	f.StringVar(&o.compression, "compression", "gzip", "gzip, none or zstd (zstd is refused by mender 3.4)")
-	f.StringArrayVar(&o.provides, "provides", nil, "KEY:VALUE the payload provides (repeatable)")
-	f.StringArrayVar(&o.depends, "depends", nil, "KEY:VALUE the payload depends on (repeatable)")
-	f.StringArrayVar(&o.clears, "clears-provides", nil, "provides (glob) that installing clears (repeatable)")
-	f.StringVar(&o.providesGroup, "provides-group", "", "artifact group the artifact provides")
-	f.StringArrayVar(&o.dependsGroups, "depends-groups", nil, "artifact groups the artifact depends on (repeatable)")
 	f.StringVarP(&o.payloadType, "payload-type", "T", "docker", "payload type: the name of the update module on the device")
+	o.menderArtifactFlags(f)
 	f.StringVar(&o.compose, "compose", "", "DIR holding a docker-compose.yml: ship the project, every service's image pinned (.composeappignore lists what to leave out)")
 	f.BoolVar(&o.removeApp, "remove-app", false, "write an artifact that removes --app from the device (its containers, then its images)")
 	f.BoolVar(&o.embed, "embed", false, "ship the images inside the artifact, for devices without a registry;\nan image may then also be docker-archive:FILE (docker save) or oci:DIR (OCI layout)")
 	f.StringArrayVar(&o.deltaFrom, "delta-from", nil, "with --embed, leave out the layers that this earlier artifact (FILE.mender) or image already brought (repeatable)")
+}
+
+// menderArtifactFlags are the flags of mender-artifact write module-image
+// that we take with its meaning, also after "--" (where the shell tool
+// passed them on to mender-artifact).
+func (o *flags) menderArtifactFlags(f *pflag.FlagSet) {
+	f.StringVar(&o.softwareName, "software-name", "", "key of the software version: rootfs-image.NAME.version (default: docker)")
+	f.StringVar(&o.softwareVersion, "software-version", "", "software version (default: the artifact name)")
+	f.StringVar(&o.softwareFS, "software-filesystem", "", "used instead of rootfs-image in the software version key")
+	f.BoolVar(&o.noDefaultVersion, "no-default-software-version", false, "write no software version provide (nor its clears_provides), for old clients")
+	f.BoolVar(&o.noDefaultClears, "no-default-clears-provides", false, "write no default clears_provides (rootfs-image.NAME.*)")
+	f.StringVarP(&o.key, "key", "k", "", "PEM private key to sign with (RSA 2048-4096 or ECDSA P-256)")
+	f.StringVar(&o.compression, "compression", "gzip", "gzip, none, lzma (xz), or zstd (refused by mender 3.4 and mender-artifact 3.9)")
+	f.StringArrayVarP(&o.provides, "provides", "p", nil, "KEY:VALUE the payload provides (repeatable)")
+	f.StringArrayVarP(&o.depends, "depends", "d", nil, "KEY:VALUE the payload depends on (repeatable)")
+	f.StringArrayVar(&o.clears, "clears-provides", nil, "provides (glob) that installing clears (repeatable)")
+	f.StringArrayVarP(&o.nameDepends, "artifact-name-depends", "N", nil, "the device must have one of these artifacts installed (repeatable)")
+	f.StringVarP(&o.providesGroup, "provides-group", "g", "", "artifact group the artifact provides")
+	f.StringArrayVarP(&o.dependsGroups, "depends-groups", "G", nil, "artifact groups the artifact depends on (repeatable)")
+	f.StringArrayVarP(&o.scripts, "script", "s", nil, "state script FILE, named as Mender requires, e.g. ArtifactInstall_Enter_05_backup (repeatable)")
+}
+
+// afterDash takes the mender-artifact flags given after "--" as if given
+// before it, and refuses any other argument by name.
+func afterDash(cmd *cobra.Command, rest []string) error {
+	var extra flags
+	fs := pflag.NewFlagSet("after --", pflag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	extra.menderArtifactFlags(fs)
+	fs.StringVarP(&extra.formatVersion, "version", "v", "3", "")
+	if err := fs.Parse(rest); err != nil {
+		return fmt.Errorf("after --: %v: not a mender-artifact write flag that docker-artifact-gen takes", err)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("after --: %q: only mender-artifact flags may follow --", fs.Arg(0))
+	}
+	if extra.formatVersion != "3" {
+		return fmt.Errorf("after --: --version %s: docker-artifact-gen writes format version 3 only", extra.formatVersion)
+	}
+	var err error
+	fs.Visit(func(f *pflag.Flag) {
+		if f.Name == "version" || err != nil {
+			return
+		}
+		if sv, ok := f.Value.(pflag.SliceValue); ok {
+			for _, v := range sv.GetSlice() {
+				if err == nil {
+					err = cmd.Flags().Set(f.Name, v)
+				}
+			}
+			return
+		}
+		err = cmd.Flags().Set(f.Name, f.Value.String())
+	})
+	return err
 }
 
 func newPreload() *cobra.Command {
@@ -290,8 +352,14 @@ func (o *flags) build(cmd *cobra.Command, args []string) (artifactgen.Options, a
 	var wopt artifactgen.WriteOptions
 	cleanup := func() {}
 	err := func() error {
-		if cmd.ArgsLenAtDash() >= 0 {
-			return fmt.Errorf("arguments after --: the shell tool passed them to mender-artifact; use --provides, --depends, --clears-provides or --provides-group instead")
+		if dash := cmd.ArgsLenAtDash(); dash >= 0 {
+			if o.preload {
+				return fmt.Errorf("arguments after --: preload writes no artifact")
+			}
+			if err := afterDash(cmd, args[dash:]); err != nil {
+				return err
+			}
+			args = args[:dash]
 		}
 		if !o.preload {
 			// Before asking any registry, and said as the user wrote it.
@@ -309,6 +377,7 @@ func (o *flags) build(cmd *cobra.Command, args []string) (artifactgen.Options, a
 		opts = artifactgen.Options{
 			ArtifactName: o.name, DeviceTypes: o.deviceTypes, PayloadType: o.payloadType,
 			SoftwareName: o.softwareName, SoftwareVersion: o.softwareVersion, SoftwareFilesystem: o.softwareFS,
+			NoDefaultSoftwareVersion: o.noDefaultVersion, NoDefaultClearsProvides: o.noDefaultClears, ArtifactNameDepends: o.nameDepends,
 			ClearsProvides: o.clears, ProvidesGroup: o.providesGroup, DependsGroups: o.dependsGroups,
 			App: o.app, RunArgs: o.runArgs, Health: spec.Health{Window: o.healthWindow, Timeout: o.healthTimeout}, RemoveApp: o.removeApp,
 		}
@@ -350,6 +419,16 @@ func (o *flags) build(cmd *cobra.Command, args []string) (artifactgen.Options, a
 		}
 		if wopt.ModTime, err = sourceDateEpoch(); err != nil {
 			return err
+		}
+		for _, s := range o.scripts {
+			if err := artifactgen.CheckScriptName(filepath.Base(s)); err != nil {
+				return fmt.Errorf("--script %s: %w", s, err)
+			}
+			data, err := os.ReadFile(s)
+			if err != nil {
+				return fmt.Errorf("--script: %v", err)
+			}
+			opts.Scripts = append(opts.Scripts, artifactgen.Script{Name: filepath.Base(s), Data: data})
 		}
 		// Check the arguments before asking any registry.
 		for _, s := range o.services {
@@ -440,6 +519,21 @@ func (o *flags) build(cmd *cobra.Command, args []string) (artifactgen.Options, a
 	return opts, wopt, cleanup, nil
 }
 
+// version is set at build time (-ldflags "-X ...cli.version=1.2.3").
+var version = ""
+
+// Version is the tool's version: the one set at build time, else the
+// module's version from the build information.
+func Version() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
+}
+
 func serviceImages(ss []artifactgen.Service) []string {
 	var out []string
 	for _, s := range ss {
@@ -520,8 +614,14 @@ func printInfo(w io.Writer, info *artifactgen.Info) {
 	}
 	h, t := info.Header, info.TypeInfo
 	fmt.Fprintf(w, "Mender artifact:\n  Name: %s\n  Format: mender\n  Version: 3\n  Signature: %s\n", h.ArtifactProvides.ArtifactName, sig)
-	fmt.Fprintf(w, "  Compatible devices: %v\n  Provides group: %s\n  Depends on one of group(s): %v\n  Compression: %s\n",
-		h.ArtifactDepends.DeviceType, h.ArtifactProvides.ArtifactGroup, h.ArtifactDepends.ArtifactGroup, info.Compression)
+	fmt.Fprintf(w, "  Compatible devices: %v\n  Provides group: %s\n  Depends on one of artifact(s): %v\n  Depends on one of group(s): %v\n  Compression: %s\n",
+		h.ArtifactDepends.DeviceType, h.ArtifactProvides.ArtifactGroup, h.ArtifactDepends.ArtifactName, h.ArtifactDepends.ArtifactGroup, info.Compression)
+	if len(info.Scripts) > 0 {
+		fmt.Fprintf(w, "  State scripts:\n")
+		for _, s := range info.Scripts {
+			fmt.Fprintf(w, "    %s\n", s.Name)
+		}
+	}
 	fmt.Fprintf(w, "\nUpdates:\n  0:\n    Type: %s\n    Provides:\n", t.Type)
 	for _, k := range sortedKeys(t.ArtifactProvides) {
 		fmt.Fprintf(w, "      %s: %s\n", k, t.ArtifactProvides[k])

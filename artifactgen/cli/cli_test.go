@@ -104,7 +104,9 @@ func TestArgv(t *testing.T) {
 		{"no name", []string{"-t", "rpi4", webTag}, 1, `"artifact-name" not set`, ""},
 		{"no device type", []string{"-n", "x", webTag}, 1, `"device-type" not set`, ""},
 		{"no image", []string{"-n", "x", "-t", "rpi4"}, 1, "no image", ""},
-		{"passthrough", []string{"-n", "x", "-t", "rpi4", webTag, "--", "--provides", "a:b"}, 1, "arguments after --", ""},
+		{"passthrough", []string{"-n", "x", "-t", "rpi4", webTag, "--", "--provides", "a:b"}, 0, web,
+			`{"containers":["` + web + `"],"run_args":""}`},
+		{"passthrough refused", []string{"-n", "x", "-t", "rpi4", webTag, "--", "--meta-data", "m.json"}, 1, "after --: unknown flag: --meta-data", ""},
 		{"bad compression", []string{"-n", "x", "-t", "rpi4", "--compression", "lz4", webTag}, 1, `compression "lz4"`, ""},
 		{"bad platform", []string{"-n", "x", "-t", "rpi4", "--platform", "linux/arm64/v8/x", webTag}, 1, "--platform", ""},
 	} {
