@@ -53,6 +53,12 @@ func (c Compression) ext() (string, error) {
 	return "", fmt.Errorf("compression %q: want gzip, none, lzma or zstd", string(c))
 }
 
+// Check refuses a compression that is none of Compressions.
+func (c Compression) Check() error {
+	_, err := c.ext()
+	return err
+}
+
 func (c Compression) compress(data []byte) ([]byte, error) {
 	var buf bytes.Buffer
 	zw, err := c.writer(&buf)
@@ -370,7 +376,7 @@ func writeEntries(tw *tar.Writer, files []tarFile, mtime time.Time) error {
 func WriteFile(ctx context.Context, path string, a Artifact, opt WriteOptions) error {
 	dir := filepath.Dir(path)
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-		return fmt.Errorf("%w: %s is not a directory", ErrNoOutputDir, dir)
+		return fmt.Errorf("directory %s %w", dir, ErrNoOutputDir)
 	}
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
 	if err != nil {

@@ -14,9 +14,13 @@ var (
 	// ErrTimeout: a registry did not answer in time.
 	ErrTimeout = errors.New("timed out")
 	// ErrNoOutputDir: the directory to write the artifact in is missing.
-	ErrNoOutputDir = errors.New("no such output directory")
+	ErrNoOutputDir = errors.New("does not exist")
 	// ErrScriptName: a state script's name is not one Mender runs.
 	ErrScriptName = errors.New("bad state script name")
+	// ErrNoImage: nothing to ship (no image, service, compose project or removal).
+	ErrNoImage = errors.New("no image")
+	// ErrNeedsEmbed: an option that works only with Embed.
+	ErrNeedsEmbed = errors.New("goes with --embed")
 	// ErrKey: the signing key cannot be used.
 	ErrKey = errors.New("unusable key")
 	// ErrBadArtifact: an artifact being read is malformed or tampered with.

@@ -4,6 +4,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -72,20 +73,16 @@ config (~/.docker/config.json) and its credential helpers.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts, wopt, done, err := o.build(cmd, args)
+			req, err := o.request(cmd, args)
 			if err != nil {
 				return err
 			}
-			defer done()
-			a, err := opts.Artifact()
+			res, err := artifactgen.Generate(cmd.Context(), req)
 			if err != nil {
-				return err
+				return flagError(err)
 			}
-			if err := artifactgen.WriteFile(cmd.Context(), o.output, a, wopt); err != nil {
-				return fmt.Errorf("writing %s: %w", o.output, err)
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "Artifact %s written:\n", o.output)
-			for _, img := range append(opts.Images, serviceImages(opts.Services)...) {
+			fmt.Fprintf(cmd.OutOrStdout(), "Artifact %s written:\n", res.Output)
+			for _, img := range append(res.Images, serviceImages(res.Services)...) {
 				fmt.Fprintf(cmd.OutOrStdout(), "  %s\n", img)
 			}
 			return nil
@@ -211,113 +208,20 @@ the installed set, so that later updates replace it and can roll back to it.`,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.embed, o.preload = true, true
-			opts, _, done, err := o.build(cmd, args)
+			req, err := o.request(cmd, args)
 			if err != nil {
 				return err
 			}
-			defer done()
-			meta, err := opts.MetaData()
+			res, err := artifactgen.Preload(cmd.Context(), req, o.output)
 			if err != nil {
-				return err
+				return flagError(err)
 			}
-			if err := writePreload(o.output, o.name, meta, opts.Files); err != nil {
-				return fmt.Errorf("writing %s: %w", o.output, err)
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "Preload directory %s written (%d image(s))\n", o.output, len(opts.Files))
+			fmt.Fprintf(cmd.OutOrStdout(), "Preload directory %s written (%d image(s))\n", res.Output, res.Files)
 			return nil
 		},
 	}
 	o.register(cmd.Flags(), false)
 	return cmd
-}
-
-func writePreload(dir, name string, meta []byte, files []artifactgen.PayloadFile) error {
-	for _, d := range []string{"header", "files"} {
-		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
-			return err
-		}
-	}
-	if err := os.WriteFile(filepath.Join(dir, "header", "meta-data"), meta, 0o644); err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(dir, "header", "artifact_name"), []byte(name+"\n"), 0o644); err != nil {
-		return err
-	}
-	for _, f := range files {
-		if err := copyFile(f.Path, filepath.Join(dir, "files", f.Name)); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func copyFile(from, to string) error {
-	in, err := os.Open(from)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.Create(to)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
-}
-
-// embed fetches every source, writes it as a payload file into dir
-// (leaving out what the delta bases have), and fills opts; it returns the
-// pinned references in the order of sources.
-func embed(ctx context.Context, r *artifactgen.Resolver, sources, deltaFrom []string, dir string, gzipped bool, opts *artifactgen.Options, stderr io.Writer) ([]string, error) {
-	bases, err := deltaBases(ctx, r, deltaFrom)
-	if err != nil {
-		return nil, err
-	}
-	var images []*artifactgen.EmbeddedImage
-	var pinned []string
-	for _, s := range sources {
-		ei, err := r.Fetch(ctx, s)
-		if err != nil {
-			return nil, err
-		}
-		images = append(images, ei)
-		pinned = append(pinned, ei.Ref)
-	}
-	entries, files, err := artifactgen.Embed(ctx, images, bases, dir, gzipped, newProgress(stderr))
-	if err != nil {
-		return nil, err
-	}
-	opts.Embedded, opts.Files = entries, files
-	return pinned, nil
-}
-
-// deltaBases reads what --delta-from names: earlier artifacts (FILE.mender)
-// or images.
-func deltaBases(ctx context.Context, r *artifactgen.Resolver, deltaFrom []string) ([]artifactgen.Base, error) {
-	var bases []artifactgen.Base
-	for _, d := range deltaFrom {
-		if strings.HasSuffix(d, ".mender") {
-			b, err := artifactgen.BasesFromArtifact(d)
-			if err != nil {
-				return nil, fmt.Errorf("--delta-from %s: %w", d, err)
-			}
-			bases = append(bases, b...)
-			continue
-		}
-		ei, err := r.Fetch(ctx, d)
-		if err != nil {
-			return nil, fmt.Errorf("--delta-from: %w", err)
-		}
-		b, err := artifactgen.BaseOf(ei.Image)
-		if err != nil {
-			return nil, fmt.Errorf("--delta-from %s: %w", d, err)
-		}
-		bases = append(bases, b)
-	}
-	return bases, nil
 }
 
 // newProgress shows a progress line on a terminal, and one line per
@@ -345,178 +249,124 @@ func newProgress(w io.Writer) artifactgen.Progress {
 	}
 }
 
-// build turns the flags and arguments into what to write: images pinned
-// (and fetched, with --embed). done removes temporary files.
-func (o *flags) build(cmd *cobra.Command, args []string) (artifactgen.Options, artifactgen.WriteOptions, func(), error) {
-	var opts artifactgen.Options
-	var wopt artifactgen.WriteOptions
-	cleanup := func() {}
-	err := func() error {
-		if dash := cmd.ArgsLenAtDash(); dash >= 0 {
-			if o.preload {
-				return fmt.Errorf("arguments after --: preload writes no artifact")
-			}
-			if err := afterDash(cmd, args[dash:]); err != nil {
-				return err
-			}
-			args = args[:dash]
+// request maps the flags and arguments to a generator request, checking
+// what can be checked before any registry is asked.
+func (o *flags) request(cmd *cobra.Command, args []string) (artifactgen.Request, error) {
+	var req artifactgen.Request
+	if dash := cmd.ArgsLenAtDash(); dash >= 0 {
+		if o.preload {
+			return req, fmt.Errorf("arguments after --: preload writes no artifact")
 		}
-		if !o.preload {
-			// Before asking any registry, and said as the user wrote it.
-			if fi, err := os.Stat(filepath.Dir(o.output)); err != nil || !fi.IsDir() {
-				return fmt.Errorf("--output-path %s: directory %s does not exist", o.output, filepath.Dir(o.output))
-			}
+		if err := afterDash(cmd, args[dash:]); err != nil {
+			return req, err
 		}
-		if len(args) == 0 && len(o.services) == 0 && !o.removeApp && o.compose == "" {
-			return fmt.Errorf("no image: give at least one IMAGE or --service")
-		}
-		comp := artifactgen.Compression(o.compression)
-		if comp == artifactgen.Zstd {
-			fmt.Fprintln(cmd.ErrOrStderr(), "warning: --compression zstd: mender 3.4 and mender-artifact 3.9 refuse zstd artifacts")
-		}
-		opts = artifactgen.Options{
+		args = args[:dash]
+	}
+	if len(args) == 0 && len(o.services) == 0 && !o.removeApp && o.compose == "" {
+		return req, fmt.Errorf("%w: give at least one IMAGE or --service", artifactgen.ErrNoImage)
+	}
+	comp := artifactgen.Compression(o.compression)
+	if comp == artifactgen.Zstd {
+		fmt.Fprintln(cmd.ErrOrStderr(), "warning: --compression zstd: mender 3.4 and mender-artifact 3.9 refuse zstd artifacts")
+	}
+	if o.registryTimeout <= 0 {
+		return req, fmt.Errorf("--registry-timeout %s: must be more than 0", o.registryTimeout)
+	}
+	req = artifactgen.Request{
+		Options: artifactgen.Options{
 			ArtifactName: o.name, DeviceTypes: o.deviceTypes, PayloadType: o.payloadType,
 			SoftwareName: o.softwareName, SoftwareVersion: o.softwareVersion, SoftwareFilesystem: o.softwareFS,
 			NoDefaultSoftwareVersion: o.noDefaultVersion, NoDefaultClearsProvides: o.noDefaultClears, ArtifactNameDepends: o.nameDepends,
 			ClearsProvides: o.clears, ProvidesGroup: o.providesGroup, DependsGroups: o.dependsGroups,
 			App: o.app, RunArgs: o.runArgs, Health: spec.Health{Window: o.healthWindow, Timeout: o.healthTimeout}, RemoveApp: o.removeApp,
-		}
-		var err error
-		if opts.Provides, err = keyValues("--provides", o.provides); err != nil {
-			return err
-		}
-		if opts.Depends, err = keyValues("--depends", o.depends); err != nil {
-			return err
-		}
-		for _, p := range o.params {
-			k, v, ok := strings.Cut(p, "=")
-			if !ok || k == "" {
-				return fmt.Errorf("--param %q: want NAME=DEFAULT", p)
-			}
-			if opts.Params == nil {
-				opts.Params = map[string]string{}
-			}
-			opts.Params[k] = v
-		}
-		if o.registryTimeout <= 0 {
-			return fmt.Errorf("--registry-timeout %s: must be more than 0", o.registryTimeout)
-		}
-		r := &artifactgen.Resolver{Insecure: o.insecure, Timeout: o.registryTimeout}
-		if o.platform != "" {
-			if r.Platform, err = v1.ParsePlatform(o.platform); err != nil {
-				return fmt.Errorf("--platform %q: %v", o.platform, err)
-			}
-		}
-		wopt.Compression = comp
-		if o.key != "" {
-			pem, err := os.ReadFile(o.key)
-			if err != nil {
-				return fmt.Errorf("--key: %v", err)
-			}
-			if wopt.Key, err = artifactgen.ParsePrivateKey(pem); err != nil {
-				return fmt.Errorf("--key %s: %w", o.key, err)
-			}
-		}
-		if wopt.ModTime, err = sourceDateEpoch(); err != nil {
-			return err
-		}
-		for _, s := range o.scripts {
-			if err := artifactgen.CheckScriptName(filepath.Base(s)); err != nil {
-				return fmt.Errorf("--script %s: %w", s, err)
-			}
-			data, err := os.ReadFile(s)
-			if err != nil {
-				return fmt.Errorf("--script: %v", err)
-			}
-			opts.Scripts = append(opts.Scripts, artifactgen.Script{Name: filepath.Base(s), Data: data})
-		}
-		// Check the arguments before asking any registry.
-		for _, s := range o.services {
-			svc, err := artifactgen.ParseService(s)
-			if err != nil {
-				return err
-			}
-			opts.Services = append(opts.Services, svc)
-		}
-		if len(args) > 0 && len(opts.Services) > 0 {
-			return fmt.Errorf("images and --service: give one or the other")
-		}
-		if len(o.deltaFrom) > 0 && !o.embed {
-			return fmt.Errorf("--delta-from: goes with --embed")
-		}
-		ctx := cmd.Context()
-		if ctx == nil {
-			ctx = context.Background()
-		}
-		if o.compose != "" {
-			if len(args) > 0 || len(opts.Services) > 0 {
-				return fmt.Errorf("--compose: give no image or --service with it")
-			}
-			dir, err := os.MkdirTemp("", "docker-artifact-gen")
-			if err != nil {
-				return err
-			}
-			cleanup = func() { os.RemoveAll(dir) }
-			app := o.app
-			if app == "" {
-				app = spec.DefaultApp
-			}
-			c, pf, fetched, err := r.PackCompose(ctx, o.compose, app, dir, o.embed)
-			if err != nil {
-				return err
-			}
-			opts.Compose, opts.Files = c, []artifactgen.PayloadFile{pf}
-			if o.embed {
-				bases, err := deltaBases(ctx, r, o.deltaFrom)
-				if err != nil {
-					return err
-				}
-				entries, files, err := artifactgen.Embed(ctx, fetched, bases, dir, false, newProgress(cmd.ErrOrStderr()))
-				if err != nil {
-					return err
-				}
-				opts.Embedded, opts.Files = entries, append(opts.Files, files...)
-			}
-			return nil
-		}
-		sources := args
-		for _, s := range opts.Services {
-			sources = append(sources, s.Image)
-		}
-		var pinned []string
-		if o.embed {
-			dir, err := os.MkdirTemp("", "docker-artifact-gen")
-			if err != nil {
-				return err
-			}
-			cleanup = func() { os.RemoveAll(dir) }
-			if pinned, err = embed(ctx, r, sources, o.deltaFrom, dir, o.preload, &opts, cmd.ErrOrStderr()); err != nil {
-				return err
-			}
-		} else {
-			for _, s := range sources {
-				if strings.HasPrefix(s, artifactgen.DockerArchivePrefix) || strings.HasPrefix(s, artifactgen.OCILayoutPrefix) {
-					return fmt.Errorf("image %s: a file source goes with --embed", s)
-				}
-			}
-			if pinned, err = r.ResolveAll(ctx, sources); err != nil {
-				return err
-			}
-		}
-		if len(opts.Services) > 0 {
-			for i := range opts.Services {
-				opts.Services[i].Image = pinned[i]
-			}
-		} else {
-			opts.Images = pinned
-		}
-		return nil
-	}()
-	if err != nil {
-		cleanup()
-		return opts, wopt, nil, err
+			Images: args,
+		},
+		ComposeDir: o.compose, Embed: o.embed, DeltaFrom: o.deltaFrom,
+		Resolver: &artifactgen.Resolver{Insecure: o.insecure, Timeout: o.registryTimeout},
+		Output:   o.output,
+		Progress: newProgress(cmd.ErrOrStderr()),
 	}
-	return opts, wopt, cleanup, nil
+	req.Write.Compression = comp
+	if err := comp.Check(); err != nil {
+		return req, fmt.Errorf("--%w", err)
+	}
+	var err error
+	if req.Provides, err = keyValues("--provides", o.provides); err != nil {
+		return req, err
+	}
+	if req.Depends, err = keyValues("--depends", o.depends); err != nil {
+		return req, err
+	}
+	for _, p := range o.params {
+		k, v, ok := strings.Cut(p, "=")
+		if !ok || k == "" {
+			return req, fmt.Errorf("--param %q: want NAME=DEFAULT", p)
+		}
+		if req.Params == nil {
+			req.Params = map[string]string{}
+		}
+		req.Params[k] = v
+	}
+	if o.platform != "" {
+		if req.Resolver.Platform, err = v1.ParsePlatform(o.platform); err != nil {
+			return req, fmt.Errorf("--platform %q: %v", o.platform, err)
+		}
+	}
+	if o.key != "" {
+		pem, err := os.ReadFile(o.key)
+		if err != nil {
+			return req, fmt.Errorf("--key: %v", err)
+		}
+		if req.Write.Key, err = artifactgen.ParsePrivateKey(pem); err != nil {
+			return req, fmt.Errorf("--key %s: %w", o.key, err)
+		}
+	}
+	if req.Write.ModTime, err = sourceDateEpoch(); err != nil {
+		return req, err
+	}
+	for _, s := range o.scripts {
+		if err := artifactgen.CheckScriptName(filepath.Base(s)); err != nil {
+			return req, fmt.Errorf("--script %s: %w", s, err)
+		}
+		data, err := os.ReadFile(s)
+		if err != nil {
+			return req, fmt.Errorf("--script: %v", err)
+		}
+		req.Scripts = append(req.Scripts, artifactgen.Script{Name: filepath.Base(s), Data: data})
+	}
+	for _, s := range o.services {
+		svc, err := artifactgen.ParseService(s)
+		if err != nil {
+			return req, err
+		}
+		req.Services = append(req.Services, svc)
+	}
+	if o.compose != "" && (len(args) > 0 || len(req.Services) > 0) {
+		return req, fmt.Errorf("--compose: give no image or --service with it")
+	}
+	return req, nil
+}
+
+// flagNames are the flags that set a Request's fields.
+var flagNames = map[string]string{
+	"Output":     "--output-path",
+	"DeltaFrom":  "--delta-from",
+	"ComposeDir": "--compose",
+}
+
+// flagError says a library error about a Request field with the flag's
+// name.
+func flagError(err error) error {
+	var fe *artifactgen.FieldError
+	if errors.As(err, &fe) {
+		if name, ok := flagNames[fe.Field]; ok {
+			if fe.Value != "" {
+				return fmt.Errorf("%s %s: %w", name, fe.Value, fe.Err)
+			}
+			return fmt.Errorf("%s: %w", name, fe.Err)
+		}
+	}
+	return err
 }
 
 // version is set at build time (-ldflags "-X ...cli.version=1.2.3").
