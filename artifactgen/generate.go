@@ -1,6 +1,10 @@
 package artifactgen
 
 import (
+	"github.com/mender-docker/mender-docker/artifactgen/artifact"
+	"github.com/mender-docker/mender-docker/artifactgen/compose"
+	"github.com/mender-docker/mender-docker/artifactgen/image"
+
 	"context"
 	"fmt"
 	"io"
@@ -23,12 +27,12 @@ type Request struct {
 	Embed     bool
 	DeltaFrom []string
 	// Resolver pins and fetches images.
-	Resolver *Resolver
+	Resolver *image.Resolver
 	// Write says how to write the artifact; Output is its path.
-	Write  WriteOptions
+	Write  artifact.WriteOptions
 	Output string
 	// Progress hears about embedded images as they are written.
-	Progress Progress
+	Progress image.Progress
 }
 
 // Result is what Generate pinned and wrote.
@@ -63,7 +67,7 @@ func (e *FieldError) Unwrap() error { return e.Err }
 // output path is then left as it was.
 func Generate(ctx context.Context, req Request) (*Result, error) {
 	if dir := filepath.Dir(req.Output); !isDir(dir) {
-		return nil, &FieldError{"Output", req.Output, fmt.Errorf("directory %s %w", dir, ErrNoOutputDir)}
+		return nil, &FieldError{"Output", req.Output, fmt.Errorf("directory %s %w", dir, artifact.ErrNoOutputDir)}
 	}
 	opts, cleanup, err := req.prepare(ctx, false)
 	if err != nil {
@@ -74,7 +78,7 @@ func Generate(ctx context.Context, req Request) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := WriteFile(ctx, req.Output, a, req.Write); err != nil {
+	if err := artifact.WriteFile(ctx, req.Output, a, req.Write); err != nil {
 		return nil, fmt.Errorf("writing %s: %w", req.Output, err)
 	}
 	return &Result{Output: req.Output, Images: opts.Images, Services: opts.Services, Compose: opts.Compose, Files: len(opts.Files)}, nil
@@ -111,7 +115,7 @@ func (req Request) prepare(ctx context.Context, preload bool) (Options, func(), 
 	opts := req.Options
 	r := req.Resolver
 	if r == nil {
-		r = &Resolver{}
+		r = &image.Resolver{}
 	}
 	nothing := func() {}
 	if len(opts.Images) == 0 && len(opts.Services) == 0 && !opts.RemoveApp && req.ComposeDir == "" {
@@ -132,7 +136,7 @@ func (req Request) prepare(ctx context.Context, preload bool) (Options, func(), 
 	}
 	if !req.Embed {
 		for _, s := range sources {
-			if strings.HasPrefix(s, DockerArchivePrefix) || strings.HasPrefix(s, OCILayoutPrefix) {
+			if strings.HasPrefix(s, image.DockerArchivePrefix) || strings.HasPrefix(s, image.OCILayoutPrefix) {
 				return opts, nothing, fmt.Errorf("image %s: a file source %w", s, ErrNeedsEmbed)
 			}
 		}
@@ -155,17 +159,17 @@ func (req Request) prepare(ctx context.Context, preload bool) (Options, func(), 
 			if app == "" {
 				app = spec.DefaultApp
 			}
-			c, pf, fetched, err := r.PackCompose(ctx, req.ComposeDir, app, tmp, req.Embed)
+			c, pf, fetched, err := compose.Pack(ctx, r, req.ComposeDir, app, tmp, req.Embed)
 			if err != nil {
 				return err
 			}
-			opts.Compose, opts.Files = c, []PayloadFile{pf}
+			opts.Compose, opts.Files = c, []artifact.PayloadFile{pf}
 			if req.Embed {
 				bases, err := deltaBases(ctx, r, req.DeltaFrom)
 				if err != nil {
 					return err
 				}
-				entries, files, err := Embed(ctx, fetched, bases, tmp, false, req.Progress)
+				entries, files, err := image.Embed(ctx, fetched, bases, tmp, false, req.Progress)
 				if err != nil {
 					return err
 				}
@@ -179,7 +183,7 @@ func (req Request) prepare(ctx context.Context, preload bool) (Options, func(), 
 			if err != nil {
 				return err
 			}
-			var images []*EmbeddedImage
+			var images []*image.EmbeddedImage
 			for _, s := range sources {
 				ei, err := r.Fetch(ctx, s)
 				if err != nil {
@@ -188,7 +192,7 @@ func (req Request) prepare(ctx context.Context, preload bool) (Options, func(), 
 				images = append(images, ei)
 				pinned = append(pinned, ei.Ref)
 			}
-			if opts.Embedded, opts.Files, err = Embed(ctx, images, bases, tmp, preload, req.Progress); err != nil {
+			if opts.Embedded, opts.Files, err = image.Embed(ctx, images, bases, tmp, preload, req.Progress); err != nil {
 				return err
 			}
 		} else {
@@ -219,11 +223,11 @@ func (req Request) prepare(ctx context.Context, preload bool) (Options, func(), 
 
 // deltaBases reads what DeltaFrom names: earlier artifacts (FILE.mender)
 // or images.
-func deltaBases(ctx context.Context, r *Resolver, deltaFrom []string) ([]Base, error) {
-	var bases []Base
+func deltaBases(ctx context.Context, r *image.Resolver, deltaFrom []string) ([]image.Base, error) {
+	var bases []image.Base
 	for _, d := range deltaFrom {
 		if strings.HasSuffix(d, ".mender") {
-			b, err := BasesFromArtifact(d)
+			b, err := image.BasesFromArtifact(d)
 			if err != nil {
 				return nil, &FieldError{"DeltaFrom", d, err}
 			}
@@ -234,7 +238,7 @@ func deltaBases(ctx context.Context, r *Resolver, deltaFrom []string) ([]Base, e
 		if err != nil {
 			return nil, &FieldError{"DeltaFrom", "", err}
 		}
-		b, err := BaseOf(ei.Image)
+		b, err := image.BaseOf(ei.Image)
 		if err != nil {
 			return nil, &FieldError{"DeltaFrom", d, err}
 		}
@@ -243,7 +247,7 @@ func deltaBases(ctx context.Context, r *Resolver, deltaFrom []string) ([]Base, e
 	return bases, nil
 }
 
-func writePreload(dir, name string, meta []byte, files []PayloadFile) error {
+func writePreload(dir, name string, meta []byte, files []artifact.PayloadFile) error {
 	for _, d := range []string{"header", "files"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
 			return err

@@ -6,10 +6,13 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/mender-docker/mender-docker/artifactgen"
+	"github.com/mender-docker/mender-docker/artifactgen/artifact"
+	"github.com/mender-docker/mender-docker/artifactgen/image"
 	"github.com/mender-docker/mender-docker/test/fixture"
 )
 
@@ -22,7 +25,7 @@ func TestGenerate(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "a.mender")
 	req := artifactgen.Request{
 		Options:  artifactgen.Options{ArtifactName: "web-1", DeviceTypes: []string{"rpi4"}, Images: []string{reg.Addr + "/acme/web:1.0"}},
-		Resolver: anonymous(),
+		Resolver: &image.Resolver{Keychain: authn.NewMultiKeychain()},
 		Output:   out,
 	}
 	res, err := artifactgen.Generate(context.Background(), req)
@@ -31,7 +34,7 @@ func TestGenerate(t *testing.T) {
 	f, err := os.Open(out)
 	require.NoError(t, err)
 	defer f.Close()
-	info, err := artifactgen.Read(f, nil)
+	info, err := artifact.Read(f, nil)
 	require.NoError(t, err)
 	assert.JSONEq(t, `{"containers":["`+pinned+`"],"run_args":""}`, string(info.MetaData))
 
@@ -41,7 +44,7 @@ func TestGenerate(t *testing.T) {
 		field string
 		is    error
 	}{
-		{"missing output directory", func(r *artifactgen.Request) { r.Output = filepath.Join(t.TempDir(), "no", "a.mender") }, "Output", artifactgen.ErrNoOutputDir},
+		{"missing output directory", func(r *artifactgen.Request) { r.Output = filepath.Join(t.TempDir(), "no", "a.mender") }, "Output", artifact.ErrNoOutputDir},
 		{"delta without embed", func(r *artifactgen.Request) { r.DeltaFrom = []string{"old.mender"} }, "DeltaFrom", artifactgen.ErrNeedsEmbed},
 		{"nothing to ship", func(r *artifactgen.Request) { r.Images = nil }, "", artifactgen.ErrNoImage},
 	} {

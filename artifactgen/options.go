@@ -1,6 +1,8 @@
 package artifactgen
 
 import (
+	"github.com/mender-docker/mender-docker/artifactgen/artifact"
+
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -29,7 +31,7 @@ type Options struct {
 	// ArtifactNameDepends: the device must have one of these installed.
 	ArtifactNameDepends []string
 	// Scripts are state scripts.
-	Scripts []Script
+	Scripts []artifact.Script
 
 	Provides       map[string]string // payload provides
 	Depends        map[string]string // payload depends
@@ -46,7 +48,7 @@ type Options struct {
 	// Embedded images, by the reference services name them with, and the
 	// payload files that hold them.
 	Embedded map[string]spec.Embedded
-	Files    []PayloadFile
+	Files    []artifact.PayloadFile
 	// Params are default values for ${NAME} placeholders; devices may set
 	// their own.
 	Params map[string]string
@@ -172,16 +174,16 @@ func (o Options) healthJSON() *healthJSON {
 }
 
 // Artifact builds the artifact's headers and meta-data.
-func (o Options) Artifact() (Artifact, error) {
+func (o Options) Artifact() (artifact.Artifact, error) {
 	meta, err := o.MetaData()
 	if err != nil {
-		return Artifact{}, err
+		return artifact.Artifact{}, err
 	}
 	if o.ArtifactName == "" {
-		return Artifact{}, fmt.Errorf("--artifact-name: must be given")
+		return artifact.Artifact{}, fmt.Errorf("--artifact-name: must be given")
 	}
 	if len(o.DeviceTypes) == 0 {
-		return Artifact{}, fmt.Errorf("--device-type: at least one must be given")
+		return artifact.Artifact{}, fmt.Errorf("--device-type: at least one must be given")
 	}
 	ptype := o.PayloadType
 	if ptype == "" {
@@ -213,7 +215,7 @@ func (o Options) Artifact() (Artifact, error) {
 	}
 	for k, v := range o.Provides {
 		if k == "artifact_name" || k == "artifact_group" {
-			return Artifact{}, fmt.Errorf("--provides %s: set it with --artifact-name or --provides-group", k)
+			return artifact.Artifact{}, fmt.Errorf("--provides %s: set it with --artifact-name or --provides-group", k)
 		}
 		provides[k] = v
 	}
@@ -224,13 +226,13 @@ func (o Options) Artifact() (Artifact, error) {
 	if len(provides) == 0 {
 		provides = nil
 	}
-	return Artifact{
-		Header: HeaderInfo{
-			Payloads:         []PayloadType{{Type: ptype}},
-			ArtifactProvides: ArtifactProvides{ArtifactName: o.ArtifactName, ArtifactGroup: o.ProvidesGroup},
-			ArtifactDepends:  ArtifactDepends{ArtifactName: o.ArtifactNameDepends, DeviceType: o.DeviceTypes, ArtifactGroup: o.DependsGroups},
+	return artifact.Artifact{
+		Header: artifact.HeaderInfo{
+			Payloads:         []artifact.PayloadType{{Type: ptype}},
+			ArtifactProvides: artifact.ArtifactProvides{ArtifactName: o.ArtifactName, ArtifactGroup: o.ProvidesGroup},
+			ArtifactDepends:  artifact.ArtifactDepends{ArtifactName: o.ArtifactNameDepends, DeviceType: o.DeviceTypes, ArtifactGroup: o.DependsGroups},
 		},
-		TypeInfo: TypeInfo{
+		TypeInfo: artifact.TypeInfo{
 			Type:                   ptype,
 			ArtifactDepends:        depends,
 			ArtifactProvides:       provides,

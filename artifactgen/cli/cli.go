@@ -19,6 +19,8 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/mender-docker/mender-docker/artifactgen"
+	"github.com/mender-docker/mender-docker/artifactgen/artifact"
+	"github.com/mender-docker/mender-docker/artifactgen/image"
 	"github.com/mender-docker/mender-docker/module/spec"
 )
 
@@ -98,7 +100,7 @@ config (~/.docker/config.json) and its credential helpers.`,
 	root.SetVersionTemplate("docker-artifact-gen {{.Version}}\n")
 	root.RegisterFlagCompletionFunc("compression", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		var out []string
-		for _, c := range artifactgen.Compressions {
+		for _, c := range artifact.Compressions {
 			out = append(out, string(c))
 		}
 		return out, cobra.ShellCompDirectiveNoFileComp
@@ -118,7 +120,7 @@ func (o *flags) register(f *pflag.FlagSet, artifact bool) {
 	f.DurationVar(&o.healthTimeout, "health-timeout", 0, "how long a HEALTHCHECK may take to pass (default: the device's, 2m)")
 	f.StringVar(&o.platform, "platform", "", "os/arch[/variant]: pin this platform's image of a multi-platform tag")
 	f.StringArrayVar(&o.insecure, "insecure-registry", nil, "registry host[:port] reached over plain HTTP (repeatable; loopback always is,\nother hosts never without it)")
-	f.DurationVar(&o.registryTimeout, "registry-timeout", artifactgen.DefaultTimeout, "how long a registry may take to answer, or to send more of an image")
+	f.DurationVar(&o.registryTimeout, "registry-timeout", image.DefaultTimeout, "how long a registry may take to answer, or to send more of an image")
 	f.StringArrayVar(&o.params, "param", nil, "NAME=DEFAULT: default value of ${NAME} in run arguments; devices may set their own (repeatable)")
 	if !artifact {
 		f.StringVarP(&o.name, "artifact-name", "n", "preloaded", "name the preloaded set is known by on the device")
@@ -226,7 +228,7 @@ the installed set, so that later updates replace it and can roll back to it.`,
 
 // newProgress shows a progress line on a terminal, and one line per
 // image elsewhere (a CI log).
-func newProgress(w io.Writer) artifactgen.Progress {
+func newProgress(w io.Writer) image.Progress {
 	tty := false
 	if f, ok := w.(*os.File); ok {
 		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
@@ -265,8 +267,8 @@ func (o *flags) request(cmd *cobra.Command, args []string) (artifactgen.Request,
 	if len(args) == 0 && len(o.services) == 0 && !o.removeApp && o.compose == "" {
 		return req, fmt.Errorf("%w: give at least one IMAGE or --service", artifactgen.ErrNoImage)
 	}
-	comp := artifactgen.Compression(o.compression)
-	if comp == artifactgen.Zstd {
+	comp := artifact.Compression(o.compression)
+	if comp == artifact.Zstd {
 		fmt.Fprintln(cmd.ErrOrStderr(), "warning: --compression zstd: mender 3.4 and mender-artifact 3.9 refuse zstd artifacts")
 	}
 	if o.registryTimeout <= 0 {
@@ -282,7 +284,7 @@ func (o *flags) request(cmd *cobra.Command, args []string) (artifactgen.Request,
 			Images: args,
 		},
 		ComposeDir: o.compose, Embed: o.embed, DeltaFrom: o.deltaFrom,
-		Resolver: &artifactgen.Resolver{Insecure: o.insecure, Timeout: o.registryTimeout},
+		Resolver: &image.Resolver{Insecure: o.insecure, Timeout: o.registryTimeout},
 		Output:   o.output,
 		Progress: newProgress(cmd.ErrOrStderr()),
 	}
@@ -317,7 +319,7 @@ func (o *flags) request(cmd *cobra.Command, args []string) (artifactgen.Request,
 		if err != nil {
 			return req, fmt.Errorf("--key: %v", err)
 		}
-		if req.Write.Key, err = artifactgen.ParsePrivateKey(pem); err != nil {
+		if req.Write.Key, err = artifact.ParsePrivateKey(pem); err != nil {
 			return req, fmt.Errorf("--key %s: %w", o.key, err)
 		}
 	}
@@ -325,14 +327,14 @@ func (o *flags) request(cmd *cobra.Command, args []string) (artifactgen.Request,
 		return req, err
 	}
 	for _, s := range o.scripts {
-		if err := artifactgen.CheckScriptName(filepath.Base(s)); err != nil {
+		if err := artifact.CheckScriptName(filepath.Base(s)); err != nil {
 			return req, fmt.Errorf("--script %s: %w", s, err)
 		}
 		data, err := os.ReadFile(s)
 		if err != nil {
 			return req, fmt.Errorf("--script: %v", err)
 		}
-		req.Scripts = append(req.Scripts, artifactgen.Script{Name: filepath.Base(s), Data: data})
+		req.Scripts = append(req.Scripts, artifact.Script{Name: filepath.Base(s), Data: data})
 	}
 	for _, s := range o.services {
 		svc, err := artifactgen.ParseService(s)
@@ -438,11 +440,11 @@ func newRead() *cobra.Command {
 				if err != nil {
 					return fmt.Errorf("--key: %v", err)
 				}
-				if pub, err = artifactgen.ParsePublicKey(pem); err != nil {
+				if pub, err = artifact.ParsePublicKey(pem); err != nil {
 					return fmt.Errorf("--key %s: %w", key, err)
 				}
 			}
-			info, err := artifactgen.Read(f, pub)
+			info, err := artifact.Read(f, pub)
 			if err != nil {
 				return fmt.Errorf("%s: %w", args[0], err)
 			}
@@ -454,7 +456,7 @@ func newRead() *cobra.Command {
 	return cmd
 }
 
-func printInfo(w io.Writer, info *artifactgen.Info) {
+func printInfo(w io.Writer, info *artifact.Info) {
 	sig := "no signature"
 	switch {
 	case info.Verified:

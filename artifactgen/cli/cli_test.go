@@ -18,7 +18,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/mender-docker/mender-docker/artifactgen"
+	"github.com/mender-docker/mender-docker/artifactgen/artifact"
 	"github.com/mender-docker/mender-docker/artifactgen/cli"
 	"github.com/mender-docker/mender-docker/module/spec"
 	"github.com/mender-docker/mender-docker/test/fixture"
@@ -125,7 +125,7 @@ func TestArgv(t *testing.T) {
 			f, err := os.Open(out)
 			require.NoError(t, err)
 			defer f.Close()
-			info, err := artifactgen.Read(f, nil)
+			info, err := artifact.Read(f, nil)
 			require.NoError(t, err)
 			assert.JSONEq(t, tc.meta, string(info.MetaData))
 		})
@@ -209,10 +209,10 @@ func TestEmbedServices(t *testing.T) {
 	f, err := os.Open(out)
 	require.NoError(t, err)
 	defer f.Close()
-	info, err := artifactgen.Read(f, nil)
+	info, err := artifact.Read(f, nil)
 	require.NoError(t, err)
 	assert.Len(t, info.Files, 2)
-	assert.Equal(t, artifactgen.Gzip, info.Compression, "layers uncompressed, the payload gzipped")
+	assert.Equal(t, artifact.Gzip, info.Compression, "layers uncompressed, the payload gzipped")
 	m, err := spec.Parse(info.MetaData)
 	require.NoError(t, err)
 	require.Len(t, m.Embedded, 2)

@@ -13,7 +13,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/mender-docker/mender-docker/artifactgen"
+	"github.com/mender-docker/mender-docker/artifactgen/artifact"
+	"github.com/mender-docker/mender-docker/artifactgen/compose"
 	"github.com/mender-docker/mender-docker/module/spec"
 	"github.com/mender-docker/mender-docker/test/fixture"
 )
@@ -84,7 +85,7 @@ volumes:
 	assert.Contains(t, stdout, "Artifact")
 	f, err := os.Open(out)
 	require.NoError(t, err)
-	info, err := artifactgen.Read(f, nil)
+	info, err := artifact.Read(f, nil)
 	f.Close()
 	require.NoError(t, err)
 	m, err := spec.Parse(info.MetaData)
@@ -100,7 +101,7 @@ volumes:
 	}())
 
 	files := payloadFiles(t, out)
-	project, ok := files[artifactgen.ComposeProjectFile]
+	project, ok := files[compose.ProjectFile]
 	require.True(t, ok)
 	shipped := map[string]string{}
 	tr := tar.NewReader(bytes.NewReader(project))
@@ -178,7 +179,7 @@ func TestComposeAppIgnore(t *testing.T) {
 	code, _, stderr := run("-n", "x", "-t", "rpi4", "-o", out, "--compose", dir)
 	require.Equal(t, 0, code, stderr)
 	var shipped []string
-	tr := tar.NewReader(bytes.NewReader(payloadFiles(t, out)[artifactgen.ComposeProjectFile]))
+	tr := tar.NewReader(bytes.NewReader(payloadFiles(t, out)[compose.ProjectFile]))
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {

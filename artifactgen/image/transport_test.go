@@ -1,4 +1,4 @@
-package artifactgen_test
+package image_test
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/mender-docker/mender-docker/artifactgen"
+	"github.com/mender-docker/mender-docker/artifactgen/image"
 	"github.com/mender-docker/mender-docker/test/fixture"
 )
 
@@ -118,7 +118,7 @@ func TestRegistryStallsInBlob(t *testing.T) {
 	start := time.Now()
 	ei, err := r.Fetch(context.Background(), reg.Addr+"/acme/web:1.0")
 	if err == nil {
-		_, _, err = artifactgen.Embed(context.Background(), []*artifactgen.EmbeddedImage{ei}, nil, t.TempDir(), false, nil)
+		_, _, err = image.Embed(context.Background(), []*image.EmbeddedImage{ei}, nil, t.TempDir(), false, nil)
 	}
 	require.Error(t, err)
 	assert.Less(t, time.Since(start), 10*time.Second)

@@ -1,4 +1,9 @@
-package artifactgen
+// Package image pins image references to digests with registry requests
+// only, and fetches images for embedding: from a registry, a docker save
+// archive or an OCI layout, written as docker-archives that leave out the
+// layers a delta base has. Registry requests are HTTPS but for loopback and
+// the hosts named insecure, and time out.
+package image
 
 import (
 	"context"

@@ -1,4 +1,9 @@
-package artifactgen
+// Package artifact writes and reads Mender Artifacts of format version 3
+// with one payload, as mender-artifact's artifact, writer and reader
+// packages do together: header-info, type-info, meta-data, state scripts,
+// payload files, compression (gzip, none, lzma, zstd) and RSA or ECDSA
+// signatures. Writes are deterministic for the same inputs and time.
+package artifact
 
 import (
 	"archive/tar"
@@ -10,6 +15,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"path/filepath"
@@ -397,4 +403,48 @@ func WriteFile(ctx context.Context, path string, a Artifact, opt WriteOptions) e
 		return err
 	}
 	return os.Rename(tmp.Name(), path)
+}
+
+// HashingWriter counts and hashes what is written through it, and fails
+// writes once ctx is done (long copies from files watch no context): a
+// payload file is written through one, so that its size and checksum are
+// known for the manifest.
+type HashingWriter struct {
+	ctx context.Context
+	w   io.Writer
+	h   hash.Hash
+	n   int64
+}
+
+// NewHashingWriter writes through to w.
+func NewHashingWriter(ctx context.Context, w io.Writer) *HashingWriter {
+	return &HashingWriter{ctx: ctx, w: w, h: sha256.New()}
+}
+
+func (c *HashingWriter) Write(b []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	n, err := c.w.Write(b)
+	c.h.Write(b[:n])
+	c.n += int64(n)
+	return n, err
+}
+
+// PayloadFile describes what was written, as the file at path.
+func (c *HashingWriter) PayloadFile(path string) PayloadFile {
+	return PayloadFile{Name: filepath.Base(path), Path: path, Size: c.n, SHA256: hex.EncodeToString(c.h.Sum(nil))}
+}
+
+// ctxWriter fails its writes once ctx is done.
+type ctxWriter struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (c ctxWriter) Write(b []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.w.Write(b)
 }

@@ -1,4 +1,4 @@
-package artifactgen_test
+package image_test
 
 import (
 	"context"
@@ -17,7 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/mender-docker/mender-docker/artifactgen"
+	"github.com/mender-docker/mender-docker/artifactgen/image"
 	"github.com/mender-docker/mender-docker/test/fixture"
 )
 
@@ -76,8 +76,8 @@ func (d dropHeader) WriteHeader(code int) {
 	d.ResponseWriter.WriteHeader(code)
 }
 
-func anonymous() *artifactgen.Resolver {
-	return &artifactgen.Resolver{Keychain: authn.NewMultiKeychain()}
+func anonymous() *image.Resolver {
+	return &image.Resolver{Keychain: authn.NewMultiKeychain()}
 }
 
 func TestResolveWithHeadOnly(t *testing.T) {
@@ -134,7 +134,7 @@ func TestResolvePlatform(t *testing.T) {
 
 	r.Platform = &v1.Platform{OS: "linux", Architecture: "s390x"}
 	_, err = r.Resolve(context.Background(), reg.Addr+"/acme/multi:1")
-	assert.ErrorIs(t, err, artifactgen.ErrNoPlatform)
+	assert.ErrorIs(t, err, image.ErrNoPlatform)
 	assert.ErrorContains(t, err, "linux/amd64")
 	assert.Len(t, rec.manifestRequests(t), 3)
 }
@@ -156,9 +156,9 @@ func TestResolveErrors(t *testing.T) {
 		want error
 		msg  string
 	}{
-		{reg.Addr + "/acme/web:2.0", artifactgen.ErrUnknownImage, "404"},
-		{reg.Addr + "/acme/nothing:1", artifactgen.ErrUnknownImage, "404"},
-		{deny.Addr + "/acme/web:1.0", artifactgen.ErrUnauthorized, "401"},
+		{reg.Addr + "/acme/web:2.0", image.ErrUnknownImage, "404"},
+		{reg.Addr + "/acme/nothing:1", image.ErrUnknownImage, "404"},
+		{deny.Addr + "/acme/web:1.0", image.ErrUnauthorized, "401"},
 		{down.Addr + "/acme/web:1.0", nil, "connection refused"},
 		{reg.Addr + "/Acme/Web:1.0", nil, "malformed reference"},
 	} {
@@ -187,10 +187,10 @@ func TestResolvePlatformSingleImage(t *testing.T) {
 	r := anonymous()
 	r.Platform = &v1.Platform{OS: "linux", Architecture: other}
 	_, err := r.Resolve(context.Background(), reg.Addr+"/acme/web:1.0")
-	assert.ErrorIs(t, err, artifactgen.ErrNoPlatform)
+	assert.ErrorIs(t, err, image.ErrNoPlatform)
 	assert.ErrorContains(t, err, "linux/"+runtime.GOARCH)
 	_, err = r.Fetch(context.Background(), reg.Addr+"/acme/web:1.0")
-	assert.ErrorIs(t, err, artifactgen.ErrNoPlatform)
+	assert.ErrorIs(t, err, image.ErrNoPlatform)
 
 	r.Platform = &v1.Platform{OS: "linux", Architecture: runtime.GOARCH}
 	got, err := r.Resolve(context.Background(), reg.Addr+"/acme/web:1.0")

@@ -1,10 +1,15 @@
-package artifactgen
+// Package compose turns a Compose project into what an artifact ships:
+// the file validated with compose-go, every service's image pinned (or
+// fetched for embedding), and the project directory as a tar, less what
+// .composeappignore leaves out (.dockerignore rules).
+package compose
 
 import (
+	"github.com/mender-docker/mender-docker/artifactgen/artifact"
+	"github.com/mender-docker/mender-docker/artifactgen/image"
+
 	"archive/tar"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"io/fs"
@@ -24,20 +29,20 @@ import (
 	"github.com/mender-docker/mender-docker/module/spec"
 )
 
-// ComposeProjectFile is the payload file that carries a Compose project.
-const ComposeProjectFile = "compose-project.tar"
+// ProjectFile is the payload file that carries a Compose project.
+const ProjectFile = "compose-project.tar"
 
 // composeFileNames are the names Docker Compose looks for, in its order.
 var composeFileNames = []string{"compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml"}
 
-// PackCompose turns the Compose project in dir into what an artifact
+// Pack turns the Compose project in dir into what an artifact
 // ships: the compose file validated (compose-go) and every service's image
 // pinned to its digest (through the registry, as Resolve does), and the
 // project directory, less what .composeappignore lists, as a tar in tmpDir.
 //
 // With embed, each image is fetched for embedding instead, and the shipped
 // file names it by image ID (what the engine knows a loaded image by).
-func (r *Resolver) PackCompose(ctx context.Context, dir, app, tmpDir string, embed bool) (*spec.Compose, PayloadFile, []*EmbeddedImage, error) {
+func Pack(ctx context.Context, r *image.Resolver, dir, app, tmpDir string, embed bool) (*spec.Compose, artifact.PayloadFile, []*image.EmbeddedImage, error) {
 	var file string
 	for _, n := range composeFileNames {
 		if _, err := os.Stat(filepath.Join(dir, n)); err == nil {
@@ -46,11 +51,11 @@ func (r *Resolver) PackCompose(ctx context.Context, dir, app, tmpDir string, emb
 		}
 	}
 	if file == "" {
-		return nil, PayloadFile{}, nil, fmt.Errorf("--compose %s: no %s", dir, strings.Join(composeFileNames, ", "))
+		return nil, artifact.PayloadFile{}, nil, fmt.Errorf("--compose %s: no %s", dir, strings.Join(composeFileNames, ", "))
 	}
 	content, err := os.ReadFile(filepath.Join(dir, file))
 	if err != nil {
-		return nil, PayloadFile{}, nil, err
+		return nil, artifact.PayloadFile{}, nil, err
 	}
 	project, err := loader.LoadWithContext(ctx, types.ConfigDetails{
 		WorkingDir:  dir,
@@ -63,35 +68,35 @@ func (r *Resolver) PackCompose(ctx context.Context, dir, app, tmpDir string, emb
 		o.SkipResolveEnvironment = true
 	})
 	if err != nil {
-		return nil, PayloadFile{}, nil, fmt.Errorf("--compose %s: %s", dir, composeError(file, content, err))
+		return nil, artifact.PayloadFile{}, nil, fmt.Errorf("--compose %s: %s", dir, composeError(file, content, err))
 	}
 	var names []string
 	for name, s := range project.Services {
 		if s.Image == "" {
-			return nil, PayloadFile{}, nil, fmt.Errorf("--compose %s: service %s has no image (devices do not build images)", dir, name)
+			return nil, artifact.PayloadFile{}, nil, fmt.Errorf("--compose %s: service %s has no image (devices do not build images)", dir, name)
 		}
 		names = append(names, name)
 	}
 	sort.Strings(names)
 
-	pinnedFile, images, fetched, err := r.pinCompose(ctx, content, embed)
+	pinnedFile, images, fetched, err := pinCompose(ctx, r, content, embed)
 	if err != nil {
-		return nil, PayloadFile{}, nil, fmt.Errorf("--compose %s: %w", dir, err)
+		return nil, artifact.PayloadFile{}, nil, fmt.Errorf("--compose %s: %w", dir, err)
 	}
 	ignore, err := readIgnore(filepath.Join(dir, ".composeappignore"))
 	if err != nil {
-		return nil, PayloadFile{}, nil, err
+		return nil, artifact.PayloadFile{}, nil, err
 	}
-	pf, err := tarProject(dir, file, pinnedFile, ignore, filepath.Join(tmpDir, ComposeProjectFile))
+	pf, err := tarProject(dir, file, pinnedFile, ignore, filepath.Join(tmpDir, ProjectFile))
 	if err != nil {
-		return nil, PayloadFile{}, nil, fmt.Errorf("--compose %s: %w", dir, err)
+		return nil, artifact.PayloadFile{}, nil, fmt.Errorf("--compose %s: %w", dir, err)
 	}
-	return &spec.Compose{Project: ComposeProjectFile, File: file, Images: images}, pf, fetched, nil
+	return &spec.Compose{Project: ProjectFile, File: file, Images: images}, pf, fetched, nil
 }
 
 // pinCompose rewrites every services.*.image to repo@sha256:…, keeping
 // the rest of the file as it is (comments included).
-func (r *Resolver) pinCompose(ctx context.Context, content []byte, embed bool) ([]byte, []string, []*EmbeddedImage, error) {
+func pinCompose(ctx context.Context, r *image.Resolver, content []byte, embed bool) ([]byte, []string, []*image.EmbeddedImage, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(content, &doc); err != nil {
 		return nil, nil, nil, err
@@ -101,7 +106,7 @@ func (r *Resolver) pinCompose(ctx context.Context, content []byte, embed bool) (
 		return nil, nil, nil, fmt.Errorf("no services")
 	}
 	var images []string
-	var fetched []*EmbeddedImage
+	var fetched []*image.EmbeddedImage
 	for i := 0; i+1 < len(services.Content); i += 2 {
 		name, svc := services.Content[i].Value, services.Content[i+1]
 		img := mapValue(svc, "image")
@@ -166,7 +171,7 @@ func typeName(goType string) string {
 // and line, the key, and what is wrong with it, instead of JSON schema
 // wording ("services.web.bogus_key false schema").
 func composeError(file string, content []byte, err error) string {
-	msg := oneLine(err)
+	msg := strings.Join(strings.Fields(err.Error()), " ")
 	if _, rest, ok := strings.Cut(msg, "validating "); ok {
 		if _, after, ok := strings.Cut(rest, ": "); ok {
 			msg = after
@@ -294,14 +299,13 @@ func writeParents(tw *tar.Writer, dir, rel string, written map[string]bool) erro
 	return tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: filepath.ToSlash(rel) + "/", Mode: int64(info.Mode().Perm()), ModTime: info.ModTime()})
 }
 
-func tarProject(dir, composeFile string, pinned []byte, ignore *patternmatcher.PatternMatcher, out string) (PayloadFile, error) {
+func tarProject(dir, composeFile string, pinned []byte, ignore *patternmatcher.PatternMatcher, out string) (artifact.PayloadFile, error) {
 	f, err := os.Create(out)
 	if err != nil {
-		return PayloadFile{}, err
+		return artifact.PayloadFile{}, err
 	}
 	defer f.Close()
-	h := sha256.New()
-	cw := &countWriter{w: io.MultiWriter(f, h)}
+	cw := artifact.NewHashingWriter(context.Background(), f)
 	tw := tar.NewWriter(cw)
 	written := map[string]bool{}
 	err = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
@@ -363,7 +367,7 @@ func tarProject(dir, composeFile string, pinned []byte, ignore *patternmatcher.P
 		err = f.Close()
 	}
 	if err != nil {
-		return PayloadFile{}, err
+		return artifact.PayloadFile{}, err
 	}
-	return PayloadFile{Name: filepath.Base(out), Path: out, Size: cw.n, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
+	return cw.PayloadFile(out), nil
 }
