@@ -2,6 +2,7 @@ package artifactgen_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -20,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mender-docker/mender-docker/artifactgen"
+	"github.com/mender-docker/mender-docker/artifactgen/artifact"
 	"github.com/mender-docker/mender-docker/module/spec"
 	"github.com/mender-docker/mender-docker/test/fixture"
 )
@@ -32,11 +34,11 @@ func baseOptions() artifactgen.Options {
 	return artifactgen.Options{ArtifactName: "web-1.0", DeviceTypes: []string{"rpi4", "rpi3"}, Images: []string{img}, RunArgs: "-p 8080:80 --restart always"}
 }
 
-func write(t *testing.T, o artifactgen.Options, w artifactgen.WriteOptions) []byte {
+func write(t *testing.T, o artifactgen.Options, w artifact.WriteOptions) []byte {
 	a, err := o.Artifact()
 	require.NoError(t, err)
 	var buf bytes.Buffer
-	require.NoError(t, artifactgen.Write(&buf, a, w))
+	require.NoError(t, artifact.Write(context.Background(), &buf, a, w))
 	return buf.Bytes()
 }
 
@@ -51,7 +53,7 @@ func TestGolden(t *testing.T) {
 	services.ClearsProvides = []string{"shop.*"}
 	for file, o := range map[string]artifactgen.Options{"shell-format.mender": baseOptions(), "services.mender": services} {
 		t.Run(file, func(t *testing.T) {
-			got := write(t, o, artifactgen.WriteOptions{Compression: artifactgen.None, ModTime: time.Unix(1700000000, 0)})
+			got := write(t, o, artifact.WriteOptions{Compression: artifact.None, ModTime: time.Unix(1700000000, 0)})
 			path := filepath.Join("testdata", file)
 			if *update {
 				require.NoError(t, os.WriteFile(path, got, 0o644))
@@ -69,11 +71,11 @@ func TestGolden(t *testing.T) {
 }
 
 func TestDeterministic(t *testing.T) {
-	for _, c := range []artifactgen.Compression{artifactgen.Gzip, artifactgen.None, artifactgen.Zstd} {
-		a := write(t, baseOptions(), artifactgen.WriteOptions{Compression: c})
-		b := write(t, baseOptions(), artifactgen.WriteOptions{Compression: c})
+	for _, c := range []artifact.Compression{artifact.Gzip, artifact.None, artifact.Zstd} {
+		a := write(t, baseOptions(), artifact.WriteOptions{Compression: c})
+		b := write(t, baseOptions(), artifact.WriteOptions{Compression: c})
 		assert.Equal(t, a, b, string(c))
-		info, err := artifactgen.Read(bytes.NewReader(a), nil)
+		info, err := artifact.Read(bytes.NewReader(a), nil)
 		require.NoError(t, err, string(c))
 		assert.Equal(t, c, info.Compression)
 		assert.JSONEq(t, `{"containers":["`+img+`"],"run_args":"-p 8080:80 --restart always"}`, string(info.MetaData))
@@ -130,9 +132,9 @@ func keys(t *testing.T, kind string) (priv, pub string) {
 func TestMenderArtifactAcceptsOurs(t *testing.T) {
 	needMenderArtifact(t)
 	dir := t.TempDir()
-	for _, c := range []artifactgen.Compression{artifactgen.Gzip, artifactgen.None} {
+	for _, c := range []artifact.Compression{artifact.Gzip, artifact.None} {
 		path := filepath.Join(dir, "plain-"+string(c)+".mender")
-		require.NoError(t, os.WriteFile(path, write(t, baseOptions(), artifactgen.WriteOptions{Compression: c}), 0o644))
+		require.NoError(t, os.WriteFile(path, write(t, baseOptions(), artifact.WriteOptions{Compression: c}), 0o644))
 		out, err := menderArtifact(t, "read", path)
 		require.NoError(t, err, out)
 		assert.Contains(t, out, "Name: web-1.0")
@@ -144,9 +146,9 @@ func TestMenderArtifactAcceptsOurs(t *testing.T) {
 		t.Run(kind, func(t *testing.T) {
 			privPath, pubPath := keys(t, kind)
 			pemData, _ := os.ReadFile(privPath)
-			key, err := artifactgen.ParsePrivateKey(pemData)
+			key, err := artifact.ParsePrivateKey(pemData)
 			require.NoError(t, err)
-			data := write(t, baseOptions(), artifactgen.WriteOptions{Key: key})
+			data := write(t, baseOptions(), artifact.WriteOptions{Key: key})
 			path := filepath.Join(dir, kind+".mender")
 			require.NoError(t, os.WriteFile(path, data, 0o644))
 			out, err := menderArtifact(t, "validate", path, "-k", pubPath)
@@ -155,9 +157,9 @@ func TestMenderArtifactAcceptsOurs(t *testing.T) {
 			require.NoError(t, err, out)
 			assert.Contains(t, out, "signed and verified correctly")
 			pubData, _ := os.ReadFile(pubPath)
-			pub, err := artifactgen.ParsePublicKey(pubData)
+			pub, err := artifact.ParsePublicKey(pubData)
 			require.NoError(t, err)
-			info, err := artifactgen.Read(bytes.NewReader(data), pub)
+			info, err := artifact.Read(bytes.NewReader(data), pub)
 			require.NoError(t, err)
 			assert.True(t, info.Verified)
 
@@ -169,15 +171,15 @@ func TestMenderArtifactAcceptsOurs(t *testing.T) {
 			require.NoError(t, os.WriteFile(badPath, bad, 0o644))
 			out, err = menderArtifact(t, "validate", badPath, "-k", pubPath)
 			assert.Error(t, err, "mender-artifact accepted a changed artifact: %s", out)
-			_, err = artifactgen.Read(bytes.NewReader(bad), pub)
-			assert.ErrorIs(t, err, artifactgen.ErrBadArtifact)
+			_, err = artifact.Read(bytes.NewReader(bad), pub)
+			assert.ErrorIs(t, err, artifact.ErrBadArtifact)
 
 			// A changed signature.
 			j := bytes.Index(data, []byte("manifest.sig")) + 512 + 10
 			bad = bytes.Clone(data)
 			bad[j] ^= 0x01
-			_, err = artifactgen.Read(bytes.NewReader(bad), pub)
-			assert.ErrorIs(t, err, artifactgen.ErrSignature)
+			_, err = artifact.Read(bytes.NewReader(bad), pub)
+			assert.ErrorIs(t, err, artifact.ErrSignature)
 			require.NoError(t, os.WriteFile(badPath, bad, 0o644))
 			out, err = menderArtifact(t, "validate", badPath, "-k", pubPath)
 			assert.Error(t, err, "mender-artifact accepted a changed signature: %s", out)
@@ -221,9 +223,9 @@ func TestHeaderMatchesMenderArtifact(t *testing.T) {
 			f, err := os.Open(theirsPath)
 			require.NoError(t, err)
 			defer f.Close()
-			theirs, err := artifactgen.Read(f, nil)
+			theirs, err := artifact.Read(f, nil)
 			require.NoError(t, err)
-			ours, err := artifactgen.Read(bytes.NewReader(write(t, o, artifactgen.WriteOptions{})), nil)
+			ours, err := artifact.Read(bytes.NewReader(write(t, o, artifact.WriteOptions{})), nil)
 			require.NoError(t, err)
 
 			assert.Equal(t, theirs.Header, ours.Header, "header-info")
@@ -250,8 +252,8 @@ func TestParsePrivateKeyRefusals(t *testing.T) {
 		"P-384":     {string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: p384DER})), "P-384"},
 		"garbage":   {string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: []byte("xx")})), "unusable key"},
 	} {
-		_, err := artifactgen.ParsePrivateKey([]byte(tc.pem))
-		assert.ErrorIs(t, err, artifactgen.ErrKey, name)
+		_, err := artifact.ParsePrivateKey([]byte(tc.pem))
+		assert.ErrorIs(t, err, artifact.ErrKey, name)
 		assert.ErrorContains(t, err, tc.want, name)
 	}
 }

@@ -1,8 +1,9 @@
-// Package artifactgen is the library behind docker-artifact-gen: it turns
-// image tags into digests with registry API requests only (no layer is
-// downloaded, no Docker engine needed), builds the update module's
-// meta-data (validated with the same parser the module uses), and writes
-// Mender Artifacts of format version 3 natively, optionally signed with an
-// RSA or ECDSA P-256 key, deterministically for the same inputs and time.
-// It also reads artifacts back, for the inspect command and the tests.
+// Package artifactgen is the library behind docker-artifact-gen: Generate
+// takes a Request (the artifact's options, images as given, where they come
+// from and where to write) and writes the artifact; Preload writes the
+// directory an OS image carries instead. It builds the update module's
+// meta-data (validated with the same parser the module uses) over three
+// sub-packages, split as mender-artifact splits its own: image (pinning
+// references, fetching, embedding and deltas), compose (Compose projects)
+// and artifact (the format's writer, reader and signatures).
 package artifactgen

@@ -1,6 +1,8 @@
 package artifactgen
 
 import (
+	"github.com/mender-docker/mender-docker/artifactgen/artifact"
+
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -21,6 +23,16 @@ type Options struct {
 	SoftwareName       string
 	SoftwareVersion    string
 
+	// NoDefaultSoftwareVersion leaves out the software version provide and
+	// its clears_provides; NoDefaultClearsProvides only the latter (as
+	// mender-artifact's flags of the same names).
+	NoDefaultSoftwareVersion bool
+	NoDefaultClearsProvides  bool
+	// ArtifactNameDepends: the device must have one of these installed.
+	ArtifactNameDepends []string
+	// Scripts are state scripts.
+	Scripts []artifact.Script
+
 	Provides       map[string]string // payload provides
 	Depends        map[string]string // payload depends
 	ClearsProvides []string
@@ -36,7 +48,7 @@ type Options struct {
 	// Embedded images, by the reference services name them with, and the
 	// payload files that hold them.
 	Embedded map[string]spec.Embedded
-	Files    []PayloadFile
+	Files    []artifact.PayloadFile
 	// Params are default values for ${NAME} placeholders; devices may set
 	// their own.
 	Params map[string]string
@@ -162,16 +174,16 @@ func (o Options) healthJSON() *healthJSON {
 }
 
 // Artifact builds the artifact's headers and meta-data.
-func (o Options) Artifact() (Artifact, error) {
+func (o Options) Artifact() (artifact.Artifact, error) {
 	meta, err := o.MetaData()
 	if err != nil {
-		return Artifact{}, err
+		return artifact.Artifact{}, err
 	}
 	if o.ArtifactName == "" {
-		return Artifact{}, fmt.Errorf("--artifact-name: must be given")
+		return artifact.Artifact{}, fmt.Errorf("--artifact-name: must be given")
 	}
 	if len(o.DeviceTypes) == 0 {
-		return Artifact{}, fmt.Errorf("--device-type: at least one must be given")
+		return artifact.Artifact{}, fmt.Errorf("--device-type: at least one must be given")
 	}
 	ptype := o.PayloadType
 	if ptype == "" {
@@ -193,10 +205,17 @@ func (o Options) Artifact() (Artifact, error) {
 		version = o.ArtifactName
 	}
 	key := fs + "." + name
-	provides := map[string]string{key + ".version": version}
+	provides := map[string]string{}
+	clears := append([]string(nil), o.ClearsProvides...)
+	if !o.NoDefaultSoftwareVersion {
+		provides[key+".version"] = version
+		if !o.NoDefaultClearsProvides {
+			clears = append(clears, key+".*")
+		}
+	}
 	for k, v := range o.Provides {
 		if k == "artifact_name" || k == "artifact_group" {
-			return Artifact{}, fmt.Errorf("--provides %s: set it with --artifact-name or --provides-group", k)
+			return artifact.Artifact{}, fmt.Errorf("--provides %s: set it with --artifact-name or --provides-group", k)
 		}
 		provides[k] = v
 	}
@@ -204,19 +223,23 @@ func (o Options) Artifact() (Artifact, error) {
 	if len(o.Depends) > 0 {
 		depends = o.Depends
 	}
-	return Artifact{
-		Header: HeaderInfo{
-			Payloads:         []PayloadType{{Type: ptype}},
-			ArtifactProvides: ArtifactProvides{ArtifactName: o.ArtifactName, ArtifactGroup: o.ProvidesGroup},
-			ArtifactDepends:  ArtifactDepends{DeviceType: o.DeviceTypes, ArtifactGroup: o.DependsGroups},
+	if len(provides) == 0 {
+		provides = nil
+	}
+	return artifact.Artifact{
+		Header: artifact.HeaderInfo{
+			Payloads:         []artifact.PayloadType{{Type: ptype}},
+			ArtifactProvides: artifact.ArtifactProvides{ArtifactName: o.ArtifactName, ArtifactGroup: o.ProvidesGroup},
+			ArtifactDepends:  artifact.ArtifactDepends{ArtifactName: o.ArtifactNameDepends, DeviceType: o.DeviceTypes, ArtifactGroup: o.DependsGroups},
 		},
-		TypeInfo: TypeInfo{
+		TypeInfo: artifact.TypeInfo{
 			Type:                   ptype,
 			ArtifactDepends:        depends,
 			ArtifactProvides:       provides,
-			ClearsArtifactProvides: append(append([]string(nil), o.ClearsProvides...), key+".*"),
+			ClearsArtifactProvides: clears,
 		},
 		MetaData: meta,
 		Files:    o.Files,
+		Scripts:  o.Scripts,
 	}, nil
 }

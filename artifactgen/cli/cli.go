@@ -4,10 +4,12 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -17,6 +19,8 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/mender-docker/mender-docker/artifactgen"
+	"github.com/mender-docker/mender-docker/artifactgen/artifact"
+	"github.com/mender-docker/mender-docker/artifactgen/image"
 	"github.com/mender-docker/mender-docker/module/spec"
 )
 
@@ -28,8 +32,10 @@ type flags struct {
 	deltaFrom                                                           []string
 	softwareName, softwareVersion, softwareFS, providesGroup            string
 	deviceTypes, services, provides, depends, clears, params            []string
-	dependsGroups, insecure                                             []string
-	healthWindow, healthTimeout                                         time.Duration
+	dependsGroups, insecure, nameDepends, scripts                       []string
+	noDefaultVersion, noDefaultClears                                   bool
+	formatVersion                                                       string
+	healthWindow, healthTimeout, registryTimeout                        time.Duration
 }
 
 // New returns the root command. Its errors are printed by Main.
@@ -69,20 +75,16 @@ config (~/.docker/config.json) and its credential helpers.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts, wopt, done, err := o.build(cmd, args)
+			req, err := o.request(cmd, args)
 			if err != nil {
 				return err
 			}
-			defer done()
-			a, err := opts.Artifact()
+			res, err := artifactgen.Generate(cmd.Context(), req)
 			if err != nil {
-				return err
+				return flagError(err)
 			}
-			if err := artifactgen.WriteFile(o.output, a, wopt); err != nil {
-				return fmt.Errorf("writing %s: %w", o.output, err)
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "Artifact %s written:\n", o.output)
-			for _, img := range append(opts.Images, serviceImages(opts.Services)...) {
+			fmt.Fprintf(cmd.OutOrStdout(), "Artifact %s written:\n", res.Output)
+			for _, img := range append(res.Images, serviceImages(res.Services)...) {
 				fmt.Fprintf(cmd.OutOrStdout(), "  %s\n", img)
 			}
 			return nil
@@ -91,6 +93,19 @@ config (~/.docker/config.json) and its credential helpers.`,
 	o.register(root.Flags(), true)
 	root.MarkFlagRequired("artifact-name")
 	root.MarkFlagRequired("device-type")
+	// --version prints the tool's version; mender-artifact's -v (format
+	// version) is taken after -- only, and only as 3.
+	root.Version = Version()
+	root.Flags().Bool("version", false, "print docker-artifact-gen's version")
+	root.SetVersionTemplate("docker-artifact-gen {{.Version}}\n")
+	root.RegisterFlagCompletionFunc("compression", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		var out []string
+		for _, c := range artifact.Compressions {
+			out = append(out, string(c))
+		}
+		return out, cobra.ShellCompDirectiveNoFileComp
+	})
+	root.MarkFlagDirname("compose")
 	root.AddCommand(newRead(), newPreload())
 	return root
 }
@@ -104,7 +119,8 @@ func (o *flags) register(f *pflag.FlagSet, artifact bool) {
 	f.DurationVar(&o.healthWindow, "health-window", 0, "how long new containers must stay up (default: the device's, 10s)")
 	f.DurationVar(&o.healthTimeout, "health-timeout", 0, "how long a HEALTHCHECK may take to pass (default: the device's, 2m)")
 	f.StringVar(&o.platform, "platform", "", "os/arch[/variant]: pin this platform's image of a multi-platform tag")
-	f.StringArrayVar(&o.insecure, "insecure-registry", nil, "registry host[:port] reached over plain HTTP (repeatable; loopback always is)")
+	f.StringArrayVar(&o.insecure, "insecure-registry", nil, "registry host[:port] reached over plain HTTP (repeatable; loopback always is,\nother hosts never without it)")
+	f.DurationVar(&o.registryTimeout, "registry-timeout", image.DefaultTimeout, "how long a registry may take to answer, or to send more of an image")
 	f.StringArrayVar(&o.params, "param", nil, "NAME=DEFAULT: default value of ${NAME} in run arguments; devices may set their own (repeatable)")
 	if !artifact {
 		f.StringVarP(&o.name, "artifact-name", "n", "preloaded", "name the preloaded set is known by on the device")
@@ -113,22 +129,68 @@ func (o *flags) register(f *pflag.FlagSet, artifact bool) {
 	}
 	f.StringVarP(&o.name, "artifact-name", "n", "", "artifact name (required)")
 	f.StringArrayVarP(&o.deviceTypes, "device-type", "t", nil, "compatible device type (repeatable, at least one)")
-	f.StringVar(&o.softwareName, "software-name", "", "key of the software version: rootfs-image.NAME.version (default: docker)")
-	f.StringVar(&o.softwareVersion, "software-version", "", "software version (default: the artifact name)")
-	f.StringVar(&o.softwareFS, "software-filesystem", "", "used instead of rootfs-image in the software version key")
 	f.StringVarP(&o.output, "output-path", "o", "docker-artifact.mender", "artifact file to write")
-	f.StringVarP(&o.key, "key", "k", "", "PEM private key to sign with (RSA 2048-4096 or ECDSA P-256)")
-	f.StringVar(&o.compression, "compression", "gzip", "gzip, none or zstd (zstd is refused by mender 3.4)")
-	f.StringArrayVar(&o.provides, "provides", nil, "KEY:VALUE the payload provides (repeatable)")
-	f.StringArrayVar(&o.depends, "depends", nil, "KEY:VALUE the payload depends on (repeatable)")
-	f.StringArrayVar(&o.clears, "clears-provides", nil, "provides (glob) that installing clears (repeatable)")
-	f.StringVar(&o.providesGroup, "provides-group", "", "artifact group the artifact provides")
-	f.StringArrayVar(&o.dependsGroups, "depends-groups", nil, "artifact groups the artifact depends on (repeatable)")
 	f.StringVarP(&o.payloadType, "payload-type", "T", "docker", "payload type: the name of the update module on the device")
+	o.menderArtifactFlags(f)
 	f.StringVar(&o.compose, "compose", "", "DIR holding a docker-compose.yml: ship the project, every service's image pinned (.composeappignore lists what to leave out)")
 	f.BoolVar(&o.removeApp, "remove-app", false, "write an artifact that removes --app from the device (its containers, then its images)")
 	f.BoolVar(&o.embed, "embed", false, "ship the images inside the artifact, for devices without a registry;\nan image may then also be docker-archive:FILE (docker save) or oci:DIR (OCI layout)")
 	f.StringArrayVar(&o.deltaFrom, "delta-from", nil, "with --embed, leave out the layers that this earlier artifact (FILE.mender) or image already brought (repeatable)")
+}
+
+// menderArtifactFlags are the flags of mender-artifact write module-image
+// that we take with its meaning, also after "--" (where the shell tool
+// passed them on to mender-artifact).
+func (o *flags) menderArtifactFlags(f *pflag.FlagSet) {
+	f.StringVar(&o.softwareName, "software-name", "", "key of the software version: rootfs-image.NAME.version (default: docker)")
+	f.StringVar(&o.softwareVersion, "software-version", "", "software version (default: the artifact name)")
+	f.StringVar(&o.softwareFS, "software-filesystem", "", "used instead of rootfs-image in the software version key")
+	f.BoolVar(&o.noDefaultVersion, "no-default-software-version", false, "write no software version provide (nor its clears_provides), for old clients")
+	f.BoolVar(&o.noDefaultClears, "no-default-clears-provides", false, "write no default clears_provides (rootfs-image.NAME.*)")
+	f.StringVarP(&o.key, "key", "k", "", "PEM private key to sign with (RSA 2048-4096 or ECDSA P-256)")
+	f.StringVar(&o.compression, "compression", "gzip", "gzip, none, lzma (xz), or zstd (refused by mender 3.4 and mender-artifact 3.9)")
+	f.StringArrayVarP(&o.provides, "provides", "p", nil, "KEY:VALUE the payload provides (repeatable)")
+	f.StringArrayVarP(&o.depends, "depends", "d", nil, "KEY:VALUE the payload depends on (repeatable)")
+	f.StringArrayVar(&o.clears, "clears-provides", nil, "provides (glob) that installing clears (repeatable)")
+	f.StringArrayVarP(&o.nameDepends, "artifact-name-depends", "N", nil, "the device must have one of these artifacts installed (repeatable)")
+	f.StringVarP(&o.providesGroup, "provides-group", "g", "", "artifact group the artifact provides")
+	f.StringArrayVarP(&o.dependsGroups, "depends-groups", "G", nil, "artifact groups the artifact depends on (repeatable)")
+	f.StringArrayVarP(&o.scripts, "script", "s", nil, "state script FILE, named as Mender requires, e.g. ArtifactInstall_Enter_05_backup (repeatable)")
+}
+
+// afterDash takes the mender-artifact flags given after "--" as if given
+// before it, and refuses any other argument by name.
+func afterDash(cmd *cobra.Command, rest []string) error {
+	var extra flags
+	fs := pflag.NewFlagSet("after --", pflag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	extra.menderArtifactFlags(fs)
+	fs.StringVarP(&extra.formatVersion, "version", "v", "3", "")
+	if err := fs.Parse(rest); err != nil {
+		return fmt.Errorf("after --: %v: not a mender-artifact write flag that docker-artifact-gen takes", err)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("after --: %q: only mender-artifact flags may follow --", fs.Arg(0))
+	}
+	if extra.formatVersion != "3" {
+		return fmt.Errorf("after --: --version %s: docker-artifact-gen writes format version 3 only", extra.formatVersion)
+	}
+	var err error
+	fs.Visit(func(f *pflag.Flag) {
+		if f.Name == "version" || err != nil {
+			return
+		}
+		if sv, ok := f.Value.(pflag.SliceValue); ok {
+			for _, v := range sv.GetSlice() {
+				if err == nil {
+					err = cmd.Flags().Set(f.Name, v)
+				}
+			}
+			return
+		}
+		err = cmd.Flags().Set(f.Name, f.Value.String())
+	})
+	return err
 }
 
 func newPreload() *cobra.Command {
@@ -148,19 +210,15 @@ the installed set, so that later updates replace it and can roll back to it.`,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.embed, o.preload = true, true
-			opts, _, done, err := o.build(cmd, args)
+			req, err := o.request(cmd, args)
 			if err != nil {
 				return err
 			}
-			defer done()
-			meta, err := opts.MetaData()
+			res, err := artifactgen.Preload(cmd.Context(), req, o.output)
 			if err != nil {
-				return err
+				return flagError(err)
 			}
-			if err := writePreload(o.output, o.name, meta, opts.Files); err != nil {
-				return fmt.Errorf("writing %s: %w", o.output, err)
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "Preload directory %s written (%d image(s))\n", o.output, len(opts.Files))
+			fmt.Fprintf(cmd.OutOrStdout(), "Preload directory %s written (%d image(s))\n", res.Output, res.Files)
 			return nil
 		},
 	}
@@ -168,98 +226,9 @@ the installed set, so that later updates replace it and can roll back to it.`,
 	return cmd
 }
 
-func writePreload(dir, name string, meta []byte, files []artifactgen.PayloadFile) error {
-	for _, d := range []string{"header", "files"} {
-		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
-			return err
-		}
-	}
-	if err := os.WriteFile(filepath.Join(dir, "header", "meta-data"), meta, 0o644); err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(dir, "header", "artifact_name"), []byte(name+"\n"), 0o644); err != nil {
-		return err
-	}
-	for _, f := range files {
-		if err := copyFile(f.Path, filepath.Join(dir, "files", f.Name)); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func copyFile(from, to string) error {
-	in, err := os.Open(from)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.Create(to)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
-}
-
-// embed fetches every source, writes it as a payload file into dir
-// (leaving out what the delta bases have), and fills opts; it returns the
-// pinned references in the order of sources.
-func embed(ctx context.Context, r *artifactgen.Resolver, sources, deltaFrom []string, dir string, gzipped bool, opts *artifactgen.Options, stderr io.Writer) ([]string, error) {
-	bases, err := deltaBases(ctx, r, deltaFrom)
-	if err != nil {
-		return nil, err
-	}
-	var images []*artifactgen.EmbeddedImage
-	var pinned []string
-	for _, s := range sources {
-		ei, err := r.Fetch(ctx, s)
-		if err != nil {
-			return nil, err
-		}
-		images = append(images, ei)
-		pinned = append(pinned, ei.Ref)
-	}
-	entries, files, err := artifactgen.Embed(images, bases, dir, gzipped, newProgress(stderr))
-	if err != nil {
-		return nil, err
-	}
-	opts.Embedded, opts.Files = entries, files
-	return pinned, nil
-}
-
-// deltaBases reads what --delta-from names: earlier artifacts (FILE.mender)
-// or images.
-func deltaBases(ctx context.Context, r *artifactgen.Resolver, deltaFrom []string) ([]artifactgen.Base, error) {
-	var bases []artifactgen.Base
-	for _, d := range deltaFrom {
-		if strings.HasSuffix(d, ".mender") {
-			b, err := artifactgen.BasesFromArtifact(d)
-			if err != nil {
-				return nil, fmt.Errorf("--delta-from %s: %w", d, err)
-			}
-			bases = append(bases, b...)
-			continue
-		}
-		ei, err := r.Fetch(ctx, d)
-		if err != nil {
-			return nil, fmt.Errorf("--delta-from: %w", err)
-		}
-		b, err := artifactgen.BaseOf(ei.Image)
-		if err != nil {
-			return nil, fmt.Errorf("--delta-from %s: %w", d, err)
-		}
-		bases = append(bases, b)
-	}
-	return bases, nil
-}
-
 // newProgress shows a progress line on a terminal, and one line per
 // image elsewhere (a CI log).
-func newProgress(w io.Writer) artifactgen.Progress {
+func newProgress(w io.Writer) image.Progress {
 	tty := false
 	if f, ok := w.(*os.File); ok {
 		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
@@ -282,152 +251,139 @@ func newProgress(w io.Writer) artifactgen.Progress {
 	}
 }
 
-// build turns the flags and arguments into what to write: images pinned
-// (and fetched, with --embed). done removes temporary files.
-func (o *flags) build(cmd *cobra.Command, args []string) (artifactgen.Options, artifactgen.WriteOptions, func(), error) {
-	var opts artifactgen.Options
-	var wopt artifactgen.WriteOptions
-	cleanup := func() {}
-	err := func() error {
-		if cmd.ArgsLenAtDash() >= 0 {
-			return fmt.Errorf("arguments after --: the shell tool passed them to mender-artifact; use --provides, --depends, --clears-provides or --provides-group instead")
+// request maps the flags and arguments to a generator request, checking
+// what can be checked before any registry is asked.
+func (o *flags) request(cmd *cobra.Command, args []string) (artifactgen.Request, error) {
+	var req artifactgen.Request
+	if dash := cmd.ArgsLenAtDash(); dash >= 0 {
+		if o.preload {
+			return req, fmt.Errorf("arguments after --: preload writes no artifact")
 		}
-		if len(args) == 0 && len(o.services) == 0 && !o.removeApp && o.compose == "" {
-			return fmt.Errorf("no image: give at least one IMAGE or --service")
+		if err := afterDash(cmd, args[dash:]); err != nil {
+			return req, err
 		}
-		comp := artifactgen.Compression(o.compression)
-		if comp == artifactgen.Zstd {
-			fmt.Fprintln(cmd.ErrOrStderr(), "warning: --compression zstd: mender 3.4 and mender-artifact 3.9 refuse zstd artifacts")
-		}
-		opts = artifactgen.Options{
+		args = args[:dash]
+	}
+	if len(args) == 0 && len(o.services) == 0 && !o.removeApp && o.compose == "" {
+		return req, fmt.Errorf("%w: give at least one IMAGE or --service", artifactgen.ErrNoImage)
+	}
+	comp := artifact.Compression(o.compression)
+	if comp == artifact.Zstd {
+		fmt.Fprintln(cmd.ErrOrStderr(), "warning: --compression zstd: mender 3.4 and mender-artifact 3.9 refuse zstd artifacts")
+	}
+	if o.registryTimeout <= 0 {
+		return req, fmt.Errorf("--registry-timeout %s: must be more than 0", o.registryTimeout)
+	}
+	req = artifactgen.Request{
+		Options: artifactgen.Options{
 			ArtifactName: o.name, DeviceTypes: o.deviceTypes, PayloadType: o.payloadType,
 			SoftwareName: o.softwareName, SoftwareVersion: o.softwareVersion, SoftwareFilesystem: o.softwareFS,
+			NoDefaultSoftwareVersion: o.noDefaultVersion, NoDefaultClearsProvides: o.noDefaultClears, ArtifactNameDepends: o.nameDepends,
 			ClearsProvides: o.clears, ProvidesGroup: o.providesGroup, DependsGroups: o.dependsGroups,
 			App: o.app, RunArgs: o.runArgs, Health: spec.Health{Window: o.healthWindow, Timeout: o.healthTimeout}, RemoveApp: o.removeApp,
-		}
-		var err error
-		if opts.Provides, err = keyValues("--provides", o.provides); err != nil {
-			return err
-		}
-		if opts.Depends, err = keyValues("--depends", o.depends); err != nil {
-			return err
-		}
-		for _, p := range o.params {
-			k, v, ok := strings.Cut(p, "=")
-			if !ok || k == "" {
-				return fmt.Errorf("--param %q: want NAME=DEFAULT", p)
-			}
-			if opts.Params == nil {
-				opts.Params = map[string]string{}
-			}
-			opts.Params[k] = v
-		}
-		r := &artifactgen.Resolver{Insecure: o.insecure}
-		if o.platform != "" {
-			if r.Platform, err = v1.ParsePlatform(o.platform); err != nil {
-				return fmt.Errorf("--platform %q: %v", o.platform, err)
-			}
-		}
-		wopt.Compression = comp
-		if o.key != "" {
-			pem, err := os.ReadFile(o.key)
-			if err != nil {
-				return fmt.Errorf("--key: %v", err)
-			}
-			if wopt.Key, err = artifactgen.ParsePrivateKey(pem); err != nil {
-				return fmt.Errorf("--key %s: %w", o.key, err)
-			}
-		}
-		if wopt.ModTime, err = sourceDateEpoch(); err != nil {
-			return err
-		}
-		// Check the arguments before asking any registry.
-		for _, s := range o.services {
-			svc, err := artifactgen.ParseService(s)
-			if err != nil {
-				return err
-			}
-			opts.Services = append(opts.Services, svc)
-		}
-		if len(args) > 0 && len(opts.Services) > 0 {
-			return fmt.Errorf("images and --service: give one or the other")
-		}
-		if len(o.deltaFrom) > 0 && !o.embed {
-			return fmt.Errorf("--delta-from: goes with --embed")
-		}
-		ctx := cmd.Context()
-		if ctx == nil {
-			ctx = context.Background()
-		}
-		if o.compose != "" {
-			if len(args) > 0 || len(opts.Services) > 0 {
-				return fmt.Errorf("--compose: give no image or --service with it")
-			}
-			dir, err := os.MkdirTemp("", "docker-artifact-gen")
-			if err != nil {
-				return err
-			}
-			cleanup = func() { os.RemoveAll(dir) }
-			app := o.app
-			if app == "" {
-				app = spec.DefaultApp
-			}
-			c, pf, fetched, err := r.PackCompose(ctx, o.compose, app, dir, o.embed)
-			if err != nil {
-				return err
-			}
-			opts.Compose, opts.Files = c, []artifactgen.PayloadFile{pf}
-			if o.embed {
-				bases, err := deltaBases(ctx, r, o.deltaFrom)
-				if err != nil {
-					return err
-				}
-				entries, files, err := artifactgen.Embed(fetched, bases, dir, false, newProgress(cmd.ErrOrStderr()))
-				if err != nil {
-					return err
-				}
-				opts.Embedded, opts.Files = entries, append(opts.Files, files...)
-			}
-			return nil
-		}
-		sources := args
-		for _, s := range opts.Services {
-			sources = append(sources, s.Image)
-		}
-		var pinned []string
-		if o.embed {
-			dir, err := os.MkdirTemp("", "docker-artifact-gen")
-			if err != nil {
-				return err
-			}
-			cleanup = func() { os.RemoveAll(dir) }
-			if pinned, err = embed(ctx, r, sources, o.deltaFrom, dir, o.preload, &opts, cmd.ErrOrStderr()); err != nil {
-				return err
-			}
-		} else {
-			for _, s := range sources {
-				if strings.HasPrefix(s, artifactgen.DockerArchivePrefix) || strings.HasPrefix(s, artifactgen.OCILayoutPrefix) {
-					return fmt.Errorf("image %s: a file source goes with --embed", s)
-				}
-			}
-			if pinned, err = r.ResolveAll(ctx, sources); err != nil {
-				return err
-			}
-		}
-		if len(opts.Services) > 0 {
-			for i := range opts.Services {
-				opts.Services[i].Image = pinned[i]
-			}
-		} else {
-			opts.Images = pinned
-		}
-		return nil
-	}()
-	if err != nil {
-		cleanup()
-		return opts, wopt, nil, err
+			Images: args,
+		},
+		ComposeDir: o.compose, Embed: o.embed, DeltaFrom: o.deltaFrom,
+		Resolver: &image.Resolver{Insecure: o.insecure, Timeout: o.registryTimeout},
+		Output:   o.output,
+		Progress: newProgress(cmd.ErrOrStderr()),
 	}
-	return opts, wopt, cleanup, nil
+	req.Write.Compression = comp
+	if err := comp.Check(); err != nil {
+		return req, fmt.Errorf("--%w", err)
+	}
+	var err error
+	if req.Provides, err = keyValues("--provides", o.provides); err != nil {
+		return req, err
+	}
+	if req.Depends, err = keyValues("--depends", o.depends); err != nil {
+		return req, err
+	}
+	for _, p := range o.params {
+		k, v, ok := strings.Cut(p, "=")
+		if !ok || k == "" {
+			return req, fmt.Errorf("--param %q: want NAME=DEFAULT", p)
+		}
+		if req.Params == nil {
+			req.Params = map[string]string{}
+		}
+		req.Params[k] = v
+	}
+	if o.platform != "" {
+		if req.Resolver.Platform, err = v1.ParsePlatform(o.platform); err != nil {
+			return req, fmt.Errorf("--platform %q: %v", o.platform, err)
+		}
+	}
+	if o.key != "" {
+		pem, err := os.ReadFile(o.key)
+		if err != nil {
+			return req, fmt.Errorf("--key: %v", err)
+		}
+		if req.Write.Key, err = artifact.ParsePrivateKey(pem); err != nil {
+			return req, fmt.Errorf("--key %s: %w", o.key, err)
+		}
+	}
+	if req.Write.ModTime, err = sourceDateEpoch(); err != nil {
+		return req, err
+	}
+	for _, s := range o.scripts {
+		if err := artifact.CheckScriptName(filepath.Base(s)); err != nil {
+			return req, fmt.Errorf("--script %s: %w", s, err)
+		}
+		data, err := os.ReadFile(s)
+		if err != nil {
+			return req, fmt.Errorf("--script: %v", err)
+		}
+		req.Scripts = append(req.Scripts, artifact.Script{Name: filepath.Base(s), Data: data})
+	}
+	for _, s := range o.services {
+		svc, err := artifactgen.ParseService(s)
+		if err != nil {
+			return req, err
+		}
+		req.Services = append(req.Services, svc)
+	}
+	if o.compose != "" && (len(args) > 0 || len(req.Services) > 0) {
+		return req, fmt.Errorf("--compose: give no image or --service with it")
+	}
+	return req, nil
+}
+
+// flagNames are the flags that set a Request's fields.
+var flagNames = map[string]string{
+	"Output":     "--output-path",
+	"DeltaFrom":  "--delta-from",
+	"ComposeDir": "--compose",
+}
+
+// flagError says a library error about a Request field with the flag's
+// name.
+func flagError(err error) error {
+	var fe *artifactgen.FieldError
+	if errors.As(err, &fe) {
+		if name, ok := flagNames[fe.Field]; ok {
+			if fe.Value != "" {
+				return fmt.Errorf("%s %s: %w", name, fe.Value, fe.Err)
+			}
+			return fmt.Errorf("%s: %w", name, fe.Err)
+		}
+	}
+	return err
+}
+
+// version is set at build time (-ldflags "-X ...cli.version=1.2.3").
+var version = ""
+
+// Version is the tool's version: the one set at build time, else the
+// module's version from the build information.
+func Version() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
 }
 
 func serviceImages(ss []artifactgen.Service) []string {
@@ -484,11 +440,11 @@ func newRead() *cobra.Command {
 				if err != nil {
 					return fmt.Errorf("--key: %v", err)
 				}
-				if pub, err = artifactgen.ParsePublicKey(pem); err != nil {
+				if pub, err = artifact.ParsePublicKey(pem); err != nil {
 					return fmt.Errorf("--key %s: %w", key, err)
 				}
 			}
-			info, err := artifactgen.Read(f, pub)
+			info, err := artifact.Read(f, pub)
 			if err != nil {
 				return fmt.Errorf("%s: %w", args[0], err)
 			}
@@ -500,7 +456,7 @@ func newRead() *cobra.Command {
 	return cmd
 }
 
-func printInfo(w io.Writer, info *artifactgen.Info) {
+func printInfo(w io.Writer, info *artifact.Info) {
 	sig := "no signature"
 	switch {
 	case info.Verified:
@@ -510,8 +466,14 @@ func printInfo(w io.Writer, info *artifactgen.Info) {
 	}
 	h, t := info.Header, info.TypeInfo
 	fmt.Fprintf(w, "Mender artifact:\n  Name: %s\n  Format: mender\n  Version: 3\n  Signature: %s\n", h.ArtifactProvides.ArtifactName, sig)
-	fmt.Fprintf(w, "  Compatible devices: %v\n  Provides group: %s\n  Depends on one of group(s): %v\n  Compression: %s\n",
-		h.ArtifactDepends.DeviceType, h.ArtifactProvides.ArtifactGroup, h.ArtifactDepends.ArtifactGroup, info.Compression)
+	fmt.Fprintf(w, "  Compatible devices: %v\n  Provides group: %s\n  Depends on one of artifact(s): %v\n  Depends on one of group(s): %v\n  Compression: %s\n",
+		h.ArtifactDepends.DeviceType, h.ArtifactProvides.ArtifactGroup, h.ArtifactDepends.ArtifactName, h.ArtifactDepends.ArtifactGroup, info.Compression)
+	if len(info.Scripts) > 0 {
+		fmt.Fprintf(w, "  State scripts:\n")
+		for _, s := range info.Scripts {
+			fmt.Fprintf(w, "    %s\n", s.Name)
+		}
+	}
 	fmt.Fprintf(w, "\nUpdates:\n  0:\n    Type: %s\n    Provides:\n", t.Type)
 	for _, k := range sortedKeys(t.ArtifactProvides) {
 		fmt.Fprintf(w, "      %s: %s\n", k, t.ArtifactProvides[k])
@@ -537,11 +499,22 @@ func printInfo(w io.Writer, info *artifactgen.Info) {
 // Main runs the command line and returns the exit code: errors are one
 // line on stderr.
 func Main(args []string, stdout, stderr io.Writer) int {
+	return MainContext(context.Background(), args, stdout, stderr)
+}
+
+// MainContext is Main under ctx: when ctx ends (an interrupt), the work
+// stops, temporary files are removed, the output path is left as it was,
+// and the exit code is 130.
+func MainContext(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cmd := New()
 	cmd.SetArgs(args)
 	cmd.SetOut(stdout)
 	cmd.SetErr(stderr)
-	if err := cmd.Execute(); err != nil {
+	if err := cmd.ExecuteContext(ctx); err != nil {
+		if ctx.Err() != nil {
+			fmt.Fprintln(stderr, "docker-artifact-gen: interrupted: temporary files removed, nothing written")
+			return 130
+		}
 		fmt.Fprintf(stderr, "docker-artifact-gen: %s\n", strings.Join(strings.Fields(err.Error()), " "))
 		return 1
 	}

@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/pem"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -17,7 +18,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/mender-docker/mender-docker/artifactgen"
+	"github.com/mender-docker/mender-docker/artifactgen/artifact"
 	"github.com/mender-docker/mender-docker/artifactgen/cli"
 	"github.com/mender-docker/mender-docker/module/spec"
 	"github.com/mender-docker/mender-docker/test/fixture"
@@ -51,6 +52,9 @@ func TestArgv(t *testing.T) {
 	})
 	down := fixture.NewRegistry(t)
 	down.Close()
+	silent, err := net.Listen("tcp", "127.0.0.1:0") // accepts, never answers
+	require.NoError(t, err)
+	defer silent.Close()
 
 	dir := t.TempDir()
 	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -84,6 +88,11 @@ func TestArgv(t *testing.T) {
 		{"bad param syntax", []string{"-n", "x", "-t", "rpi4", "--param", "PORT", webTag}, 1, "want NAME=DEFAULT", ""},
 		{"unknown image", []string{"-n", "x", "-t", "rpi4", reg.Addr + "/acme/web:9.9"}, 1, "unknown image (HTTP 404)", ""},
 		{"registry down", []string{"-n", "x", "-t", "rpi4", down.Addr + "/acme/web:1.0"}, 1, "connection refused", ""},
+		{"registry never answers", []string{"-n", "x", "-t", "rpi4", "--registry-timeout", "200ms", silent.Addr().String() + "/acme/web:1.0"}, 1,
+			"registry " + silent.Addr().String() + " did not answer within 200ms", ""},
+		{"bad registry timeout", []string{"-n", "x", "-t", "rpi4", "--registry-timeout", "0s", webTag}, 1, "--registry-timeout 0s", ""},
+		{"missing output directory", []string{"-n", "x", "-t", "rpi4", "-o", filepath.Join(dir, "missing", "a.mender"), webTag}, 1,
+			"--output-path " + filepath.Join(dir, "missing", "a.mender") + ": directory " + filepath.Join(dir, "missing") + " does not exist", ""},
 		{"401", []string{"-n", "x", "-t", "rpi4", deny.Addr + "/acme/web:1.0"}, 1, "unauthorized (HTTP 401)", ""},
 		{"malformed reference", []string{"-n", "x", "-t", "rpi4", reg.Addr + "/acme/Web!:1"}, 1, "malformed reference", ""},
 		{"duplicate service", []string{"-n", "x", "-t", "rpi4", "--service", "a=" + webTag, "--service", "a=" + dbTag}, 1, "--service a: the name is used twice", ""},
@@ -95,7 +104,9 @@ func TestArgv(t *testing.T) {
 		{"no name", []string{"-t", "rpi4", webTag}, 1, `"artifact-name" not set`, ""},
 		{"no device type", []string{"-n", "x", webTag}, 1, `"device-type" not set`, ""},
 		{"no image", []string{"-n", "x", "-t", "rpi4"}, 1, "no image", ""},
-		{"passthrough", []string{"-n", "x", "-t", "rpi4", webTag, "--", "--provides", "a:b"}, 1, "arguments after --", ""},
+		{"passthrough", []string{"-n", "x", "-t", "rpi4", webTag, "--", "--provides", "a:b"}, 0, web,
+			`{"containers":["` + web + `"],"run_args":""}`},
+		{"passthrough refused", []string{"-n", "x", "-t", "rpi4", webTag, "--", "--meta-data", "m.json"}, 1, "after --: unknown flag: --meta-data", ""},
 		{"bad compression", []string{"-n", "x", "-t", "rpi4", "--compression", "lz4", webTag}, 1, `compression "lz4"`, ""},
 		{"bad platform", []string{"-n", "x", "-t", "rpi4", "--platform", "linux/arm64/v8/x", webTag}, 1, "--platform", ""},
 	} {
@@ -114,7 +125,7 @@ func TestArgv(t *testing.T) {
 			f, err := os.Open(out)
 			require.NoError(t, err)
 			defer f.Close()
-			info, err := artifactgen.Read(f, nil)
+			info, err := artifact.Read(f, nil)
 			require.NoError(t, err)
 			assert.JSONEq(t, tc.meta, string(info.MetaData))
 		})
@@ -198,10 +209,10 @@ func TestEmbedServices(t *testing.T) {
 	f, err := os.Open(out)
 	require.NoError(t, err)
 	defer f.Close()
-	info, err := artifactgen.Read(f, nil)
+	info, err := artifact.Read(f, nil)
 	require.NoError(t, err)
 	assert.Len(t, info.Files, 2)
-	assert.Equal(t, artifactgen.Gzip, info.Compression, "layers uncompressed, the payload gzipped")
+	assert.Equal(t, artifact.Gzip, info.Compression, "layers uncompressed, the payload gzipped")
 	m, err := spec.Parse(info.MetaData)
 	require.NoError(t, err)
 	require.Len(t, m.Embedded, 2)

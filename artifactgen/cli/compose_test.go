@@ -13,7 +13,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/mender-docker/mender-docker/artifactgen"
+	"github.com/mender-docker/mender-docker/artifactgen/artifact"
+	"github.com/mender-docker/mender-docker/artifactgen/compose"
 	"github.com/mender-docker/mender-docker/module/spec"
 	"github.com/mender-docker/mender-docker/test/fixture"
 )
@@ -84,7 +85,7 @@ volumes:
 	assert.Contains(t, stdout, "Artifact")
 	f, err := os.Open(out)
 	require.NoError(t, err)
-	info, err := artifactgen.Read(f, nil)
+	info, err := artifact.Read(f, nil)
 	f.Close()
 	require.NoError(t, err)
 	m, err := spec.Parse(info.MetaData)
@@ -100,7 +101,7 @@ volumes:
 	}())
 
 	files := payloadFiles(t, out)
-	project, ok := files[artifactgen.ComposeProjectFile]
+	project, ok := files[compose.ProjectFile]
 	require.True(t, ok)
 	shipped := map[string]string{}
 	tr := tar.NewReader(bytes.NewReader(project))
@@ -140,3 +141,52 @@ volumes:
 }
 
 func newGzip(r io.Reader) (io.Reader, error) { return gzip.NewReader(r) }
+
+// Compose schema errors name the file and line, the key, and what is
+// wrong, in words a user knows.
+func TestComposeSchemaErrors(t *testing.T) {
+	for _, tc := range []struct{ content, want string }{
+		{"services:\n  web:\n    image: 127.0.0.1:1/a:1\n    bogus_key: 1\n", `docker-compose.yml:4: services.web: unknown key "bogus_key"`},
+		{"servics:\n  web: {}\n", `docker-compose.yml:1: unknown top-level key "servics" (want services, networks, volumes...)`},
+		{"services:\n  web:\n    image: 127.0.0.1:1/a:1\n    ports: {a: 1}\n", "docker-compose.yml:4: services.web.ports: must be a list"},
+		{"services:\n  web:\n    image: 127.0.0.1:1/a:1\n    healthcheck:\n      retries: \"x\"\n", "docker-compose.yml:5: services.web.healthcheck.retries: want a whole number, not a string"},
+	} {
+		d := t.TempDir()
+		require.NoError(t, os.WriteFile(filepath.Join(d, "docker-compose.yml"), []byte(tc.content), 0o644))
+		code, _, stderr := run("-n", "x", "-t", "rpi4", "-o", filepath.Join(t.TempDir(), "x.mender"), "--compose", d)
+		assert.Equal(t, 1, code)
+		assert.Equal(t, "docker-artifact-gen: --compose "+d+": "+tc.want+"\n", stderr)
+	}
+}
+
+// .composeappignore follows .dockerignore: ** reaches any depth, ! ships
+// again what an earlier pattern left out (also below a left-out
+// directory), and a leading / or ./ changes nothing.
+func TestComposeAppIgnore(t *testing.T) {
+	reg := fixture.NewRegistry(t)
+	fixture.MustPush(t, reg, "shop/web", "7", fixture.Image{Version: "7"})
+	dir := t.TempDir()
+	write := func(name, content string) {
+		require.NoError(t, os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644))
+	}
+	write("compose.yaml", "services:\n  web:\n    image: "+reg.Addr+"/shop/web:7\n    network_mode: none\n")
+	for _, f := range []string{"a.log", "logs/deep/b.log", "logs/deep/keep.log", "cache/x", "cache/y", "conf/app.conf", "tmp/z"} {
+		write(f, f)
+	}
+	write(".composeappignore", "# dockerignore rules\n**/*.log\n!logs/deep/keep.log\ncache\n!cache/y\n/tmp\n")
+	out := filepath.Join(t.TempDir(), "a.mender")
+	code, _, stderr := run("-n", "x", "-t", "rpi4", "-o", out, "--compose", dir)
+	require.Equal(t, 0, code, stderr)
+	var shipped []string
+	tr := tar.NewReader(bytes.NewReader(payloadFiles(t, out)[compose.ProjectFile]))
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		require.NoError(t, err)
+		shipped = append(shipped, h.Name)
+	}
+	assert.ElementsMatch(t, []string{"compose.yaml", "logs/", "logs/deep/", "logs/deep/keep.log", "cache/", "cache/y", "conf/", "conf/app.conf"}, shipped)
+}

@@ -18,7 +18,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/mender-docker/mender-docker/artifactgen"
+	"github.com/mender-docker/mender-docker/artifactgen/artifact"
 	"github.com/mender-docker/mender-docker/test/fixture"
 )
 
@@ -218,7 +218,7 @@ func unpackArtifact(path, dir string) error {
 		return err
 	}
 	defer f.Close()
-	info, err := artifactgen.Read(f, nil)
+	info, err := artifact.Read(f, nil)
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package artifactgen
+package artifact
 
 import (
 	"archive/tar"
@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/klauspost/compress/zstd"
+	"github.com/ulikunitz/xz"
 )
 
 // Info is what Read found in an artifact.
@@ -148,6 +149,8 @@ func (c Compression) reader(r io.Reader) (io.Reader, error) {
 		return gzip.NewReader(r)
 	case Zstd:
 		return zstd.NewReader(r)
+	case Lzma:
+		return xz.NewReader(r)
 	}
 	return r, nil
 }
@@ -165,6 +168,8 @@ func compressionOf(ext string) (Compression, error) {
 		return None, nil
 	case ".zst":
 		return Zstd, nil
+	case ".xz":
+		return Lzma, nil
 	}
 	return "", fmt.Errorf("%w: unknown compression %q", ErrBadArtifact, ext)
 }
@@ -196,6 +201,10 @@ func (info *Info) readHeader(data []byte) error {
 			err = json.Unmarshal(data, &info.TypeInfo)
 		case "headers/0000/meta-data":
 			info.MetaData = data
+		default:
+			if name, ok := strings.CutPrefix(h.Name, "scripts/"); ok {
+				info.Scripts = append(info.Scripts, Script{Name: name, Data: data})
+			}
 		}
 		if err != nil {
 			return fmt.Errorf("%w: %s: %v", ErrBadArtifact, h.Name, err)

@@ -1,4 +1,9 @@
-package artifactgen
+// Package image pins image references to digests with registry requests
+// only, and fetches images for embedding: from a registry, a docker save
+// archive or an OCI layout, written as docker-archives that leave out the
+// layers a delta base has. Registry requests are HTTPS but for loopback and
+// the hosts named insecure, and time out.
+package image
 
 import (
 	"context"
@@ -7,6 +12,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -18,7 +24,8 @@ import (
 // Resolver pins image references to digests with registry API requests
 // only: a HEAD of the manifest, or a GET of it when the registry leaves out
 // the digest header or a platform must be picked from an index. No layer
-// or config blob is ever fetched.
+// is ever fetched; the config blob only with a Platform and an image that
+// is not multi-platform, to check that it is for that platform.
 type Resolver struct {
 	// Platform, when set, pins the per-platform manifest of a multi-arch
 	// image instead of its index.
@@ -30,8 +37,12 @@ type Resolver struct {
 	// Keychain gives credentials; the Docker config and its credential
 	// helpers by default.
 	Keychain authn.Keychain
-	// Transport carries the requests; http.DefaultTransport by default.
+	// Transport carries the requests; remote.DefaultTransport by default.
 	Transport http.RoundTripper
+	// Timeout bounds how long a registry may take to answer a request or
+	// to send the next bytes of a blob: DefaultTimeout when zero, none
+	// when negative.
+	Timeout time.Duration
 }
 
 // Resolve returns ref pinned as repo@sha256:…, keeping the repository as
@@ -69,6 +80,17 @@ func (r *Resolver) Resolve(ctx context.Context, ref string) (string, error) {
 			if digest, err = r.pick(ref, d); err != nil {
 				return "", err
 			}
+		} else {
+			// A single-platform image: its config says which platform it
+			// is for (one small blob), and pinning it for another
+			// platform would ship a device an image it cannot run.
+			img, err := d.Image()
+			if err != nil {
+				return "", classify(ref, err)
+			}
+			if err := r.checkPlatform(ref, img); err != nil {
+				return "", err
+			}
 		}
 	}
 	return repoPart(ref) + "@" + digest.String(), nil
@@ -94,6 +116,27 @@ func (r *Resolver) pick(ref string, d *remote.Descriptor) (v1.Hash, error) {
 		have = append(have, m.Platform.String())
 	}
 	return v1.Hash{}, fmt.Errorf("image %s: %w %s (it has %s)", ref, ErrNoPlatform, r.Platform, strings.Join(have, ", "))
+}
+
+// checkPlatform refuses a single-platform image built for another platform
+// than r.Platform. An image whose config names no platform passes: there
+// is nothing to check it against.
+func (r *Resolver) checkPlatform(ref string, img v1.Image) error {
+	if r.Platform == nil {
+		return nil
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return classify(ref, err)
+	}
+	have := cf.Platform()
+	if have == nil {
+		return nil
+	}
+	if !have.Satisfies(*r.Platform) {
+		return fmt.Errorf("image %s: %w %s (it has %s only)", ref, ErrNoPlatform, r.Platform, have.String())
+	}
+	return nil
 }
 
 // ResolveAll resolves refs concurrently, keeping their order.

@@ -1,4 +1,4 @@
-package artifactgen
+package image
 
 import (
 	"archive/tar"

@@ -1,22 +1,31 @@
-package artifactgen
+// Package artifact writes and reads Mender Artifacts of format version 3
+// with one payload, as mender-artifact's artifact, writer and reader
+// packages do together: header-info, type-info, meta-data, state scripts,
+// payload files, compression (gzip, none, lzma, zstd) and RSA or ECDSA
+// signatures. Writes are deterministic for the same inputs and time.
+package artifact
 
 import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"crypto"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
+	"github.com/ulikunitz/xz"
 )
 
 // Compression of the header and payload tars inside an artifact.
@@ -28,7 +37,13 @@ const (
 	// Zstd makes smaller artifacts but mender 3.4 and mender-artifact 3.9
 	// refuse it.
 	Zstd Compression = "zstd"
+	// Lzma is mender-artifact's "lzma": the xz container (.xz), which
+	// every Mender client reads.
+	Lzma Compression = "lzma"
 )
+
+// Compressions are the values of Compression, for flags and completion.
+var Compressions = []Compression{Gzip, None, Lzma, Zstd}
 
 func (c Compression) ext() (string, error) {
 	switch c {
@@ -38,8 +53,16 @@ func (c Compression) ext() (string, error) {
 		return "", nil
 	case Zstd:
 		return ".zst", nil
+	case Lzma:
+		return ".xz", nil
 	}
-	return "", fmt.Errorf("compression %q: want gzip, zstd or none", string(c))
+	return "", fmt.Errorf("compression %q: want gzip, none, lzma or zstd", string(c))
+}
+
+// Check refuses a compression that is none of Compressions.
+func (c Compression) Check() error {
+	_, err := c.ext()
+	return err
 }
 
 func (c Compression) compress(data []byte) ([]byte, error) {
@@ -63,6 +86,8 @@ func (c Compression) writer(w io.Writer) (io.WriteCloser, error) {
 		return nopCloser{w}, nil
 	case Zstd:
 		return zstd.NewWriter(w)
+	case Lzma:
+		return xz.NewWriter(w)
 	}
 	_, err := c.ext()
 	return nil, err
@@ -114,6 +139,28 @@ type Artifact struct {
 	// Files are the payload's files (embedded images), read from disk as
 	// the artifact is written.
 	Files []PayloadFile
+	// Scripts are state scripts, written where mender-artifact writes
+	// them: scripts/<name> in the header, after header-info.
+	Scripts []Script
+}
+
+// Script is one state script: a name as mender-artifact requires
+// (ArtifactInstall_Enter_05_wifi) and its content.
+type Script struct {
+	Name string
+	Data []byte
+}
+
+var scriptName = regexp.MustCompile(`^(ArtifactInstall|ArtifactReboot|ArtifactCommit|ArtifactRollback|ArtifactRollbackReboot|ArtifactFailure)_(Enter|Leave|Error)_[0-9][0-9](_\S+)?$`)
+
+// CheckScriptName refuses what mender-artifact refuses: a name not of the
+// form STATE_ACTION_NN[_WORDS], or a state an artifact cannot carry (Idle,
+// Sync and Download scripts live in the root filesystem).
+func CheckScriptName(name string) error {
+	if !scriptName.MatchString(name) {
+		return fmt.Errorf("%w: %q: want STATE_(Enter|Leave|Error)_NN[_DESCRIPTION] with STATE one of ArtifactInstall, ArtifactReboot, ArtifactCommit, ArtifactRollback, ArtifactRollbackReboot, ArtifactFailure", ErrScriptName, name)
+	}
+	return nil
 }
 
 // PayloadFile is one file of the payload, already on disk with its size
@@ -138,7 +185,7 @@ const versionJSON = `{"format":"mender","version":3}`
 
 // Write writes a Mender Artifact v3 to w: version, manifest, manifest.sig
 // when signed, header.tar[.gz|.zst] and data/0000.tar[.gz|.zst].
-func Write(w io.Writer, a Artifact, opt WriteOptions) error {
+func Write(ctx context.Context, w io.Writer, a Artifact, opt WriteOptions) error {
 	ext, err := opt.Compression.ext()
 	if err != nil {
 		return err
@@ -162,16 +209,25 @@ func Write(w io.Writer, a Artifact, opt WriteOptions) error {
 	if err != nil {
 		return err
 	}
-	files := []tarFile{
-		{"header-info", headerInfo},
-		{"headers/0000/type-info", typeInfo},
+	files := []tarFile{{name: "header-info", data: headerInfo}}
+	seen := map[string]bool{}
+	for _, s := range a.Scripts {
+		if err := CheckScriptName(s.Name); err != nil {
+			return err
+		}
+		if seen[s.Name] {
+			return fmt.Errorf("%w: %s is given twice", ErrScriptName, s.Name)
+		}
+		seen[s.Name] = true
+		files = append(files, tarFile{name: "scripts/" + s.Name, data: s.Data, mode: 0o755})
 	}
+	files = append(files, tarFile{name: "headers/0000/type-info", data: typeInfo})
 	if a.MetaData != nil {
 		var compact bytes.Buffer
 		if err := json.Compact(&compact, a.MetaData); err != nil {
 			return fmt.Errorf("meta-data: %w", err)
 		}
-		files = append(files, tarFile{"headers/0000/meta-data", compact.Bytes()})
+		files = append(files, tarFile{name: "headers/0000/meta-data", data: compact.Bytes()})
 	}
 	headerTar, err := makeTar(files, mtime)
 	if err != nil {
@@ -181,7 +237,7 @@ func Write(w io.Writer, a Artifact, opt WriteOptions) error {
 	if err != nil {
 		return err
 	}
-	data, err := writeData(a.Files, opt.Compression, mtime)
+	data, err := writeData(ctx, a.Files, opt.Compression, mtime)
 	if err != nil {
 		return err
 	}
@@ -197,16 +253,16 @@ func Write(w io.Writer, a Artifact, opt WriteOptions) error {
 		sums["data/0000/"+f.Name] = f.SHA256
 	}
 	manifest := manifestOf(sums)
-	outer := []tarFile{{"version", []byte(versionJSON)}, {"manifest", manifest}}
+	outer := []tarFile{{name: "version", data: []byte(versionJSON)}, {name: "manifest", data: manifest}}
 	if opt.Key != nil {
 		sig, err := sign(opt.Key, manifest)
 		if err != nil {
 			return fmt.Errorf("signing: %w", err)
 		}
-		outer = append(outer, tarFile{"manifest.sig", sig})
+		outer = append(outer, tarFile{name: "manifest.sig", data: sig})
 	}
-	outer = append(outer, tarFile{headerName, header})
-	tw := tar.NewWriter(w)
+	outer = append(outer, tarFile{name: headerName, data: header})
+	tw := tar.NewWriter(ctxWriter{ctx, w})
 	if err := writeEntries(tw, outer, mtime); err != nil {
 		return err
 	}
@@ -221,13 +277,13 @@ func Write(w io.Writer, a Artifact, opt WriteOptions) error {
 
 // writeData writes the payload's tar, compressed, to a temporary file
 // (removed when closed): the outer tar needs its size before its bytes.
-func writeData(files []PayloadFile, c Compression, mtime time.Time) (*os.File, error) {
+func writeData(ctx context.Context, files []PayloadFile, c Compression, mtime time.Time) (*os.File, error) {
 	tmp, err := os.CreateTemp("", "artifact-data")
 	if err != nil {
 		return nil, err
 	}
 	os.Remove(tmp.Name()) // unlinked: gone with the last close
-	zw, err := c.writer(tmp)
+	zw, err := c.writer(ctxWriter{ctx, tmp})
 	if err != nil {
 		tmp.Close()
 		return nil, err
@@ -289,6 +345,7 @@ func manifestOf(sums map[string]string) []byte {
 type tarFile struct {
 	name string
 	data []byte
+	mode int64 // 0o600 when zero
 }
 
 func makeTar(files []tarFile, mtime time.Time) ([]byte, error) {
@@ -305,7 +362,11 @@ func makeTar(files []tarFile, mtime time.Time) ([]byte, error) {
 
 func writeEntries(tw *tar.Writer, files []tarFile, mtime time.Time) error {
 	for _, f := range files {
-		h := &tar.Header{Name: f.name, Mode: 0o600, Size: int64(len(f.data)), ModTime: mtime, Typeflag: tar.TypeReg, Format: tar.FormatUSTAR}
+		mode := f.mode
+		if mode == 0 {
+			mode = 0o600
+		}
+		h := &tar.Header{Name: f.name, Mode: mode, Size: int64(len(f.data)), ModTime: mtime, Typeflag: tar.TypeReg, Format: tar.FormatUSTAR}
 		if err := tw.WriteHeader(h); err != nil {
 			return err
 		}
@@ -316,16 +377,19 @@ func writeEntries(tw *tar.Writer, files []tarFile, mtime time.Time) error {
 	return nil
 }
 
-// WriteFile writes the artifact to path atomically: a failure leaves no
-// partial file behind.
-func WriteFile(path string, a Artifact, opt WriteOptions) error {
+// WriteFile writes the artifact to path atomically: a failure, or ctx
+// ending, leaves no partial file behind and path as it was.
+func WriteFile(ctx context.Context, path string, a Artifact, opt WriteOptions) error {
 	dir := filepath.Dir(path)
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return fmt.Errorf("directory %s %w", dir, ErrNoOutputDir)
+	}
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
 	if err != nil {
 		return err
 	}
 	defer os.Remove(tmp.Name())
-	if err := Write(tmp, a, opt); err != nil {
+	if err := Write(ctx, tmp, a, opt); err != nil {
 		tmp.Close()
 		return err
 	}
@@ -335,5 +399,52 @@ func WriteFile(path string, a Artifact, opt WriteOptions) error {
 	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
 		return err
 	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	return os.Rename(tmp.Name(), path)
+}
+
+// HashingWriter counts and hashes what is written through it, and fails
+// writes once ctx is done (long copies from files watch no context): a
+// payload file is written through one, so that its size and checksum are
+// known for the manifest.
+type HashingWriter struct {
+	ctx context.Context
+	w   io.Writer
+	h   hash.Hash
+	n   int64
+}
+
+// NewHashingWriter writes through to w.
+func NewHashingWriter(ctx context.Context, w io.Writer) *HashingWriter {
+	return &HashingWriter{ctx: ctx, w: w, h: sha256.New()}
+}
+
+func (c *HashingWriter) Write(b []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	n, err := c.w.Write(b)
+	c.h.Write(b[:n])
+	c.n += int64(n)
+	return n, err
+}
+
+// PayloadFile describes what was written, as the file at path.
+func (c *HashingWriter) PayloadFile(path string) PayloadFile {
+	return PayloadFile{Name: filepath.Base(path), Path: path, Size: c.n, SHA256: hex.EncodeToString(c.h.Sum(nil))}
+}
+
+// ctxWriter fails its writes once ctx is done.
+type ctxWriter struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (c ctxWriter) Write(b []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.w.Write(b)
 }

@@ -1,8 +1,9 @@
-package artifactgen_test
+package image_test
 
 import (
 	"context"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -16,7 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/mender-docker/mender-docker/artifactgen"
+	"github.com/mender-docker/mender-docker/artifactgen/image"
 	"github.com/mender-docker/mender-docker/test/fixture"
 )
 
@@ -75,8 +76,8 @@ func (d dropHeader) WriteHeader(code int) {
 	d.ResponseWriter.WriteHeader(code)
 }
 
-func anonymous() *artifactgen.Resolver {
-	return &artifactgen.Resolver{Keychain: authn.NewMultiKeychain()}
+func anonymous() *image.Resolver {
+	return &image.Resolver{Keychain: authn.NewMultiKeychain()}
 }
 
 func TestResolveWithHeadOnly(t *testing.T) {
@@ -133,7 +134,7 @@ func TestResolvePlatform(t *testing.T) {
 
 	r.Platform = &v1.Platform{OS: "linux", Architecture: "s390x"}
 	_, err = r.Resolve(context.Background(), reg.Addr+"/acme/multi:1")
-	assert.ErrorIs(t, err, artifactgen.ErrNoPlatform)
+	assert.ErrorIs(t, err, image.ErrNoPlatform)
 	assert.ErrorContains(t, err, "linux/amd64")
 	assert.Len(t, rec.manifestRequests(t), 3)
 }
@@ -155,9 +156,9 @@ func TestResolveErrors(t *testing.T) {
 		want error
 		msg  string
 	}{
-		{reg.Addr + "/acme/web:2.0", artifactgen.ErrUnknownImage, "404"},
-		{reg.Addr + "/acme/nothing:1", artifactgen.ErrUnknownImage, "404"},
-		{deny.Addr + "/acme/web:1.0", artifactgen.ErrUnauthorized, "401"},
+		{reg.Addr + "/acme/web:2.0", image.ErrUnknownImage, "404"},
+		{reg.Addr + "/acme/nothing:1", image.ErrUnknownImage, "404"},
+		{deny.Addr + "/acme/web:1.0", image.ErrUnauthorized, "401"},
 		{down.Addr + "/acme/web:1.0", nil, "connection refused"},
 		{reg.Addr + "/Acme/Web:1.0", nil, "malformed reference"},
 	} {
@@ -171,4 +172,28 @@ func TestResolveErrors(t *testing.T) {
 			assert.NotContains(t, err.Error(), "\n")
 		})
 	}
+}
+
+// --platform on an image that is not multi-platform: refused when the
+// image is for another platform, naming the one it has; the image itself
+// when it matches. Fetching it for --embed is refused the same way.
+func TestResolvePlatformSingleImage(t *testing.T) {
+	reg := fixture.NewRegistry(t)
+	pinned := fixture.MustPush(t, reg, "acme/web", "1.0", fixture.Image{Version: "1.0"}) // linux/GOARCH
+	other := "arm64"
+	if runtime.GOARCH == "arm64" {
+		other = "amd64"
+	}
+	r := anonymous()
+	r.Platform = &v1.Platform{OS: "linux", Architecture: other}
+	_, err := r.Resolve(context.Background(), reg.Addr+"/acme/web:1.0")
+	assert.ErrorIs(t, err, image.ErrNoPlatform)
+	assert.ErrorContains(t, err, "linux/"+runtime.GOARCH)
+	_, err = r.Fetch(context.Background(), reg.Addr+"/acme/web:1.0")
+	assert.ErrorIs(t, err, image.ErrNoPlatform)
+
+	r.Platform = &v1.Platform{OS: "linux", Architecture: runtime.GOARCH}
+	got, err := r.Resolve(context.Background(), reg.Addr+"/acme/web:1.0")
+	require.NoError(t, err)
+	assert.Equal(t, pinned, got)
 }

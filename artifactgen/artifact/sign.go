@@ -1,4 +1,4 @@
-package artifactgen
+package artifact
 
 import (
 	"crypto"

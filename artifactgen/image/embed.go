@@ -1,9 +1,9 @@
-package artifactgen
+package image
 
 import (
+	"github.com/mender-docker/mender-docker/artifactgen/artifact"
+
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
@@ -61,6 +61,9 @@ func (r *Resolver) Fetch(ctx context.Context, source string) (*EmbeddedImage, er
 	}
 	if err != nil {
 		return nil, fmt.Errorf("image %s: %w", source, err)
+	}
+	if err := r.checkPlatform(source, img); err != nil {
+		return nil, err
 	}
 	digest, err := img.Digest()
 	if err != nil {
@@ -122,10 +125,7 @@ func (r *Resolver) remoteOptions(ctx context.Context) []remote.Option {
 	if kc == nil {
 		kc = authn.DefaultKeychain
 	}
-	opts := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(kc)}
-	if r.Transport != nil {
-		opts = append(opts, remote.WithTransport(r.Transport))
-	}
+	opts := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(kc), remote.WithTransport(r.transport())}
 	if r.Platform != nil {
 		opts = append(opts, remote.WithPlatform(*r.Platform))
 	}
@@ -147,7 +147,7 @@ func BasesFromArtifact(path string) ([]Base, error) {
 		return nil, err
 	}
 	defer f.Close()
-	info, err := Read(f, nil)
+	info, err := artifact.Read(f, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -198,9 +198,9 @@ type Progress func(ref string, done, total int64)
 // returns the meta-data entries and the payload files. Layers are written
 // gzipped as served when gzipped is set (a preload directory), else
 // uncompressed for the artifact's own compression.
-func Embed(images []*EmbeddedImage, bases []Base, dir string, gzipped bool, progress Progress) (map[string]spec.Embedded, []PayloadFile, error) {
+func Embed(ctx context.Context, images []*EmbeddedImage, bases []Base, dir string, gzipped bool, progress Progress) (map[string]spec.Embedded, []artifact.PayloadFile, error) {
 	entries := map[string]spec.Embedded{}
-	var files []PayloadFile
+	var files []artifact.PayloadFile
 	for _, ei := range images {
 		id, err := ei.Image.ConfigName()
 		if err != nil {
@@ -232,7 +232,7 @@ func Embed(images []*EmbeddedImage, bases []Base, dir string, gzipped bool, prog
 		if _, dup := entries[ei.Ref]; dup {
 			continue
 		}
-		pf, err := writeArchiveFile(filepath.Join(dir, e.File), ei, omit, gzipped, progress)
+		pf, err := writeArchiveFile(ctx, filepath.Join(dir, e.File), ei, omit, gzipped, progress)
 		if err != nil {
 			return nil, nil, fmt.Errorf("embedding %s: %w", ei.Source, err)
 		}
@@ -250,11 +250,11 @@ func commonPrefix(a, b []string) int {
 	return n
 }
 
-func writeArchiveFile(path string, ei *EmbeddedImage, omit map[v1.Hash]bool, gzipped bool, progress Progress) (PayloadFile, error) {
+func writeArchiveFile(ctx context.Context, path string, ei *EmbeddedImage, omit map[v1.Hash]bool, gzipped bool, progress Progress) (artifact.PayloadFile, error) {
 	var total int64
 	layers, err := ei.Image.Layers()
 	if err != nil {
-		return PayloadFile{}, err
+		return artifact.PayloadFile{}, err
 	}
 	for _, l := range layers {
 		d, _ := l.DiffID()
@@ -265,11 +265,10 @@ func writeArchiveFile(path string, ei *EmbeddedImage, omit map[v1.Hash]bool, gzi
 	}
 	f, err := os.Create(path)
 	if err != nil {
-		return PayloadFile{}, err
+		return artifact.PayloadFile{}, err
 	}
 	defer f.Close()
-	h := sha256.New()
-	cw := &countWriter{w: io.MultiWriter(f, h)}
+	cw := artifact.NewHashingWriter(ctx, f)
 	repo := ei.Ref[:strings.LastIndex(ei.Ref, "@")]
 	// Tagged by manifest digest so that the loaded image has a name (an
 	// untagged image could be pruned between Download and Install).
@@ -279,24 +278,13 @@ func writeArchiveFile(path string, ei *EmbeddedImage, omit map[v1.Hash]bool, gzi
 		opt.Progress = func(read int64) { progress(ei.Ref, read, total) }
 	}
 	if err := WriteDockerArchive(cw, ei.Image, opt); err != nil {
-		return PayloadFile{}, err
+		return artifact.PayloadFile{}, err
 	}
 	if progress != nil {
 		progress(ei.Ref, total, total)
 	}
 	if err := f.Close(); err != nil {
-		return PayloadFile{}, err
+		return artifact.PayloadFile{}, err
 	}
-	return PayloadFile{Name: filepath.Base(path), Path: path, Size: cw.n, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
-}
-
-type countWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countWriter) Write(b []byte) (int, error) {
-	n, err := c.w.Write(b)
-	c.n += int64(n)
-	return n, err
+	return cw.PayloadFile(path), nil
 }

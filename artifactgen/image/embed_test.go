@@ -1,9 +1,10 @@
-package artifactgen_test
+package image_test
 
 import (
 	"bytes"
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,22 +15,23 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mender-docker/mender-docker/artifactgen"
+	"github.com/mender-docker/mender-docker/artifactgen/artifact"
+	"github.com/mender-docker/mender-docker/artifactgen/image"
 	"github.com/mender-docker/mender-docker/module/spec"
 	"github.com/mender-docker/mender-docker/test/fixture"
 )
 
-func embedArtifact(t *testing.T, r *artifactgen.Resolver, sources []string, bases []artifactgen.Base) (string, *spec.Meta) {
-	var images []*artifactgen.EmbeddedImage
+func embedArtifact(t *testing.T, r *image.Resolver, sources []string, bases []image.Base) (string, *spec.Meta) {
+	var images []*image.EmbeddedImage
 	for _, s := range sources {
 		ei, err := r.Fetch(context.Background(), s)
 		require.NoError(t, err)
 		images = append(images, ei)
 	}
 	dir := t.TempDir()
-	entries, files, err := artifactgen.Embed(images, bases, dir, false, nil)
+	entries, files, err := image.Embed(context.Background(), images, bases, dir, false, nil)
 	require.NoError(t, err)
-	o := baseOptions()
-	o.Images = nil
+	o := artifactgen.Options{ArtifactName: "embedded-1", DeviceTypes: []string{"rpi4"}}
 	for _, ei := range images {
 		o.Images = append(o.Images, ei.Ref)
 	}
@@ -37,7 +39,7 @@ func embedArtifact(t *testing.T, r *artifactgen.Resolver, sources []string, base
 	a, err := o.Artifact()
 	require.NoError(t, err)
 	path := filepath.Join(t.TempDir(), "embedded.mender")
-	require.NoError(t, artifactgen.WriteFile(path, a, artifactgen.WriteOptions{}))
+	require.NoError(t, artifact.WriteFile(context.Background(), path, a, artifact.WriteOptions{}))
 	m, err := spec.Parse(a.MetaData)
 	require.NoError(t, err)
 	return path, m
@@ -74,7 +76,7 @@ func TestEmbedFromRegistry(t *testing.T) {
 	f, err := os.Open(path)
 	require.NoError(t, err)
 	defer f.Close()
-	info, err := artifactgen.Read(f, nil)
+	info, err := artifact.Read(f, nil)
 	require.NoError(t, err)
 	require.Len(t, info.Files, 1)
 	assert.Equal(t, e.File, info.Files[0].Name)
@@ -94,8 +96,8 @@ func TestEmbedFromRegistry(t *testing.T) {
 	require.NoError(t, os.WriteFile(bad, data, 0o644))
 	out, err = menderArtifact(t, "validate", bad)
 	assert.Error(t, err, out)
-	_, err = artifactgen.Read(bytes.NewReader(data), nil)
-	assert.ErrorIs(t, err, artifactgen.ErrBadArtifact)
+	_, err = artifact.Read(bytes.NewReader(data), nil)
+	assert.ErrorIs(t, err, artifact.ErrBadArtifact)
 }
 
 func TestEmbedFromFiles(t *testing.T) {
@@ -115,7 +117,7 @@ func TestEmbedFromFiles(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, lp.AppendImage(img, layout.WithAnnotations(map[string]string{"org.opencontainers.image.ref.name": "127.0.0.1:9/acme/web:1.0"})))
 
-	for _, src := range []string{artifactgen.DockerArchivePrefix + archivePath, artifactgen.OCILayoutPrefix + ociDir} {
+	for _, src := range []string{image.DockerArchivePrefix + archivePath, image.OCILayoutPrefix + ociDir} {
 		t.Run(src[:strings.Index(src, ":")], func(t *testing.T) {
 			_, m := embedArtifact(t, anonymous(), []string{src}, nil)
 			require.Len(t, m.Services, 1)
@@ -124,7 +126,7 @@ func TestEmbedFromFiles(t *testing.T) {
 		})
 	}
 
-	_, err = anonymous().Fetch(context.Background(), artifactgen.DockerArchivePrefix+filepath.Join(dir, "missing.tar"))
+	_, err = anonymous().Fetch(context.Background(), image.DockerArchivePrefix+filepath.Join(dir, "missing.tar"))
 	assert.Error(t, err)
 }
 
@@ -139,7 +141,7 @@ func TestEmbedDelta(t *testing.T) {
 	fixture.MustPush(t, reg, "acme/web", "3", other)
 
 	fullPath, full := embedArtifact(t, anonymous(), []string{reg.Addr + "/acme/web:1"}, nil)
-	bases, err := artifactgen.BasesFromArtifact(fullPath)
+	bases, err := image.BasesFromArtifact(fullPath)
 	require.NoError(t, err)
 	deltaPath, delta := embedArtifact(t, anonymous(), []string{reg.Addr + "/acme/web:2"}, bases)
 	fullInfo, _ := os.Stat(fullPath)
@@ -163,4 +165,14 @@ func TestEmbedDelta(t *testing.T) {
 		assert.Empty(t, v.Base)
 		assert.Empty(t, v.OmittedLayers)
 	}
+}
+
+func needMenderArtifact(t *testing.T) {
+	_, err := exec.LookPath("mender-artifact")
+	fixture.Need(t, err == nil, "mender-artifact")
+}
+
+func menderArtifact(t *testing.T, args ...string) (string, error) {
+	out, err := exec.Command("mender-artifact", args...).CombinedOutput()
+	return string(out), err
 }

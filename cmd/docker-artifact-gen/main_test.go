@@ -1,0 +1,95 @@
+package main_test
+
+import (
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/mender-docker/mender-docker/test/fixture"
+)
+
+// slowBlobs serves blobs at about 1 MB/s, so that an --embed is still
+// writing its temporary files when the test signals it.
+func slowBlobs(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/") {
+			h.ServeHTTP(slowWriter{w}, r)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+type slowWriter struct{ http.ResponseWriter }
+
+func (s slowWriter) Write(b []byte) (int, error) {
+	n := 0
+	for len(b) > 0 {
+		k := min(len(b), 32<<10)
+		m, err := s.ResponseWriter.Write(b[:k])
+		n += m
+		if err != nil {
+			return n, err
+		}
+		s.ResponseWriter.(http.Flusher).Flush()
+		b = b[k:]
+		time.Sleep(30 * time.Millisecond)
+	}
+	return n, nil
+}
+
+// SIGINT or SIGTERM while --embed writes: the built binary exits 130,
+// removes every temporary file, and leaves the output path as it was.
+func TestSignalDuringEmbed(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "docker-artifact-gen")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Stderr = os.Stderr
+	require.NoError(t, build.Run())
+
+	reg := fixture.NewRegistry(t, slowBlobs)
+	fixture.MustPush(t, reg, "acme/big", "1", fixture.Image{Version: "1", PadBytes: 8 << 20, PadSeed: 7})
+
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			tmp, outDir := t.TempDir(), t.TempDir()
+			out := filepath.Join(outDir, "big.mender")
+			require.NoError(t, os.WriteFile(out, []byte("the previous artifact"), 0o644))
+			cmd := exec.Command(bin, "-n", "big-1", "-t", "rpi4", "--embed", "-o", out, reg.Addr+"/acme/big:1")
+			cmd.Env = append(os.Environ(), "TMPDIR="+tmp, "DOCKER_CONFIG="+t.TempDir())
+			var stderr strings.Builder
+			cmd.Stderr = &stderr
+			require.NoError(t, cmd.Start())
+			require.Eventually(t, func() bool {
+				files, _ := filepath.Glob(filepath.Join(tmp, "*", "*.tar"))
+				for _, f := range files {
+					if fi, err := os.Stat(f); err == nil && fi.Size() > 1<<20 {
+						return true
+					}
+				}
+				return false
+			}, 30*time.Second, 20*time.Millisecond, "an image is being written")
+			require.NoError(t, cmd.Process.Signal(sig))
+			err := cmd.Wait()
+			var exit *exec.ExitError
+			require.ErrorAs(t, err, &exit, "stderr: %s", stderr.String())
+			assert.Equal(t, 130, exit.ExitCode(), stderr.String())
+			assert.Contains(t, stderr.String(), "interrupted")
+
+			left, _ := os.ReadDir(tmp)
+			assert.Empty(t, left, "temporary files left")
+			entries, _ := os.ReadDir(outDir)
+			assert.Len(t, entries, 1, "only the previous artifact")
+			b, err := os.ReadFile(out)
+			require.NoError(t, err)
+			assert.Equal(t, "the previous artifact", string(b))
+		})
+	}
+}
