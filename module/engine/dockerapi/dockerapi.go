@@ -12,10 +12,12 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/api/types/registry"
@@ -340,6 +342,10 @@ func (e *Engine) InspectContainer(ctx context.Context, id string) (engine.Contai
 		c.State.StartedAt, _ = time.Parse(time.RFC3339Nano, s.StartedAt)
 		if s.Health != nil {
 			c.State.Health = string(s.Health.Status)
+			if n := len(s.Health.Log); n > 0 && s.Health.Log[n-1] != nil {
+				p := s.Health.Log[n-1]
+				c.State.LastProbe = &engine.Probe{End: p.End, ExitCode: p.ExitCode, Output: p.Output}
+			}
 		}
 	}
 	return c, nil
@@ -386,6 +392,62 @@ func (e *Engine) RenameContainer(ctx context.Context, id, name string) error {
 	defer cancel()
 	_, err := e.c.ContainerRename(ctx, id, client.ContainerRenameOptions{NewName: name})
 	return e.timedOut(ctx, err, "renaming %s to %s", id, name)
+}
+
+// maxLogBytes bounds what ContainerLogs reads: tail lines of a container
+// that never writes a newline could otherwise be its whole output.
+const maxLogBytes = 64 << 10
+
+func (e *Engine) ContainerLogs(ctx context.Context, id string, tail int) ([]string, error) {
+	ctx, cancel := e.call(ctx, 0)
+	defer cancel()
+	// The stream is multiplexed (8-byte frame headers) unless the
+	// container has a TTY: then it is the raw terminal output.
+	res, err := e.c.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
+	if err != nil {
+		return nil, e.timedOut(ctx, err, "inspecting container %s", id)
+	}
+	tty := res.Container.Config != nil && res.Container.Config.Tty
+	rc, err := e.c.ContainerLogs(ctx, id, client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Tail: strconv.Itoa(tail)})
+	if err != nil {
+		return nil, e.timedOut(ctx, err, "reading the log of %s", id)
+	}
+	defer rc.Close()
+	var buf limitedBuffer
+	buf.max = maxLogBytes
+	if tty {
+		_, err = io.Copy(&buf, rc)
+	} else {
+		_, err = stdcopy.StdCopy(&buf, &buf, rc)
+	}
+	if err != nil {
+		return nil, e.timedOut(ctx, err, "reading the log of %s", id)
+	}
+	return engine.SplitLines(buf.b, tail), nil
+}
+
+// limitedBuffer keeps the last max bytes written to it.
+type limitedBuffer struct {
+	b   []byte
+	max int
+}
+
+func (l *limitedBuffer) Write(p []byte) (int, error) {
+	l.b = append(l.b, p...)
+	if len(l.b) > l.max {
+		l.b = l.b[len(l.b)-l.max:]
+	}
+	return len(p), nil
+}
+
+func (e *Engine) Version(ctx context.Context) (string, error) {
+	ctx, cancel := e.call(ctx, 0)
+	defer cancel()
+	v, err := e.c.ServerVersion(ctx, client.ServerVersionOptions{})
+	if err != nil {
+		return "", e.timedOut(ctx, err, "docker version")
+	}
+	return v.Version, nil
 }
 
 // toDocker maps our configuration onto the API's types.
