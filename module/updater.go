@@ -43,7 +43,8 @@ func (u *Updater) journal() journal.Store {
 
 func (u *Updater) logf(format string, a ...any) {
 	if u.Log != nil {
-		u.Log.Printf(format, a...)
+		// One line per message, whatever the engine or a container said.
+		u.Log.Print(OneLine(fmt.Sprintf(format, a...)))
 	}
 }
 

@@ -89,7 +89,7 @@ func run(args []string) int {
 		err = u.Run(ctx, state, args[1], os.Stdout)
 	}
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "docker module: %s: %v\n", state, err)
+		fmt.Fprintf(os.Stderr, "docker module: %s: %s\n", state, module.OneLine(err.Error()))
 		return 1
 	}
 	return 0
