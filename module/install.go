@@ -30,9 +30,21 @@ func (u *Updater) Install(ctx context.Context, filesDir string) error {
 	if err != nil {
 		return err
 	}
-	switch d.Phase {
-	case PhaseInstalled:
+	if d.Phase == PhaseInstalled {
 		return nil
+	}
+	// Before anything is changed: the app may ask not to be stopped now.
+	unlock, err := u.appLock(ctx, m.App)
+	if err != nil {
+		return err
+	}
+	locked := true
+	defer func() {
+		if locked {
+			unlock()
+		}
+	}()
+	switch d.Phase {
 	case PhaseDownloaded:
 		in, err := u.loadInstalled(m.App)
 		if err != nil {
@@ -76,6 +88,9 @@ func (u *Updater) Install(ctx context.Context, filesDir string) error {
 	if err != nil {
 		return err
 	}
+	// The swap is done: the new set may take the lock as it starts.
+	unlock()
+	locked = false
 	if failed, err := u.waitHealthy(ctx, m, d); err != nil {
 		if len(failed) > 0 {
 			// Before rollback removes them: why they failed.
