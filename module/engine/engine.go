@@ -204,3 +204,24 @@ func SplitLines(b []byte, tail int) []string {
 	}
 	return lines
 }
+
+// Progress is how far a pull has come, in bytes, summed over its layers
+// as far as the engine has told their sizes.
+type Progress struct {
+	Done, Total int64
+}
+
+type progressKey struct{}
+
+// WithProgress returns a context whose image pulls call fn as the engine
+// reports progress (often: the caller decides how much of it to show).
+// Engines that cannot tell never call it.
+func WithProgress(ctx context.Context, fn func(Progress)) context.Context {
+	return context.WithValue(ctx, progressKey{}, fn)
+}
+
+// ProgressFunc is the function WithProgress put in ctx, or nil.
+func ProgressFunc(ctx context.Context) func(Progress) {
+	fn, _ := ctx.Value(progressKey{}).(func(Progress))
+	return fn
+}

@@ -179,7 +179,7 @@ func (e *Engine) PullImage(ctx context.Context, ref string) error {
 	if err == nil {
 		defer resp.Close()
 		// The pull runs as long as we read; errors arrive inside the stream.
-		err = readMessages(resp, kick)
+		err = readMessages(resp, kick, engine.ProgressFunc(ctx))
 	}
 	switch {
 	case err == nil:
@@ -243,15 +243,24 @@ func (e *Engine) LoadImage(ctx context.Context, r io.Reader) error {
 		return e.timedOut(ctx, err, "loading images")
 	}
 	defer resp.Close()
-	return e.timedOut(ctx, readMessages(resp, kick), "loading images")
+	return e.timedOut(ctx, readMessages(resp, kick, nil), "loading images")
 }
 
 // readMessages reads the engine's JSON message stream to its end, calling
-// kick for each message, and returns the first error it reports.
-func readMessages(r io.Reader, kick func()) error {
+// kick for each message and progress (when not nil) with the bytes
+// downloaded so far, and returns the first error it reports.
+func readMessages(r io.Reader, kick func(), progress func(engine.Progress)) error {
 	dec := json.NewDecoder(r)
+	type layer struct{ done, total int64 }
+	layers := map[string]*layer{}
 	for {
 		var msg struct {
+			ID             string `json:"id"`
+			Status         string `json:"status"`
+			ProgressDetail struct {
+				Current int64 `json:"current"`
+				Total   int64 `json:"total"`
+			} `json:"progressDetail"`
 			Error       string `json:"error"`
 			ErrorDetail struct {
 				Message string `json:"message"`
@@ -263,6 +272,24 @@ func readMessages(r io.Reader, kick func()) error {
 			return fmt.Errorf("reading the engine's answer: %w", err)
 		}
 		kick()
+		if progress != nil && msg.ID != "" {
+			l := layers[msg.ID]
+			if l == nil {
+				l = &layer{}
+				layers[msg.ID] = l
+			}
+			switch msg.Status {
+			case "Downloading":
+				l.done, l.total = msg.ProgressDetail.Current, max(l.total, msg.ProgressDetail.Total)
+			case "Download complete", "Pull complete", "Already exists":
+				l.done = l.total
+			}
+			var p engine.Progress
+			for _, l := range layers {
+				p.Done, p.Total = p.Done+l.done, p.Total+l.total
+			}
+			progress(p)
+		}
 		if msg.ErrorDetail.Message != "" {
 			return errors.New(msg.ErrorDetail.Message)
 		}
