@@ -20,7 +20,9 @@ import (
 // failed container's own last lines (it ran with -t, as the shell format
 // does) before the rollback removed it, and `docker status` then reports
 // the app healthy on its old artifact and where the evidence is kept.
-func TestFailedUpdateEvidenceAndStatus(t *testing.T) { eachClient(t, testFailedUpdateEvidenceAndStatus) }
+func TestFailedUpdateEvidenceAndStatus(t *testing.T) {
+	eachClient(t, testFailedUpdateEvidenceAndStatus)
+}
 
 func testFailedUpdateEvidenceAndStatus(t *testing.T, cl client) {
 	s := newSandbox(t, cl, "")
