@@ -103,6 +103,8 @@ func TestStatusAndInventory(t *testing.T) {
 	// A failed update: status says where its evidence is.
 	bad := w.version("v2-exits", "-exit-after", "200ms", "-code", "3")
 	require.Error(t, w.d.Install("app-v2", w.meta(bad, "2s"), true))
+	// The restarted v1 is "starting" until its health check passes again.
+	require.Eventually(t, func() bool { return w.d.U.Status(ctx, w.app).Healthy }, 30*time.Second, 100*time.Millisecond)
 
 	bin := moduleBinary(t)
 	before := w.snapshot()
