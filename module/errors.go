@@ -16,6 +16,9 @@ var (
 	ErrMissingBase = errors.New("missing base layers")
 	// ErrPayload: the payload did not bring an embedded image it lists.
 	ErrPayload = errors.New("embedded image not in the payload")
+	// ErrAppLocked: the app held its update lock for longer than the
+	// install would wait.
+	ErrAppLocked = errors.New("the app holds its update lock")
 	// ErrArchive: a tar in the payload is refused (sparse entries, too
 	// big, or an image archive that is not the one the meta-data names).
 	ErrArchive = errors.New("payload archive refused")

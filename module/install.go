@@ -30,9 +30,21 @@ func (u *Updater) Install(ctx context.Context, filesDir string) error {
 	if err != nil {
 		return err
 	}
-	switch d.Phase {
-	case PhaseInstalled:
+	if d.Phase == PhaseInstalled {
 		return nil
+	}
+	// Before anything is changed: the app may ask not to be stopped now.
+	unlock, err := u.appLock(ctx, m.App)
+	if err != nil {
+		return err
+	}
+	locked := true
+	defer func() {
+		if locked {
+			unlock()
+		}
+	}()
+	switch d.Phase {
 	case PhaseDownloaded:
 		in, err := u.loadInstalled(m.App)
 		if err != nil {
@@ -76,7 +88,14 @@ func (u *Updater) Install(ctx context.Context, filesDir string) error {
 	if err != nil {
 		return err
 	}
-	if err := u.waitHealthy(ctx, m, d); err != nil {
+	// The swap is done: the new set may take the lock as it starts.
+	unlock()
+	locked = false
+	if failed, err := u.waitHealthy(ctx, m, d); err != nil {
+		if len(failed) > 0 {
+			// Before rollback removes them: why they failed.
+			u.recordFailure(ctx, m.App, d.Artifact, failed, err)
+		}
 		return err
 	}
 	d.Phase = PhaseInstalled
@@ -216,8 +235,9 @@ func (u *Updater) stopTimeout() time.Duration {
 
 // waitHealthy watches the new containers for the health window: each must
 // keep running without a restart, and those with a health check must turn
-// healthy before the health timeout.
-func (u *Updater) waitHealthy(ctx context.Context, m *spec.Meta, d *Deployment) error {
+// healthy before the health timeout. On failure it also returns the IDs of
+// the containers that failed.
+func (u *Updater) waitHealthy(ctx context.Context, m *spec.Meta, d *Deployment) ([]string, error) {
 	window, timeout := m.Health.Window, m.Health.Timeout
 	if window == 0 {
 		window = time.Duration(u.Config.HealthWindow)
@@ -235,7 +255,7 @@ func (u *Updater) waitHealthy(ctx context.Context, m *spec.Meta, d *Deployment) 
 	}
 	list, err := u.Engine.ListContainers(ctx, filter)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	type watch struct {
 		c        engine.Container
@@ -254,22 +274,23 @@ func (u *Updater) waitHealthy(ctx context.Context, m *spec.Meta, d *Deployment) 
 		for _, w := range ws {
 			c, err := u.Engine.InspectContainer(ctx, w.c.ID)
 			if err != nil {
-				return err
+				return nil, err
 			}
+			failed := []string{c.ID}
 			st := c.State
 			if w.restarts < 0 {
 				w.restarts, w.started = st.RestartCount, st.StartedAt
 			}
 			switch {
 			case !st.Running && !st.Restarting:
-				return fmt.Errorf("%w: %s exited with code %d", ErrUnhealthy, c.Name, st.ExitCode)
+				return failed, fmt.Errorf("%w: %s exited with code %d", ErrUnhealthy, c.Name, st.ExitCode)
 			case st.Restarting || st.RestartCount != w.restarts || !st.StartedAt.Equal(w.started):
 				if st.ExitCode != 0 {
-					return fmt.Errorf("%w: %s exited with code %d and was restarted", ErrUnhealthy, c.Name, st.ExitCode)
+					return failed, fmt.Errorf("%w: %s exited with code %d and was restarted", ErrUnhealthy, c.Name, st.ExitCode)
 				}
-				return fmt.Errorf("%w: %s restarted", ErrUnhealthy, c.Name)
+				return failed, fmt.Errorf("%w: %s restarted", ErrUnhealthy, c.Name)
 			case st.Health == engine.HealthUnhealthy:
-				return fmt.Errorf("%w: %s reports unhealthy", ErrUnhealthy, c.Name)
+				return failed, fmt.Errorf("%w: %s reports unhealthy", ErrUnhealthy, c.Name)
 			}
 			if !w.healthy && (st.Health == "" || st.Health == engine.HealthHealthy) {
 				w.healthy = true
@@ -281,20 +302,20 @@ func (u *Updater) waitHealthy(ctx context.Context, m *spec.Meta, d *Deployment) 
 		}
 		elapsed := time.Since(start)
 		if allHealthy && elapsed >= window {
-			return nil
+			return nil, nil
 		}
 		if !allHealthy && elapsed >= max(timeout, window) {
-			var slow []string
+			var slow, ids []string
 			for _, w := range ws {
 				if !w.healthy {
-					slow = append(slow, w.c.Name)
+					slow, ids = append(slow, w.c.Name), append(ids, w.c.ID)
 				}
 			}
-			return fmt.Errorf("%w: %v not healthy after %s", ErrUnhealthy, slow, timeout)
+			return ids, fmt.Errorf("%w: %v not healthy after %s", ErrUnhealthy, slow, timeout)
 		}
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return nil, ctx.Err()
 		case <-time.After(poll):
 		}
 	}

@@ -106,10 +106,13 @@ func (u *Updater) loadOne(ctx context.Context, name string, r io.Reader, p *payl
 		u.logf("payload file %s is not an embedded image; skipped", name)
 	} else if e := m.Embedded[ref]; load[e.ID] {
 		start := time.Now()
-		if err := u.loadImage(ctx, name, ref, e.ID, cr); err != nil {
+		stop := u.reportProgress("loading "+ref+" from "+name, &cr.m)
+		err := u.loadImage(ctx, name, ref, e.ID, cr)
+		stop()
+		if err != nil {
 			return err
 		}
-		u.logf("loaded %s (%s, %.1f MB) in %s", ref, name, float64(cr.n)/1e6, time.Since(start).Round(time.Millisecond))
+		u.logf("loaded %s (%s, %.1f MB) in %s", ref, name, float64(cr.m.done.Load())/1e6, time.Since(start).Round(time.Millisecond))
 	} else {
 		u.logf("%s is already on the device; skipped %s", ref, name)
 	}
@@ -136,14 +139,15 @@ func readStreamNext(path string) (string, error) {
 	return line, nil
 }
 
+// countingReader counts what is read, for the progress of a load.
 type countingReader struct {
 	r io.Reader
-	n int64
+	m meter
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
-	c.n += int64(n)
+	c.m.done.Add(int64(n))
 	return n, err
 }
 

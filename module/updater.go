@@ -30,6 +30,9 @@ type Updater struct {
 	PollInterval time.Duration
 	// Compose runs Compose apps; found on the device when nil.
 	Compose Composer
+	// ProgressInterval is how often long pulls and loads log progress;
+	// 5s when zero.
+	ProgressInterval time.Duration
 }
 
 // New returns an Updater that logs to logw.
@@ -43,7 +46,8 @@ func (u *Updater) journal() journal.Store {
 
 func (u *Updater) logf(format string, a ...any) {
 	if u.Log != nil {
-		u.Log.Printf(format, a...)
+		// One line per message, whatever the engine or a container said.
+		u.Log.Print(OneLine(fmt.Sprintf(format, a...)))
 	}
 }
 
@@ -379,7 +383,15 @@ func (u *Updater) pullAll(ctx context.Context, refs []string) error {
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			start := time.Now()
-			if err := u.Engine.PullImage(ctx, ref); err != nil {
+			var m meter
+			stop := u.reportProgress("pulling "+ref, &m)
+			pctx := engine.WithProgress(ctx, func(p engine.Progress) {
+				m.done.Store(p.Done)
+				m.total.Store(p.Total)
+			})
+			err := u.Engine.PullImage(pctx, ref)
+			stop()
+			if err != nil {
 				errs[i] = err
 				return
 			}

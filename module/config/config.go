@@ -81,6 +81,13 @@ type Config struct {
 	// config.json format, read before the docker CLI's own config. A
 	// missing file is no credentials.
 	RegistryAuthFile string `json:"registry_auth_file"`
+	// AppLockDir holds the apps' update locks, <app>.lock: an app that
+	// holds a flock on its file is not stopped until it lets go. When the
+	// directory does not exist, no app uses the contract.
+	AppLockDir string `json:"app_lock_dir"`
+	// AppLockTimeout is how long an install waits for an app's update
+	// lock before it fails with nothing changed.
+	AppLockTimeout Duration `json:"app_lock_timeout"`
 	// MaxUnpackMB bounds the files a Compose project unpacks to: an
 	// artifact's small compressed payload must not fill the disk.
 	MaxUnpackMB int64 `json:"max_unpack_mb"`
@@ -101,9 +108,11 @@ func Default() Config {
 		MenderConfigureFile: "/var/lib/mender-configure/device-config.json",
 		// Generous: creating or removing a container copies or deletes
 		// its whole filesystem on vfs, which takes long on slow storage.
-		EngineTimeout: Duration(2 * time.Minute),
-		LockTimeout:   Duration(2 * time.Minute),
-		MaxUnpackMB:   1024,
+		EngineTimeout:  Duration(2 * time.Minute),
+		LockTimeout:    Duration(2 * time.Minute),
+		MaxUnpackMB:    1024,
+		AppLockDir:     "/run/mender-docker",
+		AppLockTimeout: Duration(5 * time.Minute),
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strings"
 	"time"
 )
 
@@ -63,6 +64,13 @@ type Engine interface {
 	RemoveContainer(ctx context.Context, id string) error
 	// RenameContainer gives a container a new name; it may be running.
 	RenameContainer(ctx context.Context, id, name string) error
+
+	// ContainerLogs returns the last tail lines a container wrote to its
+	// stdout and stderr (merged, oldest first, without line ends), whether
+	// or not it runs with a TTY.
+	ContainerLogs(ctx context.Context, id string, tail int) ([]string, error)
+	// Version is the engine's version, such as "20.10.24".
+	Version(ctx context.Context) (string, error)
 }
 
 // Container is a container as the engine reports it.
@@ -86,6 +94,16 @@ type State struct {
 	// Health is "" when the container has no health check, else
 	// "starting", "healthy" or "unhealthy".
 	Health string
+	// LastProbe is the health check's latest result; nil before the first
+	// or without a health check. Only InspectContainer fills it.
+	LastProbe *Probe
+}
+
+// Probe is one run of a container's health check.
+type Probe struct {
+	End      time.Time
+	ExitCode int
+	Output   string
 }
 
 // Health statuses.
@@ -168,4 +186,42 @@ type Healthcheck struct {
 	Timeout     time.Duration
 	StartPeriod time.Duration
 	Retries     int
+}
+
+// SplitLines cuts a container's output into at most tail lines (the last
+// ones), dropping line ends: "\n", and the "\r\n" a TTY writes.
+func SplitLines(b []byte, tail int) []string {
+	s := strings.TrimRight(string(b), "\r\n")
+	if s == "" || tail == 0 {
+		return nil
+	}
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimSuffix(l, "\r")
+	}
+	if tail > 0 && len(lines) > tail {
+		lines = lines[len(lines)-tail:]
+	}
+	return lines
+}
+
+// Progress is how far a pull has come, in bytes, summed over its layers
+// as far as the engine has told their sizes.
+type Progress struct {
+	Done, Total int64
+}
+
+type progressKey struct{}
+
+// WithProgress returns a context whose image pulls call fn as the engine
+// reports progress (often: the caller decides how much of it to show).
+// Engines that cannot tell never call it.
+func WithProgress(ctx context.Context, fn func(Progress)) context.Context {
+	return context.WithValue(ctx, progressKey{}, fn)
+}
+
+// ProgressFunc is the function WithProgress put in ctx, or nil.
+func ProgressFunc(ctx context.Context) func(Progress) {
+	fn, _ := ctx.Value(progressKey{}).(func(Progress))
+	return fn
 }

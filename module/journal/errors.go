@@ -10,4 +10,6 @@ var (
 	ErrBadApp = errors.New("not a valid app name")
 	// ErrCorrupt: a journal file exists but cannot be read back.
 	ErrCorrupt = errors.New("corrupted")
+	// ErrBusy: WaitFlock gave up; another process holds the lock.
+	ErrBusy = errors.New("lock held by another process")
 )

@@ -32,32 +32,18 @@ func (s Store) Lock(ctx context.Context, wait time.Duration, waiting func(holder
 	if err != nil {
 		return nil, fmt.Errorf("opening %s: %w", path, err)
 	}
-	deadline := time.Now().Add(wait)
-	told := false
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			break
+	err = WaitFlock(ctx, f, wait, func() {
+		if waiting != nil {
+			waiting(readHolder(path))
 		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) {
-			f.Close()
-			return nil, fmt.Errorf("locking %s: %w", path, err)
-		}
-		holder := readHolder(path)
-		if !time.Now().Before(deadline) {
-			f.Close()
-			return nil, fmt.Errorf("%w (%s) after waiting %s (lock_timeout): %s", ErrLocked, holder, wait, path)
-		}
-		if !told && waiting != nil {
-			waiting(holder)
-			told = true
-		}
-		select {
-		case <-ctx.Done():
-			f.Close()
-			return nil, ctx.Err()
-		case <-time.After(min(100*time.Millisecond, time.Until(deadline)+time.Millisecond)):
-		}
+	})
+	if errors.Is(err, ErrBusy) {
+		f.Close()
+		return nil, fmt.Errorf("%w (%s) after waiting %s (lock_timeout): %s", ErrLocked, readHolder(path), wait, path)
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("locking %s: %w", path, err)
 	}
 	// Who holds it, for the message of whoever waits next.
 	f.Truncate(0)
@@ -66,6 +52,35 @@ func (s Store) Lock(ctx context.Context, wait time.Duration, waiting func(holder
 		f.Truncate(0)
 		f.Close() // releases the flock
 	}, nil
+}
+
+// WaitFlock takes an exclusive flock on f, trying for up to wait and
+// calling waiting once if it has to wait. ErrBusy when wait runs out with
+// the lock still held by another open file.
+func WaitFlock(ctx context.Context, f *os.File, wait time.Duration, waiting func()) error {
+	deadline := time.Now().Add(wait)
+	told := false
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			return err
+		}
+		if !time.Now().Before(deadline) {
+			return ErrBusy
+		}
+		if !told && waiting != nil {
+			waiting()
+			told = true
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(min(100*time.Millisecond, time.Until(deadline)+time.Millisecond)):
+		}
+	}
 }
 
 func readHolder(path string) string {

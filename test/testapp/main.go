@@ -2,7 +2,7 @@
 // able to act out what an update must cope with. It runs in images built
 // FROM scratch, so it needs no shell.
 //
-//	testapp [-exit-after D] [-code N] [-healthy-after D] [-listen ADDR] [-term-delay D]
+//	testapp [-exit-after D] [-code N] [-healthy-after D] [-listen ADDR] [-term-delay D] [-lock FILE [-lock-for D]]
 //	testapp check        (the HEALTHCHECK: exit 0 once healthy)
 package main
 
@@ -18,6 +18,10 @@ import (
 
 const healthyFile = "/tmp/healthy"
 
+// held keeps the -lock file open (a collected *os.File closes, and a
+// closed file's flock is gone).
+var held *os.File
+
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "check" {
 		if _, err := os.Stat(healthyFile); err != nil {
@@ -31,6 +35,8 @@ func main() {
 	listen := flag.String("listen", "", "answer every TCP connection on this address with the version")
 	touch := flag.String("touch", "", "write the version to this file at start (to show a volume's data survives)")
 	termDelay := flag.Duration("term-delay", 0, "on SIGTERM, take this long to exit (a slow stop, for kills during one)")
+	lock := flag.String("lock", "", "hold an exclusive flock on this file (an app's update lock)")
+	lockFor := flag.Duration("lock-for", 0, "release -lock after this long (0: hold it until exit)")
 	flag.Parse()
 
 	version := os.Getenv("VERSION")
@@ -39,6 +45,24 @@ func main() {
 		if err := os.WriteFile(*touch, []byte(version), 0o644); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(4)
+		}
+	}
+	if *lock != "" {
+		f, err := os.OpenFile(*lock, os.O_RDWR|os.O_CREATE, 0o644)
+		if err == nil {
+			err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(5)
+		}
+		held = f
+		fmt.Println("holding the lock")
+		if *lockFor > 0 {
+			time.AfterFunc(*lockFor, func() {
+				held.Close()
+				fmt.Println("released the lock")
+			})
 		}
 	}
 	go func() {

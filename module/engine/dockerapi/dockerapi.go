@@ -12,10 +12,12 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/api/types/registry"
@@ -177,7 +179,7 @@ func (e *Engine) PullImage(ctx context.Context, ref string) error {
 	if err == nil {
 		defer resp.Close()
 		// The pull runs as long as we read; errors arrive inside the stream.
-		err = readMessages(resp, kick)
+		err = readMessages(resp, kick, engine.ProgressFunc(ctx))
 	}
 	switch {
 	case err == nil:
@@ -241,15 +243,24 @@ func (e *Engine) LoadImage(ctx context.Context, r io.Reader) error {
 		return e.timedOut(ctx, err, "loading images")
 	}
 	defer resp.Close()
-	return e.timedOut(ctx, readMessages(resp, kick), "loading images")
+	return e.timedOut(ctx, readMessages(resp, kick, nil), "loading images")
 }
 
 // readMessages reads the engine's JSON message stream to its end, calling
-// kick for each message, and returns the first error it reports.
-func readMessages(r io.Reader, kick func()) error {
+// kick for each message and progress (when not nil) with the bytes
+// downloaded so far, and returns the first error it reports.
+func readMessages(r io.Reader, kick func(), progress func(engine.Progress)) error {
 	dec := json.NewDecoder(r)
+	type layer struct{ done, total int64 }
+	layers := map[string]*layer{}
 	for {
 		var msg struct {
+			ID             string `json:"id"`
+			Status         string `json:"status"`
+			ProgressDetail struct {
+				Current int64 `json:"current"`
+				Total   int64 `json:"total"`
+			} `json:"progressDetail"`
 			Error       string `json:"error"`
 			ErrorDetail struct {
 				Message string `json:"message"`
@@ -261,6 +272,24 @@ func readMessages(r io.Reader, kick func()) error {
 			return fmt.Errorf("reading the engine's answer: %w", err)
 		}
 		kick()
+		if progress != nil && msg.ID != "" {
+			l := layers[msg.ID]
+			if l == nil {
+				l = &layer{}
+				layers[msg.ID] = l
+			}
+			switch msg.Status {
+			case "Downloading":
+				l.done, l.total = msg.ProgressDetail.Current, max(l.total, msg.ProgressDetail.Total)
+			case "Download complete", "Pull complete", "Already exists":
+				l.done = l.total
+			}
+			var p engine.Progress
+			for _, l := range layers {
+				p.Done, p.Total = p.Done+l.done, p.Total+l.total
+			}
+			progress(p)
+		}
 		if msg.ErrorDetail.Message != "" {
 			return errors.New(msg.ErrorDetail.Message)
 		}
@@ -340,6 +369,10 @@ func (e *Engine) InspectContainer(ctx context.Context, id string) (engine.Contai
 		c.State.StartedAt, _ = time.Parse(time.RFC3339Nano, s.StartedAt)
 		if s.Health != nil {
 			c.State.Health = string(s.Health.Status)
+			if n := len(s.Health.Log); n > 0 && s.Health.Log[n-1] != nil {
+				p := s.Health.Log[n-1]
+				c.State.LastProbe = &engine.Probe{End: p.End, ExitCode: p.ExitCode, Output: p.Output}
+			}
 		}
 	}
 	return c, nil
@@ -386,6 +419,62 @@ func (e *Engine) RenameContainer(ctx context.Context, id, name string) error {
 	defer cancel()
 	_, err := e.c.ContainerRename(ctx, id, client.ContainerRenameOptions{NewName: name})
 	return e.timedOut(ctx, err, "renaming %s to %s", id, name)
+}
+
+// maxLogBytes bounds what ContainerLogs reads: tail lines of a container
+// that never writes a newline could otherwise be its whole output.
+const maxLogBytes = 64 << 10
+
+func (e *Engine) ContainerLogs(ctx context.Context, id string, tail int) ([]string, error) {
+	ctx, cancel := e.call(ctx, 0)
+	defer cancel()
+	// The stream is multiplexed (8-byte frame headers) unless the
+	// container has a TTY: then it is the raw terminal output.
+	res, err := e.c.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
+	if err != nil {
+		return nil, e.timedOut(ctx, err, "inspecting container %s", id)
+	}
+	tty := res.Container.Config != nil && res.Container.Config.Tty
+	rc, err := e.c.ContainerLogs(ctx, id, client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Tail: strconv.Itoa(tail)})
+	if err != nil {
+		return nil, e.timedOut(ctx, err, "reading the log of %s", id)
+	}
+	defer rc.Close()
+	var buf limitedBuffer
+	buf.max = maxLogBytes
+	if tty {
+		_, err = io.Copy(&buf, rc)
+	} else {
+		_, err = stdcopy.StdCopy(&buf, &buf, rc)
+	}
+	if err != nil {
+		return nil, e.timedOut(ctx, err, "reading the log of %s", id)
+	}
+	return engine.SplitLines(buf.b, tail), nil
+}
+
+// limitedBuffer keeps the last max bytes written to it.
+type limitedBuffer struct {
+	b   []byte
+	max int
+}
+
+func (l *limitedBuffer) Write(p []byte) (int, error) {
+	l.b = append(l.b, p...)
+	if len(l.b) > l.max {
+		l.b = l.b[len(l.b)-l.max:]
+	}
+	return len(p), nil
+}
+
+func (e *Engine) Version(ctx context.Context) (string, error) {
+	ctx, cancel := e.call(ctx, 0)
+	defer cancel()
+	v, err := e.c.ServerVersion(ctx, client.ServerVersionOptions{})
+	if err != nil {
+		return "", e.timedOut(ctx, err, "docker version")
+	}
+	return v.Version, nil
 }
 
 // toDocker maps our configuration onto the API's types.

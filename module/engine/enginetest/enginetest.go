@@ -10,6 +10,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -27,7 +28,8 @@ const TestLabel = "io.mender.docker.test"
 type Env struct {
 	Engine engine.Engine
 	// Image returns a pullable, pinned reference of a long-running image;
-	// each call with a new name gives a distinct image.
+	// each call with a new name gives a distinct image. Its containers
+	// print one line ending in " started" when they start.
 	Image func(t *testing.T, name string) string
 	// Missing is a well-formed pinned reference that cannot be pulled.
 	Missing string
@@ -123,6 +125,49 @@ func Run(t *testing.T, env Env) {
 		require.NoError(t, err)
 		require.Len(t, l, 1)
 		assert.True(t, l[0].State.Running)
+	})
+	t.Run("logs", func(t *testing.T) {
+		// With and without a TTY (the shell format runs containers with
+		// -t): the same lines, without "\r".
+		tty := cfg
+		tty.Name, tty.Tty, tty.OpenStdin = name+"-tty", true, true
+		ttyID, err := e.CreateContainer(ctx, tty)
+		require.NoError(t, err)
+		defer e.RemoveContainer(ctx, ttyID)
+		require.NoError(t, e.StartContainer(ctx, ttyID))
+		for _, c := range []string{id, ttyID} {
+			var lines []string
+			require.Eventually(t, func() bool {
+				lines, err = e.ContainerLogs(ctx, c, 20)
+				return err == nil && len(lines) > 0
+			}, 10*time.Second, 50*time.Millisecond, "no log from %s: %v", c, err)
+			require.Len(t, lines, 1, "%q", lines)
+			assert.True(t, strings.HasSuffix(lines[0], " started"), "%q", lines[0])
+		}
+		// Started again, the TTY container has written several lines.
+		require.NoError(t, e.StopContainer(ctx, ttyID, 5*time.Second))
+		require.NoError(t, e.StartContainer(ctx, ttyID))
+		var lines []string
+		require.Eventually(t, func() bool {
+			lines, err = e.ContainerLogs(ctx, ttyID, 20)
+			return err == nil && len(lines) > 1 && strings.HasSuffix(lines[len(lines)-1], " started")
+		}, 10*time.Second, 50*time.Millisecond, "%q %v", lines, err)
+		for _, l := range lines {
+			assert.NotContains(t, l, "\r")
+		}
+		last, err := e.ContainerLogs(ctx, ttyID, 1)
+		require.NoError(t, err)
+		assert.Equal(t, lines[len(lines)-1:], last, "tail 1")
+		none, err := e.ContainerLogs(ctx, ttyID, 0)
+		require.NoError(t, err)
+		assert.Empty(t, none, "tail 0")
+		_, err = e.ContainerLogs(ctx, "mdtest-"+run+"-nonexistent", 20)
+		assert.ErrorIs(t, err, engine.ErrNotFound)
+	})
+	t.Run("version", func(t *testing.T) {
+		v, err := e.Version(ctx)
+		require.NoError(t, err)
+		assert.NotEmpty(t, v)
 	})
 	t.Run("rename while running", func(t *testing.T) {
 		require.NoError(t, e.RenameContainer(ctx, id, name+"_prev"))

@@ -35,6 +35,11 @@ type Behavior struct {
 	Crash bool
 	// Health: "" for no health check, else the status it reports.
 	Health string
+	// Output is what a container writes each time it starts, one line
+	// each (a TTY container's lines end in "\r\n", as on a real engine).
+	Output []string
+	// Probe is what its health check prints.
+	Probe string
 }
 
 // Engine is the in-memory engine. The zero value is not usable; call New.
@@ -61,7 +66,8 @@ type Engine struct {
 	// later stop of the same container finishes it first).
 	StopLag int
 
-	starts  map[string]int // starts per container
+	starts  map[string]int    // starts per container
+	logs    map[string][]byte // output per container
 	pending []pendingStop
 }
 
@@ -79,6 +85,7 @@ func New() *Engine {
 		containers: map[string]*engine.Container{},
 		configs:    map[string]engine.ContainerConfig{},
 		starts:     map[string]int{},
+		logs:       map[string][]byte{},
 	}
 }
 
@@ -329,6 +336,10 @@ func clone(c *engine.Container) engine.Container {
 	for k, v := range c.Labels {
 		out.Labels[k] = v
 	}
+	if p := c.State.LastProbe; p != nil {
+		cp := *p
+		out.State.LastProbe = &cp
+	}
 	return out
 }
 
@@ -386,12 +397,26 @@ func (e *Engine) StartContainer(ctx context.Context, id string) error {
 		}
 		b := e.remote[c.Image]
 		c.State = engine.State{StartedAt: time.Now(), RestartCount: c.State.RestartCount}
+		end := "\n"
+		if e.configs[c.ID].Tty {
+			end = "\r\n"
+		}
+		for _, l := range b.Output {
+			e.logs[c.ID] = append(e.logs[c.ID], l+end...)
+		}
 		if b.Crash {
 			c.State.ExitCode = 1
 			return nil
 		}
 		c.State.Running = true
 		c.State.Health = b.Health
+		if b.Health != "" {
+			code := 0
+			if b.Health != engine.HealthHealthy {
+				code = 1
+			}
+			c.State.LastProbe = &engine.Probe{End: time.Now(), ExitCode: code, Output: b.Probe}
+		}
 		e.starts[c.ID]++
 		return nil
 	})
@@ -425,6 +450,7 @@ func (e *Engine) RemoveContainer(ctx context.Context, id string) error {
 	return e.withContainer(id, func(c *engine.Container) error {
 		delete(e.containers, c.ID)
 		delete(e.configs, c.ID)
+		delete(e.logs, c.ID)
 		return nil
 	})
 }
@@ -444,6 +470,27 @@ func (e *Engine) RenameContainer(ctx context.Context, id, name string) error {
 		c.Name = name
 		return nil
 	})
+}
+
+func (e *Engine) ContainerLogs(ctx context.Context, id string, tail int) ([]string, error) {
+	var lines []string
+	err := e.withContainer(id, func(c *engine.Container) error {
+		lines = engine.SplitLines(e.logs[c.ID], tail)
+		return nil
+	})
+	return lines, err
+}
+
+// EngineVersion is what Version reports.
+const EngineVersion = "0.0.0-memengine"
+
+func (e *Engine) Version(ctx context.Context) (string, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err := e.enter(); err != nil {
+		return "", err
+	}
+	return EngineVersion, nil
 }
 
 // withContainer runs fn on container id under the lock, as one engine call.

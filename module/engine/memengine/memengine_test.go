@@ -16,7 +16,7 @@ func TestContract(t *testing.T) {
 		Engine: e,
 		Image: func(t *testing.T, name string) string {
 			ref := fmt.Sprintf("127.0.0.1:5000/%s@sha256:%s", name, strings.Repeat("a", 64))
-			e.AddRemote(ref, memengine.Behavior{})
+			e.AddRemote(ref, memengine.Behavior{Output: []string{"testapp " + name + " started"}})
 			return ref
 		},
 		Archive: fixture.Archives,

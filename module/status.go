@@ -1,0 +1,360 @@
+package module
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/mender-docker/mender-docker/module/engine"
+	"github.com/mender-docker/mender-docker/module/spec"
+)
+
+// Status is what `docker status --json` prints. Its field names are a
+// stable interface: fields may be added, never renamed or removed.
+type Status struct {
+	// Healthy is true when every app is.
+	Healthy bool         `json:"healthy"`
+	Engine  EngineStatus `json:"engine"`
+	Apps    []AppStatus  `json:"apps"`
+}
+
+// EngineStatus is the Docker engine the module talks to.
+type EngineStatus struct {
+	Version string `json:"version,omitempty"`
+	// Error says why the engine could not be asked; then no app is healthy.
+	Error string `json:"error,omitempty"`
+}
+
+// AppStatus is one app: what the journal says and what runs.
+type AppStatus struct {
+	App string `json:"app"`
+	// Artifact is the artifact last committed for the app ("" before the
+	// first commit).
+	Artifact string `json:"artifact"`
+	// Phase is "committed" when no deployment is in flight, else the
+	// deployment's phase (downloading, downloaded, installing, installed,
+	// committing, rolling-back, rolled-back).
+	Phase string `json:"phase"`
+	// Deploying is the artifact of the deployment in flight, if any.
+	Deploying string `json:"deploying,omitempty"`
+	// Healthy: every current container runs (not restarting) and is
+	// healthy where it has a health check, and there is at least one. A
+	// deployment in flight is no problem by itself.
+	Healthy bool `json:"healthy"`
+	// Problems say why the app is not healthy.
+	Problems []string `json:"problems,omitempty"`
+	// LastFailure is the evidence file of the app's last failed
+	// deployment, if any is kept.
+	LastFailure string            `json:"last_failure,omitempty"`
+	Containers  []ContainerStatus `json:"containers"`
+}
+
+// ContainerStatus is one container of an app.
+type ContainerStatus struct {
+	Name     string `json:"name"`
+	ID       string `json:"id"`
+	Service  string `json:"service"`
+	Image    string `json:"image"` // as created: repo@sha256:… or an image ID
+	Artifact string `json:"artifact,omitempty"`
+	// State is created, running, restarting or exited.
+	State    string `json:"state"`
+	ExitCode int    `json:"exit_code"`
+	// Health is "" without a health check, else starting, healthy or
+	// unhealthy.
+	Health       string    `json:"health"`
+	RestartCount int       `json:"restart_count"`
+	StartedAt    time.Time `json:"started_at"`
+	// Current is false for the previous set kept during an update.
+	Current bool `json:"current"`
+}
+
+// PhaseCommitted is the phase Status reports for an app with no
+// deployment in flight.
+const PhaseCommitted = "committed"
+
+// Status reads what runs and what the journal says, changing nothing and
+// taking no lock: journal files are replaced atomically, so a read sees
+// the old or the new content. With only, just those apps are reported
+// (each, even when the device has nothing of it).
+func (u *Updater) Status(ctx context.Context, only ...string) Status {
+	var st Status
+	apps := map[string]*AppStatus{}
+	get := func(app string) *AppStatus {
+		if a, ok := apps[app]; ok || (len(only) > 0 && !slices.Contains(only, app)) {
+			return a
+		}
+		a := &AppStatus{App: app, Phase: PhaseCommitted, Containers: []ContainerStatus{}}
+		apps[app] = a
+		return a
+	}
+	for _, app := range only {
+		if spec.ValidApp(app) {
+			get(app)
+		}
+	}
+	deployments := map[string]*Deployment{}
+	compose := map[string]bool{}
+	var readErrs []string
+	for _, file := range []string{installedFile, deploymentFile} {
+		names, err := u.journal().Apps(file)
+		if err != nil {
+			readErrs = append(readErrs, err.Error())
+		}
+		for _, app := range names {
+			a := get(app)
+			if a == nil {
+				continue
+			}
+			if file == installedFile {
+				in, err := u.loadInstalled(app)
+				if err != nil {
+					a.Problems = append(a.Problems, err.Error())
+					continue
+				}
+				a.Artifact = in.Artifact
+				compose[app] = compose[app] || in.ProjectDir != ""
+				continue
+			}
+			d, err := u.loadDeployment(app)
+			if err != nil || d == nil {
+				if err != nil {
+					a.Problems = append(a.Problems, err.Error())
+				}
+				continue
+			}
+			deployments[app] = d
+			a.Phase, a.Deploying = string(d.Phase), d.Artifact
+			compose[app] = compose[app] || d.ProjectDir != "" || d.OldProjectDir != ""
+		}
+	}
+
+	v, err := u.Engine.Version(ctx)
+	if err != nil {
+		st.Engine.Error = OneLine(err.Error())
+	}
+	st.Engine.Version = v
+	var list []engine.Container
+	if err == nil {
+		list, err = u.Engine.ListContainers(ctx, map[string]string{LabelApp: ""})
+		if err != nil {
+			st.Engine.Error = OneLine(err.Error())
+		}
+	}
+	for _, c := range list {
+		if app := c.Labels[LabelApp]; spec.ValidApp(app) {
+			get(app)
+		}
+	}
+	if st.Engine.Error == "" {
+		for app := range compose {
+			cs, err := u.Engine.ListContainers(ctx, map[string]string{ComposeProjectLabel: app})
+			if err != nil {
+				st.Engine.Error = OneLine(err.Error())
+				break
+			}
+			list = append(list, cs...)
+		}
+	}
+
+	for _, a := range apps {
+		a.LastFailure = u.lastEvidence(a.App)
+		d := deployments[a.App]
+		seen := map[string]bool{}
+		for _, c := range list {
+			if seen[c.ID] || (c.Labels[LabelApp] != a.App && !(compose[a.App] && c.Labels[ComposeProjectLabel] == a.App)) {
+				continue
+			}
+			seen[c.ID] = true
+			full, err := u.Engine.InspectContainer(ctx, c.ID)
+			if errors.Is(err, engine.ErrNotFound) {
+				continue // removed since the list
+			}
+			if err != nil {
+				st.Engine.Error = OneLine(err.Error())
+				continue
+			}
+			a.Containers = append(a.Containers, containerStatus(full, d))
+		}
+		sort.Slice(a.Containers, func(i, j int) bool { return a.Containers[i].Name < a.Containers[j].Name })
+		a.Problems = append(a.Problems, appProblems(a, st.Engine.Error != "")...)
+		a.Healthy = len(a.Problems) == 0
+	}
+	st.Apps = []AppStatus{}
+	for _, a := range apps {
+		st.Apps = append(st.Apps, *a)
+	}
+	sort.Slice(st.Apps, func(i, j int) bool { return st.Apps[i].App < st.Apps[j].App })
+	st.Healthy = st.Engine.Error == "" && len(readErrs) == 0
+	for _, a := range st.Apps {
+		st.Healthy = st.Healthy && a.Healthy
+	}
+	if len(readErrs) > 0 && st.Engine.Error == "" {
+		st.Engine.Error = OneLine(strings.Join(readErrs, "; "))
+	}
+	return st
+}
+
+func containerStatus(c engine.Container, d *Deployment) ContainerStatus {
+	s := c.State
+	cs := ContainerStatus{
+		Name: c.Name, ID: c.ID, Image: c.Image, Artifact: c.Labels[LabelArtifact],
+		Service: c.Labels[LabelService], ExitCode: s.ExitCode, Health: s.Health,
+		RestartCount: s.RestartCount, StartedAt: s.StartedAt.UTC(), Current: true,
+	}
+	if cs.Service == "" {
+		cs.Service = c.Labels["com.docker.compose.service"]
+	}
+	switch {
+	case s.Restarting:
+		cs.State = "restarting"
+	case s.Running:
+		cs.State = "running"
+	case s.StartedAt.IsZero():
+		cs.State = "created"
+	default:
+		cs.State = "exited"
+	}
+	if d != nil && d.ID != "" {
+		// While an update is in flight only one of the two sets counts:
+		// the new one once it has started, else the old one.
+		mine := c.Labels[LabelDeployment] == d.ID
+		switch Phase(d.Phase) {
+		case PhaseInstalling, PhaseInstalled, PhaseCommitting:
+			cs.Current = mine
+		default:
+			cs.Current = !mine
+		}
+		if c.Labels[LabelApp] == "" {
+			cs.Current = true // a Compose app's containers are replaced in place
+		}
+	}
+	return cs
+}
+
+func appProblems(a *AppStatus, engineDown bool) []string {
+	if engineDown {
+		return []string{"the engine did not answer"}
+	}
+	var p []string
+	current := 0
+	for _, c := range a.Containers {
+		if !c.Current {
+			continue
+		}
+		current++
+		switch {
+		case c.State != "running":
+			p = append(p, fmt.Sprintf("%s is %s", c.Name, c.State))
+		case c.Health != "" && c.Health != engine.HealthHealthy:
+			p = append(p, fmt.Sprintf("%s is %s", c.Name, c.Health))
+		}
+	}
+	if current == 0 {
+		p = append(p, "no containers")
+	}
+	return p
+}
+
+// Health is "healthy" or "unhealthy", for the inventory.
+func (a AppStatus) Health() string {
+	if a.Healthy {
+		return "healthy"
+	}
+	return "unhealthy"
+}
+
+// WriteText prints s for a person: one block per app.
+func (s Status) WriteText(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	if s.Engine.Error != "" {
+		fmt.Fprintf(tw, "engine: %s\n", s.Engine.Error)
+	} else {
+		fmt.Fprintf(tw, "engine: docker %s\n", s.Engine.Version)
+	}
+	if len(s.Apps) == 0 {
+		fmt.Fprintln(tw, "no apps")
+	}
+	for _, a := range s.Apps {
+		art := a.Artifact
+		if art == "" {
+			art = "-"
+		}
+		fmt.Fprintf(tw, "\napp %s: %s, artifact %s, %s", a.App, a.Health(), art, a.Phase)
+		if a.Deploying != "" {
+			fmt.Fprintf(tw, " (%s)", a.Deploying)
+		}
+		fmt.Fprintln(tw)
+		for _, p := range a.Problems {
+			fmt.Fprintf(tw, "  problem: %s\n", p)
+		}
+		if a.LastFailure != "" {
+			fmt.Fprintf(tw, "  last failed deployment: %s\n", a.LastFailure)
+		}
+		if len(a.Containers) > 0 {
+			fmt.Fprintln(tw, "  CONTAINER\tSERVICE\tSTATE\tHEALTH\tRESTARTS\tSTARTED\tIMAGE")
+		}
+		for _, c := range a.Containers {
+			health, started, state := c.Health, "-", c.State
+			if health == "" {
+				health = "-"
+			}
+			if !c.StartedAt.IsZero() {
+				started = c.StartedAt.Format(time.RFC3339)
+			}
+			if c.State == "exited" {
+				state = fmt.Sprintf("exited (%d)", c.ExitCode)
+			}
+			name := c.Name
+			if !c.Current {
+				name += " (previous)"
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%d\t%s\t%s\n", name, c.Service, state, health, c.RestartCount, started, c.Image)
+		}
+	}
+	return tw.Flush()
+}
+
+// WriteInventory prints s as Mender inventory attributes: one key=value a
+// line, a repeated key for a list.
+func (s Status) WriteInventory(w io.Writer) error {
+	var b strings.Builder
+	line := func(k, v string) {
+		// A value never breaks a line: the client reads one per line.
+		b.WriteString(k + "=" + OneLine(v) + "\n")
+	}
+	if s.Engine.Version != "" {
+		line("docker_engine_version", s.Engine.Version)
+	} else {
+		line("docker_engine_version", "unknown")
+	}
+	for _, a := range s.Apps {
+		line("docker_apps", a.App)
+	}
+	for _, a := range s.Apps {
+		k := "docker_app_" + a.App + "_"
+		art := a.Artifact
+		if art == "" {
+			art = "none"
+		}
+		line(k+"artifact", art)
+		line(k+"health", a.Health())
+		n := 0
+		for _, c := range a.Containers {
+			if c.Current {
+				n++
+			}
+		}
+		line(k+"containers", fmt.Sprint(n))
+		if a.Phase != PhaseCommitted {
+			line(k+"phase", a.Phase)
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
