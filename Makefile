@@ -85,9 +85,10 @@ unit: ## fast tests only (no dockerd, no mender)
 bench: setup build ## downtime, install time, size and memory against the shell module
 	$(GO) run ./test/bench
 
-install: build ## install the module (PREFIX/share/mender/modules/v3/docker; DESTDIR too)
-	install -d $(MODULE_DIR)
+install: build ## install the module (PREFIX/share/mender/modules/v3/docker) and its inventory script; DESTDIR too
+	install -d $(MODULE_DIR) $(DESTDIR)$(PREFIX)/share/mender/inventory
 	install -m 0755 bin/docker $(MODULE_DIR)/docker
+	install -m 0755 scripts/mender-inventory-docker $(DESTDIR)$(PREFIX)/share/mender/inventory/mender-inventory-docker
 
 install-gen: build ## install docker-artifact-gen in PREFIX/bin (for workstations)
 	install -d $(DESTDIR)$(PREFIX)/bin

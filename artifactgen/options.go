@@ -207,7 +207,12 @@ func (o Options) Artifact() (artifact.Artifact, error) {
 	key := fs + "." + name
 	provides := map[string]string{}
 	clears := append([]string(nil), o.ClearsProvides...)
-	if !o.NoDefaultSoftwareVersion {
+	switch {
+	case o.RemoveApp:
+		// A removed app leaves no version behind: the client clears
+		// before it adds, so providing the key would bring it back.
+		clears = append(clears, key+".*")
+	case !o.NoDefaultSoftwareVersion:
 		provides[key+".version"] = version
 		if !o.NoDefaultClearsProvides {
 			clears = append(clears, key+".*")

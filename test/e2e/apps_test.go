@@ -80,4 +80,8 @@ func testTwoApps(t *testing.T, cl client) {
 	assert.False(t, has, "A's images go with it")
 	assert.Equal(t, bBefore, snap(appB))
 	assert.Equal(t, bStarted, started(appB))
+	provides, err = s.mender("show-provides")
+	require.NoError(t, err)
+	assert.NotContains(t, provides, "rootfs-image."+payloadType+"-"+appA+".", "a removed app leaves no provides")
+	assert.Contains(t, provides, "rootfs-image."+payloadType+"-"+appB+".version=b-1", "removing A kept B's provides")
 }

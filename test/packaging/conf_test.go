@@ -2,7 +2,6 @@ package packaging
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -10,9 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/mender-docker/mender-docker/module"
 	"github.com/mender-docker/mender-docker/module/config"
-	"github.com/mender-docker/mender-docker/module/journal"
 )
 
 // The example config the device package installs is what its notes say:
@@ -54,22 +51,4 @@ func TestExampleConfig(t *testing.T) {
 	hard := load(true)
 	assert.True(t, hard.Policy.DenyPrivileged)
 	assert.Equal(t, []string{"registry.example.com"}, hard.Policy.AllowedRegistries)
-}
-
-// The inventory script reports each installed app's artifact, read from
-// the journal as the module writes it, in the state directory the config
-// names.
-func TestInventoryScript(t *testing.T) {
-	state := t.TempDir()
-	store := journal.Store{Dir: state}
-	require.NoError(t, store.Save("shop", "installed", module.Installed{Artifact: "shop-7", Images: []string{"x@sha256:1"}}))
-	require.NoError(t, store.Save("web", "installed", module.Installed{Artifact: "web-1.2"}))
-	require.NoError(t, os.MkdirAll(filepath.Join(state, "half"), 0o700)) // a Download in progress, nothing installed
-	conf := filepath.Join(t.TempDir(), "mender-docker.conf")
-	require.NoError(t, os.WriteFile(conf, []byte("{\n  \"state_dir\": \""+state+"\"\n}\n"), 0o644))
-	cmd := exec.Command(filepath.Join(repoRoot, "packaging", "files", "mender-inventory-docker"))
-	cmd.Env = append(os.Environ(), "MENDER_DOCKER_CONF="+conf)
-	out, err := cmd.Output()
-	require.NoError(t, err)
-	assert.Equal(t, "docker_app_shop=shop-7\ndocker_app_web=web-1.2\n", string(out))
 }
