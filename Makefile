@@ -47,8 +47,10 @@ DEB_VERSION ?= $(shell t=$$(git describe --tags --abbrev=0 2>/dev/null | sed 's/
 	echo "$${t:-0.0}~git$$(git log -1 --format=%cd --date=format:%Y%m%d%H%M%S 2>/dev/null).$$(git rev-parse --short HEAD 2>/dev/null)")
 DEB_ARCHES ?= amd64,arm64,armhf
 
+# -mod=mod: packaging/ is its own module over this one (replace ..), so its
+# go.sum follows this module's requirements as they change.
 deb: dist ## Debian packages mender-docker and mender-docker-artifact-gen for amd64, arm64, armhf, in DIST/deb
-	cd packaging && $(GO) run ./mkdeb -version "$(DEB_VERSION)" -dist "$(abspath $(DIST))" -out "$(abspath $(DIST))/deb" -arch "$(DEB_ARCHES)"
+	cd packaging && $(GO) run -mod=mod ./mkdeb -version "$(DEB_VERSION)" -dist "$(abspath $(DIST))" -out "$(abspath $(DIST))/deb" -arch "$(DEB_ARCHES)"
 
 setup: ## install Debian packages and start dockerd if needed (root)
 	scripts/deps.sh

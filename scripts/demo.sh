@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One command from a fresh Debian machine (as root) to a demonstration:
 # installs what is needed, starts dockerd and a registry on 127.0.0.1,
-# builds the module and the demo images, then, through the real Mender
+# builds the module, the generator and the demo images, writes every
+# artifact with docker-artifact-gen, then, through the real Mender
 # client in standalone mode, installs v1 of a demo app, updates it to v2,
 # shows a broken v3 being rolled back automatically and a good v3 rolled
 # back by hand, and prints what happened. The Mender client runs in a
@@ -21,6 +22,7 @@ work=$(mktemp -d /tmp/mender-docker-demo.XXXX)
 mkdir -p "$work"/{modules,etc,data,state}
 echo "== building the module and the demo images (work dir $work)"
 CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$work/modules/docker" ./cmd/docker
+CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$work/docker-artifact-gen" ./cmd/docker-artifact-gen
 go build -o "$work/fixture" ./test/cmd/fixture
 ls -l "$work/modules/docker" | awk '{printf "module binary: %.1f MB\n", $5/1e6}'
 
@@ -33,15 +35,16 @@ cleanup() {
   if [ "${KEEP:-}" != 1 ]; then
     ids=$(docker ps -aq --filter "label=io.mender.docker.app=$app")
     [ -z "$ids" ] || docker rm -f $ids >/dev/null
-    for ref in ${v1:-} ${v2:-} ${v3:-}; do docker rmi "$ref" >/dev/null 2>&1 || true; done
+    for ref in ${v1:-} ${v2:-} ${v3:-} ${v3b:-}; do docker rmi "$ref" >/dev/null 2>&1 || true; done
     rm -rf "$work"
   fi
 }
 trap cleanup EXIT
 sleep 0.5
 
-push() { "$work/fixture" push -registry "127.0.0.1:$port" -repo demo/hello -tag "$@"; }
-v1=$(push v1); v2=$(push v2); v3=$(push v3)
+# Each version answers on 127.0.0.1:18080; v3-broken exits with code 7 after 2 s.
+push() { "$work/fixture" push -registry "127.0.0.1:$port" -repo demo/hello -tag "$1" -- -listen 127.0.0.1:18080 "${@:2}"; }
+v1=$(push v1); v2=$(push v2); v3=$(push v3); v3b=$(push v3-broken -exit-after 2s -code 7)
 
 echo "device_type=demo-device" >"$work/device_type"
 echo "artifact_name=factory" >"$work/etc/artifact_info"
@@ -61,12 +64,9 @@ mender_() {
     exec mender -c "$w/mender.conf" -d "$w/data" --no-syslog "$@"' sh "$work" "$@" >>"$work/mender.log" 2>&1
 }
 
-artifact() { # name image [extra testapp flags, as JSON strings]
-  cat >"$work/$1.json" <<JSON
-{"app": "$app", "services": [{"name": "hello", "image": "$2",
-  "run_args": "--network host --restart always", "command": ["-listen", "127.0.0.1:18080"${3:+, $3}]}]}
-JSON
-  mender-artifact write module-image -T docker -n "$1" -t demo-device -m "$work/$1.json" -o "$work/$1.mender" >/dev/null
+artifact() { # name tag: written by our generator, the tag pinned to its digest
+  "$work/docker-artifact-gen" -n "$1" -t demo-device --app "$app" -o "$work/$1.mender" \
+    --service "hello=127.0.0.1:$port/demo/hello:$2,--network host --restart always" 2>>"$work/generator.log"
 }
 
 show() {
@@ -79,22 +79,22 @@ show() {
 step() { echo; echo "== $*"; }
 
 step "install v1 with 'mender install', then 'mender commit'"
-artifact demo-v1 "$v1"; mender_ install "$work/demo-v1.mender"; mender_ commit; show
+artifact demo-v1 v1; mender_ install "$work/demo-v1.mender"; mender_ commit; show
 
 step "update to v2 (pulled while v1 runs; v1 stops only when v2 is ready to start)"
-artifact demo-v2 "$v2"; mender_ install "$work/demo-v2.mender"
+artifact demo-v2 v2; mender_ install "$work/demo-v2.mender"
 echo "   before commit:"; show
 mender_ commit; echo "   after commit:"; show
 grep -o 'swapped.*' "$work/mender.log" | tail -1 | sed 's/^/   module: /; s/\\\\"//g; s/"$//'
 
 step "install a broken v3 (its process exits with code 7 after 2 s): the install fails and v2 comes back"
-artifact demo-v3-broken "$v3" '"-exit-after", "2s", "-code", "7"'
+artifact demo-v3-broken v3-broken
 if mender_ install "$work/demo-v3-broken.mender"; then echo "   unexpected: the broken install succeeded"; exit 1; fi
-grep -o 'failed the health check[^"]*' "$work/mender.log" | tail -1 | sed 's/^/   module: /'
+grep -o 'failed the health check[^"\\]*' "$work/mender.log" | tail -1 | sed 's/^/   module: /'
 show
 
 step "install a good v3, then 'mender rollback': v2 is restored exactly"
-artifact demo-v3 "$v3"; mender_ install "$work/demo-v3.mender"; show
+artifact demo-v3 v3; mender_ install "$work/demo-v3.mender"; show
 mender_ rollback; echo "   after rollback:"; show
 
 echo
