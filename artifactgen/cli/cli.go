@@ -36,6 +36,8 @@ type flags struct {
 	noDefaultVersion, noDefaultClears                                   bool
 	formatVersion                                                       string
 	healthWindow, healthTimeout, registryTimeout                        time.Duration
+	quiet, verbose                                                      bool
+	progressEvery                                                       time.Duration
 }
 
 // New returns the root command. Its errors are printed by Main.
@@ -80,6 +82,7 @@ config (~/.docker/config.json) and its credential helpers.`,
 				return err
 			}
 			res, err := artifactgen.Generate(cmd.Context(), req)
+			req.Progress.(*progress).Close()
 			if err != nil {
 				return flagError(err)
 			}
@@ -122,6 +125,12 @@ func (o *flags) register(f *pflag.FlagSet, artifact bool) {
 	f.StringArrayVar(&o.insecure, "insecure-registry", nil, "registry host[:port] reached over plain HTTP (repeatable; loopback always is,\nother hosts never without it)")
 	f.DurationVar(&o.registryTimeout, "registry-timeout", image.DefaultTimeout, "how long a registry may take to answer, or to send more of an image")
 	f.StringArrayVar(&o.params, "param", nil, "NAME=DEFAULT: default value of ${NAME} in run arguments; devices may set their own (repeatable)")
+	f.BoolVarP(&o.quiet, "quiet", "q", false, "show no progress on stderr (errors and warnings only)")
+	f.BoolVarP(&o.verbose, "verbose", "v", false, "also show each registry request and each layer on stderr")
+	// How often plain progress lines (stderr not a terminal) are printed:
+	// for tests, hidden.
+	f.DurationVar(&o.progressEvery, "progress-interval", 0, "")
+	f.MarkHidden("progress-interval")
 	if !artifact {
 		f.StringVarP(&o.name, "artifact-name", "n", "preloaded", "name the preloaded set is known by on the device")
 		f.StringVarP(&o.output, "output-path", "o", "preload", "directory to write")
@@ -215,6 +224,7 @@ the installed set, so that later updates replace it and can roll back to it.`,
 				return err
 			}
 			res, err := artifactgen.Preload(cmd.Context(), req, o.output)
+			req.Progress.(*progress).Close()
 			if err != nil {
 				return flagError(err)
 			}
@@ -224,31 +234,6 @@ the installed set, so that later updates replace it and can roll back to it.`,
 	}
 	o.register(cmd.Flags(), false)
 	return cmd
-}
-
-// newProgress shows a progress line on a terminal, and one line per
-// image elsewhere (a CI log).
-func newProgress(w io.Writer) image.Progress {
-	tty := false
-	if f, ok := w.(*os.File); ok {
-		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-			tty = true
-		}
-	}
-	var last int64
-	return func(ref string, done, total int64) {
-		switch {
-		case tty && (done-last > 1<<20 || done >= total):
-			last = done
-			fmt.Fprintf(w, "\rembedding %s  %6.1f / %6.1f MB", ref, float64(done)/1e6, float64(total)/1e6)
-			if done >= total {
-				fmt.Fprintln(w)
-			}
-		case !tty && done >= total && last != total:
-			last = total
-			fmt.Fprintf(w, "embedded %s (%.1f MB)\n", ref, float64(total)/1e6)
-		}
-	}
 }
 
 // request maps the flags and arguments to a generator request, checking
@@ -274,6 +259,9 @@ func (o *flags) request(cmd *cobra.Command, args []string) (artifactgen.Request,
 	if o.registryTimeout <= 0 {
 		return req, fmt.Errorf("--registry-timeout %s: must be more than 0", o.registryTimeout)
 	}
+	if o.quiet && o.verbose {
+		return req, fmt.Errorf("--quiet and --verbose: give one or the other")
+	}
 	req = artifactgen.Request{
 		Options: artifactgen.Options{
 			ArtifactName: o.name, DeviceTypes: o.deviceTypes, PayloadType: o.payloadType,
@@ -286,7 +274,6 @@ func (o *flags) request(cmd *cobra.Command, args []string) (artifactgen.Request,
 		ComposeDir: o.compose, Embed: o.embed, DeltaFrom: o.deltaFrom,
 		Resolver: &image.Resolver{Insecure: o.insecure, Timeout: o.registryTimeout},
 		Output:   o.output,
-		Progress: newProgress(cmd.ErrOrStderr()),
 	}
 	req.Write.Compression = comp
 	if err := comp.Check(); err != nil {
@@ -345,6 +332,21 @@ func (o *flags) request(cmd *cobra.Command, args []string) (artifactgen.Request,
 	}
 	if o.compose != "" && (len(args) > 0 || len(req.Services) > 0) {
 		return req, fmt.Errorf("--compose: give no image or --service with it")
+	}
+	// Last, so that nothing returns before it and leaves its ticker
+	// running: the caller closes it.
+	level := normal
+	switch {
+	case o.quiet:
+		level = quiet
+	case o.verbose:
+		level = verbose
+	}
+	stderr := cmd.ErrOrStderr()
+	p := newProgress(stderr, isTerminal(stderr), level, o.progressEvery)
+	req.Progress = p
+	if level == verbose {
+		req.Resolver.Trace = p.Detail
 	}
 	return req, nil
 }

@@ -27,6 +27,8 @@ type ArchiveOptions struct {
 	Gzipped bool
 	// Progress, if set, hears the compressed bytes read so far.
 	Progress func(read int64)
+	// Detail, if set, hears each layer as it is read or left out.
+	Detail func(msg string)
 }
 
 // WriteDockerArchive writes img in the `docker save` format that the
@@ -77,8 +79,15 @@ func WriteDockerArchive(w io.Writer, img v1.Image, o ArchiveOptions) error {
 			name = diff.Hex + ".tar"
 		}
 		names = append(names, name)
+		size, sizeErr := l.Size()
 		if o.Omit[diff] {
+			if o.Detail != nil {
+				o.Detail(fmt.Sprintf("layer %s left out (the delta base has it)", digest))
+			}
 			continue
+		}
+		if o.Detail != nil && sizeErr == nil {
+			o.Detail(fmt.Sprintf("layer %s: %.1f MB", digest, float64(size)/1e6))
 		}
 		rc, err := l.Compressed()
 		if err != nil {

@@ -189,8 +189,16 @@ func diffIDs(img v1.Image) ([]string, error) {
 	return out, nil
 }
 
-// Progress hears about bytes of image content as they are written.
-type Progress func(ref string, done, total int64)
+// Progress hears how the writing of embedded images goes: a command line
+// shows it.
+type Progress interface {
+	// Bytes: done of the total bytes of ref's layers (as served,
+	// compressed) are read; done is total when ref is written.
+	Bytes(ref string, done, total int64)
+	// Detail is one step worth a line in verbose output: a layer read or
+	// left out.
+	Detail(msg string)
+}
 
 // Embed writes each image as a docker-archive into dir, leaving out the
 // layers a base in bases already has (the longest common bottom run of
@@ -275,13 +283,15 @@ func writeArchiveFile(ctx context.Context, path string, ei *EmbeddedImage, omit 
 	tag := repo + ":mender-" + strings.TrimPrefix(ei.Ref[len(repo)+1:], "sha256:")[:12]
 	opt := ArchiveOptions{Tags: []string{tag}, Omit: omit, Gzipped: gzipped}
 	if progress != nil {
-		opt.Progress = func(read int64) { progress(ei.Ref, read, total) }
+		progress.Bytes(ei.Ref, 0, total)
+		opt.Progress = func(read int64) { progress.Bytes(ei.Ref, read, total) }
+		opt.Detail = func(msg string) { progress.Detail(ei.Ref + ": " + msg) }
 	}
 	if err := WriteDockerArchive(cw, ei.Image, opt); err != nil {
 		return artifact.PayloadFile{}, err
 	}
 	if progress != nil {
-		progress(ei.Ref, total, total)
+		progress.Bytes(ei.Ref, total, total)
 	}
 	if err := f.Close(); err != nil {
 		return artifact.PayloadFile{}, err

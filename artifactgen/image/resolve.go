@@ -43,6 +43,9 @@ type Resolver struct {
 	// to send the next bytes of a blob: DefaultTimeout when zero, none
 	// when negative.
 	Timeout time.Duration
+	// Trace, if set, hears each registry request and its answer's status
+	// (never headers, nor a URL's query).
+	Trace func(msg string)
 }
 
 // Resolve returns ref pinned as repo@sha256:…, keeping the repository as

@@ -28,6 +28,7 @@ type guardTransport struct {
 	base     http.RoundTripper
 	insecure []string
 	timeout  time.Duration
+	trace    func(msg string)
 }
 
 func (r *Resolver) transport() http.RoundTripper {
@@ -39,7 +40,7 @@ func (r *Resolver) transport() http.RoundTripper {
 	if t == 0 {
 		t = DefaultTimeout
 	}
-	return &guardTransport{base: base, insecure: r.Insecure, timeout: t}
+	return &guardTransport{base: base, insecure: r.Insecure, timeout: t, trace: r.Trace}
 }
 
 func (g *guardTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -47,6 +48,23 @@ func (g *guardTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.URL.Scheme == "http" && !g.plainAllowed(host) {
 		return nil, fmt.Errorf("%w: %s over plain HTTP (its HTTPS failed); give --insecure-registry %s if it really serves plain HTTP", ErrInsecure, host, host)
 	}
+	if g.trace != nil {
+		start := time.Now()
+		resp, err := g.roundTrip(req)
+		// The path only: a query may carry a signed URL's signature.
+		u := req.URL.Scheme + "://" + req.URL.Host + req.URL.EscapedPath()
+		if err != nil {
+			g.trace(fmt.Sprintf("registry: %s %s: %s", req.Method, u, oneLine(err)))
+		} else {
+			g.trace(fmt.Sprintf("registry: %s %s: %s in %s", req.Method, u, resp.Status, time.Since(start).Round(time.Millisecond)))
+		}
+		return resp, err
+	}
+	return g.roundTrip(req)
+}
+
+func (g *guardTransport) roundTrip(req *http.Request) (*http.Response, error) {
+	host := req.URL.Host
 	if g.timeout < 0 {
 		return g.base.RoundTrip(req)
 	}

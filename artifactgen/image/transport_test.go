@@ -4,7 +4,9 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -123,4 +125,55 @@ func TestRegistryStallsInBlob(t *testing.T) {
 	require.Error(t, err)
 	assert.Less(t, time.Since(start), 10*time.Second)
 	assert.ErrorContains(t, err, "registry "+reg.Addr)
+}
+
+// progressRecorder is an image.Progress that keeps what it hears.
+type progressRecorder struct {
+	mu      sync.Mutex
+	details []string
+	last    [2]int64 // done, total
+}
+
+func (r *progressRecorder) Bytes(_ string, done, total int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.last = [2]int64{done, total}
+}
+
+func (r *progressRecorder) Detail(msg string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.details = append(r.details, msg)
+}
+
+// Trace hears each registry request with its status, never a URL's query
+// (a redirect to storage may be signed in it); Progress hears each layer
+// and the bytes read, to the total.
+func TestTraceAndProgress(t *testing.T) {
+	reg := fixture.NewRegistry(t, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/") && r.URL.RawQuery == "" {
+				http.Redirect(w, r, r.URL.Path+"?X-Amz-Signature=SECRET", http.StatusTemporaryRedirect)
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
+	})
+	fixture.MustPush(t, reg, "acme/web", "1.0", fixture.Image{Version: "1.0", PadBytes: 1000, PadSeed: 1})
+	rec := &progressRecorder{}
+	r := anonymous()
+	r.Trace = rec.Detail
+	ei, err := r.Fetch(context.Background(), reg.Addr+"/acme/web:1.0")
+	require.NoError(t, err)
+	_, _, err = image.Embed(context.Background(), []*image.EmbeddedImage{ei}, nil, t.TempDir(), false, rec)
+	require.NoError(t, err)
+	all := strings.Join(rec.details, "\n")
+	t.Log(all)
+	assert.NotContains(t, all, "SECRET")
+	assert.Regexp(t, `(?m)^registry: HEAD http://`+reg.Addr+`/v2/acme/web/manifests/1\.0: 200 OK in `, all)
+	assert.Regexp(t, `(?m)^registry: GET http://`+reg.Addr+`/v2/acme/web/blobs/sha256:[0-9a-f]{64}: 307 Temporary Redirect in `, all)
+	assert.Regexp(t, `(?m)^registry: GET http://`+reg.Addr+`/v2/acme/web/blobs/sha256:[0-9a-f]{64}: 200 OK in `, all)
+	assert.Len(t, regexp.MustCompile(`(?m)^`+regexp.QuoteMeta(ei.Ref)+`: layer sha256:[0-9a-f]{64}: \d+\.\d MB$`).FindAllString(all, -1), 2, "each layer: the program and the padding")
+	assert.Equal(t, rec.last[1], rec.last[0], "done is the total at the end")
+	assert.Greater(t, rec.last[1], int64(1000))
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -46,13 +47,48 @@ func (s slowWriter) Write(b []byte) (int, error) {
 	return n, nil
 }
 
-// SIGINT or SIGTERM while --embed writes: the built binary exits 130,
-// removes every temporary file, and leaves the output path as it was.
-func TestSignalDuringEmbed(t *testing.T) {
+func build(t *testing.T) string {
 	bin := filepath.Join(t.TempDir(), "docker-artifact-gen")
 	build := exec.Command("go", "build", "-o", bin, ".")
 	build.Stderr = os.Stderr
 	require.NoError(t, build.Run())
+	return bin
+}
+
+// The built binary, its stderr a pipe as in CI: --embed over a slow link
+// prints plain progress lines (MB done of total, rate) on stderr only, and
+// with -q none; stdout is the same either way.
+func TestProgressOnStderr(t *testing.T) {
+	bin := build(t)
+	reg := fixture.NewRegistry(t, slowBlobs)
+	ref := fixture.MustPush(t, reg, "acme/big", "1", fixture.Image{Version: "1", PadBytes: 2 << 20, PadSeed: 9})
+	line := regexp.MustCompile(`(?m)^embedding ` + regexp.QuoteMeta(ref) + `: \d+\.\d of \d+\.\d MB after \d+s \(\d+\.\d MB/s\)$`)
+	for _, quiet := range []bool{false, true} {
+		out := filepath.Join(t.TempDir(), "big.mender")
+		args := []string{"-n", "big-1", "-t", "rpi4", "--embed", "-o", out, "--progress-interval", "300ms", reg.Addr + "/acme/big:1"}
+		if quiet {
+			args = append([]string{"-q"}, args...)
+		}
+		cmd := exec.Command(bin, args...)
+		cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+t.TempDir())
+		var stdout, stderr strings.Builder
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		require.NoError(t, cmd.Run(), stderr.String())
+		assert.Equal(t, "Artifact "+out+" written:\n  "+ref+"\n", stdout.String())
+		if quiet {
+			assert.Empty(t, stderr.String(), "-q")
+			continue
+		}
+		assert.GreaterOrEqual(t, len(line.FindAllString(stderr.String(), -1)), 2, stderr.String())
+		assert.Contains(t, stderr.String(), "embedded "+ref+": ")
+		assert.NotContains(t, stderr.String(), "\r")
+	}
+}
+
+// SIGINT or SIGTERM while --embed writes: the built binary exits 130,
+// removes every temporary file, and leaves the output path as it was.
+func TestSignalDuringEmbed(t *testing.T) {
+	bin := build(t)
 
 	reg := fixture.NewRegistry(t, slowBlobs)
 	fixture.MustPush(t, reg, "acme/big", "1", fixture.Image{Version: "1", PadBytes: 8 << 20, PadSeed: 7})
