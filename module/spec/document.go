@@ -146,7 +146,17 @@ func strictUnmarshal(data []byte, v any) error {
 
 // JSON writes d as an artifact carries it.
 func (d Document) JSON() ([]byte, error) {
-	return json.Marshal(d)
+	type plain Document
+	if d.Compose != nil {
+		// Compose apps have always had params before embedded: kept, so
+		// that the same inputs give the same artifact bytes. (The outer
+		// field hides the inner one and comes after all of it.)
+		return json.Marshal(struct {
+			plain
+			Embedded map[string]Embedded `json:"embedded,omitempty"`
+		}{plain(d), d.Embedded})
+	}
+	return json.Marshal(plain(d))
 }
 
 // Decode reads a document strictly (an unknown field is an error) without

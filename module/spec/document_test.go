@@ -57,6 +57,13 @@ func TestDocumentJSON(t *testing.T) {
 	out, err = spec.Document{App: "a", Health: &spec.HealthDoc{Window: "5s"}, Services: spec.Services{{Name: "w", Image: img}, {Name: "a", Image: img, RunArgs: "-d"}}}.JSON()
 	require.NoError(t, err)
 	assert.Equal(t, `{"app":"a","health":{"window":"5s"},"services":{"a":{"image":"`+img+`","run_args":"-d"},"w":{"image":"`+img+`"}}}`, string(out))
+	emb := map[string]spec.Embedded{img: {ID: dig, File: "web.tar"}}
+	out, err = spec.Document{App: "a", Compose: &spec.Compose{Project: "p.tar", Images: []string{img}}, Embedded: emb, Params: map[string]string{"P": "1"}}.JSON()
+	require.NoError(t, err)
+	assert.Equal(t, `{"app":"a","compose":{"project":"p.tar","images":["`+img+`"]},"params":{"P":"1"},"embedded":{"`+img+`":{"id":"`+dig+`","file":"web.tar"}}}`, string(out), "compose apps: params before embedded, as always")
+	out, err = spec.Document{Containers: []string{img}, RunArgs: strp(""), Embedded: emb, Params: map[string]string{"P": "1"}}.JSON()
+	require.NoError(t, err)
+	assert.Equal(t, `{"containers":["`+img+`"],"run_args":"","embedded":{"`+img+`":{"id":"`+dig+`","file":"web.tar"}},"params":{"P":"1"}}`, string(out))
 	_, err = spec.Document{Services: spec.Services{{Name: "a", Image: img}, {Name: "a", Image: img}}}.JSON()
 	assert.ErrorIs(t, err, spec.ErrInvalid)
 	assert.ErrorContains(t, err, `services: "a" used twice`)
