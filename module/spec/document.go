@@ -39,10 +39,10 @@ type HealthDoc struct {
 	Timeout string `json:"timeout,omitempty"`
 }
 
-// Doc is h as a document writes it, nil when both fields take the
-// device's defaults.
+// Doc is h as a document writes it: nil when both fields are zero (the
+// device's defaults), a non-positive field left out.
 func (h Health) Doc() *HealthDoc {
-	if h.Window <= 0 && h.Timeout <= 0 {
+	if h.Window == 0 && h.Timeout == 0 {
 		return nil
 	}
 	d := &HealthDoc{}
