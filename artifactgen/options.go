@@ -3,7 +3,6 @@ package artifactgen
 import (
 	"github.com/mender-docker/mender-docker/artifactgen/artifact"
 
-	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -58,17 +57,9 @@ type Options struct {
 	Compose *spec.Compose
 }
 
-// Service is one container with its own arguments.
-type Service struct {
-	Name    string `json:"name"`
-	Image   string `json:"image"`
-	RunArgs string `json:"run_args,omitempty"`
-}
-
-type serviceJSON struct {
-	Image   string `json:"image"`
-	RunArgs string `json:"run_args,omitempty"`
-}
+// Service is one container with its own arguments, as the meta-data
+// names it.
+type Service = spec.ServiceDoc
 
 // ParseService parses NAME=IMAGE[,RUN-ARGS] as given to --service.
 func ParseService(s string) (Service, error) {
@@ -80,97 +71,61 @@ func ParseService(s string) (Service, error) {
 	return Service{Name: name, Image: img, RunArgs: args}, nil
 }
 
-// MetaData builds the module's meta-data and validates it with the
-// module's own parser, so that what the device would refuse fails here.
-func (o Options) MetaData() ([]byte, error) {
-	var out []byte
-	var err error
+// Document is the module's meta-data for o.
+func (o Options) Document() (spec.Document, error) {
 	switch {
 	case o.Compose != nil:
 		if len(o.Services) > 0 || len(o.Images) > 0 || o.RunArgs != "" {
-			return nil, fmt.Errorf("--compose: give no image, --service or --run-args with it")
+			return spec.Document{}, fmt.Errorf("--compose: give no image, --service or --run-args with it")
 		}
-		out, err = json.Marshal(struct {
-			App      string                   `json:"app,omitempty"`
-			Health   *healthJSON              `json:"health,omitempty"`
-			Compose  *spec.Compose            `json:"compose"`
-			Params   map[string]string        `json:"params,omitempty"`
-			Embedded map[string]spec.Embedded `json:"embedded,omitempty"`
-		}{o.App, o.healthJSON(), o.Compose, o.Params, o.Embedded})
+		return spec.Document{App: o.App, Health: o.Health.Doc(), Compose: o.Compose, Params: o.Params, Embedded: o.Embedded}, nil
 	case o.RemoveApp:
 		if o.App == "" || len(o.Services) > 0 || len(o.Images) > 0 || o.RunArgs != "" {
-			return nil, fmt.Errorf("--remove-app: give --app and no image, --service or --run-args")
+			return spec.Document{}, fmt.Errorf("--remove-app: give --app and no image, --service or --run-args")
 		}
-		out, err = json.Marshal(struct {
-			App    string `json:"app"`
-			Remove bool   `json:"remove"`
-		}{o.App, true})
+		return spec.Document{App: o.App, Remove: true}, nil
 	case len(o.Services) > 0 && len(o.Images) > 0:
-		return nil, fmt.Errorf("images and --service: give one or the other")
+		return spec.Document{}, fmt.Errorf("images and --service: give one or the other")
 	case len(o.Services) > 0:
 		if o.RunArgs != "" {
-			return nil, fmt.Errorf("--run-args: with --service, give each service its own arguments")
+			return spec.Document{}, fmt.Errorf("--run-args: with --service, give each service its own arguments")
 		}
-		// Services by name: Mender's meta-data rules forbid objects in lists.
-		byName := map[string]serviceJSON{}
+		seen := map[string]bool{}
 		for _, s := range o.Services {
-			if _, dup := byName[s.Name]; dup {
-				return nil, fmt.Errorf("--service %s: the name is used twice", s.Name)
+			if seen[s.Name] {
+				return spec.Document{}, fmt.Errorf("--service %s: the name is used twice", s.Name)
 			}
-			byName[s.Name] = serviceJSON{s.Image, s.RunArgs}
+			seen[s.Name] = true
 		}
-		out, err = json.Marshal(struct {
-			App      string                   `json:"app,omitempty"`
-			Health   *healthJSON              `json:"health,omitempty"`
-			Services map[string]serviceJSON   `json:"services"`
-			Embedded map[string]spec.Embedded `json:"embedded,omitempty"`
-			Params   map[string]string        `json:"params,omitempty"`
-		}{o.App, o.healthJSON(), byName, o.Embedded, o.Params})
+		return spec.Document{App: o.App, Health: o.Health.Doc(), Services: o.Services, Embedded: o.Embedded, Params: o.Params}, nil
 	default:
-		// The shell generator's shape, plus optional fields.
-		out, err = json.Marshal(struct {
-			App        string                   `json:"app,omitempty"`
-			Health     *healthJSON              `json:"health,omitempty"`
-			Containers []string                 `json:"containers"`
-			RunArgs    string                   `json:"run_args"`
-			Embedded   map[string]spec.Embedded `json:"embedded,omitempty"`
-			Params     map[string]string        `json:"params,omitempty"`
-		}{o.App, o.healthJSON(), o.Images, o.RunArgs, o.Embedded, o.Params})
+		// The shell generator's shape (run_args always written), plus
+		// optional fields.
+		runArgs := o.RunArgs
+		return spec.Document{App: o.App, Health: o.Health.Doc(), Containers: o.Images, RunArgs: &runArgs, Embedded: o.Embedded, Params: o.Params}, nil
 	}
+}
+
+// MetaData builds the module's meta-data and validates it with the
+// module's own parser, so that what the device would refuse fails here.
+func (o Options) MetaData() ([]byte, error) {
+	d, err := o.Document()
 	if err != nil {
 		return nil, err
 	}
-	// A placeholder without a default gets its value on the device; here a
-	// stand-in value lets the rest of the arguments be checked.
-	standIn := func(name string) (string, string, bool) {
-		if v, ok := o.Params[name]; ok {
-			return v, "default", true
-		}
-		return "1", "stand-in", true
+	out, err := d.JSON()
+	if err != nil {
+		return nil, err
 	}
-	if _, err := spec.ParseWith(out, spec.ParseOptions{Lookup: standIn}); err != nil {
+	// What is checked is what ships: the written JSON, read back.
+	back, err := spec.Decode(out)
+	if err != nil {
+		return nil, err
+	}
+	if err := back.Check(); err != nil {
 		return nil, err
 	}
 	return out, nil
-}
-
-type healthJSON struct {
-	Window  string `json:"window,omitempty"`
-	Timeout string `json:"timeout,omitempty"`
-}
-
-func (o Options) healthJSON() *healthJSON {
-	if o.Health.Window == 0 && o.Health.Timeout == 0 {
-		return nil
-	}
-	h := &healthJSON{}
-	if o.Health.Window > 0 {
-		h.Window = o.Health.Window.String()
-	}
-	if o.Health.Timeout > 0 {
-		h.Timeout = o.Health.Timeout.String()
-	}
-	return h
 }
 
 // Artifact builds the artifact's headers and meta-data.

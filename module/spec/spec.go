@@ -1,20 +1,21 @@
-// Package spec parses and validates the update module's meta-data: the JSON
-// that a `docker` artifact carries in header/meta-data. It accepts the shell
-// docker-artifact-gen's format ({"containers": [...], "run_args": "..."})
-// and the extensions in docs/design.md (app, services, health, …), and turns each
-// service into an engine.ContainerConfig by parsing its run arguments with
-// `docker run` meaning and no shell. The generator uses the same parser, so
-// a bad artifact fails on the workstation rather than on the device.
+// Package spec owns the update module's meta-data: the JSON that a
+// `docker` artifact carries in header/meta-data. Document defines the
+// format with its JSON tags; the generator fills one in and writes it with
+// Document.JSON, and the module reads it with Decode and validates it into
+// a Meta (Parse does both). It accepts the shell docker-artifact-gen's
+// format ({"containers": [...], "run_args": "..."}) and the extensions in
+// docs/design.md (app, services, health, …), and turns each service into an
+// engine.ContainerConfig by parsing its run arguments with `docker run`
+// meaning and no shell. The generator checks what it writes with the same
+// code (Document.Check), so a bad artifact fails on the workstation rather
+// than on the device.
 package spec
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -137,77 +138,6 @@ func (m *Meta) Images() []string {
 	return out
 }
 
-type rawMeta struct {
-	App        *string             `json:"app"`
-	Containers []string            `json:"containers"`
-	RunArgs    *string             `json:"run_args"`
-	Services   json.RawMessage     `json:"services"`
-	Health     *rawHealth          `json:"health"`
-	Embedded   map[string]Embedded `json:"embedded"`
-	Params     map[string]string   `json:"params"`
-	Remove     bool                `json:"remove"`
-	Compose    *Compose            `json:"compose"`
-}
-
-// servicesList reads services in either form: an object keyed by service
-// name (what the generator writes: Mender's meta-data rules forbid objects
-// inside lists, and the client re-encodes the JSON, sorting keys, so
-// services start in name order), or a list of objects with a name each.
-func servicesList(data json.RawMessage) ([]rawService, error) {
-	trimmed := bytes.TrimSpace(data)
-	if bytes.HasPrefix(trimmed, []byte("[")) {
-		var list []rawService
-		if err := strictUnmarshal(trimmed, &list); err != nil {
-			return nil, invalid("services: %v", err)
-		}
-		return list, nil
-	}
-	var byName map[string]struct {
-		Image   string   `json:"image"`
-		RunArgs string   `json:"run_args"`
-		Command []string `json:"command"`
-	}
-	if err := strictUnmarshal(trimmed, &byName); err != nil {
-		return nil, invalid("services: want an object of services by name: %v", err)
-	}
-	if byName == nil {
-		return nil, invalid("services: want an object of services by name")
-	}
-	names := make([]string, 0, len(byName))
-	for n := range byName {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	list := make([]rawService, 0, len(names))
-	for _, n := range names {
-		s := byName[n]
-		list = append(list, rawService{Name: n, Image: s.Image, RunArgs: s.RunArgs, Command: s.Command, field: "services." + n})
-	}
-	return list, nil
-}
-
-func strictUnmarshal(data []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("%s", strings.TrimPrefix(err.Error(), "json: "))
-	}
-	return nil
-}
-
-type rawService struct {
-	field   string   // how errors name it
-	Name    string   `json:"name"`
-	Image   string   `json:"image"`
-	RunArgs string   `json:"run_args"`
-	Command []string `json:"command"`
-}
-
-type rawHealth struct {
-	Window  string `json:"window"`
-	Timeout string `json:"timeout"`
-}
-
 func invalid(format string, a ...any) error {
 	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, a...))
 }
@@ -229,87 +159,73 @@ func ParseApp(data []byte, defaultApp string) (*Meta, error) {
 // ParseWith is Parse for a device: its default app, and the values of
 // ${NAME} placeholders.
 func ParseWith(data []byte, o ParseOptions) (*Meta, error) {
+	d, err := Decode(data)
+	if err != nil {
+		return nil, err
+	}
+	return d.Meta(o)
+}
+
+// Meta validates d and returns it in usable form, as ParseWith does. The
+// compose file's default is filled in d.
+func (d *Document) Meta(o ParseOptions) (*Meta, error) {
 	defaultApp := o.DefaultApp
 	if defaultApp == "" {
 		defaultApp = DefaultApp
 	}
-	if len(data) > MaxMetaDataBytes {
-		return nil, invalid("too large: larger than %d bytes", MaxMetaDataBytes)
-	}
-	trimmed := bytes.TrimSpace(data)
-	if len(trimmed) == 0 || string(trimmed) == "null" {
-		return nil, invalid("empty: the artifact has no meta-data (want {\"containers\": [...]} or {\"services\": [...]})")
-	}
-	if trimmed[0] != '{' {
-		return nil, invalid("not a JSON object")
-	}
-	dec := json.NewDecoder(bytes.NewReader(trimmed))
-	dec.DisallowUnknownFields()
-	var raw rawMeta
-	if err := dec.Decode(&raw); err != nil {
-		return nil, invalid("not valid JSON: %s", strings.TrimPrefix(err.Error(), "json: "))
-	}
-	if dec.More() {
-		return nil, invalid("trailing data after the JSON object")
-	}
-
-	if err := checkParams(raw.Params); err != nil {
+	if err := checkParams(d.Params); err != nil {
 		return nil, err
 	}
-	m := &Meta{App: defaultApp, Params: raw.Params}
-	sub := &substituter{lookup: o.Lookup, defaults: raw.Params, used: map[string]Substitution{}}
-	if raw.App != nil {
-		if !appRE.MatchString(*raw.App) {
-			return nil, invalid("app: %q must be 1-63 of a-z 0-9 _ . - and start with a letter or digit", *raw.App)
+	m := &Meta{App: defaultApp, Params: d.Params}
+	sub := &substituter{lookup: o.Lookup, defaults: d.Params, used: map[string]Substitution{}}
+	if d.App != "" {
+		if !appRE.MatchString(d.App) {
+			return nil, invalid("app: %q must be 1-63 of a-z 0-9 _ . - and start with a letter or digit", d.App)
 		}
-		m.App = *raw.App
+		m.App = d.App
 	}
-	if raw.Health != nil {
+	if d.Health != nil {
 		var err error
-		if m.Health.Window, err = parseDur("health.window", raw.Health.Window); err != nil {
+		if m.Health.Window, err = parseDur("health.window", d.Health.Window); err != nil {
 			return nil, err
 		}
-		if m.Health.Timeout, err = parseDur("health.timeout", raw.Health.Timeout); err != nil {
+		if m.Health.Timeout, err = parseDur("health.timeout", d.Health.Timeout); err != nil {
 			return nil, err
 		}
 	}
 
 	switch {
-	case raw.Remove:
-		if raw.Containers != nil || raw.Services != nil || raw.RunArgs != nil || raw.Embedded != nil {
+	case d.Remove:
+		if d.Containers != nil || d.Services != nil || d.RunArgs != nil || d.Embedded != nil {
 			return nil, invalid("remove: an artifact that removes an app has no containers, services, run_args or embedded images")
 		}
-		if raw.App == nil {
+		if d.App == "" {
 			return nil, invalid("remove: name the app to remove in app")
 		}
 		m.Remove = true
 		return m, nil
-	case raw.Compose != nil:
-		if raw.Containers != nil || raw.Services != nil || raw.RunArgs != nil {
+	case d.Compose != nil:
+		if d.Containers != nil || d.Services != nil || d.RunArgs != nil {
 			return nil, invalid("compose: a Compose app has no containers, services or run_args")
 		}
-		if err := m.addCompose(raw.Compose); err != nil {
+		if err := m.addCompose(d.Compose); err != nil {
 			return nil, err
 		}
-		if err := m.addEmbedded(raw.Embedded); err != nil {
+		if err := m.addEmbedded(d.Embedded); err != nil {
 			return nil, err
 		}
 		return m, nil
-	case raw.Containers != nil && raw.Services != nil:
+	case d.Containers != nil && d.Services != nil:
 		return nil, invalid("containers and services: give one or the other")
-	case raw.Services != nil:
-		if raw.RunArgs != nil {
+	case d.Services != nil:
+		if d.RunArgs != nil {
 			return nil, invalid("run_args: goes inside each service when services is used")
 		}
-		list, err := servicesList(raw.Services)
-		if err != nil {
+		if err := m.addServices(d.Services, sub); err != nil {
 			return nil, err
 		}
-		if err := m.addServices(list, sub); err != nil {
-			return nil, err
-		}
-	case raw.Containers != nil:
-		if err := m.addContainers(raw.Containers, raw.RunArgs, sub); err != nil {
+	case d.Containers != nil:
+		if err := m.addContainers(d.Containers, d.RunArgs, sub); err != nil {
 			return nil, err
 		}
 	default:
@@ -319,7 +235,7 @@ func ParseWith(data []byte, o ParseOptions) (*Meta, error) {
 	if err := m.checkNames(); err != nil {
 		return nil, err
 	}
-	if err := m.addEmbedded(raw.Embedded); err != nil {
+	if err := m.addEmbedded(d.Embedded); err != nil {
 		return nil, err
 	}
 	return m, nil
@@ -446,7 +362,7 @@ func (m *Meta) addContainers(images []string, runArgs *string, sub *substituter)
 	return nil
 }
 
-func (m *Meta) addServices(raws []rawService, sub *substituter) error {
+func (m *Meta) addServices(raws Services, sub *substituter) error {
 	if len(raws) == 0 {
 		return invalid("services: empty list")
 	}
@@ -454,11 +370,8 @@ func (m *Meta) addServices(raws []rawService, sub *substituter) error {
 		return invalid("services: more than %d services", MaxServices)
 	}
 	seen := map[string]bool{}
-	for i, r := range raws {
-		field := r.field
-		if field == "" {
-			field = fmt.Sprintf("services[%d]", i)
-		}
+	for _, r := range raws {
+		field := r.errField()
 		if !serviceRE.MatchString(r.Name) {
 			return invalid("%s.name: %q must be 1-63 of a-z A-Z 0-9 _ . - and start with a letter or digit", field, r.Name)
 		}
