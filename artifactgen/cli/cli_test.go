@@ -225,3 +225,27 @@ func TestEmbedServices(t *testing.T) {
 		assert.Equal(t, m.Embedded[s.Image].ID, s.Config.Image)
 	}
 }
+
+// An artifact whose run arguments hold a placeholder the devices fill in
+// (no default) is still a base for a delta: only its embedded images are
+// read.
+func TestDeltaFromArtifactWithPlaceholders(t *testing.T) {
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	reg := fixture.NewRegistry(t)
+	base := fixture.Image{Version: "1", PadBytes: 256 << 10, PadSeed: 7}
+	next := base
+	next.Version = "2"
+	fixture.MustPush(t, reg, "acme/web", "1", base)
+	fixture.MustPush(t, reg, "acme/web", "2", next)
+	dir := t.TempDir()
+	full, delta := filepath.Join(dir, "full.mender"), filepath.Join(dir, "delta.mender")
+	code, _, stderr := run("-n", "web-1", "-t", "rpi4", "--embed", "--run-args", "--network none -e SITE=${SITE}", "-o", full, reg.Addr+"/acme/web:1")
+	require.Equal(t, 0, code, stderr)
+	code, _, stderr = run("-n", "web-2", "-t", "rpi4", "--embed", "--delta-from", full, "--run-args", "--network none -e SITE=${SITE}", "-o", delta, reg.Addr+"/acme/web:2")
+	require.Equal(t, 0, code, stderr)
+	fi, err := os.Stat(delta)
+	require.NoError(t, err)
+	fullInfo, err := os.Stat(full)
+	require.NoError(t, err)
+	assert.Less(t, fi.Size(), fullInfo.Size()/2, "the delta leaves the shared layer out")
+}

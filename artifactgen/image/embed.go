@@ -151,12 +151,15 @@ func BasesFromArtifact(path string) ([]Base, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := spec.Parse(info.MetaData)
+	// Only the embedded images matter here: placeholders that the devices
+	// fill in (and so have no value on the workstation) must not stop an
+	// artifact from being a delta base.
+	doc, err := spec.Decode(info.MetaData)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	var out []Base
-	for _, e := range m.Embedded {
+	for _, e := range doc.Embedded {
 		if len(e.Layers) > 0 {
 			out = append(out, Base{ID: e.ID, Layers: e.Layers})
 		}
