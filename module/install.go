@@ -60,8 +60,14 @@ func (u *Updater) Install(ctx context.Context, filesDir string) error {
 			return err
 		}
 		d.ID = newID()
+		// Which containers stay is decided here, once, and journalled
+		// with the phase: every later step and a resumed run agree on it.
+		keep := unchanged(m, all)
 		for _, c := range all {
-			d.Old = append(d.Old, OldContainer{ID: c.ID, Name: c.Name, Image: c.Image, Running: c.State.Running || c.State.Restarting})
+			d.Old = append(d.Old, OldContainer{ID: c.ID, Name: c.Name, Image: c.Image, Running: c.State.Running || c.State.Restarting, Kept: keep[c.ID]})
+		}
+		if len(keep) > 0 {
+			u.logf("app %s: keeping %d container(s) whose configuration did not change", m.App, len(keep))
 		}
 		d.Phase = PhaseInstalling
 		if err := u.save(d); err != nil {
@@ -113,18 +119,24 @@ func (u *Updater) swap(ctx context.Context, m *spec.Meta, d *Deployment) error {
 		return err
 	}
 	byID := map[string]engine.Container{}
-	mine := map[string]engine.Container{} // new containers by service
+	mine := map[string]engine.Container{} // new or kept containers by service
 	for _, c := range all {
 		byID[c.ID] = c
-		if c.Labels[LabelDeployment] == d.ID {
+		if c.Labels[LabelDeployment] == d.ID || d.kept(c.ID) {
 			mine[c.Labels[LabelService]] = c
 		}
 	}
 	// 1. Free the names: the old set keeps running under other names.
 	held := map[string]bool{} // names an old container still holds
+	replaced := 0
+	for _, o := range d.Old {
+		if !o.Kept {
+			replaced++
+		}
+	}
 	for _, o := range d.Old {
 		c, ok := byID[o.ID]
-		if !ok || c.Name != o.Name {
+		if o.Kept || !ok || c.Name != o.Name {
 			continue
 		}
 		if err := u.Engine.RenameContainer(ctx, o.ID, o.Name+prevSuffix); err != nil {
@@ -155,7 +167,7 @@ func (u *Updater) swap(ctx context.Context, m *spec.Meta, d *Deployment) error {
 		mine[s.Name] = engine.Container{ID: id, Name: name}
 	}
 	// 3. Stop old, 4. start new: the only downtime.
-	if !d.Stopping && len(d.Old) > 0 {
+	if !d.Stopping && replaced > 0 {
 		d.Stopping = true
 		if err := u.save(d); err != nil {
 			return err
@@ -163,14 +175,14 @@ func (u *Updater) swap(ctx context.Context, m *spec.Meta, d *Deployment) error {
 	}
 	t0 := time.Now()
 	for _, o := range d.Old {
-		if c, ok := byID[o.ID]; ok && (c.State.Running || c.State.Restarting) {
+		if c, ok := byID[o.ID]; ok && !o.Kept && (c.State.Running || c.State.Restarting) {
 			if err := u.Engine.StopContainer(ctx, o.ID, u.stopTimeout()); err != nil && !errors.Is(err, engine.ErrNotFound) {
 				return err
 			}
 		}
 	}
 	for _, o := range d.Old {
-		if held[o.Name] {
+		if held[o.Name] && !o.Kept {
 			if err := u.Engine.RenameContainer(ctx, o.ID, o.Name+prevSuffix); err != nil {
 				return err
 			}
@@ -184,27 +196,22 @@ func (u *Updater) swap(ctx context.Context, m *spec.Meta, d *Deployment) error {
 				return err
 			}
 		}
-		if c.State.Running {
+		if c.State.Running || c.State.Restarting {
 			continue
 		}
 		if err := u.Engine.StartContainer(ctx, c.ID); err != nil {
 			return fmt.Errorf("starting %s: %w", s.Config.Name, err)
 		}
 	}
-	u.logf("app %s: swapped %d old for %d new container(s) in %s (stop %s, start %s)", m.App, len(d.Old), len(m.Services),
+	u.logf("app %s: swapped %d old for %d new container(s), kept %d, in %s (stop %s, start %s)", m.App, replaced, len(m.Services)-(len(d.Old)-replaced), len(d.Old)-replaced,
 		time.Since(t0).Round(time.Millisecond), t1.Sub(t0).Round(time.Millisecond), time.Since(t1).Round(time.Millisecond))
 	return nil
 }
 
 func (u *Updater) create(ctx context.Context, m *spec.Meta, d *Deployment, s spec.Service, name string) (string, error) {
-	cfg := s.Config
+	cfg := serviceConfig(m.App, s)
+	cfg.Labels[LabelConfigHash] = configHash(cfg)
 	cfg.Name = name
-	cfg.Labels = map[string]string{}
-	for k, v := range s.Config.Labels {
-		cfg.Labels[k] = v
-	}
-	cfg.Labels[LabelApp] = m.App
-	cfg.Labels[LabelService] = s.Name
 	cfg.Labels[LabelArtifact] = d.Artifact
 	cfg.Labels[LabelDeployment] = d.ID
 	id, err := u.Engine.CreateContainer(ctx, cfg)
@@ -249,13 +256,17 @@ func (u *Updater) waitHealthy(ctx context.Context, m *spec.Meta, d *Deployment) 
 	if poll == 0 {
 		poll = 250 * time.Millisecond
 	}
-	filter := map[string]string{LabelApp: m.App, LabelDeployment: d.ID}
-	if m.Compose != nil {
-		filter = appFilter(m)
-	}
-	list, err := u.Engine.ListContainers(ctx, filter)
+	all, err := u.Engine.ListContainers(ctx, appFilter(m))
 	if err != nil {
 		return nil, err
+	}
+	// The new set: the containers this deployment created, and the old
+	// ones it keeps, which must keep running too.
+	var list []engine.Container
+	for _, c := range all {
+		if m.Compose != nil || c.Labels[LabelDeployment] == d.ID || d.kept(c.ID) {
+			list = append(list, c)
+		}
 	}
 	type watch struct {
 		c        engine.Container
@@ -384,7 +395,7 @@ func (u *Updater) restoreOld(ctx context.Context, d *Deployment, byID map[string
 		// container that looks running: finish that stop ourselves, so
 		// that the start below is the last word.
 		for _, o := range d.Old {
-			if c, ok := byID[o.ID]; ok && o.Running && (c.State.Running || c.State.Restarting) {
+			if c, ok := byID[o.ID]; ok && !o.Kept && o.Running && (c.State.Running || c.State.Restarting) {
 				if err := u.Engine.StopContainer(ctx, o.ID, u.stopTimeout()); err != nil && !errors.Is(err, engine.ErrNotFound) {
 					return err
 				}
@@ -496,7 +507,7 @@ func (u *Updater) commit(ctx context.Context, app string) error {
 		}
 	}
 	for _, c := range all {
-		if c.Labels[LabelDeployment] != d.ID {
+		if c.Labels[LabelDeployment] != d.ID && !d.kept(c.ID) {
 			if err := u.Engine.RemoveContainer(ctx, c.ID); err != nil && !errors.Is(err, engine.ErrNotFound) {
 				return err
 			}

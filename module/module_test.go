@@ -104,7 +104,9 @@ func TestInstallCommitUpdate(t *testing.T) {
 	assert.Equal(t, v1, web.Image)
 	assert.True(t, web.State.Running)
 	assert.Equal(t, "always", web.RestartPolicy)
-	assert.Equal(t, map[string]string{module.LabelApp: "default", module.LabelService: "web", module.LabelArtifact: "app-1", module.LabelDeployment: web.Labels[module.LabelDeployment]}, web.Labels)
+	assert.Equal(t, map[string]string{module.LabelApp: "default", module.LabelService: "web", module.LabelArtifact: "app-1", module.LabelDeployment: web.Labels[module.LabelDeployment],
+		module.LabelConfigHash: web.Labels[module.LabelConfigHash]}, web.Labels)
+	assert.Regexp(t, `^sha256:[0-9a-f]{64}$`, web.Labels[module.LabelConfigHash])
 	assert.True(t, d.eng.Config(web.ID).Tty)
 
 	require.NoError(t, d.install("app-2", meta(v2), false))
@@ -219,11 +221,18 @@ func TestKillAnywhere(t *testing.T) {
 		// lands lag engine calls later.
 		restarted bool
 		lag       int
+		// The db service is unchanged: its container is kept in both sets
+		// and must never be stopped.
+		same bool
 	}
 	flows := []flow{{name: "commit", commit: true}, {name: "rollback"}, {name: "unhealthy", bad: true}, {name: "power cut", commit: true, boot: true},
 		{name: "restarted, no bridge, stop lands late", commit: true, restarted: true, lag: 2},
 		{name: "restarted, rollback, stop lands later", restarted: true, lag: 5},
-		{name: "restarted, power cut", commit: true, boot: true, restarted: true, lag: 1}}
+		{name: "restarted, power cut", commit: true, boot: true, restarted: true, lag: 1},
+		{name: "db unchanged, commit", commit: true, same: true}, {name: "db unchanged, rollback", same: true},
+		{name: "db unchanged, unhealthy", bad: true, same: true}, {name: "db unchanged, power cut", commit: true, boot: true, same: true},
+		{name: "db unchanged, restarted, no bridge, stop lands late", commit: true, restarted: true, lag: 2, same: true},
+		{name: "db unchanged, restarted, rollback, stop lands later", restarted: true, lag: 5, same: true}}
 	runs := 0
 	defer func() { t.Logf("%d kill points checked", runs) }()
 	for _, f := range flows {
@@ -240,6 +249,10 @@ func TestKillAnywhere(t *testing.T) {
 			old := d.snapshot()
 			v2 := d.image("web", "2", memengine.Behavior{Crash: f.bad})
 			db2 := d.image("db", "2", memengine.Behavior{})
+			db := d.byName()["default-db"]
+			if f.same {
+				db2 = db1
+			}
 
 			d.eng.KillAfter(k)
 			killed := d.deployKilled(f.commit, f.boot, meta(v2, db2))
@@ -267,6 +280,10 @@ func TestKillAnywhere(t *testing.T) {
 			isNew := others == 2 && assert.ObjectsAreEqual([]string{v2, db2}, []string{images[1], images[0]}) && now[0].Running && now[1].Running
 			if !isOld && !isNew {
 				t.Fatalf("%s: device is in neither state:\nold %v\nnow %v\nlog:\n%s", label, old, now, d.Log.String())
+			}
+			if f.same {
+				// Either way it is the same container, never stopped.
+				sameContainer(t, db, d.byName()["default-db"], label)
 			}
 			if killed == "" && f.commit && !f.bad && !isNew {
 				t.Fatalf("%s: nothing was killed, yet the update did not stick:\n%s", label, d.Log.String())

@@ -59,6 +59,21 @@ type OldContainer struct {
 	Name    string `json:"name"`
 	Image   string `json:"image"`
 	Running bool   `json:"running"`
+	// Kept: the new artifact runs this container's configuration unchanged,
+	// so it stays as it is, part of both the old and the new set. Decided
+	// once, with the move to PhaseInstalling.
+	Kept bool `json:"kept,omitempty"`
+}
+
+// kept tells whether the container id is one of the old set that the
+// update keeps.
+func (d *Deployment) kept(id string) bool {
+	for _, o := range d.Old {
+		if o.ID == id {
+			return o.Kept
+		}
+	}
+	return false
 }
 
 // Installed is what the last commit left for one app.
@@ -80,6 +95,10 @@ const (
 	LabelService    = "io.mender.docker.service"
 	LabelArtifact   = "io.mender.docker.artifact"
 	LabelDeployment = "io.mender.docker.deployment"
+	// LabelConfigHash is the hash of the configuration the container was
+	// created with (configHash): an update that asks for the same one
+	// keeps the container.
+	LabelConfigHash = "io.mender.docker.config-hash"
 )
 
 // prevSuffix is added to the names of the old set while the new set runs;

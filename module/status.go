@@ -233,6 +233,9 @@ func containerStatus(c engine.Container, d *Deployment) ContainerStatus {
 		if c.Labels[LabelApp] == "" {
 			cs.Current = true // a Compose app's containers are replaced in place
 		}
+		if d.kept(c.ID) {
+			cs.Current = true // unchanged: in both sets
+		}
 	}
 	return cs
 }
