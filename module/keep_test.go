@@ -121,3 +121,23 @@ func TestChangedOrStoppedServiceReplaced(t *testing.T) {
 	assert.NotEqual(t, now.ID, again.ID, "a stopped container is not kept")
 	assert.True(t, again.State.Running)
 }
+
+// The comparison is on the configuration after parameters are filled in:
+// the same artifact with a changed device parameter replaces the container,
+// with the same parameters keeps it.
+func TestKeepComparesResolvedParams(t *testing.T) {
+	d := newDevice(t)
+	v1 := d.image("web", "1", memengine.Behavior{})
+	meta := `{"params":{"SITE":"a"},"services":[{"name":"web","image":"` + v1 + `","run_args":"-e SITE=${SITE}"}]}`
+	require.NoError(t, d.install("app-1", meta, true))
+	was := d.byName()["default-web"]
+
+	require.NoError(t, d.install("app-2", meta, true))
+	sameContainer(t, was, d.byName()["default-web"], "same parameters")
+
+	require.NoError(t, os.WriteFile(filepath.Join(d.u.Config.ParamsDir, "default.json"), []byte(`{"SITE":"b"}`), 0o644))
+	require.NoError(t, d.install("app-3", meta, true))
+	now := d.byName()["default-web"]
+	assert.NotEqual(t, was.ID, now.ID, "parameter changed")
+	assert.Equal(t, []string{"SITE=b"}, d.eng.Config(now.ID).Env)
+}
