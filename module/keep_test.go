@@ -65,6 +65,14 @@ func TestUnchangedServiceKept(t *testing.T) {
 	assert.True(t, now["default-web"].State.Running)
 	assert.Equal(t, before["default-web"].ID, now["default-web_prev"].ID)
 	assert.False(t, now["default-web_prev"].State.Running)
+	st := d.u.Status(context.Background(), "default")
+	require.Len(t, st.Apps, 1)
+	current := map[string]bool{}
+	for _, c := range st.Apps[0].Containers {
+		current[c.Name] = c.Current
+	}
+	assert.Equal(t, map[string]bool{"default-web": true, "default-web_prev": false, "default-db": true}, current, "status: the kept container is in the current set")
+	assert.True(t, st.Apps[0].Healthy, st.Apps[0].Problems)
 
 	require.NoError(t, d.run("ArtifactRollback"))
 	require.NoError(t, d.run("Cleanup"))
