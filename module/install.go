@@ -233,6 +233,13 @@ func (u *Updater) create(ctx context.Context, m *spec.Meta, d *Deployment, s spe
 	return id, nil
 }
 
+func (u *Updater) pollInterval() time.Duration {
+	if u.PollInterval > 0 {
+		return u.PollInterval
+	}
+	return 250 * time.Millisecond
+}
+
 func (u *Updater) stopTimeout() time.Duration {
 	if t := time.Duration(u.Config.StopTimeout); t > 0 {
 		return t
@@ -252,10 +259,7 @@ func (u *Updater) waitHealthy(ctx context.Context, m *spec.Meta, d *Deployment) 
 	if timeout == 0 {
 		timeout = time.Duration(u.Config.HealthTimeout)
 	}
-	poll := u.PollInterval
-	if poll == 0 {
-		poll = 250 * time.Millisecond
-	}
+	poll := u.pollInterval()
 	all, err := u.Engine.ListContainers(ctx, appFilter(m))
 	if err != nil {
 		return nil, err
@@ -444,10 +448,7 @@ func (u *Updater) restoreOld(ctx context.Context, d *Deployment, byID map[string
 // before the update runs now, starting again any that an engine operation
 // still in flight stopped after all.
 func (u *Updater) settle(ctx context.Context, d *Deployment) error {
-	poll := u.PollInterval
-	if poll == 0 {
-		poll = 250 * time.Millisecond
-	}
+	poll := u.pollInterval()
 	const checks = 3
 	for i := 0; i < checks; i++ {
 		select {

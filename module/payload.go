@@ -14,7 +14,6 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/mender-docker/mender-docker/module/config"
@@ -264,12 +263,11 @@ func loadTag(ref string) string {
 // min_free_mb, since the engine unpacks the upload on its own disk before
 // it loads it; 0 when the engine's disk cannot be seen (a remote engine).
 func (u *Updater) loadLimit(ctx context.Context) int64 {
-	dir, err := u.Engine.RootDir(ctx)
-	var st syscall.Statfs_t
-	if err != nil || dir == "" || syscall.Statfs(dir, &st) != nil {
+	_, free, ok, err := u.engineDiskFree(ctx)
+	if err != nil || !ok {
 		return 0
 	}
-	free := int64(st.Bavail)*int64(st.Bsize) - u.Config.MinFreeMB<<20
+	free -= u.Config.MinFreeMB << 20
 	if free < 1 {
 		free = 1
 	}

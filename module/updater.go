@@ -406,19 +406,30 @@ func (u *Updater) checkDisk(ctx context.Context) error {
 	if u.Config.MinFreeMB <= 0 {
 		return nil
 	}
-	dir, err := u.Engine.RootDir(ctx)
-	if err != nil {
-		return err
+	dir, free, ok, err := u.engineDiskFree(ctx)
+	if err != nil || !ok {
+		return err // a remote engine, or a root we cannot see: nothing to check
 	}
-	var st syscall.Statfs_t
-	if dir == "" || syscall.Statfs(dir, &st) != nil {
-		return nil // a remote engine, or a root we cannot see: nothing to check
-	}
-	free := int64(st.Bavail) * int64(st.Bsize) >> 20
+	free >>= 20
 	if free < u.Config.MinFreeMB {
 		return fmt.Errorf("%w: %d MB free in %s, need at least %d MB (min_free_mb)", ErrDiskSpace, free, dir, u.Config.MinFreeMB)
 	}
 	return nil
+}
+
+// engineDiskFree is the free space, in bytes, of the disk where the engine
+// keeps its images; ok is false when that cannot be seen (a remote engine,
+// or a root directory we cannot stat).
+func (u *Updater) engineDiskFree(ctx context.Context) (dir string, free int64, ok bool, err error) {
+	dir, err = u.Engine.RootDir(ctx)
+	if err != nil {
+		return "", 0, false, err
+	}
+	var st syscall.Statfs_t
+	if dir == "" || syscall.Statfs(dir, &st) != nil {
+		return dir, 0, false, nil
+	}
+	return dir, int64(st.Bavail) * int64(st.Bsize), true, nil
 }
 
 func newID() string {

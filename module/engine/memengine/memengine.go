@@ -157,11 +157,18 @@ func (e *Engine) landStops() {
 			keep = append(keep, p)
 			continue
 		}
-		if c, ok := e.containers[p.id]; ok && c.State.Running {
-			c.State.Running, c.State.Health, c.State.ExitCode = false, "", 0
+		if c, ok := e.containers[p.id]; ok {
+			stop(c)
 		}
 	}
 	e.pending = keep
+}
+
+// stop ends a running container as a clean stop does.
+func stop(c *engine.Container) {
+	if c.State.Running {
+		c.State.Running, c.State.Health, c.State.ExitCode = false, "", 0
+	}
 }
 
 func (e *Engine) find(id string) (*engine.Container, error) {
@@ -439,9 +446,7 @@ func (e *Engine) StopContainer(ctx context.Context, id string, timeout time.Dura
 			}
 		}
 		e.pending = keep
-		if c.State.Running {
-			c.State.Running, c.State.Health, c.State.ExitCode = false, "", 0
-		}
+		stop(c)
 		return nil
 	})
 }
