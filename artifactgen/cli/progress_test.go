@@ -1,11 +1,9 @@
 package cli_test
 
 import (
-	"net/http"
 	"path/filepath"
 	"regexp"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -15,46 +13,13 @@ import (
 	"github.com/mender-docker/mender-docker/test/fixture"
 )
 
-// throttle serves blobs at about rate bytes a second: a slow link.
-func throttle(rate int) func(http.Handler) http.Handler {
-	return func(h http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/") {
-				w = &slowWriter{ResponseWriter: w, rate: rate}
-			}
-			h.ServeHTTP(w, r)
-		})
-	}
-}
-
-type slowWriter struct {
-	http.ResponseWriter
-	rate int
-}
-
-func (s *slowWriter) Write(p []byte) (int, error) {
-	n := 0
-	for len(p) > 0 {
-		chunk := min(len(p), s.rate/20)
-		k, err := s.ResponseWriter.Write(p[:chunk])
-		n += k
-		if err != nil {
-			return n, err
-		}
-		s.ResponseWriter.(http.Flusher).Flush()
-		p = p[chunk:]
-		time.Sleep(50 * time.Millisecond)
-	}
-	return n, nil
-}
-
 // An --embed over a slow link shows on stderr (not a terminal here) a
 // plain line at each interval with MB done of total and the rate, and one
 // when the image is done; -q shows nothing, -v adds each registry request
 // and layer. stdout is the same in every case.
 func TestProgressLines(t *testing.T) {
 	t.Setenv("DOCKER_CONFIG", t.TempDir())
-	reg := fixture.NewRegistry(t, throttle(1<<20))
+	reg := fixture.NewRegistry(t, fixture.Throttle(1<<20))
 	ref := fixture.MustPush(t, reg, "acme/big", "1", fixture.Image{Version: "big", PadBytes: 2 << 20, PadSeed: time.Now().UnixNano()})
 	tag := reg.Addr + "/acme/big:1"
 	periodic := regexp.MustCompile(`(?m)^embedding ` + regexp.QuoteMeta(ref) + `: (\d+\.\d) of (\d+\.\d) MB after \d+s \((\d+\.\d) MB/s\)$`)

@@ -1,7 +1,6 @@
 package main_test
 
 import (
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,36 +16,6 @@ import (
 	"github.com/mender-docker/mender-docker/test/fixture"
 )
 
-// slowBlobs serves blobs at about 1 MB/s, so that an --embed is still
-// writing its temporary files when the test signals it.
-func slowBlobs(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/") {
-			h.ServeHTTP(slowWriter{w}, r)
-			return
-		}
-		h.ServeHTTP(w, r)
-	})
-}
-
-type slowWriter struct{ http.ResponseWriter }
-
-func (s slowWriter) Write(b []byte) (int, error) {
-	n := 0
-	for len(b) > 0 {
-		k := min(len(b), 32<<10)
-		m, err := s.ResponseWriter.Write(b[:k])
-		n += m
-		if err != nil {
-			return n, err
-		}
-		s.ResponseWriter.(http.Flusher).Flush()
-		b = b[k:]
-		time.Sleep(30 * time.Millisecond)
-	}
-	return n, nil
-}
-
 func build(t *testing.T) string {
 	bin := filepath.Join(t.TempDir(), "docker-artifact-gen")
 	build := exec.Command("go", "build", "-o", bin, ".")
@@ -60,7 +29,7 @@ func build(t *testing.T) string {
 // with -q none; stdout is the same either way.
 func TestProgressOnStderr(t *testing.T) {
 	bin := build(t)
-	reg := fixture.NewRegistry(t, slowBlobs)
+	reg := fixture.NewRegistry(t, fixture.Throttle(1<<20))
 	ref := fixture.MustPush(t, reg, "acme/big", "1", fixture.Image{Version: "1", PadBytes: 2 << 20, PadSeed: 9})
 	line := regexp.MustCompile(`(?m)^embedding ` + regexp.QuoteMeta(ref) + `: \d+\.\d of \d+\.\d MB after \d+s \(\d+\.\d MB/s\)$`)
 	for _, quiet := range []bool{false, true} {
@@ -90,7 +59,7 @@ func TestProgressOnStderr(t *testing.T) {
 func TestSignalDuringEmbed(t *testing.T) {
 	bin := build(t)
 
-	reg := fixture.NewRegistry(t, slowBlobs)
+	reg := fixture.NewRegistry(t, fixture.Throttle(1<<20))
 	fixture.MustPush(t, reg, "acme/big", "1", fixture.Image{Version: "1", PadBytes: 8 << 20, PadSeed: 7})
 
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {

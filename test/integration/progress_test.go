@@ -1,10 +1,8 @@
 package integration
 
 import (
-	"net/http"
 	"regexp"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -14,46 +12,11 @@ import (
 	"github.com/mender-docker/mender-docker/test/fixture"
 )
 
-// throttle serves blobs at about rate bytes a second: a slow link.
-func throttle(rate int) func(http.Handler) http.Handler {
-	return func(h http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/") {
-				w = &slowWriter{ResponseWriter: w, rate: rate}
-			}
-			h.ServeHTTP(w, r)
-		})
-	}
-}
-
-type slowWriter struct {
-	http.ResponseWriter
-	rate int
-}
-
-func (s *slowWriter) Write(p []byte) (int, error) {
-	n := 0
-	for len(p) > 0 {
-		chunk := min(len(p), s.rate/20)
-		k, err := s.ResponseWriter.Write(p[:chunk])
-		n += k
-		if err != nil {
-			return n, err
-		}
-		if f, ok := s.ResponseWriter.(http.Flusher); ok {
-			f.Flush()
-		}
-		p = p[chunk:]
-		time.Sleep(50 * time.Millisecond)
-	}
-	return n, nil
-}
-
 // A long pull over a slow link logs how far it is at a steady pace:
 // image, MB done of total, rate; one line each.
 func TestPullProgress(t *testing.T) {
 	w := newWorld(t)
-	slow := fixture.NewRegistry(t, throttle(512<<10))
+	slow := fixture.NewRegistry(t, fixture.Throttle(512<<10))
 	ref := fixture.MustPush(t, slow, "it/big", "v1", fixture.Image{Version: "big", PadBytes: 2 << 20, PadSeed: time.Now().UnixNano()})
 	w.pushed = append(w.pushed, ref)
 	w.d.U.ProgressInterval = time.Second
