@@ -20,8 +20,12 @@ import (
 // the images come from, and where to write.
 type Request struct {
 	Options
-	// ComposeDir, when set, makes a Compose app of the project there.
-	ComposeDir string
+	// ComposeDir, when set, makes an app of the Compose project there,
+	// compiled into services; ComposeFiles (relative to it) and
+	// ComposeProfiles choose as docker compose's -f and --profile do.
+	ComposeDir      string
+	ComposeFiles    []string
+	ComposeProfiles []string
 	// Embed ships the images inside the artifact; DeltaFrom then leaves
 	// out the layers these earlier artifacts (FILE.mender) or images have.
 	Embed     bool
@@ -40,8 +44,7 @@ type Result struct {
 	Output   string
 	Images   []string  // pinned, in the order given
 	Services []Service // with their images pinned
-	Compose  *spec.Compose
-	Files    int // payload files
+	Files    int       // payload files
 }
 
 // FieldError is an error about one field of a Request, so that a command
@@ -81,7 +84,7 @@ func Generate(ctx context.Context, req Request) (*Result, error) {
 	if err := artifact.WriteFile(ctx, req.Output, a, req.Write); err != nil {
 		return nil, fmt.Errorf("writing %s: %w", req.Output, err)
 	}
-	return &Result{Output: req.Output, Images: opts.Images, Services: opts.Services, Compose: opts.Compose, Files: len(opts.Files)}, nil
+	return &Result{Output: req.Output, Images: opts.Images, Services: opts.Services, Files: len(opts.Files)}, nil
 }
 
 // Preload writes what an OS image carries for the module to start at first
@@ -101,7 +104,7 @@ func Preload(ctx context.Context, req Request, dir string) (*Result, error) {
 	if err := writePreload(dir, req.ArtifactName, meta, opts.Files); err != nil {
 		return nil, fmt.Errorf("writing %s: %w", dir, err)
 	}
-	return &Result{Output: dir, Images: opts.Images, Services: opts.Services, Compose: opts.Compose, Files: len(opts.Files)}, nil
+	return &Result{Output: dir, Images: opts.Images, Services: opts.Services, Files: len(opts.Files)}, nil
 }
 
 func isDir(path string) bool {
@@ -159,17 +162,21 @@ func (req Request) prepare(ctx context.Context, preload bool) (Options, func(), 
 			if app == "" {
 				app = spec.DefaultApp
 			}
-			c, pf, fetched, err := compose.Pack(ctx, r, req.ComposeDir, app, tmp, req.Embed)
+			c, err := compose.Compile(ctx, r, req.ComposeDir, compose.Options{
+				App: app, Files: req.ComposeFiles, Profiles: req.ComposeProfiles,
+				Params: opts.Params, Embed: req.Embed, TmpDir: tmp,
+			})
 			if err != nil {
 				return err
 			}
-			opts.Compose, opts.Files = c, []artifact.PayloadFile{pf}
+			opts.Services, opts.Networks, opts.Volumes = c.Services, c.Networks, c.Volumes
+			opts.FilesArchive, opts.Files = c.Files, c.Payload
 			if req.Embed {
 				bases, err := deltaBases(ctx, r, req.DeltaFrom)
 				if err != nil {
 					return err
 				}
-				entries, files, err := image.Embed(ctx, fetched, bases, tmp, false, req.Progress)
+				entries, files, err := image.Embed(ctx, c.Fetched, bases, tmp, preload, req.Progress)
 				if err != nil {
 					return err
 				}

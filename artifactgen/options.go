@@ -53,8 +53,11 @@ type Options struct {
 	Params map[string]string
 	// RemoveApp makes an artifact that removes App from the device.
 	RemoveApp bool
-	// Compose makes a Compose app (its project is one of Files).
-	Compose *spec.Compose
+	// Networks, Volumes and FilesArchive complete Services into a service
+	// graph (a compiled Compose project); the archive is one of Files.
+	Networks     map[string]spec.NetworkDoc
+	Volumes      map[string]spec.VolumeDoc
+	FilesArchive *spec.FilesDoc
 }
 
 // Service is one container with its own arguments, as the meta-data
@@ -74,11 +77,6 @@ func ParseService(s string) (Service, error) {
 // Document is the module's meta-data for o.
 func (o Options) Document() (spec.Document, error) {
 	switch {
-	case o.Compose != nil:
-		if len(o.Services) > 0 || len(o.Images) > 0 || o.RunArgs != "" {
-			return spec.Document{}, fmt.Errorf("--compose: give no image, --service or --run-args with it")
-		}
-		return spec.Document{App: o.App, Health: o.Health.Doc(), Compose: o.Compose, Params: o.Params, Embedded: o.Embedded}, nil
 	case o.RemoveApp:
 		if o.App == "" || len(o.Services) > 0 || len(o.Images) > 0 || o.RunArgs != "" {
 			return spec.Document{}, fmt.Errorf("--remove-app: give --app and no image, --service or --run-args")
@@ -97,7 +95,7 @@ func (o Options) Document() (spec.Document, error) {
 			}
 			seen[s.Name] = true
 		}
-		return spec.Document{App: o.App, Health: o.Health.Doc(), Services: o.Services, Embedded: o.Embedded, Params: o.Params}, nil
+		return spec.Document{App: o.App, Health: o.Health.Doc(), Services: o.Services, Networks: o.Networks, Volumes: o.Volumes, Files: o.FilesArchive, Embedded: o.Embedded, Params: o.Params}, nil
 	default:
 		// The shell generator's shape (run_args always written), plus
 		// optional fields.

@@ -14,8 +14,9 @@ var (
 	ErrDiskSpace = errors.New("not enough free disk space")
 	// ErrMissingBase: a delta artifact needs layers the device lacks.
 	ErrMissingBase = errors.New("missing base layers")
-	// ErrPayload: the payload did not bring an embedded image it lists.
-	ErrPayload = errors.New("embedded image not in the payload")
+	// ErrPayload: the payload did not bring an embedded image or the files
+	// archive it lists.
+	ErrPayload = errors.New("not in the payload")
 	// ErrAppLocked: the app held its update lock for longer than the
 	// install would wait.
 	ErrAppLocked = errors.New("the app holds its update lock")

@@ -5,20 +5,22 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"maps"
+	"slices"
 
 	"github.com/mender-docker/mender-docker/module/engine"
 	"github.com/mender-docker/mender-docker/module/spec"
 )
 
-// serviceConfig is the configuration s's container is created with, less
-// the labels that name one deployment (LabelArtifact, LabelDeployment) and
-// the hash itself: what two artifacts must agree on for the container to be
-// kept across an update.
-func serviceConfig(app string, s spec.Service) engine.ContainerConfig {
+// serviceConfig is the configuration s's container is created with (its
+// files mounted, its networks listed), less the labels that name one
+// deployment (LabelArtifact, LabelDeployment) and the hash itself: what two
+// artifacts must agree on for the container to be kept across an update.
+func (u *Updater) serviceConfig(m *spec.Meta, s spec.Service) engine.ContainerConfig {
 	cfg := s.Config
+	cfg.Binds = append(slices.Clone(s.Config.Binds), u.fileBinds(m, s)...)
 	cfg.Labels = make(map[string]string, len(s.Config.Labels)+5)
 	maps.Copy(cfg.Labels, s.Config.Labels)
-	cfg.Labels[LabelApp] = app
+	cfg.Labels[LabelApp] = m.App
 	cfg.Labels[LabelService] = s.Name
 	delete(cfg.Labels, LabelArtifact)
 	delete(cfg.Labels, LabelDeployment)
@@ -44,14 +46,11 @@ func configHash(cfg engine.ContainerConfig) string {
 // artifact m asks for exactly as they are: created by us with the same
 // configuration hash, under the service's name, and running. Those are kept
 // by the update; a container without the hash (created by an older module)
-// counts as changed. Compose apps and removals keep nothing.
-func unchanged(m *spec.Meta, current []engine.Container) map[string]bool {
+// counts as changed, and so does one that Docker Compose ran.
+func (u *Updater) unchanged(m *spec.Meta, current []engine.Container) map[string]bool {
 	keep := map[string]bool{}
-	if m.Compose != nil || m.Remove {
-		return keep
-	}
 	for _, s := range m.Services {
-		cfg := serviceConfig(m.App, s)
+		cfg := u.serviceConfig(m, s)
 		h := configHash(cfg)
 		for _, c := range current {
 			if h != "" && c.Labels[LabelApp] == m.App && c.Labels[LabelService] == s.Name && c.Labels[LabelConfigHash] == h &&

@@ -28,6 +28,8 @@ type device struct {
 	t   *testing.T
 	eng *memengine.Engine
 	u   *module.Updater
+	// payload is what the next artifacts carry in FILES_DIR/files.
+	payload map[string][]byte
 }
 
 func newDevice(t *testing.T) *device {
@@ -47,9 +49,41 @@ func (d *device) image(repo, version string, b memengine.Behavior) string {
 
 func (d *device) run(state string) error { return d.Run(state) }
 
-func (d *device) install(name, meta string, commit bool) error { return d.Install(name, meta, commit) }
+// install deploys an artifact with the client's sequences, as
+// fixture.Device.Install does, with d.payload as its payload.
+func (d *device) install(name, meta string, commit bool) error {
+	d.artifact(name, meta)
+	if err := d.run("Download"); err != nil {
+		d.run("Cleanup")
+		return err
+	}
+	if err := d.run("ArtifactInstall"); err != nil {
+		d.run("ArtifactRollback")
+		d.run("ArtifactFailure")
+		d.run("Cleanup")
+		return err
+	}
+	if !commit {
+		return nil
+	}
+	if err := d.run("ArtifactCommit"); err != nil {
+		return err
+	}
+	return d.run("Cleanup")
+}
 
-func (d *device) artifact(name, meta string) { d.Artifact(name, meta) }
+// artifact lays out FILES_DIR, with d.payload stored in it.
+func (d *device) artifact(name, meta string) {
+	d.Artifact(name, meta)
+	if len(d.payload) == 0 {
+		return
+	}
+	dir := filepath.Join(d.Files, "files")
+	require.NoError(d.t, os.MkdirAll(dir, 0o755))
+	for f, data := range d.payload {
+		require.NoError(d.t, os.WriteFile(filepath.Join(dir, f), data, 0o644))
+	}
+}
 
 func (d *device) containers() []engine.Container {
 	l, err := d.eng.ListContainers(context.Background(), nil)
@@ -224,6 +258,12 @@ func TestKillAnywhere(t *testing.T) {
 		// The db service is unchanged: its container is kept in both sets
 		// and must never be stopped.
 		same bool
+		// The app is the shop graph (graph_test.go): two networks with
+		// aliases, a volume, a files archive, service_healthy and
+		// service_completed_successfully dependencies, db unchanged and
+		// api handed over; badAPI: api's new version reports unhealthy
+		// during its hand-over.
+		graph, badAPI bool
 	}
 	flows := []flow{{name: "commit", commit: true}, {name: "rollback"}, {name: "unhealthy", bad: true}, {name: "power cut", commit: true, boot: true},
 		{name: "restarted, no bridge, stop lands late", commit: true, restarted: true, lag: 2},
@@ -232,10 +272,21 @@ func TestKillAnywhere(t *testing.T) {
 		{name: "db unchanged, commit", commit: true, same: true}, {name: "db unchanged, rollback", same: true},
 		{name: "db unchanged, unhealthy", bad: true, same: true}, {name: "db unchanged, power cut", commit: true, boot: true, same: true},
 		{name: "db unchanged, restarted, no bridge, stop lands late", commit: true, restarted: true, lag: 2, same: true},
-		{name: "db unchanged, restarted, rollback, stop lands later", restarted: true, lag: 5, same: true}}
+		{name: "db unchanged, restarted, rollback, stop lands later", restarted: true, lag: 5, same: true},
+		{name: "graph, commit", commit: true, graph: true}, {name: "graph, rollback", graph: true},
+		{name: "graph, web unhealthy", bad: true, graph: true}, {name: "graph, hand-over unhealthy", commit: true, badAPI: true, graph: true},
+		{name: "graph, power cut", commit: true, boot: true, graph: true},
+		{name: "graph, restarted, stop lands late", commit: true, restarted: true, lag: 2, graph: true},
+		{name: "graph, restarted, rollback, stop lands later", restarted: true, lag: 5, graph: true}}
 	runs := 0
 	defer func() { t.Logf("%d kill points checked", runs) }()
 	for _, f := range flows {
+		if f.graph {
+			n := killGraph(t, f.name, f.commit, f.bad, f.badAPI, f.boot, f.restarted, f.lag)
+			t.Logf("%s: %d kill points", f.name, n)
+			runs += n
+			continue
+		}
 		for k := 1; ; k++ {
 			d := newDevice(t)
 			other := d.unrelated()
@@ -299,6 +350,77 @@ func TestKillAnywhere(t *testing.T) {
 			if killed == "" {
 				break // k exceeded the calls of the whole deployment
 			}
+		}
+	}
+}
+
+// killGraph is TestKillAnywhere's loop for the shop graph: after a kill at
+// every engine call, the device runs exactly the old set (same containers,
+// names, running state) or exactly the new one, db kept throughout, with
+// the networks (each container attached as before), the volume, and the
+// files of the set that runs. It returns the kill points checked.
+func killGraph(t *testing.T, name string, commit, bad, badAPI, boot, restarted bool, lag int) int {
+	runs := 0
+	for k := 1; ; k++ {
+		d := newDevice(t)
+		other := d.unrelated()
+		v1 := d.shop("1", shopBehaviour())
+		require.NoError(t, d.installShop("shop-1", v1, true), d.Log.String())
+		if restarted {
+			d.eng.StopLag = lag
+			d.restartAll(other)
+		}
+		old := d.snapshot()
+		b := shopBehaviour()
+		if bad {
+			b["web"] = memengine.Behavior{Crash: true}
+		}
+		if badAPI {
+			b["api"] = memengine.Behavior{Health: engine.HealthUnhealthy}
+		}
+		v2 := d.shop("2", b)
+		v2.db = v1.db // unchanged: kept
+		db := d.byName()["shop-db"]
+		d.payload = map[string][]byte{"files.tar": v2.archive}
+
+		d.eng.KillAfter(k)
+		killed := d.deployKilled(commit, boot, v2.meta())
+		d.eng.KillAfter(0)
+		if boot && killed != "" {
+			require.NoError(t, d.u.Recover(context.Background()))
+			if killed == "ArtifactCommit" || killed == "Cleanup" {
+				d.run("ArtifactCommit") // the client, started again, commits
+			}
+		}
+
+		label := fmt.Sprintf("%s, killed in %s after %d calls", name, killed, k)
+		now := d.snapshot()
+		for _, c := range now {
+			if c.ID == other {
+				assert.True(t, c.Running, label)
+			}
+		}
+		isOld := assert.ObjectsAreEqual(old, now)
+		isNew := d.isShop(v2, d.shopSnapshot(), db.ID)
+		if !isOld && !isNew {
+			t.Fatalf("%s: device is in neither state:\nold %v\nnow %v\nlog:\n%s", label, old, now, d.Log.String())
+		}
+		sameContainer(t, db, d.byName()["shop-db"], label)
+		if killed == "" && commit && !bad && !badAPI && !isNew {
+			t.Fatalf("%s: nothing was killed, yet the update did not stick:\n%s", label, d.Log.String())
+		}
+		require.NoError(t, d.u.Recover(context.Background()), label)
+		assert.Equal(t, now, d.snapshot(), label)
+		_, err := os.Stat(filepath.Join(d.u.Config.StateDir, "shop", "deployment.json"))
+		assert.True(t, os.IsNotExist(err), "%s: journal left behind", label)
+		if isNew {
+			d.checkShopResources(label, digestOf(v2.archive))
+		} else {
+			d.checkShopResources(label, digestOf(v1.archive))
+		}
+		runs++
+		if killed == "" {
+			return runs
 		}
 	}
 }

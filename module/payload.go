@@ -16,16 +16,14 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mender-docker/mender-docker/module/config"
 	"github.com/mender-docker/mender-docker/module/spec"
 )
 
 // payload is what reading one artifact's payload files needs.
 type payload struct {
-	m          *spec.Meta
-	load       map[string]bool   // embedded image IDs to load
-	byFile     map[string]string // embedded image reference by payload file
-	projectDir string            // where a Compose project is unpacked
+	m      *spec.Meta
+	load   map[string]bool   // embedded image IDs to load
+	byFile map[string]string // embedded image reference by payload file
 }
 
 // readPayload consumes the artifact's payload files and loads into the
@@ -34,8 +32,8 @@ type payload struct {
 // them in FILES_DIR/files instead (or for a preload directory), they are
 // read from there. Nothing is written to disk on the way: each stream goes
 // straight into the engine's image load.
-func (u *Updater) readPayload(ctx context.Context, filesDir string, m *spec.Meta, load map[string]bool, projectDir string) error {
-	p := &payload{m: m, load: load, byFile: map[string]string{}, projectDir: projectDir}
+func (u *Updater) readPayload(ctx context.Context, filesDir string, m *spec.Meta, load map[string]bool) error {
+	p := &payload{m: m, load: load, byFile: map[string]string{}}
 	for ref, e := range m.Embedded {
 		p.byFile[e.File] = ref
 	}
@@ -57,11 +55,15 @@ func (u *Updater) readPayload(ctx context.Context, filesDir string, m *spec.Meta
 	}
 }
 
-// loadFromDir reads the payload files the client stored: the Compose
-// project, and the embedded images still to load.
+// loadFromDir reads the payload files the client stored: the files
+// archive, and the embedded images still to load.
 func (u *Updater) loadFromDir(ctx context.Context, dir string, p *payload) error {
-	if p.m.Compose != nil {
-		if err := u.loadFile(ctx, p.m.Compose.Project, filepath.Join(dir, p.m.Compose.Project), p); err != nil {
+	if f := p.m.Files; f != nil {
+		err := u.loadFile(ctx, f.Archive, filepath.Join(dir, f.Archive), p)
+		if errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("files archive %s (files.archive): %w", f.Archive, ErrPayload)
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -85,22 +87,18 @@ func (u *Updater) loadFile(ctx context.Context, name, path string, p *payload) e
 	return u.loadOne(ctx, name, f, p)
 }
 
-// loadOne loads one payload file if its image is wanted, and reads it to
+// loadOne loads one payload file if its image is wanted (or unpacks the
+// files archive), and reads it to
 // the end in any case: the client checks every file's checksum as it
 // streams it.
 func (u *Updater) loadOne(ctx context.Context, name string, r io.Reader, p *payload) error {
 	m, load := p.m, p.load
 	cr := &countingReader{r: r}
 	ref, known := p.byFile[name]
-	if m.Compose != nil && name == m.Compose.Project {
-		limit := u.Config.MaxUnpackMB
-		if limit <= 0 {
-			limit = config.Default().MaxUnpackMB
-		}
-		if err := extractProject(cr, p.projectDir, limit<<20); err != nil {
+	if m.Files != nil && name == m.Files.Archive {
+		if err := u.unpackFiles(cr, m); err != nil {
 			return err
 		}
-		u.logf("app %s: compose project unpacked in %s", m.App, p.projectDir)
 	} else if !known {
 		u.logf("payload file %s is not an embedded image; skipped", name)
 	} else if e := m.Embedded[ref]; load[e.ID] {
@@ -190,7 +188,7 @@ func (u *Updater) verifyEmbedded(ctx context.Context, m *spec.Meta) error {
 		}
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("%w: %s", ErrPayload, strings.Join(missing, ", "))
+		return fmt.Errorf("embedded image %s: %w", strings.Join(missing, ", "), ErrPayload)
 	}
 	return nil
 }

@@ -183,7 +183,7 @@ func TestImageArchiveFilter(t *testing.T) {
 	})
 }
 
-func TestExtractProjectRefuses(t *testing.T) {
+func TestExtractTreeRefuses(t *testing.T) {
 	compose := entry{name: "docker-compose.yml", data: "services: {}\n"}
 	for name, tc := range map[string]struct {
 		in   []byte
@@ -191,13 +191,16 @@ func TestExtractProjectRefuses(t *testing.T) {
 	}{
 		"gnu sparse": {withRaw(tarOf(t, compose), gnuSparse(t, "data/big", 1<<30)), `"data/big" is a sparse file`},
 		"pax sparse": {withRaw(tarOf(t, compose), paxSparse(t, "data/big", 1<<30)), `"data/big" is a sparse file`},
-		"too big":    {tarOf(t, compose, entry{name: "blob", data: strings.Repeat("b", 1<<20)}), `"blob": the project unpacks to more than 1 MB (max_unpack_mb)`},
+		"too big":    {tarOf(t, compose, entry{name: "blob", data: strings.Repeat("b", 1<<20)}), `"blob": the archive unpacks to more than 1 MB (max_unpack_mb)`},
 		"outside":    {tarOf(t, compose, entry{name: "../../x", data: "x"}), `"../../x" is outside`},
 		"symlink":    {tarOf(t, compose, entry{name: "l", typ: tar.TypeSymlink, link: "/etc"}), "neither a file nor a directory"},
+		"hardlink":   {tarOf(t, compose, entry{name: "l", typ: tar.TypeLink, link: "docker-compose.yml"}), "neither a file nor a directory"},
+		"device":     {tarOf(t, compose, entry{name: "l", typ: tar.TypeChar}), "neither a file nor a directory"},
+		"twice":      {tarOf(t, compose, compose), "docker-compose.yml"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
-			err := extractProject(bytes.NewReader(tc.in), dir, 1<<20)
+			err := extractTree(bytes.NewReader(tc.in), dir, 1<<20)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tc.want)
 			var size int64
@@ -209,10 +212,10 @@ func TestExtractProjectRefuses(t *testing.T) {
 		})
 	}
 	var many []entry
-	for i := 0; i <= maxProjectEntries; i++ {
+	for i := 0; i <= maxFilesEntries; i++ {
 		many = append(many, entry{name: fmt.Sprintf("d%d", i), typ: tar.TypeDir})
 	}
-	err := extractProject(bytes.NewReader(tarOf(t, many...)), t.TempDir(), 1<<20)
+	err := extractTree(bytes.NewReader(tarOf(t, many...)), t.TempDir(), 1<<20)
 	assert.ErrorIs(t, err, ErrArchive)
 }
 
@@ -242,9 +245,9 @@ func FuzzImageArchive(f *testing.F) {
 	})
 }
 
-// FuzzExtractProject: unpacking never panics, never writes outside the
+// FuzzExtractTree: unpacking never panics, never writes outside the
 // project directory, and never more than the limit.
-func FuzzExtractProject(f *testing.F) {
+func FuzzExtractTree(f *testing.F) {
 	f.Add(tarOf(f, entry{name: "docker-compose.yml", data: "services: {}\n"}, entry{name: "conf", typ: tar.TypeDir}, entry{name: "conf/a", data: "a"}))
 	f.Add(tarOf(f, entry{name: "../escape", data: "x"}))
 	f.Add(withRaw(tarOf(f, entry{name: "a", data: "a"}), paxSparse(f, "big", 1<<30)))
@@ -252,7 +255,7 @@ func FuzzExtractProject(f *testing.F) {
 		root := t.TempDir()
 		dir := filepath.Join(root, "project")
 		require.NoError(t, os.Mkdir(dir, 0o755))
-		err := extractProject(bytes.NewReader(in), dir, 64<<10)
+		err := extractTree(bytes.NewReader(in), dir, 64<<10)
 		var size int64
 		filepath.Walk(root, func(p string, fi os.FileInfo, _ error) error {
 			if fi == nil {

@@ -4,6 +4,8 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -244,28 +246,31 @@ func TestEmbeddedFailedLoadRemoved(t *testing.T) {
 	assert.Empty(t, eng.Images())
 }
 
-// A Compose project bigger than max_unpack_mb is refused, and its
-// directory removed.
-func TestComposeProjectTooBig(t *testing.T) {
+// A files archive bigger than max_unpack_mb is refused, and what it
+// unpacked removed.
+func TestFilesArchiveTooBig(t *testing.T) {
 	d := newDevice(t)
-	d.u.Compose = &stubComposer{}
 	d.u.Config.MaxUnpackMB = 1
 	img := d.image("web", "1", memengine.Behavior{})
-	d.Artifact("c-1", `{"app":"shop","compose":{"project":"p.tar","images":["`+img+`"]}}`)
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
-	for name, size := range map[string]int{"docker-compose.yml": 10, "data/a": 600 << 10, "data/b": 600 << 10} {
-		require.NoError(t, tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(size), Typeflag: tar.TypeReg}))
-		_, err := tw.Write(bytes.Repeat([]byte{'\n'}, size))
+	for _, f := range []struct {
+		name string
+		size int
+	}{{"conf", 10}, {"data/a", 600 << 10}, {"data/b", 600 << 10}} {
+		require.NoError(t, tw.WriteHeader(&tar.Header{Name: f.name, Mode: 0o644, Size: int64(f.size), Typeflag: tar.TypeReg}))
+		_, err := tw.Write(bytes.Repeat([]byte{'\n'}, f.size))
 		require.NoError(t, err)
 	}
 	require.NoError(t, tw.Close())
+	sum := sha256.Sum256(buf.Bytes())
+	d.Artifact("c-1", `{"app":"shop","files":{"archive":"files.tar","digest":"sha256:`+hex.EncodeToString(sum[:])+`"},"services":{"web":{"image":"`+img+`","files":{"/etc/conf":"conf"}}}}`)
 	require.NoError(t, os.MkdirAll(filepath.Join(d.Files, "files"), 0o755))
-	require.NoError(t, os.WriteFile(filepath.Join(d.Files, "files", "p.tar"), buf.Bytes(), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(d.Files, "files", "files.tar"), buf.Bytes(), 0o644))
 	err := d.run("Download")
 	require.ErrorIs(t, err, module.ErrArchive)
 	assert.Contains(t, err.Error(), "more than 1 MB (max_unpack_mb)")
 	assert.Empty(t, d.eng.Images())
-	projects, _ := os.ReadDir(filepath.Join(d.u.Config.StateDir, "shop", "projects"))
-	assert.Empty(t, projects, "the unpacked part is removed")
+	files, _ := os.ReadDir(filepath.Join(d.u.Config.StateDir, "shop", "files"))
+	assert.Empty(t, files, "the unpacked part is removed")
 }

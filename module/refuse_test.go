@@ -1,8 +1,7 @@
 package module_test
 
 import (
-	"archive/tar"
-	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/mender-docker/mender-docker/module/config"
 	"github.com/mender-docker/mender-docker/module/engine/memengine"
+	"github.com/mender-docker/mender-docker/module/spec"
 )
 
 // victim is a directory outside the state directory that a hostile
@@ -48,42 +48,33 @@ func TestAppNameCheckedInEveryState(t *testing.T) {
 	assert.Empty(t, d.eng.Images())
 }
 
-// Project directories in the journal are deleted by later states: one
-// that is not where Download puts it is refused, also through a link.
+// The files directories named in the journal are deleted by later states:
+// anything but a digest there is refused, so that no path leads out.
 func TestJournalPathsStayInStateDir(t *testing.T) {
 	v := victim(t)
 	for name, tc := range map[string]struct{ deployment, installed string }{
-		"absolute":      {`"project_dir":%q`, ``},
-		"climbs out":    {`"old_project_dir":"STATE/shop/projects/../../../VICTIM"`, ``},
-		"other app":     {`"project_dir":"STATE/other/projects/x"`, ``},
-		"link":          {`"project_dir":"STATE/shop/projects/link"`, ``},
-		"installed":     {`"project_dir":"STATE/shop/projects/abc"`, `{"project_dir":%q}`},
-		"compose file":  {`"old_project_dir":"STATE/shop/projects/abc","old_project_file":"../../x.yml"`, ``},
+		"absolute":      {`"files":%q`, ``},
+		"climbs out":    {`"files":"sha256:../../VICTIM"`, ``},
+		"installed":     {``, `{"files":%q}`},
 		"names another": {`"app":"other"`, ``},
 	} {
 		t.Run(name, func(t *testing.T) {
 			d := newDevice(t)
 			state := d.u.Config.StateDir
-			require.NoError(t, os.MkdirAll(filepath.Join(state, "shop", "projects"), 0o700))
-			require.NoError(t, os.Symlink(v, filepath.Join(state, "shop", "projects", "link")))
+			require.NoError(t, os.MkdirAll(filepath.Join(state, "shop"), 0o700))
 			fill := func(s string) string {
-				s = strings.ReplaceAll(strings.ReplaceAll(s, "STATE", state), "VICTIM", filepath.Base(v))
+				s = strings.ReplaceAll(s, "VICTIM", filepath.Base(v))
 				if strings.Contains(s, "%q") {
 					s = fmt.Sprintf(s, v)
 				}
 				return s
 			}
-			dep := `{"phase":"downloaded","app":"shop",` + fill(tc.deployment) + `}`
-			if tc.deployment == `"app":"other"` {
-				dep = `{"phase":"downloaded","app":"other","project_dir":"` + v + `"}`
+			dep := `{"phase":"downloaded","app":"shop"}`
+			if tc.deployment != "" {
+				dep = `{"phase":"downloaded","app":"shop",` + fill(tc.deployment) + `}`
 			}
-			if name == "climbs out" {
-				// Put the victim where the unclean path leads.
-				require.NoError(t, os.Rename(v, filepath.Join(state, "..", filepath.Base(v))))
-				v2 := filepath.Join(state, "..", filepath.Base(v))
-				t.Cleanup(func() { os.Rename(v2, v) })
-				require.FileExists(t, filepath.Join(v2, "precious"))
-				defer func() { assert.FileExists(t, filepath.Join(v2, "precious")) }()
+			if tc.deployment == `"app":"other"` {
+				dep = `{"phase":"downloaded","app":"other","files":"` + v + `"}`
 			}
 			require.NoError(t, os.WriteFile(filepath.Join(state, "shop", "deployment.json"), []byte(dep), 0o600))
 			if tc.installed != "" {
@@ -94,9 +85,7 @@ func TestJournalPathsStayInStateDir(t *testing.T) {
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), "journal of app shop")
 			assert.Contains(t, err.Error(), "corrupted")
-			if name != "climbs out" {
-				assert.FileExists(t, filepath.Join(v, "precious"))
-			}
+			assert.FileExists(t, filepath.Join(v, "precious"))
 		})
 	}
 }
@@ -159,69 +148,51 @@ func TestPolicyRefusesInDownload(t *testing.T) {
 	}
 }
 
-// The same checks read a Compose app's file, with placeholders put in as
-// Compose will: an artifact's defaults do not get around them.
-func TestComposePolicyMore(t *testing.T) {
-	svc := func(s string) string { return "services:\n  web:\n    image: 127.0.0.1:5000/x\n" + s }
-	hardened := config.Policy{DenyHostNamespaces: true, DenyContainerNamespaces: true, DenyUnconfined: true,
-		DenyDeviceCgroupRules: true, BindMountPaths: []string{"/data"}, AllowedRegistries: []string{"127.0.0.1:5000"}}
-	for name, tc := range map[string]struct{ compose, params, want string }{
-		"seccomp":            {svc("    security_opt: [\"seccomp:unconfined\"]\n"), "", "security-opt seccomp=unconfined is refused"},
-		"apparmor":           {svc("    security_opt: [apparmor=unconfined]\n"), "", "apparmor=unconfined is refused"},
-		"userns":             {svc("    userns_mode: host\n"), "", "--userns host is refused"},
-		"uts":                {svc("    uts: host\n"), "", "--uts host is refused"},
-		"cgroup":             {svc("    cgroup: host\n"), "", "cgroup: host is refused"},
-		"pid service":        {svc("    pid: service:db\n"), "", "pid: service:db is refused"},
-		"ipc container":      {svc("    ipc: container:db\n"), "", "ipc: container:db is refused"},
-		"network container":  {svc("    network_mode: container:db\n"), "", "network_mode: container:db is refused"},
-		"cgroup rules":       {svc("    device_cgroup_rules: [\"c 1:3 rwm\"]\n"), "", "--device-cgroup-rule c 1:3 rwm is refused"},
-		"registry":           {"services:\n  web:\n    image: docker.io/library/alpine@sha256:" + strings.Repeat("a", 64) + "\n", "", "registry docker.io is refused"},
-		"hub by default":     {"services:\n  web:\n    image: alpine\n", "", "registry docker.io is refused"},
-		"default gives host": {svc("    pid: ${PIDMODE:-host}\n"), "", "--pid host is refused"},
-		"param gives host":   {svc("    network_mode: ${NET}\n"), `"NET":"host"`, "--network host is refused"},
-		"param gives path":   {svc("    volumes: [\"${DIR}:/x\"]\n"), `"DIR":"/etc"`, "-v /etc:/x is refused"},
-		"privileged param":   {svc("    privileged: ${P}\n"), `"P":"true"`, ""},
-		"home":               {svc("    volumes: [\"~/.ssh:/x\"]\n"), "", "/.ssh:/x is refused"},
-		"long relative":      {svc("    volumes: [{type: bind, source: ../../.., target: /x}]\n"), "", "is refused"},
-		"volume device":      {svc("    volumes: [\"v:/x\"]\nvolumes:\n  v:\n    driver_opts: {type: none, o: bind, device: /etc}\n"), "", "volume v: device /etc is refused"},
-		"included":           {"include: [more/extra.yml]\n" + svc(""), "", "--pid host is refused"},
-		"extended":           {svc("    extends: {file: more/extra.yml, service: side}\n"), "", "--pid host is refused"},
-		"include outside":    {"include: [../x.yml]\n" + svc(""), "", `"../x.yml" is outside the project`},
-		"volumes_from":       {svc("    volumes_from: [\"container:other\"]\n"), "", "volumes_from: container:other is refused"},
-		"allowed":            {svc("    security_opt: [no-new-privileges]\n    volumes: [\"./conf:/conf\", \"/data/x:/x\", \"v:/v\"]\n    pid: ${PIDMODE:-}\n"), "", ""},
-	} {
-		t.Run(name, func(t *testing.T) {
-			d := newDevice(t)
-			d.u.Compose = &stubComposer{}
-			d.u.Config.Policy = hardened
-			if name == "privileged param" {
-				d.u.Config.Policy = config.Policy{DenyPrivileged: true}
-				tc.want = "--privileged is refused"
-			}
-			img := d.image("web", "1", memengine.Behavior{})
-			params := ""
-			if tc.params != "" {
-				params = `"params":{` + tc.params + `},`
-			}
-			d.Artifact("c-1", `{"app":"shop",`+params+`"compose":{"project":"p.tar","images":["`+img+`"]}}`)
-			var buf bytes.Buffer
-			tw := tar.NewWriter(&buf)
-			files := [][2]string{{"docker-compose.yml", tc.compose}, {"more/extra.yml", "services:\n  side:\n    image: 127.0.0.1:5000/x\n    pid: host\n"}}
-			for _, f := range files {
-				tw.WriteHeader(&tar.Header{Name: f[0], Mode: 0o644, Size: int64(len(f[1])), Typeflag: tar.TypeReg})
-				tw.Write([]byte(f[1]))
-			}
-			tw.Close()
-			require.NoError(t, os.MkdirAll(filepath.Join(d.Files, "files"), 0o755))
-			require.NoError(t, os.WriteFile(filepath.Join(d.Files, "files", "p.tar"), buf.Bytes(), 0o644))
-			err := d.run("Download")
-			if tc.want == "" {
-				require.NoError(t, err)
-				return
-			}
-			require.Error(t, err)
-			assert.Contains(t, err.Error(), tc.want)
-			assert.Empty(t, d.eng.Images(), "nothing kept")
-		})
-	}
+// Meta-data of the releases that ran Docker Compose on the device is
+// refused in Download, saying to regenerate it, with nothing changed.
+func TestOldComposeMetaRefused(t *testing.T) {
+	d := newDevice(t)
+	d.unrelated()
+	img := d.image("web", "1", memengine.Behavior{})
+	require.NoError(t, d.install("shop-1", `{"app":"shop","services":{"web":{"image":"`+img+`"}}}`, true))
+	before, images := d.snapshot(), d.eng.Images()
+	d.Artifact("c-1", `{"app":"shop","compose":{"project":"p.tar","images":["`+img+`"]}}`)
+	require.NoError(t, os.MkdirAll(filepath.Join(d.Files, "files"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(d.Files, "files", "p.tar"), []byte("a project tar"), 0o644))
+	d.eng.KillAfter(0)
+	err := d.run("Download")
+	require.ErrorIs(t, err, spec.ErrInvalid)
+	assert.Contains(t, err.Error(), "regenerate it")
+	assert.Equal(t, 0, d.eng.Calls(), "the engine was not even asked")
+	require.NoError(t, d.run("Cleanup"))
+	assert.Equal(t, before, d.snapshot())
+	assert.Equal(t, images, d.eng.Images())
+	_, err = os.Stat(filepath.Join(d.u.Config.StateDir, "shop", "deployment.json"))
+	assert.True(t, os.IsNotExist(err), "no deployment journalled")
+}
+
+// A journal written by a release that ran Docker Compose (project paths,
+// old parameters) still loads: the fields it no longer knows are ignored,
+// and the directories they name are not touched.
+func TestOldJournalLoads(t *testing.T) {
+	d := newDevice(t)
+	v := victim(t)
+	img := d.image("web", "1", memengine.Behavior{})
+	require.NoError(t, d.install("shop-1", `{"app":"shop","containers":["`+img+`"]}`, true))
+	before := d.snapshot()
+	state := d.u.Config.StateDir
+	require.NoError(t, os.WriteFile(filepath.Join(state, "shop", "installed.json"),
+		[]byte(fmt.Sprintf(`{"artifact":"shop-1","images":[%q],"project_dir":%q,"project_file":"docker-compose.yml","params":{"A":"b"}}`, img, v)), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(state, "shop", "deployment.json"),
+		[]byte(fmt.Sprintf(`{"phase":"rolled-back","app":"shop","artifact":"shop-2","id":"x","meta":{},"project_dir":%q,"old_project_dir":%q,"old_project_file":"x.yml","old_params":{"A":"b"}}`, v, v)), 0o600))
+	st := d.u.Status(context.Background(), "shop")
+	require.Len(t, st.Apps, 1)
+	assert.Equal(t, "shop-1", st.Apps[0].Artifact)
+	assert.Empty(t, st.Apps[0].Problems)
+	d.Artifact("shop-2", `{"app":"shop","containers":["`+img+`"]}`)
+	require.NoError(t, d.run("Cleanup"))
+	assert.Equal(t, before, d.snapshot())
+	assert.FileExists(t, filepath.Join(v, "precious"))
+	_, err := os.Stat(filepath.Join(state, "shop", "deployment.json"))
+	assert.True(t, os.IsNotExist(err))
 }

@@ -38,13 +38,10 @@ type Deployment struct {
 	// Pulled are images that were absent before Download: removed again if
 	// the update does not stick.
 	Pulled []string `json:"pulled,omitempty"`
-	// ProjectDir holds a Compose app's new project; OldProjectDir the
-	// one it replaces, kept until commit for rollback.
-	ProjectDir     string            `json:"project_dir,omitempty"`
-	OldProjectDir  string            `json:"old_project_dir,omitempty"`
-	OldProjectFile string            `json:"old_project_file,omitempty"`
-	OldParams      map[string]string `json:"old_params,omitempty"`
-	// Old is the app's set before the update.
+	// Files is the digest of the app's files archive this deployment
+	// unpacked (its directory is filesDir of it); "" when it has none.
+	Files string `json:"files,omitempty"`
+	// Old is the app's set before the update, in the order it was listed.
 	Old []OldContainer `json:"old,omitempty"`
 	// Stopping is set before the old set's stop is sent: a stop that a
 	// killed run had sent may still be carried out by the engine while
@@ -59,6 +56,13 @@ type OldContainer struct {
 	Name    string `json:"name"`
 	Image   string `json:"image"`
 	Running bool   `json:"running"`
+	// Service is the service the container ran (our label, or Compose's
+	// for an app that Docker Compose ran before).
+	Service string `json:"service,omitempty"`
+	// Stop is set, with Deployment.Stopping, before the container's stop
+	// is sent: a rollback finishes only the stops that may be in flight,
+	// so a hand-over that failed leaves the old container untouched.
+	Stop bool `json:"stop,omitempty"`
 	// Kept: the new artifact runs this container's configuration unchanged,
 	// so it stays as it is, part of both the old and the new set. Decided
 	// once, with the move to PhaseInstalling.
@@ -82,11 +86,8 @@ type Installed struct {
 	Images   []string `json:"images"`
 	// Previous are the images of the set before, kept for one more update.
 	Previous []string `json:"previous,omitempty"`
-	// ProjectDir is a Compose app's current project, ProjectFile its
-	// compose file and Params the values its placeholders were given.
-	ProjectDir  string            `json:"project_dir,omitempty"`
-	ProjectFile string            `json:"project_file,omitempty"`
-	Params      map[string]string `json:"params,omitempty"`
+	// Files is the digest of the files archive the installed set mounts.
+	Files string `json:"files,omitempty"`
 }
 
 // Labels the module puts on every container it creates.
@@ -99,11 +100,21 @@ const (
 	// created with (configHash): an update that asks for the same one
 	// keeps the container.
 	LabelConfigHash = "io.mender.docker.config-hash"
+	// LabelName is, on a network or volume, its name in the meta-data
+	// (the engine knows it as <app>_<name>).
+	LabelName = "io.mender.docker.name"
+)
+
+// Labels Docker Compose puts on a project's containers: an app that
+// Compose ran before this release is taken over by its first update.
+const (
+	ComposeProjectLabel = "com.docker.compose.project"
+	ComposeServiceLabel = "com.docker.compose.service"
 )
 
 // prevSuffix is added to the names of the old set while the new set runs;
-// nextSuffix to the names of new containers created while an old one that
-// could not be renamed still holds the name.
+// nextSuffix to the names of new containers created while an old one still
+// holds the name (it could not be renamed, or it hands over).
 const (
 	prevSuffix = "_prev"
 	nextSuffix = "_next"

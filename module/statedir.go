@@ -233,9 +233,9 @@ func isJournal(rel string) bool {
 }
 
 // rebaseJournal rewrites the journal's top-level string values that name a
-// path under oldRoot (a Compose app's project directory) to the same path
-// under newRoot. Anything that is not such a JSON object is copied as is:
-// the module's own checks judge it later.
+// path under oldRoot (earlier releases journalled Compose project
+// directories) to the same path under newRoot. Anything that is not such a
+// JSON object is copied as is: the module's own checks judge it later.
 func rebaseJournal(data []byte, oldRoot, newRoot string) []byte {
 	var m map[string]json.RawMessage
 	if json.Unmarshal(data, &m) != nil {

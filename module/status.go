@@ -99,7 +99,6 @@ func (u *Updater) Status(ctx context.Context, only ...string) Status {
 		}
 	}
 	deployments := map[string]*Deployment{}
-	compose := map[string]bool{}
 	var readErrs []string
 	for _, file := range []string{installedFile, deploymentFile} {
 		names, err := u.journal().Apps(file)
@@ -118,7 +117,6 @@ func (u *Updater) Status(ctx context.Context, only ...string) Status {
 					continue
 				}
 				a.Artifact = in.Artifact
-				compose[app] = compose[app] || in.ProjectDir != ""
 				continue
 			}
 			d, err := u.loadDeployment(app)
@@ -130,7 +128,6 @@ func (u *Updater) Status(ctx context.Context, only ...string) Status {
 			}
 			deployments[app] = d
 			a.Phase, a.Deploying = string(d.Phase), d.Artifact
-			compose[app] = compose[app] || d.ProjectDir != "" || d.OldProjectDir != ""
 		}
 	}
 
@@ -152,7 +149,9 @@ func (u *Updater) Status(ctx context.Context, only ...string) Status {
 		}
 	}
 	if st.Engine.Error == "" {
-		for app := range compose {
+		// An update taking over an app that Docker Compose ran: its old
+		// set is the Compose project's containers.
+		for app := range deployments {
 			cs, err := u.Engine.ListContainers(ctx, map[string]string{ComposeProjectLabel: app})
 			if err != nil {
 				st.Engine.Error = OneLine(err.Error())
@@ -167,7 +166,7 @@ func (u *Updater) Status(ctx context.Context, only ...string) Status {
 		d := deployments[a.App]
 		seen := map[string]bool{}
 		for _, c := range list {
-			if seen[c.ID] || (c.Labels[LabelApp] != a.App && !(compose[a.App] && c.Labels[ComposeProjectLabel] == a.App)) {
+			if seen[c.ID] || (c.Labels[LabelApp] != a.App && !(d != nil && c.Labels[LabelApp] == "" && c.Labels[ComposeProjectLabel] == a.App)) {
 				continue
 			}
 			seen[c.ID] = true
@@ -204,11 +203,8 @@ func containerStatus(c engine.Container, d *Deployment) ContainerStatus {
 	s := c.State
 	cs := ContainerStatus{
 		Name: c.Name, ID: c.ID, Image: c.Image, Artifact: c.Labels[LabelArtifact],
-		Service: c.Labels[LabelService], ExitCode: s.ExitCode, Health: s.Health,
+		Service: serviceOf(c), ExitCode: s.ExitCode, Health: s.Health,
 		RestartCount: s.RestartCount, StartedAt: s.StartedAt.UTC(), Current: true,
-	}
-	if cs.Service == "" {
-		cs.Service = c.Labels["com.docker.compose.service"]
 	}
 	switch {
 	case s.Restarting:
@@ -229,9 +225,6 @@ func containerStatus(c engine.Container, d *Deployment) ContainerStatus {
 			cs.Current = mine
 		default:
 			cs.Current = !mine
-		}
-		if c.Labels[LabelApp] == "" {
-			cs.Current = true // a Compose app's containers are replaced in place
 		}
 		if d.kept(c.ID) {
 			cs.Current = true // unchanged: in both sets

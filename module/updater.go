@@ -11,8 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"time"
 
 	"github.com/mender-docker/mender-docker/module/config"
@@ -28,8 +26,6 @@ type Updater struct {
 	Log    *log.Logger
 	// PollInterval is how often health is checked; 250ms when zero.
 	PollInterval time.Duration
-	// Compose runs Compose apps; found on the device when nil.
-	Compose Composer
 	// ProgressInterval is how often long pulls and loads log progress;
 	// 5s when zero.
 	ProgressInterval time.Duration
@@ -95,50 +91,6 @@ func (u *Updater) locked(ctx context.Context, fn func(context.Context) error) er
 	}
 	defer unlock()
 	return fn(ctx)
-}
-
-// Recover finishes or undoes any deployment that an interrupted run left
-// behind, for every app: meant for a boot-time unit, and run by Download
-// for its own app. A deployment waiting for commit is left alone.
-func (u *Updater) Recover(ctx context.Context) error {
-	return u.locked(ctx, u.recoverAll)
-}
-
-func (u *Updater) recoverAll(ctx context.Context) error {
-	apps, err := u.journal().Apps(deploymentFile)
-	if err != nil {
-		return err
-	}
-	var errs []error
-	for _, app := range apps {
-		if err := u.recoverApp(ctx, app, false); err != nil {
-			errs = append(errs, fmt.Errorf("app %s: %w", app, err))
-		}
-	}
-	return errors.Join(errs...)
-}
-
-func (u *Updater) recoverApp(ctx context.Context, app string, newDeployment bool) error {
-	d, err := u.loadDeployment(app)
-	if err != nil || d == nil {
-		return err
-	}
-	switch d.Phase {
-	case PhaseInstalled:
-		if !newDeployment {
-			return nil
-		}
-		u.logf("app %s: deployment of %s was never committed; rolling it back first", app, d.Artifact)
-		if err := u.rollback(ctx, app); err != nil {
-			return err
-		}
-	case PhaseCommitting:
-		u.logf("app %s: finishing the interrupted commit of %s", app, d.Artifact)
-		return u.commit(ctx, app)
-	default:
-		u.logf("app %s: undoing the interrupted deployment of %s (phase %s)", app, d.Artifact, d.Phase)
-	}
-	return u.cleanup(ctx, app)
 }
 
 // parse validates meta-data, with the device's default app and the values
@@ -245,8 +197,8 @@ func (u *Updater) loadDeployment(app string) (*Deployment, error) {
 	if d.App != app {
 		return nil, fmt.Errorf("journal of app %s: %w: it names app %q", app, journal.ErrCorrupt, d.App)
 	}
-	if err := u.checkProjectPaths(app, []string{d.ProjectDir, d.OldProjectDir}, []string{d.OldProjectFile}); err != nil {
-		return nil, err
+	if d.Files != "" && !validDigest(d.Files) {
+		return nil, fmt.Errorf("journal of app %s: %w: files %q is not a sha256 digest", app, journal.ErrCorrupt, d.Files)
 	}
 	return &d, nil
 }
@@ -264,172 +216,10 @@ func (u *Updater) loadInstalled(app string) (Installed, error) {
 	if errors.Is(err, journal.ErrNone) {
 		err = nil
 	}
-	if err == nil {
-		err = u.checkProjectPaths(app, []string{in.ProjectDir}, []string{in.ProjectFile})
+	if err == nil && in.Files != "" && !validDigest(in.Files) {
+		err = fmt.Errorf("installed journal of app %s: %w: files %q is not a sha256 digest", app, journal.ErrCorrupt, in.Files)
 	}
 	return in, err
-}
-
-// Download validates the artifact and fetches its images. It changes no
-// container; on failure it removes what it fetched.
-func (u *Updater) Download(ctx context.Context, filesDir string) error {
-	m, raw, err := u.readMeta(filesDir)
-	if err != nil {
-		return err
-	}
-	for _, s := range m.Services {
-		if err := u.Config.Policy.Check(s.Name, s.Config); err != nil {
-			return err
-		}
-	}
-	if err := u.Engine.Ping(ctx); err != nil {
-		return err
-	}
-	if err := u.recoverApp(ctx, m.App, true); err != nil {
-		return fmt.Errorf("recovering an earlier deployment: %w", err)
-	}
-	if err := u.checkDisk(ctx); err != nil {
-		return err
-	}
-	load, err := u.checkEmbedded(ctx, m)
-	if err != nil {
-		return err
-	}
-	d := &Deployment{Phase: PhaseDownloading, App: m.App, Artifact: readArtifactName(filesDir), Meta: raw, Params: m.Values(), Started: time.Now().UTC()}
-	var pulls []string
-	for _, img := range m.Images() {
-		if isEmbeddedID(m, img) {
-			// Loaded from the payload, never pulled; checkEmbedded already
-			// asked whether it is here.
-			if load[img] {
-				d.Pulled = append(d.Pulled, img)
-			}
-			continue
-		}
-		ok, err := u.Engine.HasImage(ctx, img)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			d.Pulled = append(d.Pulled, img)
-			pulls = append(pulls, img)
-		}
-	}
-	if m.Compose != nil {
-		if _, err := u.composer(); err != nil {
-			return fmt.Errorf("compose app %s: %w", m.App, err)
-		}
-		d.ProjectDir = filepath.Join(u.Config.StateDir, m.App, "projects", newID())
-	}
-	// Journal first, so that a kill mid-pull still gets its images removed.
-	if err := u.save(d); err != nil {
-		return err
-	}
-	u.logf("app %s: artifact %s: %d image(s), %d to load from the artifact, %d to pull", m.App, d.Artifact, len(m.Images()), len(load), len(pulls))
-	err = nil
-	if len(m.Embedded) > 0 || m.Compose != nil {
-		err = u.readPayload(ctx, filesDir, m, load, d.ProjectDir)
-	}
-	if err == nil && m.Compose != nil {
-		err = u.checkComposePolicy(m, d.ProjectDir)
-	}
-	if err == nil && m.Compose != nil {
-		var lookup func(string) (string, string, bool)
-		if lookup, err = u.deviceParams(m.App); err == nil {
-			var values map[string]string
-			if values, err = u.resolveComposeParams(m, d.ProjectDir, lookup); err == nil {
-				d.Params = values
-			}
-		}
-	}
-	if err == nil {
-		err = u.pullAll(ctx, pulls)
-	}
-	if err == nil {
-		err = u.verifyEmbedded(ctx, m)
-	}
-	if err != nil {
-		u.logf("download failed; removing what it fetched")
-		if cerr := u.cleanup(context.WithoutCancel(ctx), m.App); cerr != nil {
-			u.logf("tidying up after the failed download: %v", cerr)
-		}
-		return err
-	}
-	d.Phase = PhaseDownloaded
-	return u.save(d)
-}
-
-func isEmbeddedID(m *spec.Meta, img string) bool {
-	for _, e := range m.Embedded {
-		if e.ID == img {
-			return true
-		}
-	}
-	return false
-}
-
-func (u *Updater) pullAll(ctx context.Context, refs []string) error {
-	n := u.Config.ParallelPulls
-	if n < 1 {
-		n = 1
-	}
-	sem := make(chan struct{}, n)
-	var wg sync.WaitGroup
-	errs := make([]error, len(refs))
-	for i, ref := range refs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			start := time.Now()
-			var m meter
-			stop := u.reportProgress("pulling "+ref, &m)
-			pctx := engine.WithProgress(ctx, func(p engine.Progress) {
-				m.done.Store(p.Done)
-				m.total.Store(p.Total)
-			})
-			err := u.Engine.PullImage(pctx, ref)
-			stop()
-			if err != nil {
-				errs[i] = err
-				return
-			}
-			u.logf("pulled %s in %s", ref, time.Since(start).Round(time.Millisecond))
-		}()
-	}
-	wg.Wait()
-	return errors.Join(errs...)
-}
-
-func (u *Updater) checkDisk(ctx context.Context) error {
-	if u.Config.MinFreeMB <= 0 {
-		return nil
-	}
-	dir, free, ok, err := u.engineDiskFree(ctx)
-	if err != nil || !ok {
-		return err // a remote engine, or a root we cannot see: nothing to check
-	}
-	free >>= 20
-	if free < u.Config.MinFreeMB {
-		return fmt.Errorf("%w: %d MB free in %s, need at least %d MB (min_free_mb)", ErrDiskSpace, free, dir, u.Config.MinFreeMB)
-	}
-	return nil
-}
-
-// engineDiskFree is the free space, in bytes, of the disk where the engine
-// keeps its images; ok is false when that cannot be seen (a remote engine,
-// or a root directory we cannot stat).
-func (u *Updater) engineDiskFree(ctx context.Context) (dir string, free int64, ok bool, err error) {
-	dir, err = u.Engine.RootDir(ctx)
-	if err != nil {
-		return "", 0, false, err
-	}
-	var st syscall.Statfs_t
-	if dir == "" || syscall.Statfs(dir, &st) != nil {
-		return dir, 0, false, nil
-	}
-	return dir, int64(st.Bavail) * int64(st.Bsize), true, nil
 }
 
 func newID() string {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the tests, benchmarks and demo need on a Debian machine
-# (run as root): the Docker engine and Compose, the Mender client and mender-artifact,
+# (run as root): the Docker engine, the Mender client and mender-artifact,
 # jq for the shell module that the benchmarks compare against, GNU time
 # for their memory figures, and the run-time libraries of the C++ client
 # mender-update 5.x (../shared/mender-client-5, or $MENDER_UPDATE) that the
@@ -14,7 +14,6 @@ command -v mender-artifact >/dev/null || need+=(mender-artifact)
 command -v jq >/dev/null || need+=(jq)
 command -v unshare >/dev/null || need+=(util-linux)
 [ -x /usr/bin/time ] || need+=(time)
-command -v docker-compose >/dev/null || need+=(docker-compose)
 # make deb's checks: lintian, and systemd-analyze for the units.
 command -v lintian >/dev/null || need+=(lintian)
 command -v systemd-analyze >/dev/null || need+=(systemd)

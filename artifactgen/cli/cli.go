@@ -28,6 +28,7 @@ import (
 type flags struct {
 	name, output, runArgs, app, key, compression, platform, payloadType string
 	compose                                                             string
+	composeFiles, profiles                                              []string
 	embed, preload, removeApp                                           bool
 	deltaFrom                                                           []string
 	softwareName, softwareVersion, softwareFS, providesGroup            string
@@ -65,8 +66,9 @@ config (~/.docker/config.json) and its credential helpers.`,
   docker-artifact-gen -n web-1.3 -t rpi4 --embed --delta-from web-1.2.mender registry.example.com/acme/web:1.3
   docker-artifact-gen -n web-1.3 -t rpi4 --embed docker-archive:web-1.3.tar
 
-  # A Compose app: the project directory, every image pinned to its digest:
-  docker-artifact-gen -n shop-8 -t rpi4 --app shop --compose ./shop
+  # A Compose app, compiled into services, networks, volumes and files, every
+  # image pinned to its digest; ${SITE} left for each device to fill in:
+  docker-artifact-gen -n shop-8 -t rpi4 --app shop --compose ./shop --param SITE=lab
 
   # Remove an app from the device (can be rolled back until committed):
   docker-artifact-gen -n shop-gone -t rpi4 --app shop --remove-app
@@ -141,7 +143,9 @@ func (o *flags) register(f *pflag.FlagSet, artifact bool) {
 	f.StringVarP(&o.output, "output-path", "o", "docker-artifact.mender", "artifact file to write")
 	f.StringVarP(&o.payloadType, "payload-type", "T", "docker", "payload type: the name of the update module on the device")
 	o.menderArtifactFlags(f)
-	f.StringVar(&o.compose, "compose", "", "DIR holding a docker-compose.yml: ship the project, every service's image pinned (.composeappignore lists what to leave out)")
+	f.StringVar(&o.compose, "compose", "", "DIR holding compose.yaml (or docker-compose.yml): compile the Compose project into the app's services,\nnetworks, volumes and files, every image pinned")
+	f.StringArrayVar(&o.composeFiles, "compose-file", nil, "with --compose, the compose FILE (relative to DIR) instead of the default and its override file (repeatable, merged in order)")
+	f.StringArrayVar(&o.profiles, "profile", nil, "with --compose, enable this Compose profile (repeatable; default: COMPOSE_PROFILES)")
 	f.BoolVar(&o.removeApp, "remove-app", false, "write an artifact that removes --app from the device (its containers, then its images)")
 	f.BoolVar(&o.embed, "embed", false, "ship the images inside the artifact, for devices without a registry;\nan image may then also be docker-archive:FILE (docker save) or oci:DIR (OCI layout)")
 	f.StringArrayVar(&o.deltaFrom, "delta-from", nil, "with --embed, leave out the layers that this earlier artifact (FILE.mender) or image already brought (repeatable)")
@@ -271,7 +275,7 @@ func (o *flags) request(cmd *cobra.Command, args []string) (artifactgen.Request,
 			App: o.app, RunArgs: o.runArgs, Health: spec.Health{Window: o.healthWindow, Timeout: o.healthTimeout}, RemoveApp: o.removeApp,
 			Images: args,
 		},
-		ComposeDir: o.compose, Embed: o.embed, DeltaFrom: o.deltaFrom,
+		ComposeDir: o.compose, ComposeFiles: o.composeFiles, ComposeProfiles: o.profiles, Embed: o.embed, DeltaFrom: o.deltaFrom,
 		Resolver: &image.Resolver{Insecure: o.insecure, Timeout: o.registryTimeout},
 		Output:   o.output,
 	}
@@ -332,6 +336,9 @@ func (o *flags) request(cmd *cobra.Command, args []string) (artifactgen.Request,
 	}
 	if o.compose != "" && (len(args) > 0 || len(req.Services) > 0) {
 		return req, fmt.Errorf("--compose: give no image or --service with it")
+	}
+	if o.compose == "" && (len(o.composeFiles) > 0 || len(o.profiles) > 0) {
+		return req, fmt.Errorf("--compose-file and --profile go with --compose")
 	}
 	// Last, so that nothing returns before it and leaves its ticker
 	// running: the caller closes it.

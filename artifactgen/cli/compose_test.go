@@ -63,10 +63,10 @@ func TestCompose(t *testing.T) {
 	write("docker-compose.yml", `# the shop
 services:
   web:
-    image: `+reg.Addr+`/shop/web:7   # pinned by the generator
-    network_mode: none
-    labels: {site: "${SITE}"}
+    image: `+reg.Addr+`/shop/web:7
+    labels: {site: "${SITE}", tier: "${TIER}"}
     volumes: ["./config/web.conf:/etc/web.conf:ro", "data:/data"]
+    depends_on: [db]
   db:
     image: `+reg.Addr+`/shop/db:15
     network_mode: none
@@ -74,25 +74,31 @@ volumes:
   data: {}
 `)
 	write("config/web.conf", "port=8080\n")
-	write(".env", "SITE=lab\n")
-	write("secrets/key.pem", "do not ship")
-	write("debug.log", "noise")
-	write(".composeappignore", "# not for devices\nsecrets\n*.log\n")
+	write(".env", "SITE=lab\nTIER=gold\n")
+	write("secrets/key.pem", "not mounted, not shipped")
 
 	out := filepath.Join(t.TempDir(), "shop.mender")
 	code, stdout, stderr := run("-n", "shop-7", "-t", "rpi4", "--app", "shop", "--param", "SITE=default", "-o", out, "--compose", dir)
 	require.Equal(t, 0, code, stderr)
-	assert.Contains(t, stdout, "Artifact")
+	assert.Contains(t, stdout, "web: "+web)
+	assert.Contains(t, stdout, "db: "+db)
 	f, err := os.Open(out)
 	require.NoError(t, err)
 	info, err := artifact.Read(f, nil)
 	f.Close()
 	require.NoError(t, err)
+	assert.NotContains(t, string(info.MetaData), `"compose"`, "the old format is no longer written")
 	m, err := spec.Parse(info.MetaData)
 	require.NoError(t, err)
-	require.NotNil(t, m.Compose)
-	assert.Equal(t, "docker-compose.yml", m.Compose.File)
-	assert.ElementsMatch(t, []string{web, db}, m.Compose.Images)
+	require.Len(t, m.Services, 2)
+	assert.Equal(t, db, m.Services[0].Image)
+	assert.Equal(t, web, m.Services[1].Image)
+	assert.Equal(t, map[string]string{"site": "default", "tier": "gold"}, m.Services[1].Config.Labels, "${SITE} is a parameter (its default here), ${TIER} came from .env")
+	assert.Equal(t, []spec.FileMount{{Target: "/etc/web.conf", Source: "project/config/web.conf"}}, m.Services[1].Files)
+	assert.Equal(t, []spec.Dependency{{Service: "db", Condition: spec.ServiceStarted}}, m.Services[1].DependsOn)
+	require.Len(t, m.Volumes, 1)
+	assert.Equal(t, "shop_data", m.Volumes[0].EngineName)
+	require.NotNil(t, m.Files)
 	assert.Equal(t, "rootfs-image.docker-shop.version", func() string {
 		for k := range info.TypeInfo.ArtifactProvides {
 			return k
@@ -101,38 +107,31 @@ volumes:
 	}())
 
 	files := payloadFiles(t, out)
-	project, ok := files[compose.ProjectFile]
+	archive, ok := files[compose.FilesArchive]
 	require.True(t, ok)
-	shipped := map[string]string{}
-	tr := tar.NewReader(bytes.NewReader(project))
+	var shipped []string
+	tr := tar.NewReader(bytes.NewReader(archive))
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {
 			break
 		}
 		require.NoError(t, err)
-		b, _ := io.ReadAll(tr)
-		shipped[h.Name] = string(b)
+		shipped = append(shipped, h.Name)
 	}
-	assert.Contains(t, shipped, "config/web.conf")
-	assert.Contains(t, shipped, ".env")
-	assert.NotContains(t, shipped, "secrets/key.pem")
-	assert.NotContains(t, shipped, "debug.log")
-	assert.NotContains(t, shipped, ".composeappignore")
-	assert.Contains(t, shipped["docker-compose.yml"], web, "images pinned in the shipped file")
-	assert.Contains(t, shipped["docker-compose.yml"], "# pinned by the generator", "comments kept")
-	assert.Contains(t, shipped["docker-compose.yml"], "${SITE}", "placeholders left for the device")
+	assert.Equal(t, []string{"project/", "project/config/", "project/config/web.conf"}, shipped, "only what services mount")
 
 	// Bad projects fail with one line and no file.
 	for name, content := range map[string]string{
 		"invalid":  "services:\n  web:\n    image: " + reg.Addr + "/shop/web:7\n    restart: sometimes-maybe\n    network_mode: none\n    ports: {bad: 1}\n",
 		"no image": "services:\n  web:\n    build: .\n    network_mode: none\n",
 		"unknown":  "services:\n  web:\n    image: " + reg.Addr + "/shop/web:404\n    network_mode: none\n",
+		"refused":  "services:\n  web:\n    image: " + reg.Addr + "/shop/web:7\n    network_mode: ${NET}\n",
 	} {
 		d := t.TempDir()
 		require.NoError(t, os.WriteFile(filepath.Join(d, "docker-compose.yml"), []byte(content), 0o644))
 		o := filepath.Join(t.TempDir(), "x.mender")
-		code, _, stderr := run("-n", "x", "-t", "rpi4", "-o", o, "--compose", d)
+		code, _, stderr := run("-n", "x", "-t", "rpi4", "-o", o, "--param", "NET=host", "--compose", d)
 		assert.Equal(t, 1, code, name)
 		assert.Equal(t, 1, strings.Count(stderr, "\n"), "%s: %q", name, stderr)
 		_, err := os.Stat(o)
@@ -159,34 +158,43 @@ func TestComposeSchemaErrors(t *testing.T) {
 	}
 }
 
-// .composeappignore follows .dockerignore: ** reaches any depth, ! ships
-// again what an earlier pattern left out (also below a left-out
-// directory), and a leading / or ./ changes nothing.
-func TestComposeAppIgnore(t *testing.T) {
+// --compose --embed: each distinct image is fetched once and embedded,
+// services name it by its pinned reference, and the files archive travels
+// beside the image archives.
+func TestComposeEmbed(t *testing.T) {
 	reg := fixture.NewRegistry(t)
-	fixture.MustPush(t, reg, "shop/web", "7", fixture.Image{Version: "7"})
+	web := fixture.MustPush(t, reg, "shop/web", "7", fixture.Image{Version: "7"})
 	dir := t.TempDir()
-	write := func(name, content string) {
-		require.NoError(t, os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755))
-		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644))
-	}
-	write("compose.yaml", "services:\n  web:\n    image: "+reg.Addr+"/shop/web:7\n    network_mode: none\n")
-	for _, f := range []string{"a.log", "logs/deep/b.log", "logs/deep/keep.log", "cache/x", "cache/y", "conf/app.conf", "tmp/z"} {
-		write(f, f)
-	}
-	write(".composeappignore", "# dockerignore rules\n**/*.log\n!logs/deep/keep.log\ncache\n!cache/y\n/tmp\n")
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "compose.yaml"), []byte(`services:
+  web:
+    image: `+reg.Addr+`/shop/web:7
+    network_mode: none
+    configs: [motd]
+  worker:
+    image: `+reg.Addr+`/shop/web:7
+    network_mode: none
+configs:
+  motd: {content: hello}
+`), 0o644))
 	out := filepath.Join(t.TempDir(), "a.mender")
-	code, _, stderr := run("-n", "x", "-t", "rpi4", "-o", out, "--compose", dir)
+	code, _, stderr := run("-n", "x", "-t", "rpi4", "-o", out, "--embed", "--compose", dir)
 	require.Equal(t, 0, code, stderr)
-	var shipped []string
-	tr := tar.NewReader(bytes.NewReader(payloadFiles(t, out)[compose.ProjectFile]))
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		require.NoError(t, err)
-		shipped = append(shipped, h.Name)
+	f, err := os.Open(out)
+	require.NoError(t, err)
+	defer f.Close()
+	info, err := artifact.Read(f, nil)
+	require.NoError(t, err)
+	assert.Len(t, info.Files, 2, "one image archive and files.tar")
+	m, err := spec.Parse(info.MetaData)
+	require.NoError(t, err)
+	require.Len(t, m.Embedded, 1)
+	e, ok := m.Embedded[web]
+	require.True(t, ok)
+	for _, s := range m.Services {
+		assert.Equal(t, web, s.Image)
+		assert.Equal(t, e.ID, s.Config.Image)
 	}
-	assert.ElementsMatch(t, []string{"compose.yaml", "logs/", "logs/deep/", "logs/deep/keep.log", "cache/", "cache/y", "conf/", "conf/app.conf"}, shipped)
+	require.NotNil(t, m.Files)
+	assert.Equal(t, compose.FilesArchive, m.Files.Archive)
+	assert.Contains(t, payloadFiles(t, out), compose.FilesArchive)
 }

@@ -88,7 +88,7 @@ type Config struct {
 	// AppLockTimeout is how long an install waits for an app's update
 	// lock before it fails with nothing changed.
 	AppLockTimeout Duration `json:"app_lock_timeout"`
-	// MaxUnpackMB bounds the files a Compose project unpacks to: an
+	// MaxUnpackMB bounds the files an app's files archive unpacks to: an
 	// artifact's small compressed payload must not fill the disk.
 	MaxUnpackMB int64 `json:"max_unpack_mb"`
 }

@@ -53,17 +53,45 @@ type Engine interface {
 	ListContainers(ctx context.Context, labels map[string]string) ([]Container, error)
 	// InspectContainer returns a container's current state.
 	InspectContainer(ctx context.Context, id string) (Container, error)
-	// CreateContainer creates (does not start) a container and returns its ID.
+	// CreateContainer creates (does not start) a container and returns its
+	// ID; ErrNotFound when its image or its network is missing.
 	CreateContainer(ctx context.Context, cfg ContainerConfig) (string, error)
 	StartContainer(ctx context.Context, id string) error
 	// StopContainer stops a running container, waiting at most timeout
 	// before killing it. Stopping a stopped container is not an error.
 	StopContainer(ctx context.Context, id string, timeout time.Duration) error
-	// RemoveContainer removes a container, killing it if it runs. Its named
-	// volumes are kept.
+	// RemoveContainer removes a container, killing it if it runs, with its
+	// anonymous volumes; its named volumes are kept.
 	RemoveContainer(ctx context.Context, id string) error
 	// RenameContainer gives a container a new name; it may be running.
 	RenameContainer(ctx context.Context, id, name string) error
+
+	// InspectNetwork returns the network called name; ErrNotFound when
+	// there is none.
+	InspectNetwork(ctx context.Context, name string) (Network, error)
+	// CreateNetwork creates a bridge network; ErrConflict when the name is
+	// taken.
+	CreateNetwork(ctx context.Context, cfg NetworkConfig) error
+	// ListNetworks lists the networks that carry every label in labels.
+	ListNetworks(ctx context.Context, labels map[string]string) ([]Network, error)
+	// RemoveNetwork removes a network; ErrConflict while a container
+	// (running or not) is attached.
+	RemoveNetwork(ctx context.Context, name string) error
+	// ConnectNetwork attaches a created container to one more network,
+	// with aliases. Attaching it where it is attached already is not an
+	// error.
+	ConnectNetwork(ctx context.Context, container, network string, aliases []string) error
+
+	// InspectVolume returns the volume called name; ErrNotFound when there
+	// is none.
+	InspectVolume(ctx context.Context, name string) (Volume, error)
+	// CreateVolume creates a local volume; ErrConflict when it exists.
+	CreateVolume(ctx context.Context, cfg VolumeConfig) error
+	// ListVolumes lists the volumes that carry every label in labels.
+	ListVolumes(ctx context.Context, labels map[string]string) ([]Volume, error)
+	// RemoveVolume removes a volume and its data; ErrConflict while a
+	// container uses it.
+	RemoveVolume(ctx context.Context, name string) error
 
 	// ContainerLogs returns the last tail lines a container wrote to its
 	// stdout and stderr (merged, oldest first, without line ends), whether
@@ -82,6 +110,44 @@ type Container struct {
 	State  State
 	// RestartPolicy is kept here so that tests can show it survives.
 	RestartPolicy string
+	// Networks the container is attached to, by name, with their aliases
+	// (only the ones given at creation or connection). Only
+	// InspectContainer fills it.
+	Networks map[string][]string
+}
+
+// Network is a network as the engine reports it.
+type Network struct {
+	ID       string
+	Name     string
+	Internal bool
+	Labels   map[string]string
+}
+
+// NetworkConfig is what a network is created with.
+type NetworkConfig struct {
+	Name     string
+	Internal bool
+	Labels   map[string]string
+}
+
+// Volume is a named volume as the engine reports it.
+type Volume struct {
+	Name   string
+	Labels map[string]string
+}
+
+// VolumeConfig is what a named volume is created with (local driver, no
+// options: a volume's driver options could bind any host path).
+type VolumeConfig struct {
+	Name   string
+	Labels map[string]string
+}
+
+// Endpoint is a container's attachment to a user-defined network.
+type Endpoint struct {
+	Network string
+	Aliases []string
 }
 
 // State is a container's run state.
@@ -133,8 +199,13 @@ type ContainerConfig struct {
 	Binds       []string // docker -v syntax: [src:]dst[:opts]
 	Tmpfs       map[string]string
 	NetworkMode string // "", "host", "none", "bridge" or a network name
-	ExtraHosts  []string
-	DNS         []string
+	// Networks are user-defined networks to attach with aliases. When set,
+	// NetworkMode is the first one's name: CreateContainer attaches that one
+	// with its aliases, and the caller attaches each other one with
+	// ConnectNetwork before it starts the container.
+	Networks   []Endpoint
+	ExtraHosts []string
+	DNS        []string
 
 	RestartPolicy  string // "", "no", "always", "on-failure", "unless-stopped"
 	RestartRetries int

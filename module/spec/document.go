@@ -23,14 +23,57 @@ type Document struct {
 	// is, as the shell generator does.
 	Containers []string `json:"containers,omitempty"`
 	RunArgs    *string  `json:"run_args,omitempty"`
-	// Services, each with its own arguments; or Compose; or Remove.
+	// Services, each with its own arguments; or Remove.
 	Services Services `json:"services,omitempty"`
-	Compose  *Compose `json:"compose,omitempty"`
-	Remove   bool     `json:"remove,omitempty"`
+	// Compose is the format of releases that ran Docker Compose on the
+	// device: read only to refuse it with a message to regenerate.
+	Compose *Compose `json:"compose,omitempty"`
+	Remove  bool     `json:"remove,omitempty"`
+	// RemoveVolumes, with Remove, also deletes the app's named volumes.
+	RemoveVolumes bool `json:"remove_volumes,omitempty"`
+	// Networks and Volumes the app's services use, by their short name;
+	// on the engine they are called <app>_<name>.
+	Networks map[string]NetworkDoc `json:"networks,omitempty"`
+	Volumes  map[string]VolumeDoc  `json:"volumes,omitempty"`
+	// Files is the payload file (a tar) holding the files that services
+	// mount read-only: Compose configs, secrets and bind-mounted project
+	// files.
+	Files *FilesDoc `json:"files,omitempty"`
 	// Embedded images, by the reference that services name them with.
 	Embedded map[string]Embedded `json:"embedded,omitempty"`
 	// Params are default values of ${NAME} placeholders.
 	Params map[string]string `json:"params,omitempty"`
+}
+
+// NetworkDoc is a network of the app.
+type NetworkDoc struct {
+	// Internal networks have no route out of the host.
+	Internal bool              `json:"internal,omitempty"`
+	Labels   map[string]string `json:"labels,omitempty"`
+}
+
+// VolumeDoc is a named volume of the app (local driver, no options).
+type VolumeDoc struct {
+	Labels map[string]string `json:"labels,omitempty"`
+}
+
+// FilesDoc names the payload file with the files services mount.
+type FilesDoc struct {
+	// Archive is the payload file (a tar of regular files and directories).
+	Archive string `json:"archive"`
+	// Digest is the sha256 of the archive: where the device keeps its
+	// content, so that unchanged files keep their containers.
+	Digest string `json:"digest"`
+}
+
+// HealthcheckDoc is a health check as written: Test is in exec form
+// (["CMD", "prog", "arg"], ["CMD-SHELL", "cmd"] or ["NONE"]).
+type HealthcheckDoc struct {
+	Test        []string `json:"test"`
+	Interval    string   `json:"interval,omitempty"`
+	Timeout     string   `json:"timeout,omitempty"`
+	StartPeriod string   `json:"start_period,omitempty"`
+	Retries     int      `json:"retries,omitempty"`
 }
 
 // HealthDoc is Health as written: durations such as "10s".
@@ -62,6 +105,24 @@ type ServiceDoc struct {
 	Image   string   `json:"image"`
 	RunArgs string   `json:"run_args,omitempty"`
 	Command []string `json:"command,omitempty"`
+	// Entrypoint replaces the image's; a list of one empty string clears
+	// it (the meta-data cannot tell an empty list from an absent one).
+	Entrypoint []string `json:"entrypoint,omitempty"`
+	// Healthcheck replaces the image's HEALTHCHECK, in exec form.
+	Healthcheck *HealthcheckDoc `json:"healthcheck,omitempty"`
+	// Networks the service joins (short names from the top-level
+	// networks), each with its aliases.
+	Networks map[string][]string `json:"networks,omitempty"`
+	// DependsOn: services that must be started (service_started), healthy
+	// (service_healthy) or exited 0 (service_completed_successfully)
+	// before this one starts.
+	DependsOn map[string]string `json:"depends_on,omitempty"`
+	// Files mounts files of the artifact's files archive read-only:
+	// container path -> path inside the archive.
+	Files map[string]string `json:"files,omitempty"`
+	// Update is how an update replaces the container: "recreate" (the
+	// default) or "hand-over".
+	Update string `json:"update,omitempty"`
 	// field is how errors name the service when the legacy list form
 	// gave it ("services[2]"); empty for the object form.
 	field string
@@ -146,17 +207,7 @@ func strictUnmarshal(data []byte, v any) error {
 
 // JSON writes d as an artifact carries it.
 func (d Document) JSON() ([]byte, error) {
-	type plain Document
-	if d.Compose != nil {
-		// Compose apps have always had params before embedded: kept, so
-		// that the same inputs give the same artifact bytes. (The outer
-		// field hides the inner one and comes after all of it.)
-		return json.Marshal(struct {
-			plain
-			Embedded map[string]Embedded `json:"embedded,omitempty"`
-		}{plain(d), d.Embedded})
-	}
-	return json.Marshal(plain(d))
+	return json.Marshal(d)
 }
 
 // Decode reads a document strictly (an unknown field is an error) without
@@ -212,12 +263,9 @@ func (d *Document) Check() error {
 	return err
 }
 
-// clone copies what Meta may change (the compose file's default).
+// clone copies d: Meta changes nothing of it, but Check must not come to
+// depend on that.
 func (d *Document) clone() *Document {
 	c := *d
-	if d.Compose != nil {
-		cc := *d.Compose
-		c.Compose = &cc
-	}
 	return &c
 }

@@ -29,8 +29,15 @@ func TestDocumentRoundTrip(t *testing.T) {
 			{Name: "web", Image: img, RunArgs: "--network host", Command: []string{"-x", "${PORT}"}},
 			{Name: "worker", Image: img},
 		}, Embedded: emb, Params: params},
-		"compose": {App: "shop", Compose: &spec.Compose{Project: "project.tar", File: "compose.yaml", Images: []string{img}}, Embedded: emb, Params: params},
-		"remove":  {App: "shop", Remove: true},
+		"graph": {App: "shop", Services: spec.Services{
+			{Name: "db", Image: img, RunArgs: "-v data:/var/lib/db", Healthcheck: &spec.HealthcheckDoc{Test: []string{"CMD", "/probe"}, Interval: "1s", Retries: 3},
+				Networks: map[string][]string{"back": {"db", "database"}}},
+			{Name: "web", Image: img, Entrypoint: []string{"/web"}, Networks: map[string][]string{"back": nil, "front": {"www"}},
+				DependsOn: map[string]string{"db": spec.ServiceHealthy}, Files: map[string]string{"/etc/web.conf": "conf/web.conf"}, Update: "hand-over"},
+		}, Networks: map[string]spec.NetworkDoc{"back": {Internal: true}, "front": {Internal: true, Labels: map[string]string{"tier": "front"}}},
+			Volumes: map[string]spec.VolumeDoc{"data": {}}, Files: &spec.FilesDoc{Archive: "files.tar", Digest: dig}, Params: params},
+		"remove":         {App: "shop", Remove: true},
+		"remove volumes": {App: "shop", Remove: true, RemoveVolumes: true},
 	} {
 		t.Run(name, func(t *testing.T) {
 			out, err := d.JSON()
@@ -58,9 +65,6 @@ func TestDocumentJSON(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, `{"app":"a","health":{"window":"5s"},"services":{"a":{"image":"`+img+`","run_args":"-d"},"w":{"image":"`+img+`"}}}`, string(out))
 	emb := map[string]spec.Embedded{img: {ID: dig, File: "web.tar"}}
-	out, err = spec.Document{App: "a", Compose: &spec.Compose{Project: "p.tar", Images: []string{img}}, Embedded: emb, Params: map[string]string{"P": "1"}}.JSON()
-	require.NoError(t, err)
-	assert.Equal(t, `{"app":"a","compose":{"project":"p.tar","images":["`+img+`"]},"params":{"P":"1"},"embedded":{"`+img+`":{"id":"`+dig+`","file":"web.tar"}}}`, string(out), "compose apps: params before embedded, as always")
 	out, err = spec.Document{Containers: []string{img}, RunArgs: strp(""), Embedded: emb, Params: map[string]string{"P": "1"}}.JSON()
 	require.NoError(t, err)
 	assert.Equal(t, `{"containers":["`+img+`"],"run_args":"","embedded":{"`+img+`":{"id":"`+dig+`","file":"web.tar"}},"params":{"P":"1"}}`, string(out))
@@ -76,8 +80,7 @@ func TestDocumentCheck(t *testing.T) {
 	d.Params = map[string]string{"PORT": "x"}
 	assert.ErrorContains(t, d.Check(), "run_args: -p:")
 	d = spec.Document{Compose: &spec.Compose{Project: "project.tar", Images: []string{img}}}
-	require.NoError(t, d.Check())
-	assert.Empty(t, d.Compose.File, "Check leaves the document as it was")
+	assert.ErrorContains(t, d.Check(), "compose: this artifact was made for an earlier release", "the format that ran Docker Compose on the device is refused")
 	d = spec.Document{Services: spec.Services{{Name: "web", Image: img, RunArgs: "--rm"}}}
 	assert.ErrorContains(t, d.Check(), "services.web.run_args: --rm")
 	_, err := spec.Parse([]byte(`{"app":"","containers":["` + img + `"]}`))
@@ -94,6 +97,8 @@ func FuzzDocumentRoundTrip(f *testing.F) {
 		`{"app":"x","services":[{"name":"b","image":"` + img + `","run_args":"--restart=always"},{"name":"a","image":"` + img + `","command":["${X}"]}],"health":{"window":"1s"}}`,
 		`{"app":"x","services":{"web":{"image":"` + img + `","run_args":"-p ${PORT}:80","command":["--port","${PORT}"]}},"params":{"PORT":"8080"},` + emb + `}`,
 		`{"app":"x","remove":true}`,
+		graphDoc,
+		`{"app":"x","remove":true,"remove_volumes":true}`,
 		`{"app":"x","compose":{"project":"project.tar","images":["` + img + `"]},` + emb + `,"params":{"A":"<"}}`,
 	} {
 		f.Add([]byte(seed))
@@ -133,7 +138,7 @@ func FuzzDocumentRoundTrip(f *testing.F) {
 			return bytes.Equal(ja, jb) || (reflect.ValueOf(a).Len() == 0 && reflect.ValueOf(b).Len() == 0)
 		}
 		if !assert.ObjectsAreEqual(m1.Services, m2.Services) || m1.App != m2.App || m1.Health != m2.Health || m1.Remove != m2.Remove ||
-			!assert.ObjectsAreEqual(m1.Compose, m2.Compose) || !sameMap(m1.Embedded, m2.Embedded) || !sameMap(m1.Params, m2.Params) {
+			!assert.ObjectsAreEqual(m1.Networks, m2.Networks) || !assert.ObjectsAreEqual(m1.Volumes, m2.Volumes) || !assert.ObjectsAreEqual(m1.Files, m2.Files) || !sameMap(m1.Embedded, m2.Embedded) || !sameMap(m1.Params, m2.Params) {
 			t.Fatalf("round trip changed the meta-data:\n%+v\n%+v", m1, m2)
 		}
 	})

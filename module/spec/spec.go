@@ -13,7 +13,6 @@ package spec
 
 import (
 	"fmt"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -60,15 +59,20 @@ type Meta struct {
 	Params        map[string]string
 	Substitutions []Substitution
 	// Remove: the artifact removes the app (its containers, then at
-	// commit its images) instead of updating it.
-	Remove bool
-	// Compose, when set, makes the app a Compose project shipped in the
-	// payload; Services is then empty.
-	Compose *Compose
+	// commit its images and networks) instead of updating it; Services is
+	// then empty. RemoveVolumes: its named volumes go too.
+	Remove        bool
+	RemoveVolumes bool
+	// Networks and Volumes the app owns; Files the archive of files its
+	// services mount.
+	Networks []Network
+	Volumes  []Volume
+	Files    *Files
 }
 
-// Compose is a Compose app: its project directory travels in the payload
-// as a tar file, and its images are pinned by digest in the compose file.
+// Compose is the meta-data of releases that ran Docker Compose on the
+// device. It is refused now (the generator compiles Compose projects into
+// services); kept so that the refusal can say so.
 type Compose struct {
 	// Project is the payload file holding the project directory (a tar).
 	Project string `json:"project"`
@@ -99,6 +103,15 @@ type Service struct {
 	Name   string
 	Image  string // repo@sha256:…, as written in the artifact
 	Config engine.ContainerConfig
+	// DependsOn: what must hold of other services before this one starts.
+	DependsOn []Dependency
+	// Files are mounted read-only from the app's files archive, on top of
+	// Config (the device decides where the archive's content lives).
+	Files []FileMount
+	// Update is how an update replaces the container.
+	Update Strategy
+	// fixedName: run_args gave --name.
+	fixedName bool
 }
 
 // Health is how long new containers must prove themselves; zero fields
@@ -115,18 +128,6 @@ type Health struct {
 // knows them: repo@sha256:… for pulled images, the image ID for embedded
 // ones.
 func (m *Meta) Images() []string {
-	if m.Compose != nil {
-		// Embedded images are known by ID once loaded (the shipped compose
-		// file names them so).
-		var out []string
-		for _, img := range m.Compose.Images {
-			if e, ok := m.Embedded[img]; ok {
-				img = e.ID
-			}
-			out = append(out, img)
-		}
-		return out
-	}
 	var out []string
 	seen := map[string]bool{}
 	for _, s := range m.Services {
@@ -194,27 +195,27 @@ func (d *Document) Meta(o ParseOptions) (*Meta, error) {
 		}
 	}
 
+	if d.Compose != nil {
+		return nil, invalid("compose: this artifact was made for an earlier release that ran Docker Compose on the device; regenerate it with docker-artifact-gen --compose")
+	}
+	if d.RemoveVolumes && !d.Remove {
+		return nil, invalid("remove_volumes: only an artifact that removes the app (remove: true) can remove its volumes")
+	}
+	if err := m.addResources(d); err != nil {
+		return nil, err
+	}
 	switch {
 	case d.Remove:
-		if d.Containers != nil || d.Services != nil || d.RunArgs != nil || d.Embedded != nil {
-			return nil, invalid("remove: an artifact that removes an app has no containers, services, run_args or embedded images")
+		if d.Containers != nil || d.Services != nil || d.RunArgs != nil || d.Embedded != nil || d.Networks != nil || d.Volumes != nil || d.Files != nil {
+			return nil, invalid("remove: an artifact that removes an app has no containers, services, run_args, networks, volumes, files or embedded images")
 		}
 		if d.App == "" {
 			return nil, invalid("remove: name the app to remove in app")
 		}
-		m.Remove = true
+		m.Remove, m.RemoveVolumes = true, d.RemoveVolumes
 		return m, nil
-	case d.Compose != nil:
-		if d.Containers != nil || d.Services != nil || d.RunArgs != nil {
-			return nil, invalid("compose: a Compose app has no containers, services or run_args")
-		}
-		if err := m.addCompose(d.Compose); err != nil {
-			return nil, err
-		}
-		if err := m.addEmbedded(d.Embedded); err != nil {
-			return nil, err
-		}
-		return m, nil
+	case d.Containers != nil && (d.Networks != nil || d.Volumes != nil || d.Files != nil):
+		return nil, invalid("containers: networks, volumes and files need services")
 	case d.Containers != nil && d.Services != nil:
 		return nil, invalid("containers and services: give one or the other")
 	case d.Services != nil:
@@ -235,6 +236,9 @@ func (d *Document) Meta(o ParseOptions) (*Meta, error) {
 	if err := m.checkNames(); err != nil {
 		return nil, err
 	}
+	if err := m.checkGraph(); err != nil {
+		return nil, err
+	}
 	if err := m.addEmbedded(d.Embedded); err != nil {
 		return nil, err
 	}
@@ -246,28 +250,6 @@ var (
 	idRE   = digestRE
 )
 
-func (m *Meta) addCompose(c *Compose) error {
-	if !fileRE().MatchString(c.Project) {
-		return invalid("compose.project: %q is not a plain file name", c.Project)
-	}
-	if c.File == "" {
-		c.File = "docker-compose.yml"
-	}
-	if c.File != filepath.Clean(c.File) || filepath.IsAbs(c.File) || strings.HasPrefix(c.File, "..") {
-		return invalid("compose.file: %q must be a path inside the project", c.File)
-	}
-	if len(c.Images) == 0 {
-		return invalid("compose.images: empty (list the pinned images of the services)")
-	}
-	for i, img := range c.Images {
-		if err := checkImage(fmt.Sprintf("compose.images[%d]", i), img); err != nil {
-			return err
-		}
-	}
-	m.Compose = c
-	return nil
-}
-
 func (m *Meta) addEmbedded(emb map[string]Embedded) error {
 	if len(emb) == 0 {
 		return nil
@@ -275,11 +257,6 @@ func (m *Meta) addEmbedded(emb map[string]Embedded) error {
 	used := map[string]bool{}
 	for _, s := range m.Services {
 		used[s.Image] = true
-	}
-	if m.Compose != nil {
-		for _, img := range m.Compose.Images {
-			used[img] = true
-		}
 	}
 	files := map[string]string{}
 	for ref, e := range emb {
@@ -353,7 +330,7 @@ func (m *Meta) addContainers(images []string, runArgs *string, sub *substituter)
 		if used[name] > 1 {
 			name = fmt.Sprintf("%s-%d", name, used[name])
 		}
-		s := Service{Name: name, Image: img, Config: engine.ContainerConfig{Tty: true}}
+		s := Service{Name: name, Image: img, Config: engine.ContainerConfig{Tty: true}, Update: Recreate}
 		if err := parseRunArgs(args, &s.Config, sub); err != nil {
 			return invalid("run_args: %v", err)
 		}
@@ -386,12 +363,16 @@ func (m *Meta) addServices(raws Services, sub *substituter) error {
 		if err := parseRunArgs(r.RunArgs, &s.Config, sub); err != nil {
 			return invalid("%s.run_args: %v", field, err)
 		}
+		s.fixedName = s.Config.Name != ""
 		for j, w := range r.Command {
 			v, err := sub.word(w)
 			if err != nil {
 				return invalid("%s.command[%d]: %v", field, j, err)
 			}
 			s.Config.Cmd = append(s.Config.Cmd, v)
+		}
+		if err := m.addGraph(r, &s, sub); err != nil {
+			return err
 		}
 		m.Services = append(m.Services, s)
 	}

@@ -102,7 +102,7 @@ func TestParseErrors(t *testing.T) {
 		{"reserved label", `{"containers":["` + img + `"],"run_args":"-l io.mender.docker.app=x"}`, "the module's own"},
 		{"name for two", `{"containers":["` + img + `","127.0.0.1:5000/acme/db@` + dig + `"],"run_args":"--name x"}`, `--name "x" given to services`},
 		{"bad app", `{"app":"Bad App","containers":["` + img + `"]}`, "app:"},
-		{"unknown field", `{"containers":["` + img + `"],"volumes":[]}`, `unknown field "volumes"`},
+		{"unknown field", `{"containers":["` + img + `"],"ports":[]}`, `unknown field "ports"`},
 		{"both forms", `{"containers":["` + img + `"],"services":[]}`, "give one or the other"},
 		{"run_args with services", `{"run_args":"-d","services":[{"name":"a","image":"` + img + `"}]}`, "run_args: goes inside each service"},
 		{"service without name", `{"services":[{"image":"` + img + `"}]}`, "services[0].name"},
@@ -180,6 +180,8 @@ func FuzzParse(f *testing.F) {
 		`{"app":"x","services":[{"name":"a","image":"` + img + `","run_args":"--restart=always"}],"health":{"window":"1s"}}`,
 		`{"app":"x","services":{"web":{"image":"` + img + `","run_args":"-p ${PORT}:80","command":["--port","${PORT}"]}},"params":{"PORT":"8080"}}`,
 		`{"app":"x","remove":true}`,
+		graphDoc,
+		`{"app":"x","remove":true,"remove_volumes":true}`,
 		`{"remove":true}`,
 		`{"app":"x","compose":{"project":"project.tar","images":["` + img + `"]},` + emb + `}`,
 		`{"containers":["` + img + `"],` + emb + `}`,
@@ -211,22 +213,29 @@ func FuzzParse(f *testing.F) {
 		}
 		switch {
 		case m.Remove:
-			if len(m.Services) > 0 || m.Compose != nil || len(m.Embedded) > 0 || len(m.Images()) > 0 {
+			if len(m.Services) > 0 || len(m.Networks) > 0 || len(m.Volumes) > 0 || m.Files != nil || len(m.Embedded) > 0 || len(m.Images()) > 0 {
 				t.Fatalf("an app removal with something to run: %+v", m)
-			}
-		case m.Compose != nil:
-			if len(m.Services) > 0 || len(m.Compose.Images) == 0 || m.Compose.Project == "" || m.Compose.File == "" {
-				t.Fatalf("compose app not fully resolved: %+v", m)
 			}
 		default:
 			if len(m.Services) == 0 {
 				t.Fatal("valid meta-data with no service, no project and nothing to remove")
 			}
 			for _, s := range m.Services {
-				if s.Config.Name == "" || !strings.Contains(s.Image, "@sha256:") {
+				if s.Config.Name == "" || !strings.Contains(s.Image, "@sha256:") || (s.Update != spec.Recreate && s.Update != spec.HandOver) {
 					t.Fatalf("service %+v not fully resolved", s)
 				}
+				for _, f := range s.Files {
+					if m.Files == nil || strings.HasPrefix(f.Source, "/") || strings.Contains("/"+f.Source+"/", "/../") || !strings.HasPrefix(f.Target, "/") {
+						t.Fatalf("service %s mounts %+v unchecked", s.Name, f)
+					}
+				}
+				if len(s.Config.Networks) > 0 && s.Config.NetworkMode != s.Config.Networks[0].Network {
+					t.Fatalf("service %s: network mode %q is not its first network", s.Name, s.Config.NetworkMode)
+				}
 			}
+		}
+		if _, err := m.StartOrder(); err != nil {
+			t.Fatalf("accepted meta-data with no start order: %v", err)
 		}
 		for _, img := range m.Images() {
 			if !strings.Contains(img, "@sha256:") && !ids[img] {

@@ -42,6 +42,7 @@ var (
 	updates = flag.Int("updates", 3, "updates measured per module and image size")
 	bigMB   = flag.Int("big", 200, "size of the big image in MB")
 	window  = flag.Duration("window", 2*time.Second, "our module's health window during the benchmark")
+	only    = flag.String("only", "", "run only this part: graph")
 )
 
 type engineCtl struct {
@@ -89,6 +90,9 @@ func run() error {
 	}
 	defer reg.Close()
 
+	if *only == "graph" {
+		return benchGraph(eng, reg, work, ours, int64(*bigMB)<<20)
+	}
 	fi, _ := os.Stat(ours)
 	fmt.Printf("module binary (ours, amd64, static, stripped): %.2f MB\n", float64(fi.Size())/1e6)
 	fmt.Printf("engine: private dockerd (vfs); registry: %s; health window of ours: %s\n\n", reg.Addr, *window)
@@ -135,6 +139,9 @@ func run() error {
 				return err
 			}
 		}
+	}
+	if err := benchGraph(eng, reg, work, ours, sizes[1].pad); err != nil {
+		return err
 	}
 	if err := benchGenerators(eng, reg, work, gen, sizes[1].pad); err != nil {
 		return err
@@ -336,6 +343,19 @@ func (e *engineCtl) reset() error {
 	return nil
 }
 
+func (e *engineCtl) delete(path string) error {
+	req, _ := http.NewRequest(http.MethodDelete, "http://docker"+path, nil)
+	resp, err := e.http.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode >= 300 && resp.StatusCode != http.StatusNotFound {
+		return fmt.Errorf("DELETE %s: %s", path, resp.Status)
+	}
+	return nil
+}
+
 func (e *engineCtl) getJSON(path string, v any) error {
 	resp, err := e.http.Get("http://docker" + path)
 	if err != nil {
@@ -345,28 +365,29 @@ func (e *engineCtl) getJSON(path string, v any) error {
 	return json.NewDecoder(resp.Body).Decode(v)
 }
 
-// downtime reads the engine's events between t0 and t1: from the first
-// kill (or die) of a container that existed before to the first start of
-// one created in the window.
-func (e *engineCtl) downtime(t0, t1 time.Time) (time.Duration, error) {
+// event is one of the engine's container events.
+type event struct {
+	Action   string
+	Actor    struct{ ID string }
+	TimeNano int64
+}
+
+// events are the engine's container events between t0 and t1 (and a
+// second after), with the IDs of the containers created among them.
+func (e *engineCtl) events(t0, t1 time.Time) ([]event, map[string]bool, error) {
 	q := url.Values{}
 	q.Set("since", fmt.Sprintf("%d.%09d", t0.Unix(), t0.Nanosecond()))
 	q.Set("until", fmt.Sprintf("%d.%09d", t1.Add(time.Second).Unix(), t1.Nanosecond()))
 	q.Set("filters", `{"type":["container"]}`)
 	resp, err := e.http.Get("http://docker/events?" + q.Encode())
 	if err != nil {
-		return 0, err
+		return nil, nil, err
 	}
 	defer resp.Body.Close()
-	type ev struct {
-		Action   string
-		Actor    struct{ ID string }
-		TimeNano int64
-	}
-	var evs []ev
+	var evs []event
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
-		var x ev
+		var x event
 		if json.Unmarshal(sc.Bytes(), &x) == nil {
 			evs = append(evs, x)
 		}
@@ -376,6 +397,17 @@ func (e *engineCtl) downtime(t0, t1 time.Time) (time.Duration, error) {
 		if x.Action == "create" {
 			created[x.Actor.ID] = true
 		}
+	}
+	return evs, created, sc.Err()
+}
+
+// downtime reads the engine's events between t0 and t1: from the first
+// kill (or die) of a container that existed before to the first start of
+// one created in the window.
+func (e *engineCtl) downtime(t0, t1 time.Time) (time.Duration, error) {
+	evs, created, err := e.events(t0, t1)
+	if err != nil {
+		return 0, err
 	}
 	var stop, start int64
 	for _, x := range evs {

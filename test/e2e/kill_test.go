@@ -36,7 +36,8 @@ func TestKilledWhileInstalling(t *testing.T) { eachClient(t, testKilledWhileInst
 
 func testKilledWhileInstalling(t *testing.T, cl client) {
 	fixture.Need(t, have("docker"), "the docker CLI (docker events)")
-	// Each moment is a filter of docker events, given v1's container ID.
+	// Each moment is a filter of docker events, given v1's container ID;
+	// its first term names the event.
 	moments := []struct {
 		name   string
 		filter func(v1 string) []string
@@ -88,27 +89,49 @@ func killWhileInstalling(t *testing.T, cl client, filter func(v1 string) []strin
 	require.Len(t, atV1, 1)
 	require.True(t, atV1[0].Running)
 
+	moment := filter(atV1[0].ID)
+	log, killed := killAtEvent(t, s, []string{"install", v2}, "ArtifactInstall", moment, strings.TrimPrefix(moment[0], "event="))
+
+	// The engine goes on stopping v1 after the module is gone; judge the
+	// end state only once that stop has run its course.
+	time.Sleep(time.Until(killed.Add(stopTimeout + time.Second)))
+	settled := func() bool { m := mine(); return len(m) == 1 && m[0] == atV1[0] }
+	assert.Eventually(t, settled, 2*time.Second, 100*time.Millisecond)
+	assert.Equal(t, atV1, mine(), "v1 runs again, the same container, and no v2 container is left; the client said:\n%s", log)
+	assert.Equal(t, "kill-v1", s.showArtifact())
+}
+
+// killAtEvent runs the client with cmd and SIGKILLs the process group of
+// its module in state (or the module alone, if it shares the client's) at
+// the first engine event that filter selects and whose action is action.
+// It returns once the client has ended, with all it printed and the time
+// of the kill; the command must have failed.
+func killAtEvent(t *testing.T, s *sandbox, cmd []string, state string, filter []string, action string) (string, time.Time) {
+	t.Helper()
 	// --since replays what happened after this instant, so no event is
 	// missed however late docker events subscribes.
 	since := fmt.Sprintf("%.3f", float64(time.Now().UnixNano())/1e9)
 	args := []string{"events", "--since", since, "--format", "{{.ID}} {{.Action}}", "--filter", "type=container"}
-	for _, f := range filter(atV1[0].ID) {
+	for _, f := range filter {
 		args = append(args, "--filter", f)
 	}
 	events := exec.Command("docker", args...)
 	pipe, err := events.StdoutPipe()
 	require.NoError(t, err)
 	require.NoError(t, events.Start())
-	t.Cleanup(func() { events.Process.Kill(); events.Wait() })
+	defer func() { events.Process.Kill(); events.Wait() }()
 	seen := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(pipe)
-		if sc.Scan() {
-			seen <- sc.Text()
+		for sc.Scan() {
+			if _, a, _ := strings.Cut(sc.Text(), " "); a == action {
+				seen <- sc.Text()
+				return
+			}
 		}
 	}()
 
-	install := s.command("install", v2)
+	install := s.command(cmd...)
 	var log bytes.Buffer
 	install.Stdout, install.Stderr = &log, &log
 	require.NoError(t, install.Start())
@@ -118,7 +141,7 @@ func killWhileInstalling(t *testing.T, cl client, filter func(v1 string) []strin
 	var killed time.Time
 	select {
 	case ev := <-seen:
-		pid, pgid, err := findModule(install.Process.Pid, "ArtifactInstall")
+		pid, pgid, err := findModule(install.Process.Pid, state)
 		require.NoError(t, err)
 		require.NotEqual(t, syscall.Getpgrp(), pgid, "never kill the test's own group")
 		if pgid == pid {
@@ -134,15 +157,8 @@ func killWhileInstalling(t *testing.T, cl client, filter func(v1 string) []strin
 		t.Fatalf("no event within a minute:\n%s", log.String())
 	}
 	err = <-done
-	require.Error(t, err, "the install must fail once its module is killed:\n%s", log.String())
-
-	// The engine goes on stopping v1 after the module is gone; judge the
-	// end state only once that stop has run its course.
-	time.Sleep(time.Until(killed.Add(stopTimeout + time.Second)))
-	settled := func() bool { m := mine(); return len(m) == 1 && m[0] == atV1[0] }
-	assert.Eventually(t, settled, 2*time.Second, 100*time.Millisecond)
-	assert.Equal(t, atV1, mine(), "v1 runs again, the same container, and no v2 container is left; the client said:\n%s", log.String())
-	assert.Equal(t, "kill-v1", s.showArtifact())
+	require.Error(t, err, "the command must fail once its module is killed:\n%s", log.String())
+	return log.String(), killed
 }
 
 // findModule finds the process of the module that the client process

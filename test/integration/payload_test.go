@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"os"
@@ -204,16 +205,33 @@ func TestEmbeddedArchiveSparse(t *testing.T) {
 	w.checkUnrelated()
 }
 
-// A Compose project with a sparse file, or with more than max_unpack_mb
-// of files, is refused in Download; nothing of it stays on the device.
-func TestComposeProjectLimits(t *testing.T) {
-	_, err := module.FindComposer(nil)
-	fixture.Need(t, err == nil, "Docker Compose (docker-compose)")
+// filesTar is a files archive holding files.
+func filesTar(t *testing.T, files map[string]string) []byte {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for name, content := range files {
+		require.NoError(t, tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(content)), Typeflag: tar.TypeReg}))
+		_, err := tw.Write([]byte(content))
+		require.NoError(t, err)
+	}
+	require.NoError(t, tw.Close())
+	return buf.Bytes()
+}
+
+// filesMeta is meta-data for one service running web with conf of the
+// files archive mounted at /etc/app.conf.
+func (w *world) filesMeta(web string, archive []byte) string {
+	sum := sha256.Sum256(archive)
+	return fmt.Sprintf(`{"app":%q,"health":{"window":"500ms"},"files":{"archive":"files.tar","digest":"sha256:%x"},"services":{"web":{"image":%q,"run_args":"--network none","files":{"/etc/app.conf":"conf"}}}}`,
+		w.app, sum, web)
+}
+
+// A files archive with a sparse file, or with more than max_unpack_mb of
+// files, is refused in Download; nothing of it stays on the device.
+func TestFilesArchiveLimits(t *testing.T) {
 	w := newWorld(t)
 	web := w.version("web1")
-	compose := fmt.Sprintf("services:\n  web:\n    image: %s\n    network_mode: none\n", web)
-	meta := fmt.Sprintf(`{"app":%q,"compose":{"project":"project.tar","images":[%q]}}`, w.app, web)
-	projects := filepath.Join(w.d.U.Config.StateDir, w.app, "projects")
+	filesRoot := filepath.Join(w.d.U.Config.StateDir, w.app, "files")
 
 	check := func(err error, want ...string) {
 		t.Helper()
@@ -222,24 +240,27 @@ func TestComposeProjectLimits(t *testing.T) {
 			assert.Contains(t, err.Error(), s)
 		}
 		assert.False(t, w.has(web), "nothing pulled stays")
-		entries, _ := os.ReadDir(projects)
-		assert.Empty(t, entries, "no project directory stays")
+		entries, _ := os.ReadDir(filesRoot)
+		assert.Empty(t, entries, "nothing unpacked stays")
 		assert.Empty(t, w.snapshot())
 		w.checkUnrelated()
 	}
 
-	var buf bytes.Buffer
-	buf.Write(projectTar(t, map[string]string{"docker-compose.yml": compose}))
-	sparse := withEntry(t, buf.Bytes(), paxSparse(t, "data/huge.bin", 1<<30))
+	sparse := withEntry(t, filesTar(t, map[string]string{"conf": "x=1\n"}), paxSparse(t, "data/huge.bin", 1<<30))
 	start := time.Now()
-	check(w.payloadDownload("proj-sparse", meta, map[string][]byte{"project.tar": sparse}), `"data/huge.bin"`, "sparse")
+	check(w.payloadDownload("files-sparse", w.filesMeta(web, sparse), map[string][]byte{"files.tar": sparse}), `"data/huge.bin"`, "sparse")
 	assert.Less(t, time.Since(start), 10*time.Second)
 
 	w.d.U.Config.MaxUnpackMB = 1
-	big := projectTar(t, map[string]string{"docker-compose.yml": compose, "data/blob": strings.Repeat("x", 2<<20)})
-	check(w.payloadDownload("proj-big", meta, map[string][]byte{"project.tar": big}), `"data/blob"`, "max_unpack_mb")
+	big := filesTar(t, map[string]string{"conf": "x=1\n", "data/blob": strings.Repeat("x", 2<<20)})
+	check(w.payloadDownload("files-big", w.filesMeta(web, big), map[string][]byte{"files.tar": big}), `"data/blob"`, "max_unpack_mb")
+
+	other := filesTar(t, map[string]string{"conf": "x=2\n"})
+	check(w.payloadDownload("files-digest", w.filesMeta(web, big), map[string][]byte{"files.tar": other}), "files.digest")
 
 	w.d.U.Config.MaxUnpackMB = 4
-	require.NoError(t, w.payloadDownload("proj-ok", meta, map[string][]byte{"project.tar": big}), w.d.Log.String())
+	require.NoError(t, w.payloadDownload("files-ok", w.filesMeta(web, big), map[string][]byte{"files.tar": big}), w.d.Log.String())
 	require.NoError(t, w.d.Run("Cleanup"))
+	entries, _ := os.ReadDir(filesRoot)
+	assert.Empty(t, entries, "a deployment that did not stick leaves no files")
 }

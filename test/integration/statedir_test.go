@@ -2,7 +2,6 @@ package integration
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -13,21 +12,17 @@ import (
 
 	"github.com/mender-docker/mender-docker/module"
 	"github.com/mender-docker/mender-docker/module/config"
-	"github.com/mender-docker/mender-docker/module/engine/enginetest"
-	"github.com/mender-docker/mender-docker/test/fixture"
 )
 
 // A device whose state sits in the old default (/var/lib/mender-docker)
 // gets a /data partition and the new module mid-deployment: the state
 // moves over, and the rollback that follows still brings back the
-// previous Compose project (its journal names the project by path), on
-// the real engine. The roots are temporary directories.
+// previous set from the moved journal, on the real engine. The roots are
+// temporary directories. (Files archives are mounted from the state
+// directory by path: a set created before the move would lose them.)
 func TestStateDirMoveMidDeployment(t *testing.T) {
-	_, err := module.FindComposer(nil)
-	fixture.Need(t, err == nil, "Docker Compose (docker-compose)")
 	w := newWorld(t)
 	ctx := context.Background()
-	t.Cleanup(func() { enginetest.RemoveLabelled(t, w.d.Eng, module.ComposeProjectLabel, w.app) })
 	root := t.TempDir()
 	data, legacy := filepath.Join(root, "data"), filepath.Join(root, "var", "lib", "mender-docker")
 	w.d.U.Config.StateDir = config.DefaultStateDir(data, legacy)
@@ -36,10 +31,7 @@ func TestStateDirMoveMidDeployment(t *testing.T) {
 	web1, web2 := w.version("web1"), w.version("web2")
 	deploy := func(name, web string, commit bool) {
 		t.Helper()
-		compose := fmt.Sprintf("services:\n  web:\n    image: %s\n    network_mode: none\n", web)
-		w.d.Artifact(name, fmt.Sprintf(`{"app":%q,"health":{"window":"500ms"},"compose":{"project":"project.tar","images":[%q]}}`, w.app, web))
-		require.NoError(t, os.MkdirAll(filepath.Join(w.d.Files, "files"), 0o755))
-		require.NoError(t, os.WriteFile(filepath.Join(w.d.Files, "files", "project.tar"), projectTar(t, map[string]string{"docker-compose.yml": compose}), 0o644))
+		w.d.Artifact(name, w.meta(web, "500ms"))
 		require.NoError(t, w.d.Run("Download"), w.d.Log.String())
 		require.NoError(t, w.d.Run("ArtifactInstall"), w.d.Log.String())
 		if commit {
@@ -48,10 +40,14 @@ func TestStateDirMoveMidDeployment(t *testing.T) {
 		}
 	}
 	web := func() string {
-		l, err := w.d.Eng.ListContainers(ctx, map[string]string{module.ComposeProjectLabel: w.app})
+		l, err := w.d.Eng.ListContainers(ctx, map[string]string{module.LabelApp: w.app})
 		require.NoError(t, err)
-		require.Len(t, l, 1)
-		return l[0].Image
+		for _, c := range l {
+			if c.State.Running {
+				return c.Image
+			}
+		}
+		return ""
 	}
 
 	deploy("shop-1", web1, true)
@@ -63,16 +59,13 @@ func TestStateDirMoveMidDeployment(t *testing.T) {
 	to := config.DefaultStateDir(data, legacy)
 	require.NoError(t, module.MoveStateDir(ctx, legacy, to, time.Second, w.d.Log))
 	w.d.U.Config.StateDir = to
-	_, err = os.Stat(legacy)
+	_, err := os.Stat(legacy)
 	require.ErrorIs(t, err, os.ErrNotExist)
 
 	require.NoError(t, w.d.Run("ArtifactRollback"), w.d.Log.String())
 	require.NoError(t, w.d.Run("Cleanup"), w.d.Log.String())
-	assert.Equal(t, web1, web(), "the previous project is back, from the moved state directory")
+	assert.Equal(t, web1, web(), "the previous set is back")
 
 	deploy("shop-2", web2, true)
 	assert.Equal(t, web2, web())
-	projects, err := os.ReadDir(filepath.Join(to, w.app, "projects"))
-	require.NoError(t, err)
-	assert.Len(t, projects, 1, "commit removed the previous project from the new directory")
 }

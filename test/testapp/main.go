@@ -2,7 +2,7 @@
 // able to act out what an update must cope with. It runs in images built
 // FROM scratch, so it needs no shell.
 //
-//	testapp [-exit-after D] [-code N] [-healthy-after D] [-listen ADDR] [-term-delay D] [-lock FILE [-lock-for D]]
+//	testapp [-exit-after D] [-code N] [-healthy-after D] [-listen ADDR] [-term-delay D] [-lock FILE [-lock-for D]] [-need FILE]
 //	testapp check        (the HEALTHCHECK: exit 0 once healthy)
 package main
 
@@ -37,10 +37,19 @@ func main() {
 	termDelay := flag.Duration("term-delay", 0, "on SIGTERM, take this long to exit (a slow stop, for kills during one)")
 	lock := flag.String("lock", "", "hold an exclusive flock on this file (an app's update lock)")
 	lockFor := flag.Duration("lock-for", 0, "release -lock after this long (0: hold it until exit)")
+	need := flag.String("need", "", "exit with code 6 at start unless this file can be read (a mounted config), printing it otherwise")
 	flag.Parse()
 
 	version := os.Getenv("VERSION")
 	fmt.Printf("testapp %s started\n", version)
+	if *need != "" {
+		b, err := os.ReadFile(*need)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(6)
+		}
+		fmt.Printf("%s: %s\n", *need, b)
+	}
 	if *touch != "" {
 		if err := os.WriteFile(*touch, []byte(version), 0o644); err != nil {
 			fmt.Fprintln(os.Stderr, err)

@@ -361,6 +361,21 @@ func (e *Engine) InspectContainer(ctx context.Context, id string) (engine.Contai
 	if r.HostConfig != nil {
 		c.RestartPolicy = string(r.HostConfig.RestartPolicy.Name)
 	}
+	var hostname string
+	if r.Config != nil {
+		hostname = r.Config.Hostname
+	}
+	if s := r.NetworkSettings; s != nil {
+		for name, ep := range s.Networks {
+			if !userNetwork(name) {
+				continue
+			}
+			if c.Networks == nil {
+				c.Networks = map[string][]string{}
+			}
+			c.Networks[name] = configuredAliases(r.ID, hostname, ep)
+		}
+	}
 	c.State.RestartCount = r.RestartCount
 	if s := r.State; s != nil {
 		c.State.Running = s.Running && !s.Restarting
@@ -385,7 +400,14 @@ func (e *Engine) CreateContainer(ctx context.Context, cfg engine.ContainerConfig
 	}
 	ctx, cancel := e.call(ctx, 0)
 	defer cancel()
-	res, err := e.c.ContainerCreate(ctx, client.ContainerCreateOptions{Config: cc, HostConfig: hc, Name: cfg.Name})
+	if mode := networkMode(cfg); userNetwork(mode) {
+		// The engine looks for the network only at start; refuse it here,
+		// before anything changed, as for a missing image.
+		if _, err := e.InspectNetwork(ctx, mode); err != nil {
+			return "", fmt.Errorf("creating %s: %w", cfg.Name, err)
+		}
+	}
+	res, err := e.c.ContainerCreate(ctx, client.ContainerCreateOptions{Config: cc, HostConfig: hc, NetworkingConfig: networkingConfig(cfg), Name: cfg.Name})
 	if err != nil {
 		return "", e.timedOut(ctx, err, "creating %s", cfg.Name)
 	}
@@ -410,7 +432,8 @@ func (e *Engine) StopContainer(ctx context.Context, id string, timeout time.Dura
 func (e *Engine) RemoveContainer(ctx context.Context, id string) error {
 	ctx, cancel := e.call(ctx, 0)
 	defer cancel()
-	_, err := e.c.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true})
+	// RemoveVolumes takes the anonymous volumes only, as docker rm -v.
+	_, err := e.c.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
 	return e.timedOut(ctx, err, "removing %s", id)
 }
 
@@ -496,8 +519,7 @@ func toDocker(c engine.ContainerConfig) (*container.Config, *container.HostConfi
 	hc := &container.HostConfig{
 		Binds:           c.Binds,
 		Tmpfs:           c.Tmpfs,
-		NetworkMode:     container.NetworkMode(c.NetworkMode),
-		ExtraHosts:      c.ExtraHosts,
+		NetworkMode:     container.NetworkMode(networkMode(c)),
 		Privileged:      c.Privileged,
 		ReadonlyRootfs:  c.ReadOnly,
 		PublishAllPorts: c.PublishAll,
@@ -519,6 +541,9 @@ func toDocker(c engine.ContainerConfig) (*container.Config, *container.HostConfi
 	if c.Init {
 		t := true
 		hc.Init = &t
+	}
+	for _, h := range c.ExtraHosts {
+		hc.ExtraHosts = append(hc.ExtraHosts, extraHost(h))
 	}
 	hc.Memory, hc.NanoCPUs = c.Memory, c.NanoCPUs
 	hc.DeviceCgroupRules = c.DeviceCgroupRules
@@ -571,6 +596,20 @@ func toDocker(c engine.ContainerConfig) (*container.Config, *container.HostConfi
 		cc.Healthcheck = &container.HealthConfig{Test: h.Test, Interval: h.Interval, Timeout: h.Timeout, StartPeriod: h.StartPeriod, Retries: h.Retries}
 	}
 	return cc, hc, nil
+}
+
+// extraHost is an --add-host value as the engine reads it: host:ip. The
+// docker CLI also takes host=ip and a bracketed IPv6 address, and rewrites
+// them before it sends them; engines before API 1.44 refuse them as given.
+func extraHost(v string) string {
+	host, ip, ok := strings.Cut(v, "=")
+	if !ok {
+		host, ip, ok = strings.Cut(v, ":")
+	}
+	if !ok {
+		return v
+	}
+	return host + ":" + strings.TrimSuffix(strings.TrimPrefix(ip, "["), "]")
 }
 
 var _ engine.Engine = (*Engine)(nil)

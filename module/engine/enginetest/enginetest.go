@@ -263,17 +263,36 @@ func RunLoad(t *testing.T, env Env) {
 	})
 }
 
-// RemoveLabelled removes the containers that carry label=value, and only
-// those.
+// RemoveLabelled removes the containers, then the networks and volumes,
+// that carry label=value, and only those.
 func RemoveLabelled(t testing.TB, e engine.Engine, label, value string) {
 	ctx := context.Background()
-	l, err := e.ListContainers(ctx, map[string]string{label: value})
+	sel := map[string]string{label: value}
+	l, err := e.ListContainers(ctx, sel)
 	if err != nil {
 		t.Logf("cleanup: %v", err)
 		return
 	}
 	for _, c := range l {
 		if err := e.RemoveContainer(ctx, c.ID); err != nil && !errors.Is(err, engine.ErrNotFound) {
+			t.Logf("cleanup: %v", err)
+		}
+	}
+	nets, err := e.ListNetworks(ctx, sel)
+	if err != nil {
+		t.Logf("cleanup: %v", err)
+	}
+	for _, n := range nets {
+		if err := e.RemoveNetwork(ctx, n.Name); err != nil && !errors.Is(err, engine.ErrNotFound) {
+			t.Logf("cleanup: %v", err)
+		}
+	}
+	vols, err := e.ListVolumes(ctx, sel)
+	if err != nil {
+		t.Logf("cleanup: %v", err)
+	}
+	for _, v := range vols {
+		if err := e.RemoveVolume(ctx, v.Name); err != nil && !errors.Is(err, engine.ErrNotFound) {
 			t.Logf("cleanup: %v", err)
 		}
 	}

@@ -33,6 +33,9 @@ var ErrKilled = errors.New("memengine: process killed")
 type Behavior struct {
 	// Crash: the container exits with code 1 right after starting.
 	Crash bool
+	// Complete: the container does its job and exits with code 0 right
+	// after starting (a one-shot).
+	Complete bool
 	// Health: "" for no health check, else the status it reports.
 	Health string
 	// Output is what a container writes each time it starts, one line
@@ -50,6 +53,8 @@ type Engine struct {
 	layers     map[string]bool     // diff IDs of loaded layers
 	containers map[string]*engine.Container
 	configs    map[string]engine.ContainerConfig
+	networks   map[string]engine.Network
+	volumes    map[string]engine.Volume
 	calls      int
 	killAt     int // 0: never
 	// Down makes every call fail, as an engine that does not answer.
@@ -84,6 +89,8 @@ func New() *Engine {
 		layers:     map[string]bool{},
 		containers: map[string]*engine.Container{},
 		configs:    map[string]engine.ContainerConfig{},
+		networks:   map[string]engine.Network{},
+		volumes:    map[string]engine.Volume{},
 		starts:     map[string]int{},
 		logs:       map[string][]byte{},
 	}
@@ -135,6 +142,12 @@ func (e *Engine) Config(id string) engine.ContainerConfig {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.configs[id]
+}
+
+func newID() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 func (e *Engine) enter() error {
@@ -320,7 +333,9 @@ func (e *Engine) ListContainers(ctx context.Context, labels map[string]string) (
 	var out []engine.Container
 	for _, c := range e.containers {
 		if matches(c.Labels, labels) {
-			out = append(out, clone(c))
+			l := clone(c)
+			l.Networks = nil // InspectContainer only fills it
+			out = append(out, l)
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
@@ -342,6 +357,12 @@ func clone(c *engine.Container) engine.Container {
 	out.Labels = map[string]string{}
 	for k, v := range c.Labels {
 		out.Labels[k] = v
+	}
+	if c.Networks != nil {
+		out.Networks = map[string][]string{}
+		for k, v := range c.Networks {
+			out.Networks[k] = append([]string(nil), v...)
+		}
 	}
 	if p := c.State.LastProbe; p != nil {
 		cp := *p
@@ -377,9 +398,28 @@ func (e *Engine) CreateContainer(ctx context.Context, cfg engine.ContainerConfig
 			return "", fmt.Errorf("creating %s: name in use: %w", cfg.Name, engine.ErrConflict)
 		}
 	}
-	b := make([]byte, 32)
-	rand.Read(b)
-	id := hex.EncodeToString(b)
+	var nets map[string][]string
+	mode := cfg.NetworkMode
+	if mode == "" && len(cfg.Networks) > 0 {
+		mode = cfg.Networks[0].Network
+	}
+	if userNetwork(mode) {
+		if _, ok := e.networks[mode]; !ok {
+			return "", fmt.Errorf("creating %s: network %s: %w", cfg.Name, mode, engine.ErrNotFound)
+		}
+		var aliases []string
+		if len(cfg.Networks) > 0 && cfg.Networks[0].Network == mode {
+			aliases = append(aliases, cfg.Networks[0].Aliases...)
+		}
+		nets = map[string][]string{mode: aliases}
+	}
+	for _, v := range namedVolumes(cfg) {
+		if _, ok := e.volumes[v]; !ok {
+			// As Docker does: a volume named in a bind comes into being.
+			e.volumes[v] = engine.Volume{Name: v}
+		}
+	}
+	id := newID()
 	name := cfg.Name
 	if name == "" {
 		name = "mem_" + id[:8]
@@ -392,7 +432,7 @@ func (e *Engine) CreateContainer(ctx context.Context, cfg engine.ContainerConfig
 	if policy == "" {
 		policy = "no"
 	}
-	e.containers[id] = &engine.Container{ID: id, Name: name, Image: cfg.Image, Labels: labels, RestartPolicy: policy}
+	e.containers[id] = &engine.Container{ID: id, Name: name, Image: cfg.Image, Labels: labels, RestartPolicy: policy, Networks: nets}
 	e.configs[id] = cfg
 	return id, nil
 }
@@ -411,8 +451,11 @@ func (e *Engine) StartContainer(ctx context.Context, id string) error {
 		for _, l := range b.Output {
 			e.logs[c.ID] = append(e.logs[c.ID], l+end...)
 		}
-		if b.Crash {
+		if b.Crash || b.Complete {
 			c.State.ExitCode = 1
+			if b.Complete {
+				c.State.ExitCode = 0
+			}
 			return nil
 		}
 		c.State.Running = true

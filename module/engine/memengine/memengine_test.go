@@ -10,9 +10,9 @@ import (
 	"github.com/mender-docker/mender-docker/test/fixture"
 )
 
-func TestContract(t *testing.T) {
+func contractEnv() enginetest.Env {
 	e := memengine.New()
-	env := enginetest.Env{
+	return enginetest.Env{
 		Engine: e,
 		Image: func(t *testing.T, name string) string {
 			ref := fmt.Sprintf("127.0.0.1:5000/%s@sha256:%s", name, strings.Repeat("a", 64))
@@ -22,6 +22,14 @@ func TestContract(t *testing.T) {
 		Archive: fixture.Archives,
 		Missing: "127.0.0.1:5000/missing@sha256:" + strings.Repeat("0", 64),
 	}
+}
+
+func TestContract(t *testing.T) {
+	env := contractEnv()
 	enginetest.Run(t, env)
 	enginetest.RunLoad(t, env)
+}
+
+func TestResources(t *testing.T) {
+	enginetest.RunResources(t, contractEnv())
 }

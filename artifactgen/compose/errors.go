@@ -1,0 +1,15 @@
+package compose
+
+import "errors"
+
+var (
+	// ErrUnsupported: a Compose key the device cannot run, refused at
+	// generation rather than silently dropped.
+	ErrUnsupported = errors.New("not supported")
+	// ErrParamInStructure: a device parameter (${NAME}) where the device
+	// substitutes none, in a key that decides the container's structure.
+	ErrParamInStructure = errors.New("parameters are allowed only in values")
+	// ErrOutsideProject: a file the app needs lies outside the project
+	// directory.
+	ErrOutsideProject = errors.New("outside the project directory")
+)

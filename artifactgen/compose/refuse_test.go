@@ -1,0 +1,122 @@
+package compose_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/mender-docker/mender-docker/artifactgen/compose"
+)
+
+// project writes files (name -> content) into a new directory.
+func project(t *testing.T, files map[string]string) string {
+	dir := t.TempDir()
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		require.NoError(t, os.WriteFile(p, []byte(content), 0o644))
+	}
+	return dir
+}
+
+// Every key the device cannot honour fails generation naming the service
+// and the key; so do the bypasses of the device policy that running
+// Compose on the device allowed.
+func TestRefused(t *testing.T) {
+	addr := newRegistry(t)
+	img := "    image: " + addr + "/shop/web:7\n"
+	svc := func(extra string) string { return "services:\n  web:\n" + img + extra }
+	for _, tc := range []struct {
+		name, compose string
+		params        map[string]string
+		files         map[string]string
+		want          []string
+	}{
+		// Unsupported keys.
+		{name: "build", compose: "services:\n  web:\n    build: .\n", want: []string{"service web", "build", "build and push first"}},
+		{name: "build with image", compose: svc("    build: .\n"), want: []string{"service web", "build", "build and push first"}},
+		{name: "deploy placement", compose: svc("    deploy: {placement: {constraints: [x]}}\n"), want: []string{"service web", "deploy", "placement"}},
+		{name: "deploy replicas", compose: svc("    deploy: {replicas: 3}\n"), want: []string{"service web", "deploy", "replicas"}},
+		{name: "deploy reservations", compose: svc("    deploy: {resources: {reservations: {memory: 10m}}}\n"), want: []string{"service web", "deploy.resources", "reservations"}},
+		{name: "deploy pids", compose: svc("    deploy: {resources: {limits: {pids: 10}}}\n"), want: []string{"service web", "deploy.resources.limits", "pids"}},
+		{name: "links", compose: "services:\n  db:\n" + img + "  web:\n" + img + "    links: [db]\n", want: []string{"service web", "links"}},
+		{name: "volumes_from", compose: "services:\n  db:\n" + img + "  web:\n" + img + "    volumes_from: [db]\n", want: []string{"service web", "volumes_from"}},
+		{name: "cgroup", compose: svc("    cgroup: host\n"), want: []string{"service web", "cgroup"}},
+		{name: "cgroup_parent", compose: svc("    cgroup_parent: x\n"), want: []string{"service web", "cgroup_parent"}},
+		{name: "use_api_socket", compose: svc("    use_api_socket: true\n"), want: []string{"service web", "use_api_socket"}},
+		{name: "ulimits", compose: svc("    ulimits: {nofile: 10}\n"), want: []string{"service web", "ulimits"}},
+		{name: "pids_limit", compose: svc("    pids_limit: 10\n"), want: []string{"service web", "pids_limit"}},
+		{name: "oom_score_adj", compose: svc("    oom_score_adj: 10\n"), want: []string{"service web", "oom_score_adj"}},
+		{name: "mac_address", compose: svc("    mac_address: 02:42:ac:11:00:02\n"), want: []string{"service web", "mac_address"}},
+		{name: "domainname", compose: svc("    domainname: example.com\n"), want: []string{"service web", "domainname"}},
+		{name: "dns_search", compose: svc("    dns_search: example.com\n"), want: []string{"service web", "dns_search"}},
+		{name: "platform", compose: svc("    platform: linux/arm64\n"), want: []string{"service web", "platform", "--platform"}},
+		{name: "runtime", compose: svc("    runtime: runc\n"), want: []string{"service web", "runtime"}},
+		{name: "scale", compose: svc("    scale: 2\n"), want: []string{"service web", "scale"}},
+		{name: "post_start", compose: svc("    post_start: [{command: x}]\n"), want: []string{"service web", "post_start"}},
+		{name: "network_mode service", compose: "services:\n  db:\n" + img + "  web:\n" + img + "    network_mode: service:db\n", want: []string{"service web", "network_mode"}},
+		{name: "pid service", compose: "services:\n  db:\n" + img + "  web:\n" + img + "    pid: service:db\n", want: []string{"service web", "pid"}},
+		{name: "network ipv4_address", compose: svc("    networks:\n      n: {ipv4_address: 10.0.0.2}\nnetworks:\n  n: {}\n"), want: []string{"service web", "networks.n", "ipv4_address"}},
+		{name: "healthcheck start_interval", compose: svc("    healthcheck: {test: x, start_interval: 1s}\n"), want: []string{"service web", "healthcheck", "start_interval"}},
+		{name: "secret mode", compose: svc("    secrets: [{source: s, mode: 0400}]\nsecrets:\n  s: {file: ./s}\n"), files: map[string]string{"s": "x"}, want: []string{"service web", "secrets", "mode"}},
+		{name: "volume nocopy", compose: svc("    volumes: [{type: volume, source: v, target: /v, volume: {nocopy: true}}]\nvolumes:\n  v: {}\n"), want: []string{"service web", "nocopy"}},
+		{name: "bind propagation", compose: svc("    volumes: [{type: bind, source: /srv, target: /v, bind: {propagation: rshared}}]\n"), want: []string{"service web", "propagation"}},
+		{name: "external network", compose: svc("    networks: [n]\nnetworks:\n  n: {external: true}\n"), want: []string{"networks.n", "external"}},
+		{name: "network driver", compose: svc("    networks: [n]\nnetworks:\n  n: {driver: macvlan}\n"), want: []string{"networks.n", "driver"}},
+		{name: "external volume", compose: svc("    volumes: [v:/v]\nvolumes:\n  v: {external: true}\n"), want: []string{"volumes.v", "external"}},
+		{name: "named volume", compose: svc("    volumes: [v:/v]\nvolumes:\n  v: {name: other}\n"), want: []string{"volumes.v", "name"}},
+		{name: "volume driver", compose: svc("    volumes: [v:/v]\nvolumes:\n  v: {driver: nfs}\n"), want: []string{"volumes.v", "driver"}},
+		{name: "empty command", compose: svc("    command: []\n"), want: []string{"service web", "command"}},
+		{name: "jobs", compose: svc("") + "jobs:\n  j:\n" + img, want: []string{"jobs"}},
+
+		// Bypasses of the device policy through Compose.
+		{name: "network_mode param", compose: svc("    network_mode: ${NET}\n"), params: map[string]string{"NET": "none"},
+			want: []string{"service web: network_mode: ${NET} is a device parameter; parameters are allowed only in values"}},
+		{name: "pid param with default", compose: svc("    pid: ${P:-host}\n"), params: map[string]string{"P": ""},
+			want: []string{"service web: pid: ${P} is a device parameter"}},
+		{name: "privileged param", compose: svc("    privileged: ${PRIV}\n"), params: map[string]string{"PRIV": "false"}, want: []string{"service web: privileged: ${PRIV} is a device parameter"}},
+		{name: "cap_add param", compose: svc("    cap_add: [\"${CAP}\"]\n"), params: map[string]string{"CAP": "NET_ADMIN"}, want: []string{"service web: cap_add: ${CAP}"}},
+		{name: "security_opt param", compose: svc("    security_opt: [\"${SEC}\"]\n"), params: map[string]string{"SEC": "x"}, want: []string{"service web: security_opt: ${SEC}"}},
+		{name: "userns_mode param", compose: svc("    userns_mode: ${U}\n"), params: map[string]string{"U": "host"}, want: []string{"service web: userns_mode: ${U}"}},
+		{name: "uts param", compose: svc("    uts: ${U}\n"), params: map[string]string{"U": "host"}, want: []string{"service web: uts: ${U}"}},
+		{name: "ipc param", compose: svc("    ipc: ${U}\n"), params: map[string]string{"U": "host"}, want: []string{"service web: ipc: ${U}"}},
+		{name: "devices param", compose: svc("    devices: [\"${D}:/dev/x\"]\n"), params: map[string]string{"D": "/dev/sda"}, want: []string{"service web: devices: ${D}"}},
+		{name: "volume source param", compose: svc("    volumes: [\"${SRC}:/x\"]\n"), params: map[string]string{"SRC": "/"}, want: []string{"web", "${SRC}"}},
+		{name: "bind source param", compose: svc("    volumes: [\"/data/${SRC}:/x\"]\n"), params: map[string]string{"SRC": "../etc"}, want: []string{"service web: volumes: ${SRC} is a device parameter"}},
+		{name: "image param", compose: "services:\n  web:\n    image: ${IMG}\n", params: map[string]string{"IMG": "x"}, want: []string{"service web: image: ${IMG}"}},
+		{name: "env key param", compose: svc("    environment: {\"${K}\": v}\n"), params: map[string]string{"K": "X"}, want: []string{"service web: environment: ${K}"}},
+		{name: "escaped placeholder in structure", compose: svc("    network_mode: $${NET}\n"), want: []string{"service web: network_mode: ${NET}"}},
+		{name: "bind leaving the project", compose: svc("    volumes: [{type: bind, source: ../../../../etc, target: /host-etc}]\n"),
+			want: []string{"service web", "volumes", "../../../../etc", "outside the project directory"}},
+		{name: "short bind leaving the project", compose: svc("    volumes: [\"../x:/x\"]\n"), want: []string{"service web", "volumes", "outside the project directory"}},
+		{name: "secret outside", compose: svc("    secrets: [s]\nsecrets:\n  s: {file: /etc/shadow}\n"), want: []string{"service web", "secrets", "/etc/shadow", "outside the project directory"}},
+		{name: "config outside", compose: svc("    configs: [c]\nconfigs:\n  c: {file: ../c}\n"), want: []string{"service web", "configs", "outside the project directory"}},
+		{name: "env_file outside", compose: svc("    env_file: /etc/shadow\n"), want: []string{"service web", "env_file", "/etc/shadow", "outside the project directory"}},
+		{name: "label_file outside", compose: svc("    label_file: /etc/shadow\n"), want: []string{"service web", "label_file", "outside the project directory"}},
+		{name: "volume driver_opts", compose: svc("    volumes: [v:/v]\nvolumes:\n  v: {driver_opts: {type: none, o: bind, device: /}}\n"), want: []string{"volumes.v", "driver_opts"}},
+
+		// Hand-over where two copies cannot coexist.
+		{name: "hand-over with host port", compose: svc("    x-mender-update: hand-over\n    ports: [\"8080:80\"]\n"), want: []string{"service web", "x-mender-update", "8080", "two copies cannot coexist"}},
+		{name: "hand-over with param host port", compose: svc("    x-mender-update: hand-over\n    ports: [{target: 80, published: \"${P}\"}]\n"), params: map[string]string{"P": "8080"}, want: []string{"service web", "x-mender-update", "two copies cannot coexist"}},
+		{name: "hand-over with container_name", compose: svc("    x-mender-update: hand-over\n    container_name: web\n"), want: []string{"service web", "x-mender-update", "container_name", "two copies cannot coexist"}},
+		{name: "bad strategy", compose: svc("    x-mender-update: rolling\n"), want: []string{"service web", "x-mender-update", "recreate or hand-over"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			files := map[string]string{"compose.yaml": tc.compose}
+			for k, v := range tc.files {
+				files[k] = v
+			}
+			dir := project(t, files)
+			_, _, err := document(t, dir, compose.Options{Params: tc.params})
+			require.Error(t, err)
+			for _, w := range tc.want {
+				assert.Contains(t, err.Error(), w)
+			}
+			assert.NotContains(t, err.Error(), "\n")
+			t.Log(err)
+		})
+	}
+}

@@ -1,0 +1,184 @@
+package compose
+
+import (
+	"fmt"
+	"reflect"
+	"regexp"
+	"strings"
+
+	"github.com/compose-spec/compose-go/v2/types"
+
+	"github.com/mender-docker/mender-docker/module/spec"
+)
+
+// compiler holds what compiling one project shares between services.
+type compiler struct {
+	dir     string
+	project *types.Project
+	params  map[string]string
+	files   *payload
+}
+
+// placeholderRE is what the device substitutes (spec's placeholder): any
+// such text where the device does not substitute would still be replaced
+// in a run_args word, so it is refused there.
+var placeholderRE = regexp.MustCompile(`\$\{[A-Za-z_][A-Za-z0-9_]*\}`)
+
+func paramError(where, key, value string) error {
+	return fmt.Errorf("%s: %s: %s is a device parameter; %w", where, key, placeholderRE.FindString(value), ErrParamInStructure)
+}
+
+// scan finds a placeholder anywhere in v (strings, map keys, nested
+// structs and lists): the first one found, or "".
+func scan(v reflect.Value) string {
+	switch v.Kind() {
+	case reflect.String:
+		return placeholderRE.FindString(v.String())
+	case reflect.Pointer, reflect.Interface:
+		if !v.IsNil() {
+			return scan(v.Elem())
+		}
+	case reflect.Struct:
+		for i := 0; i < v.NumField(); i++ {
+			if v.Type().Field(i).IsExported() {
+				if p := scan(v.Field(i)); p != "" {
+					return p
+				}
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		for i := 0; i < v.Len(); i++ {
+			if p := scan(v.Index(i)); p != "" {
+				return p
+			}
+		}
+	case reflect.Map:
+		iter := v.MapRange()
+		for iter.Next() {
+			if p := scan(iter.Key()); p != "" {
+				return p
+			}
+			if p := scan(iter.Value()); p != "" {
+				return p
+			}
+		}
+	}
+	return ""
+}
+
+// fields are the yaml keys of v's non-zero fields (embedded structs
+// flattened), with their values; extensions (x-*) are left out.
+func fields(v any) map[string]reflect.Value {
+	out := map[string]reflect.Value{}
+	var walk func(rv reflect.Value)
+	walk = func(rv reflect.Value) {
+		t := rv.Type()
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			if !f.IsExported() {
+				continue
+			}
+			tag, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			if f.Anonymous && tag == "" {
+				walk(rv.Field(i))
+				continue
+			}
+			if tag == "" || tag == "-" || strings.HasPrefix(tag, "#") || rv.Field(i).IsZero() {
+				continue
+			}
+			out[tag] = rv.Field(i)
+		}
+	}
+	rv := reflect.ValueOf(v)
+	if rv.Kind() == reflect.Pointer {
+		rv = rv.Elem()
+	}
+	walk(rv)
+	return out
+}
+
+// extra refuses the non-zero fields of v other than those named.
+func extra(where string, v any, handled ...string) error {
+	for _, k := range sortedKeys(fields(v)) {
+		if !contains(handled, k) {
+			return fmt.Errorf("%s: %s: %w", where, k, ErrUnsupported)
+		}
+	}
+	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// explicitName tells whether a top-level resource was given a name of its
+// own (the loader names the others <project>_<key>).
+func (c *compiler) explicitName(key, name string) bool {
+	return name != "" && name != c.project.Name+"_"+key
+}
+
+// networks are the top-level networks, "default" included when Compose
+// made it (a service with no networks key joins it).
+func (c *compiler) networks() (map[string]spec.NetworkDoc, error) {
+	if len(c.project.Networks) == 0 {
+		return nil, nil
+	}
+	out := map[string]spec.NetworkDoc{}
+	for _, key := range sortedKeys(c.project.Networks) {
+		n := c.project.Networks[key]
+		where := "networks." + key
+		if p := scan(reflect.ValueOf(n)); p != "" {
+			return nil, fmt.Errorf("%s: %s is a device parameter; %w", where, p, ErrParamInStructure)
+		}
+		switch {
+		case bool(n.External):
+			return nil, fmt.Errorf("%s: external: %w: the app owns its networks (created as <app>_%s)", where, ErrUnsupported, key)
+		case c.explicitName(key, n.Name):
+			return nil, fmt.Errorf("%s: name: %w: the device names it <app>_%s", where, ErrUnsupported, key)
+		case n.Driver != "" && n.Driver != "bridge":
+			return nil, fmt.Errorf("%s: driver: %q %w (only the default bridge driver)", where, n.Driver, ErrUnsupported)
+		case len(n.DriverOpts) > 0:
+			return nil, fmt.Errorf("%s: driver_opts: %w: they configure the host's network", where, ErrUnsupported)
+		}
+		if err := extra(where, n, "name", "driver", "internal", "labels", "attachable"); err != nil {
+			return nil, err
+		}
+		out[key] = spec.NetworkDoc{Internal: n.Internal, Labels: map[string]string(n.Labels)}
+	}
+	return out, nil
+}
+
+// volumes are the top-level named volumes: local ones without options.
+func (c *compiler) volumes() (map[string]spec.VolumeDoc, error) {
+	if len(c.project.Volumes) == 0 {
+		return nil, nil
+	}
+	out := map[string]spec.VolumeDoc{}
+	for _, key := range sortedKeys(c.project.Volumes) {
+		v := c.project.Volumes[key]
+		where := "volumes." + key
+		if p := scan(reflect.ValueOf(v)); p != "" {
+			return nil, fmt.Errorf("%s: %s is a device parameter; %w", where, p, ErrParamInStructure)
+		}
+		switch {
+		case bool(v.External):
+			return nil, fmt.Errorf("%s: external: %w: the app owns its volumes (created as <app>_%s)", where, ErrUnsupported, key)
+		case c.explicitName(key, v.Name):
+			return nil, fmt.Errorf("%s: name: %w: the device names it <app>_%s, as Compose does", where, ErrUnsupported, key)
+		case len(v.DriverOpts) > 0:
+			return nil, fmt.Errorf("%s: driver_opts: %w: options such as o: bind with device: / mount any host path past the device policy", where, ErrUnsupported)
+		case v.Driver != "" && v.Driver != "local":
+			return nil, fmt.Errorf("%s: driver: %q %w (only the local driver, which the device has)", where, v.Driver, ErrUnsupported)
+		}
+		if err := extra(where, v, "name", "driver", "labels"); err != nil {
+			return nil, err
+		}
+		out[key] = spec.VolumeDoc{Labels: map[string]string(v.Labels)}
+	}
+	return out, nil
+}

@@ -1,0 +1,100 @@
+package module
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/mender-docker/mender-docker/module/engine"
+)
+
+// commit removes the old set (containers of ours, and those of a Compose
+// project it took over) and the images no longer needed, and files
+// archives the new set does not mount. When the target removes the app,
+// nothing of it is kept: its images, its networks and, if it asks, its
+// volumes go too (those labelled ours only).
+func (u *Updater) commit(ctx context.Context, app string) error {
+	d, err := u.loadDeployment(app)
+	if err != nil {
+		return err
+	}
+	if d == nil {
+		u.logf("app %s: nothing to commit", app)
+		return nil
+	}
+	if d.Phase != PhaseInstalled && d.Phase != PhaseCommitting {
+		return fmt.Errorf("app %s: cannot commit in phase %s", app, d.Phase)
+	}
+	m, err := u.parse(d.Meta, recorded(d.Params))
+	if err != nil {
+		return err
+	}
+	all, err := u.appContainers(ctx, app)
+	if err != nil {
+		return err
+	}
+	// The point of no return: until here a rollback can still restore the
+	// old set.
+	if d.Phase == PhaseInstalled {
+		d.Phase = PhaseCommitting
+		if err := u.save(d); err != nil {
+			return err
+		}
+	}
+	for _, c := range all {
+		if c.Labels[LabelDeployment] != d.ID && !d.kept(c.ID) {
+			if err := u.Engine.RemoveContainer(ctx, c.ID); err != nil && !errors.Is(err, engine.ErrNotFound) {
+				return err
+			}
+			u.logf("app %s: removed previous container %s", app, c.Name)
+		}
+	}
+	prev, err := u.loadInstalled(app)
+	if err != nil {
+		return err
+	}
+	current := m.Images()
+	var previous []string
+	for _, o := range d.Old {
+		if !slices.Contains(previous, o.Image) && !slices.Contains(current, o.Image) {
+			previous = append(previous, o.Image)
+		}
+	}
+	// The previous set's images stay for one more update, unless the app
+	// is gone: then there is nothing to go back to.
+	keep := slices.Concat(current, previous)
+	if m.Remove {
+		keep = nil
+	}
+	var candidates []string
+	for _, img := range slices.Concat(prev.Images, prev.Previous, d.Pulled, previous) {
+		if !slices.Contains(keep, img) && !slices.Contains(candidates, img) {
+			candidates = append(candidates, img)
+		}
+	}
+	if err := u.removeImages(ctx, candidates); err != nil {
+		return err
+	}
+	done := "committed"
+	if m.Remove {
+		done = "removed"
+		if err := u.removeResources(ctx, app, m.RemoveVolumes); err != nil {
+			return err
+		}
+		err = u.journal().Remove(app, installedFile)
+	} else {
+		err = u.journal().Save(app, installedFile, Installed{Artifact: d.Artifact, Images: current, Previous: previous, Files: d.Files})
+	}
+	if err != nil {
+		return err
+	}
+	if err := u.removeFiles(app, d.Files); err != nil {
+		return err
+	}
+	if err := u.journal().Remove(app, deploymentFile); err != nil {
+		return err
+	}
+	u.logf("app %s: %s %s", app, d.Artifact, done)
+	return nil
+}

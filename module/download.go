@@ -1,0 +1,101 @@
+package module
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/mender-docker/mender-docker/module/spec"
+)
+
+// Download validates the artifact, checks the device policy on every
+// service's final configuration, and fetches what the install needs: its
+// images, and its files archive unpacked into the app's state directory.
+// It changes no container, network or volume; on failure it removes what
+// it fetched.
+func (u *Updater) Download(ctx context.Context, filesDir string) error {
+	m, raw, err := u.readMeta(filesDir)
+	if err != nil {
+		return err
+	}
+	// Once per service, on the configuration after parameters were put
+	// in and before the module adds its own file mounts.
+	for _, s := range m.Services {
+		if err := u.Config.Policy.Check(s.Name, s.Config); err != nil {
+			return err
+		}
+	}
+	if err := u.Engine.Ping(ctx); err != nil {
+		return err
+	}
+	if err := u.recoverApp(ctx, m.App, true); err != nil {
+		return fmt.Errorf("recovering an earlier deployment: %w", err)
+	}
+	if err := u.checkDisk(ctx); err != nil {
+		return err
+	}
+	load, err := u.checkEmbedded(ctx, m)
+	if err != nil {
+		return err
+	}
+	d := &Deployment{Phase: PhaseDownloading, App: m.App, Artifact: readArtifactName(filesDir), Meta: raw, Params: m.Values(), Started: time.Now().UTC()}
+	if m.Files != nil {
+		d.Files = m.Files.Digest
+	}
+	var pulls []string
+	for _, img := range m.Images() {
+		if isEmbeddedID(m, img) {
+			// Loaded from the payload, never pulled; checkEmbedded already
+			// asked whether it is here.
+			if load[img] {
+				d.Pulled = append(d.Pulled, img)
+			}
+			continue
+		}
+		ok, err := u.Engine.HasImage(ctx, img)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			d.Pulled = append(d.Pulled, img)
+			pulls = append(pulls, img)
+		}
+	}
+	// Journal first, so that a kill mid-pull still gets its images (and
+	// its unpacked files) removed.
+	if err := u.save(d); err != nil {
+		return err
+	}
+	u.logf("app %s: artifact %s: %d image(s), %d to load from the artifact, %d to pull", m.App, d.Artifact, len(m.Images()), len(load), len(pulls))
+	err = nil
+	if len(m.Embedded) > 0 || m.Files != nil {
+		err = u.readPayload(ctx, filesDir, m, load)
+	}
+	if err == nil {
+		err = u.checkFiles(m)
+	}
+	if err == nil {
+		err = u.pullAll(ctx, pulls)
+	}
+	if err == nil {
+		err = u.verifyEmbedded(ctx, m)
+	}
+	if err != nil {
+		u.logf("download failed; removing what it fetched")
+		if cerr := u.cleanup(context.WithoutCancel(ctx), m.App); cerr != nil {
+			u.logf("tidying up after the failed download: %v", cerr)
+		}
+		return err
+	}
+	d.Phase = PhaseDownloaded
+	return u.save(d)
+}
+
+func isEmbeddedID(m *spec.Meta, img string) bool {
+	for _, e := range m.Embedded {
+		if e.ID == img {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,247 @@
+package module
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/mender-docker/mender-docker/module/engine"
+	"github.com/mender-docker/mender-docker/module/spec"
+)
+
+func (u *Updater) pollInterval() time.Duration {
+	if u.PollInterval > 0 {
+		return u.PollInterval
+	}
+	return 250 * time.Millisecond
+}
+
+func (u *Updater) stopTimeout() time.Duration {
+	if t := time.Duration(u.Config.StopTimeout); t > 0 {
+		return t
+	}
+	return 10 * time.Second
+}
+
+// healthLimits are the health window and the health timeout of m, the
+// device's defaults where the artifact gives none.
+func (u *Updater) healthLimits(m *spec.Meta) (window, timeout time.Duration) {
+	window, timeout = m.Health.Window, m.Health.Timeout
+	if window == 0 {
+		window = time.Duration(u.Config.HealthWindow)
+	}
+	if timeout == 0 {
+		timeout = time.Duration(u.Config.HealthTimeout)
+	}
+	return window, timeout
+}
+
+// fail records the evidence of the containers ids (before rollback
+// removes them) and returns err.
+func (u *Updater) fail(ctx context.Context, d *Deployment, ids []string, err error) error {
+	if len(ids) > 0 {
+		u.recordFailure(ctx, d.App, d.Artifact, ids, err)
+	}
+	return err
+}
+
+// poll calls check every poll interval until it says done or fails, or
+// until limit has passed (then it fails with late()).
+func (u *Updater) poll(ctx context.Context, limit time.Duration, check func() (bool, error), late func() error) error {
+	start := time.Now()
+	for {
+		done, err := check()
+		if err != nil || done {
+			return err
+		}
+		if time.Since(start) >= limit {
+			return late()
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(u.pollInterval()):
+		}
+	}
+}
+
+// waitDependencies waits until every dependency of s holds:
+// service_started (it was started), service_healthy (its health check says
+// healthy within the health timeout; unhealthy or exited fails the
+// install) or service_completed_successfully (it exited with code 0).
+func (u *Updater) waitDependencies(ctx context.Context, m *spec.Meta, d *Deployment, s spec.Service, mine map[string]engine.Container) error {
+	window, timeout := u.healthLimits(m)
+	for _, dep := range s.DependsOn {
+		id := mine[dep.Service].ID
+		limit := timeout
+		if dep.Condition == spec.ServiceCompleted {
+			limit = max(timeout, window)
+		}
+		var last engine.Container
+		check := func() (bool, error) {
+			c, err := u.Engine.InspectContainer(ctx, id)
+			if err != nil {
+				return false, err
+			}
+			last = c
+			st := c.State
+			up := st.Running || st.Restarting
+			switch dep.Condition {
+			case spec.ServiceStarted:
+				return up || !st.StartedAt.IsZero(), nil
+			case spec.ServiceHealthy:
+				switch {
+				case !up:
+					return false, fmt.Errorf("%w: %s waits for %s to be healthy, which exited with code %d", ErrUnhealthy, s.Name, c.Name, st.ExitCode)
+				case st.Health == engine.HealthUnhealthy:
+					return false, fmt.Errorf("%w: %s waits for %s to be healthy, which reports unhealthy", ErrUnhealthy, s.Name, c.Name)
+				}
+				// No health check: running is as healthy as it gets.
+				return st.Health == engine.HealthHealthy || (st.Health == "" && st.Running), nil
+			default: // spec.ServiceCompleted
+				if up || st.StartedAt.IsZero() {
+					return false, nil
+				}
+				if st.ExitCode != 0 {
+					return false, fmt.Errorf("%w: %s waits for %s to complete, which exited with code %d", ErrUnhealthy, s.Name, c.Name, st.ExitCode)
+				}
+				return true, nil
+			}
+		}
+		late := func() error {
+			return fmt.Errorf("%w: %s waits for %s (%s), which did not get there within %s", ErrUnhealthy, s.Name, last.Name, dep.Condition, limit)
+		}
+		u.logf("app %s: %s waits for %s (%s)", m.App, s.Name, dep.Service, dep.Condition)
+		if err := u.poll(ctx, limit, check, late); err != nil {
+			return u.fail(ctx, d, []string{id}, err)
+		}
+	}
+	return nil
+}
+
+// waitReady waits until a hand-over's new container can take over: healthy
+// when it has a health check, else running with no restart for a few
+// polls. Unhealthy or exited fails the install, as does the health timeout.
+func (u *Updater) waitReady(ctx context.Context, m *spec.Meta, d *Deployment, id string) error {
+	const polls = 3
+	window, timeout := u.healthLimits(m)
+	var first, last engine.Container
+	seen := 0
+	check := func() (bool, error) {
+		c, err := u.Engine.InspectContainer(ctx, id)
+		if err != nil {
+			return false, err
+		}
+		if seen == 0 {
+			first = c
+		}
+		seen++
+		last = c
+		st := c.State
+		switch {
+		case !st.Running && !st.Restarting:
+			return false, fmt.Errorf("%w: %s exited with code %d before it could take over", ErrUnhealthy, c.Name, st.ExitCode)
+		case st.Restarting || st.RestartCount != first.State.RestartCount || !st.StartedAt.Equal(first.State.StartedAt):
+			return false, fmt.Errorf("%w: %s restarted before it could take over", ErrUnhealthy, c.Name)
+		case st.Health == engine.HealthUnhealthy:
+			return false, fmt.Errorf("%w: %s reports unhealthy", ErrUnhealthy, c.Name)
+		}
+		return st.Health == engine.HealthHealthy || (st.Health == "" && seen >= polls), nil
+	}
+	late := func() error {
+		return fmt.Errorf("%w: %s not ready to take over after %s", ErrUnhealthy, last.Name, max(timeout, window))
+	}
+	if err := u.poll(ctx, max(timeout, window), check, late); err != nil {
+		return u.fail(ctx, d, []string{id}, err)
+	}
+	u.logf("app %s: %s is ready to take over", m.App, last.Name)
+	return nil
+}
+
+// waitHealthy watches the new set for the health window: each container
+// must keep running without a restart (a service that another waits on to
+// complete may exit with code 0 instead), and those with a health check
+// must turn healthy before the health timeout. On failure it records the
+// evidence of the containers that failed.
+func (u *Updater) waitHealthy(ctx context.Context, m *spec.Meta, d *Deployment) error {
+	window, timeout := u.healthLimits(m)
+	poll := u.pollInterval()
+	all, err := u.Engine.ListContainers(ctx, map[string]string{LabelApp: m.App})
+	if err != nil {
+		return err
+	}
+	// The new set: the containers this deployment created, and the old
+	// ones it keeps, which must keep running too.
+	type watch struct {
+		c        engine.Container
+		oneShot  bool
+		restarts int
+		started  time.Time
+		healthy  bool
+	}
+	var ws []*watch
+	for _, c := range all {
+		if c.Labels[LabelDeployment] == d.ID || d.kept(c.ID) {
+			ws = append(ws, &watch{c: c, restarts: -1, oneShot: m.OneShot(c.Labels[LabelService])})
+		}
+	}
+	if len(ws) == 0 {
+		return nil // the app is being removed: nothing to watch
+	}
+	u.logf("app %s: watching %d container(s) for %s (health timeout %s)", m.App, len(ws), window, timeout)
+	start := time.Now()
+	for {
+		allHealthy := true
+		for _, w := range ws {
+			c, err := u.Engine.InspectContainer(ctx, w.c.ID)
+			if err != nil {
+				return err
+			}
+			failed := []string{c.ID}
+			st := c.State
+			if w.restarts < 0 {
+				w.restarts, w.started = st.RestartCount, st.StartedAt
+			}
+			switch {
+			case w.oneShot && !st.Running && !st.Restarting && st.ExitCode == 0:
+				// Finished its job, as what waits for it expects.
+				w.healthy = true
+				continue
+			case !st.Running && !st.Restarting:
+				return u.fail(ctx, d, failed, fmt.Errorf("%w: %s exited with code %d", ErrUnhealthy, c.Name, st.ExitCode))
+			case st.Restarting || st.RestartCount != w.restarts || !st.StartedAt.Equal(w.started):
+				if st.ExitCode != 0 {
+					return u.fail(ctx, d, failed, fmt.Errorf("%w: %s exited with code %d and was restarted", ErrUnhealthy, c.Name, st.ExitCode))
+				}
+				return u.fail(ctx, d, failed, fmt.Errorf("%w: %s restarted", ErrUnhealthy, c.Name))
+			case st.Health == engine.HealthUnhealthy:
+				return u.fail(ctx, d, failed, fmt.Errorf("%w: %s reports unhealthy", ErrUnhealthy, c.Name))
+			}
+			if !w.healthy && (st.Health == "" || st.Health == engine.HealthHealthy) {
+				w.healthy = true
+				if st.Health != "" {
+					u.logf("%s is healthy after %s", c.Name, time.Since(start).Round(time.Millisecond))
+				}
+			}
+			allHealthy = allHealthy && w.healthy
+		}
+		elapsed := time.Since(start)
+		if allHealthy && elapsed >= window {
+			return nil
+		}
+		if !allHealthy && elapsed >= max(timeout, window) {
+			var slow, ids []string
+			for _, w := range ws {
+				if !w.healthy {
+					slow, ids = append(slow, w.c.Name), append(ids, w.c.ID)
+				}
+			}
+			return u.fail(ctx, d, ids, fmt.Errorf("%w: %v not healthy after %s", ErrUnhealthy, slow, timeout))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(poll):
+		}
+	}
+}

@@ -1,0 +1,375 @@
+package spec
+
+import (
+	"fmt"
+	"path"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/mender-docker/mender-docker/module/engine"
+)
+
+// What the service graph adds to a list of containers: networks and named
+// volumes the app owns, files it mounts, the order services start in and how
+// each is replaced. Whatever wrote the meta-data (the generator compiling a
+// Compose project, or a person writing services by hand), the module sees
+// only this.
+
+// Conditions a dependency waits for, as Compose names them.
+const (
+	ServiceStarted   = "service_started"
+	ServiceHealthy   = "service_healthy"
+	ServiceCompleted = "service_completed_successfully"
+)
+
+// Strategy is how an update replaces a service's container.
+type Strategy string
+
+const (
+	// Recreate: create the new container while the old one runs, then stop
+	// the old one and start the new one.
+	Recreate Strategy = "recreate"
+	// HandOver: start the new container beside the old one, and stop the
+	// old one only once the new one is healthy.
+	HandOver Strategy = "hand-over"
+)
+
+// Dependency is one service another waits for.
+type Dependency struct {
+	Service   string
+	Condition string
+}
+
+// FileMount mounts Source, a path in the artifact's files archive, at
+// Target in the container, read-only.
+type FileMount struct {
+	Target string
+	Source string
+}
+
+// Network is a network of the app.
+type Network struct {
+	Name       string // as the meta-data names it
+	EngineName string // <app>_<name>
+	Internal   bool
+	Labels     map[string]string
+}
+
+// Volume is a named volume of the app.
+type Volume struct {
+	Name       string
+	EngineName string
+	Labels     map[string]string
+}
+
+// Files is the payload archive of files that services mount.
+type Files struct {
+	Archive string
+	Digest  string
+}
+
+// ResourceName is what the engine calls the app's network or volume name.
+// Compose's own naming, so that the volumes of an app that Docker Compose
+// ran keep their data.
+func ResourceName(app, name string) string { return app + "_" + name }
+
+var (
+	resourceRE = lazy(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$`)
+	sha256RE   = digestRE
+)
+
+// addResources reads the top-level networks, volumes and files.
+func (m *Meta) addResources(d *Document) error {
+	for _, n := range sortedKeys(d.Networks) {
+		if !resourceRE().MatchString(n) {
+			return invalid("networks: %q must be 1-63 of a-z A-Z 0-9 _ . - and start with a letter or digit", n)
+		}
+		doc := d.Networks[n]
+		if err := checkLabels("networks."+n+".labels", doc.Labels); err != nil {
+			return err
+		}
+		m.Networks = append(m.Networks, Network{Name: n, EngineName: ResourceName(m.App, n), Internal: doc.Internal, Labels: doc.Labels})
+	}
+	for _, n := range sortedKeys(d.Volumes) {
+		if !resourceRE().MatchString(n) {
+			return invalid("volumes: %q must be 1-63 of a-z A-Z 0-9 _ . - and start with a letter or digit", n)
+		}
+		doc := d.Volumes[n]
+		if err := checkLabels("volumes."+n+".labels", doc.Labels); err != nil {
+			return err
+		}
+		m.Volumes = append(m.Volumes, Volume{Name: n, EngineName: ResourceName(m.App, n), Labels: doc.Labels})
+	}
+	if d.Files != nil {
+		if !fileRE().MatchString(d.Files.Archive) {
+			return invalid("files.archive: %q is not a plain file name", d.Files.Archive)
+		}
+		if !sha256RE().MatchString(d.Files.Digest) {
+			return invalid("files.digest: %q is not sha256:<64 hex>", d.Files.Digest)
+		}
+		m.Files = &Files{Archive: d.Files.Archive, Digest: d.Files.Digest}
+	}
+	return nil
+}
+
+func checkLabels(field string, labels map[string]string) error {
+	for k := range labels {
+		if k == "" {
+			return invalid("%s: empty label key", field)
+		}
+		if strings.HasPrefix(k, ReservedLabelPrefix) {
+			return invalid("%s: %q: labels %s* are the module's own", field, k, ReservedLabelPrefix)
+		}
+	}
+	return nil
+}
+
+// addGraph reads what a service adds to its run arguments: entrypoint,
+// health check, networks, named volumes, files, dependencies and strategy.
+// Values may hold ${NAME} placeholders only where run arguments may: in
+// words, never in names of networks, volumes, files or services.
+func (m *Meta) addGraph(r ServiceDoc, s *Service, sub *substituter) error {
+	field := r.errField()
+	if r.Entrypoint != nil {
+		s.Config.Entrypoint = []string{}
+		if !(len(r.Entrypoint) == 1 && r.Entrypoint[0] == "") {
+			for j, w := range r.Entrypoint {
+				v, err := sub.word(w)
+				if err != nil {
+					return invalid("%s.entrypoint[%d]: %v", field, j, err)
+				}
+				s.Config.Entrypoint = append(s.Config.Entrypoint, v)
+			}
+		}
+	}
+	if r.Healthcheck != nil {
+		hc, err := parseHealthcheck(field+".healthcheck", r.Healthcheck, sub)
+		if err != nil {
+			return err
+		}
+		s.Config.Healthcheck = hc
+	}
+	if len(r.Networks) > 0 {
+		if s.Config.NetworkMode != "" {
+			return invalid("%s.networks: run_args sets --network %q too; give one or the other", field, s.Config.NetworkMode)
+		}
+		for _, n := range sortedKeys(r.Networks) {
+			net := m.network(n)
+			if net == nil {
+				return invalid("%s.networks: %q is not in the top-level networks", field, n)
+			}
+			for _, a := range r.Networks[n] {
+				if !resourceRE().MatchString(a) {
+					return invalid("%s.networks.%s: alias %q is not a valid host name", field, n, a)
+				}
+			}
+			s.Config.Networks = append(s.Config.Networks, engine.Endpoint{Network: net.EngineName, Aliases: slices.Clone(r.Networks[n])})
+		}
+		s.Config.NetworkMode = s.Config.Networks[0].Network
+	} else if net := m.network(s.Config.NetworkMode); net != nil {
+		// --network NAME of a network of the app.
+		s.Config.NetworkMode = net.EngineName
+		s.Config.Networks = []engine.Endpoint{{Network: net.EngineName}}
+	}
+	// -v NAME:/path of a volume of the app.
+	for i, b := range s.Config.Binds {
+		src, rest, ok := strings.Cut(b, ":")
+		if !ok || strings.HasPrefix(src, "/") {
+			continue
+		}
+		if v := m.volume(src); v != nil {
+			s.Config.Binds[i] = v.EngineName + ":" + rest
+		}
+	}
+	for _, target := range sortedKeys(r.Files) {
+		src := r.Files[target]
+		if m.Files == nil {
+			return invalid("%s.files: the artifact has no files archive", field)
+		}
+		if !strings.HasPrefix(target, "/") || path.Clean(target) != target || strings.ContainsAny(target, ":,") {
+			return invalid("%s.files: target %q must be a clean absolute path", field, target)
+		}
+		if src == "" || path.IsAbs(src) || path.Clean(src) != src || src == "." || src == ".." || strings.HasPrefix(src, "../") || strings.ContainsAny(src, ":,") {
+			return invalid("%s.files[%q]: %q must be a clean relative path inside the files archive", field, target, src)
+		}
+		s.Files = append(s.Files, FileMount{Target: target, Source: src})
+	}
+	for _, dep := range sortedKeys(r.DependsOn) {
+		cond := r.DependsOn[dep]
+		switch cond {
+		case ServiceStarted, ServiceHealthy, ServiceCompleted:
+		default:
+			return invalid("%s.depends_on.%s: %q is not service_started, service_healthy or service_completed_successfully", field, dep, cond)
+		}
+		s.DependsOn = append(s.DependsOn, Dependency{Service: dep, Condition: cond})
+	}
+	switch Strategy(r.Update) {
+	case "", Recreate:
+		s.Update = Recreate
+	case HandOver:
+		s.Update = HandOver
+	default:
+		return invalid("%s.update: %q is not recreate or hand-over", field, r.Update)
+	}
+	return nil
+}
+
+func parseHealthcheck(field string, d *HealthcheckDoc, sub *substituter) (*engine.Healthcheck, error) {
+	if len(d.Test) == 0 {
+		return nil, invalid("%s.test: empty (want [\"CMD\", ...], [\"CMD-SHELL\", \"...\"] or [\"NONE\"])", field)
+	}
+	switch d.Test[0] {
+	case "NONE":
+		if len(d.Test) != 1 {
+			return nil, invalid("%s.test: NONE takes nothing after it", field)
+		}
+	case "CMD", "CMD-SHELL":
+		if len(d.Test) < 2 {
+			return nil, invalid("%s.test: %s needs a command", field, d.Test[0])
+		}
+	default:
+		return nil, invalid("%s.test: %q must start with CMD, CMD-SHELL or NONE", field, d.Test[0])
+	}
+	hc := &engine.Healthcheck{Test: []string{d.Test[0]}, Retries: d.Retries}
+	for j, w := range d.Test[1:] {
+		v, err := sub.word(w)
+		if err != nil {
+			return nil, invalid("%s.test[%d]: %v", field, j+1, err)
+		}
+		hc.Test = append(hc.Test, v)
+	}
+	if d.Retries < 0 {
+		return nil, invalid("%s.retries: %d is negative", field, d.Retries)
+	}
+	for _, f := range []struct {
+		name string
+		v    string
+		to   *time.Duration
+	}{{"interval", d.Interval, &hc.Interval}, {"timeout", d.Timeout, &hc.Timeout}, {"start_period", d.StartPeriod, &hc.StartPeriod}} {
+		var err error
+		if *f.to, err = parseDur(field+"."+f.name, f.v); err != nil {
+			return nil, err
+		}
+	}
+	return hc, nil
+}
+
+// checkGraph checks what spans services: dependencies name services of the
+// app and form no cycle, and a hand-over can run two copies at once.
+func (m *Meta) checkGraph() error {
+	byName := map[string]*Service{}
+	for i := range m.Services {
+		byName[m.Services[i].Name] = &m.Services[i]
+	}
+	for _, s := range m.Services {
+		for _, dep := range s.DependsOn {
+			if byName[dep.Service] == nil {
+				return invalid("services.%s.depends_on: %q is not a service of the app", s.Name, dep.Service)
+			}
+			if dep.Service == s.Name {
+				return invalid("services.%s.depends_on: a service cannot depend on itself", s.Name)
+			}
+		}
+		if s.Update == HandOver {
+			if err := canHandOver(s); err != nil {
+				return invalid("services.%s.update: hand-over %v", s.Name, err)
+			}
+		}
+	}
+	if _, err := m.StartOrder(); err != nil {
+		return err
+	}
+	return nil
+}
+
+// canHandOver tells why two copies of s could not run side by side.
+func canHandOver(s Service) error {
+	for _, p := range s.Config.Ports {
+		if p.HostPort != "" {
+			return fmt.Errorf("needs two copies running at once, and host port %s can be published by only one", p.HostPort)
+		}
+	}
+	if s.fixedName {
+		return fmt.Errorf("needs two copies running at once, and --name %q is a fixed container name", s.Config.Name)
+	}
+	return nil
+}
+
+// StartOrder is the services in the order they start: each after those it
+// depends on, otherwise in meta-data order. Stopping goes in reverse.
+func (m *Meta) StartOrder() ([]Service, error) {
+	done := map[string]bool{}
+	visiting := map[string]bool{}
+	byName := map[string]Service{}
+	for _, s := range m.Services {
+		byName[s.Name] = s
+	}
+	var out []Service
+	var visit func(name string, path []string) error
+	visit = func(name string, path []string) error {
+		if done[name] {
+			return nil
+		}
+		if visiting[name] {
+			return invalid("services.%s.depends_on: dependency cycle %s", name, strings.Join(append(path, name), " -> "))
+		}
+		visiting[name] = true
+		for _, dep := range byName[name].DependsOn {
+			if err := visit(dep.Service, append(path, name)); err != nil {
+				return err
+			}
+		}
+		visiting[name] = false
+		done[name] = true
+		out = append(out, byName[name])
+		return nil
+	}
+	for _, s := range m.Services {
+		if err := visit(s.Name, nil); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// OneShot tells whether another service waits for s to exit 0: its exit is
+// then its success, not a failure of the health window.
+func (m *Meta) OneShot(service string) bool {
+	for _, s := range m.Services {
+		for _, d := range s.DependsOn {
+			if d.Service == service && d.Condition == ServiceCompleted {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (m *Meta) network(name string) *Network {
+	for i := range m.Networks {
+		if m.Networks[i].Name == name {
+			return &m.Networks[i]
+		}
+	}
+	return nil
+}
+
+func (m *Meta) volume(name string) *Volume {
+	for i := range m.Volumes {
+		if m.Volumes[i].Name == name {
+			return &m.Volumes[i]
+		}
+	}
+	return nil
+}
+
+func sortedKeys[V any](mp map[string]V) []string {
+	keys := make([]string, 0, len(mp))
+	for k := range mp {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
