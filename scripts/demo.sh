@@ -5,7 +5,9 @@
 # artifact with docker-artifact-gen, then, through the real Mender
 # client in standalone mode, installs v1 of a demo app, updates it to v2,
 # shows a broken v3 being rolled back automatically and a good v3 rolled
-# back by hand, and prints what happened. The Mender client runs in a
+# back by hand, then a Compose app (three services, an internal network,
+# a volume) updated with a zero-downtime hand-over, and prints what
+# happened. The Mender client runs in a
 # private mount namespace where the module is bound over
 # /usr/share/mender/modules/v3/docker, so the machine's own files stay as
 # they were; the demo removes its containers and images at the end
@@ -33,9 +35,13 @@ app=demo
 cleanup() {
   kill "$registry_pid" 2>/dev/null || true
   if [ "${KEEP:-}" != 1 ]; then
-    ids=$(docker ps -aq --filter "label=io.mender.docker.app=$app")
-    [ -z "$ids" ] || docker rm -f $ids >/dev/null
-    for ref in ${v1:-} ${v2:-} ${v3:-} ${v3b:-}; do docker rmi "$ref" >/dev/null 2>&1 || true; done
+    for a in "$app" shop; do
+      ids=$(docker ps -aq --filter "label=io.mender.docker.app=$a")
+      [ -z "$ids" ] || docker rm -f $ids >/dev/null
+    done
+    docker network rm shop_default >/dev/null 2>&1 || true
+    docker volume rm shop_data >/dev/null 2>&1 || true
+    for ref in ${v1:-} ${v2:-} ${v3:-} ${v3b:-} ${db:-} ${api1:-} ${api2:-}; do docker rmi "$ref" >/dev/null 2>&1 || true; done
     rm -rf "$work"
   fi
 }
@@ -96,6 +102,39 @@ show
 step "install a good v3, then 'mender rollback': v2 is restored exactly"
 artifact demo-v3 v3; mender_ install "$work/demo-v3.mender"; show
 mender_ rollback; echo "   after rollback:"; show
+
+step "a Compose app, compiled by docker-artifact-gen --compose: db, api (x-mender-update: hand-over) and worker"
+db=$("$work/fixture" push -registry "127.0.0.1:$port" -repo demo/db -tag v1 -health -- -touch /data/db)
+api1=$("$work/fixture" push -registry "127.0.0.1:$port" -repo demo/api -tag v1 -health -- -healthy-after 1s)
+api2=$("$work/fixture" push -registry "127.0.0.1:$port" -repo demo/api -tag v2 -health -- -healthy-after 1s)
+project() { # api tag
+  mkdir -p "$work/shop"
+  cat >"$work/shop/compose.yaml" <<YAML
+services:
+  db:
+    image: 127.0.0.1:$port/demo/db:v1
+    volumes: ["data:/data"]
+  api:
+    image: 127.0.0.1:$port/demo/api:$1
+    depends_on:
+      db: {condition: service_healthy}
+    x-mender-update: hand-over
+  worker:
+    image: 127.0.0.1:$port/demo/api:v1
+    depends_on: [db]
+networks:
+  default: {internal: true}
+volumes:
+  data: {}
+YAML
+  "$work/docker-artifact-gen" -n "shop-$1" -t demo-device --app shop -o "$work/shop-$1.mender" --compose "$work/shop" 2>>"$work/generator.log"
+}
+shop() { docker ps -a --filter label=io.mender.docker.app=shop --format 'container {{.Names}} ({{.ID}}): {{.Status}}' | sort | sed 's/^/   /'; }
+project v1; mender_ install "$work/shop-v1.mender"; mender_ commit; shop
+echo "   (the device runs no compose: the module created network shop_default and volume shop_data, and started db, then api and worker once db was healthy)"
+project v2; mender_ install "$work/shop-v2.mender"; mender_ commit
+echo "   after the update of api only (db and worker keep their containers):"; shop
+grep -o 'api[^"]*handed over[^"\\]*' "$work/mender.log" | tail -1 | sed 's/^/   module: /'
 
 echo
 echo "== done. The full client log is in $work/mender.log$([ "${KEEP:-}" = 1 ] || echo ' (removed at exit; KEEP=1 keeps it)')."
