@@ -134,7 +134,7 @@ project v1; mender_ install "$work/shop-v1.mender"; mender_ commit; shop
 echo "   (the device runs no compose: the module created network shop_default and volume shop_data, and started db, then api and worker once db was healthy)"
 project v2; mender_ install "$work/shop-v2.mender"; mender_ commit
 echo "   after the update of api only (db and worker keep their containers):"; shop
-grep -o 'api[^"]*handed over[^"\\]*' "$work/mender.log" | tail -1 | sed 's/^/   module: /'
+grep -o 'shop-api handed over[^"\\]*' "$work/mender.log" | tail -1 | sed 's/^/   module: /'
 
 echo
 echo "== done. The full client log is in $work/mender.log$([ "${KEEP:-}" = 1 ] || echo ' (removed at exit; KEEP=1 keeps it)')."

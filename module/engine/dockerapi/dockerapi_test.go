@@ -52,6 +52,7 @@ func TestRemoveContainerTakesAnonymousVolumes(t *testing.T) {
 	run := fixture.RandHex()
 	img := env.Image(t, "anon")
 	require.NoError(t, e.PullImage(ctx, img))
+	t.Cleanup(func() { e.RemoveImage(ctx, img) })
 	named := "mdtest-named-" + run
 	require.NoError(t, e.CreateVolume(ctx, engine.VolumeConfig{Name: named, Labels: map[string]string{enginetest.TestLabel: run}}))
 	t.Cleanup(func() { enginetest.RemoveLabelled(t, e, enginetest.TestLabel, run) })
