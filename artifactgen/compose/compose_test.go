@@ -1,7 +1,9 @@
 package compose_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
 	"net/http/httptest"
 	"os"
@@ -81,4 +83,12 @@ func TestGolden(t *testing.T) {
 	assert.Equal(t, string(want), got)
 	require.Len(t, app.Payload, 1)
 	assert.Equal(t, compose.FilesArchive, app.Payload[0].Name)
+}
+
+// indent lays out meta-data as the golden file holds it.
+func indent(t *testing.T, b []byte) []byte {
+	var buf bytes.Buffer
+	require.NoError(t, json.Indent(&buf, b, "", "  "))
+	buf.WriteByte('\n')
+	return buf.Bytes()
 }
