@@ -133,6 +133,9 @@ func (o *flags) register(f *pflag.FlagSet, artifact bool) {
 	// for tests, hidden.
 	f.DurationVar(&o.progressEvery, "progress-interval", 0, "")
 	f.MarkHidden("progress-interval")
+	f.StringVar(&o.compose, "compose", "", "DIR holding compose.yaml (or docker-compose.yml): compile the Compose project into the app's services,\nnetworks, volumes and files, every image pinned")
+	f.StringArrayVar(&o.composeFiles, "compose-file", nil, "with --compose, the compose FILE (relative to DIR) instead of the default and its override file (repeatable, merged in order)")
+	f.StringArrayVar(&o.profiles, "profile", nil, "with --compose, enable this Compose profile (repeatable; default: COMPOSE_PROFILES)")
 	if !artifact {
 		f.StringVarP(&o.name, "artifact-name", "n", "preloaded", "name the preloaded set is known by on the device")
 		f.StringVarP(&o.output, "output-path", "o", "preload", "directory to write")
@@ -143,9 +146,6 @@ func (o *flags) register(f *pflag.FlagSet, artifact bool) {
 	f.StringVarP(&o.output, "output-path", "o", "docker-artifact.mender", "artifact file to write")
 	f.StringVarP(&o.payloadType, "payload-type", "T", "docker", "payload type: the name of the update module on the device")
 	o.menderArtifactFlags(f)
-	f.StringVar(&o.compose, "compose", "", "DIR holding compose.yaml (or docker-compose.yml): compile the Compose project into the app's services,\nnetworks, volumes and files, every image pinned")
-	f.StringArrayVar(&o.composeFiles, "compose-file", nil, "with --compose, the compose FILE (relative to DIR) instead of the default and its override file (repeatable, merged in order)")
-	f.StringArrayVar(&o.profiles, "profile", nil, "with --compose, enable this Compose profile (repeatable; default: COMPOSE_PROFILES)")
 	f.BoolVar(&o.removeApp, "remove-app", false, "write an artifact that removes --app from the device (its containers, then its images)")
 	f.BoolVar(&o.embed, "embed", false, "ship the images inside the artifact, for devices without a registry;\nan image may then also be docker-archive:FILE (docker save) or oci:DIR (OCI layout)")
 	f.StringArrayVar(&o.deltaFrom, "delta-from", nil, "with --embed, leave out the layers that this earlier artifact (FILE.mender) or image already brought (repeatable)")
@@ -217,7 +217,10 @@ docker-archives in DIR/files. At first boot, "docker preload DIR" (the module,
 run by scripts/mender-docker-preload.service) loads them and starts the app as
 the installed set, so that later updates replace it and can roll back to it.`,
 		Example: `  docker-artifact-gen preload -o rootfs/usr/share/mender-docker/preload --app shop \
-    --service web=registry.example.com/shop/web:7,"--network host --restart always"`,
+    --service web=registry.example.com/shop/web:7,"--network host --restart always"
+
+  # A Compose app: its networks, volumes and files come too.
+  docker-artifact-gen preload -o rootfs/usr/share/mender-docker/preload --app shop --compose ./shop`,
 		Args:          cobra.ArbitraryArgs,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -237,6 +240,7 @@ the installed set, so that later updates replace it and can roll back to it.`,
 		},
 	}
 	o.register(cmd.Flags(), false)
+	cmd.MarkFlagDirname("compose")
 	return cmd
 }
 
