@@ -134,7 +134,7 @@ func (o *flags) register(f *pflag.FlagSet, artifact bool) {
 	f.DurationVar(&o.progressEvery, "progress-interval", 0, "")
 	f.MarkHidden("progress-interval")
 	f.StringVar(&o.compose, "compose", "", "DIR holding compose.yaml (or docker-compose.yml): compile the Compose project into the app's services,\nnetworks, volumes and files, every image pinned")
-	f.StringArrayVar(&o.composeFiles, "compose-file", nil, "with --compose, the compose FILE (relative to DIR) instead of the default and its override file (repeatable, merged in order)")
+	f.StringArrayVar(&o.composeFiles, "compose-file", nil, "with --compose, the compose FILE (relative to DIR) instead of the default and its override file (repeatable, merged in order;\ndefault: COMPOSE_FILE)")
 	f.StringArrayVar(&o.profiles, "profile", nil, "with --compose, enable this Compose profile (repeatable; default: COMPOSE_PROFILES)")
 	if !artifact {
 		f.StringVarP(&o.name, "artifact-name", "n", "preloaded", "name the preloaded set is known by on the device")

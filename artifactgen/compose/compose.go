@@ -22,6 +22,7 @@ import (
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/cli"
+	"github.com/compose-spec/compose-go/v2/consts"
 	"github.com/compose-spec/compose-go/v2/loader"
 	"github.com/compose-spec/compose-go/v2/template"
 	"github.com/compose-spec/compose-go/v2/types"
@@ -43,8 +44,9 @@ type Options struct {
 	// App names the app (and the Compose project).
 	App string
 	// Files are the compose files, relative to the project directory;
-	// empty: compose.yaml (or docker-compose.yml…) and its override file,
-	// as docker compose finds them.
+	// empty: those of COMPOSE_FILE, else compose.yaml (or
+	// docker-compose.yml…) and its override file, as docker compose finds
+	// them.
 	Files []string
 	// Profiles to enable; empty: COMPOSE_PROFILES, else none.
 	Profiles []string
@@ -128,22 +130,9 @@ func compile(ctx context.Context, r *image.Resolver, dir string, o Options) (*Ap
 // that ${NAME} of a device parameter is kept as it is.
 func load(ctx context.Context, dir string, o Options) (*types.Project, error) {
 	files := slices.Clone(o.Files)
-	if len(files) == 0 {
-		found := ""
-		for _, n := range cli.DefaultFileNames {
-			if _, err := os.Stat(filepath.Join(dir, n)); err == nil {
-				found = n
-				break
-			}
-		}
-		if found == "" {
-			return nil, fmt.Errorf("no %s", strings.Join(cli.DefaultFileNames, ", "))
-		}
-	} else {
-		for i, f := range files {
-			if !filepath.IsAbs(f) {
-				files[i] = filepath.Join(dir, f)
-			}
+	for i, f := range files {
+		if !filepath.IsAbs(f) {
+			files[i] = filepath.Join(dir, f)
 		}
 	}
 	keep := func(lookup template.Mapping) template.Mapping {
@@ -159,6 +148,7 @@ func load(ctx context.Context, dir string, o Options) (*types.Project, error) {
 		cli.WithOsEnv,
 		cli.WithEnvFiles(),
 		cli.WithDotEnv,
+		composeFileEnv(dir),
 		cli.WithDefaultConfigPath,
 		cli.WithDefaultProfiles(o.Profiles...),
 		// Paths stay as written, so that a relative one leaving the
@@ -224,6 +214,46 @@ func load(ctx context.Context, dir string, o Options) (*types.Project, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// composeFileEnv takes the files from COMPOSE_FILE (the environment, then
+// .env) when none were given, as docker compose does, but relative to dir
+// rather than to the working directory: the generator reads the project as
+// docker compose run in dir would. Without it either, the default file must
+// be in dir itself (docker compose would look in the parent directories).
+func composeFileEnv(dir string) cli.ProjectOptionsFn {
+	return func(po *cli.ProjectOptions) error {
+		if len(po.ConfigPaths) > 0 {
+			return nil
+		}
+		list, ok := po.Environment[consts.ComposeFilePath]
+		if !ok {
+			for _, n := range cli.DefaultFileNames {
+				if _, err := os.Stat(filepath.Join(dir, n)); err == nil {
+					return nil
+				}
+			}
+			return fmt.Errorf("no %s", strings.Join(cli.DefaultFileNames, ", "))
+		}
+		sep := po.Environment[consts.ComposePathSeparator]
+		if sep == "" {
+			sep = string(os.PathListSeparator)
+		}
+		for _, f := range strings.Split(list, sep) {
+			if f == "" {
+				return fmt.Errorf("%s %q: an empty file name", consts.ComposeFilePath, list)
+			}
+			path := f
+			if !filepath.IsAbs(path) {
+				path = filepath.Join(dir, path)
+			}
+			if fi, err := os.Stat(path); err != nil || !fi.Mode().IsRegular() {
+				return fmt.Errorf("%s %q: %s is not a file in %s", consts.ComposeFilePath, list, f, dir)
+			}
+			po.ConfigPaths = append(po.ConfigPaths, path)
+		}
+		return nil
+	}
 }
 
 // castRE matches compose-go's error for a placeholder where a number or

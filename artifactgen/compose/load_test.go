@@ -69,6 +69,57 @@ services:
 	assert.NotContains(t, service(t, app, "web").RunArgs, "overridden", "-f leaves out the override file")
 }
 
+// COMPOSE_FILE, from the environment or .env, names the files (relative to
+// the project, separated by ":" or COMPOSE_PATH_SEPARATOR) when no file is
+// given, as docker compose reads it: the default file and its override
+// are then left out. Files given (--compose-file) win over it.
+func TestComposeFileEnv(t *testing.T) {
+	addr := newRegistry(t)
+	dir := project(t, map[string]string{
+		"compose.yaml":          "services:\n  web:\n    image: " + addr + "/shop/web:7\n",
+		"compose.override.yaml": "services:\n  web:\n    hostname: overridden\n",
+		"base.yaml":             "services:\n  db:\n    image: " + addr + "/shop/db:15\n",
+		"sub/extra.yaml":        "services:\n  db:\n    hostname: extra\n",
+	})
+	names := func(app *compose.App) []string {
+		var out []string
+		for _, s := range app.Services {
+			out = append(out, s.Name)
+		}
+		return out
+	}
+
+	t.Setenv("COMPOSE_FILE", "base.yaml:sub/extra.yaml")
+	app, _, err := document(t, dir, compose.Options{})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"db"}, names(app), "COMPOSE_FILE instead of compose.yaml and its override")
+	assert.Contains(t, service(t, app, "db").RunArgs, "--hostname extra", "merged in order")
+
+	app, _, err = document(t, dir, compose.Options{Files: []string{"compose.yaml"}})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"web"}, names(app), "--compose-file wins")
+	assert.NotContains(t, service(t, app, "web").RunArgs, "overridden")
+
+	t.Setenv("COMPOSE_PATH_SEPARATOR", ";")
+	t.Setenv("COMPOSE_FILE", "compose.yaml;base.yaml")
+	app, _, err = document(t, dir, compose.Options{})
+	require.NoError(t, err)
+	assert.ElementsMatch(t, []string{"web", "db"}, names(app))
+	assert.NotContains(t, service(t, app, "web").RunArgs, "overridden")
+
+	t.Setenv("COMPOSE_FILE", "missing.yaml")
+	_, _, err = document(t, dir, compose.Options{})
+	require.ErrorContains(t, err, "COMPOSE_FILE")
+	require.ErrorContains(t, err, "missing.yaml")
+
+	os.Unsetenv("COMPOSE_FILE")
+	os.Unsetenv("COMPOSE_PATH_SEPARATOR")
+	require.NoError(t, os.WriteFile(filepath.Join(dir, ".env"), []byte("COMPOSE_FILE=base.yaml\n"), 0o644))
+	app, _, err = document(t, dir, compose.Options{})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"db"}, names(app), "COMPOSE_FILE from .env")
+}
+
 // run_args words come back from spec.SplitWords exactly as Compose gave
 // them, whatever they hold.
 func TestQuoting(t *testing.T) {
