@@ -14,6 +14,7 @@ import (
 	"github.com/mender-docker/mender-docker/artifactgen/cli"
 	"github.com/mender-docker/mender-docker/module"
 	"github.com/mender-docker/mender-docker/module/engine"
+	"github.com/mender-docker/mender-docker/module/engine/enginetest"
 	"github.com/mender-docker/mender-docker/module/spec"
 	"github.com/mender-docker/mender-docker/test/fixture"
 )
@@ -76,15 +77,25 @@ func TestPreloadCompose(t *testing.T) {
 	dbSpec := fixture.Image{Version: "pdb-" + w.app, Args: []string{"-healthy-after", "300ms"}}
 	webSpec := fixture.Image{Version: "pweb-" + w.app}
 	db, web := w.push("pdb", dbSpec), w.push("pweb", webSpec)
+	var ids []string
 	for _, s := range []fixture.Image{dbSpec, webSpec} {
 		img, err := fixture.Build(s)
 		require.NoError(t, err)
 		id, err := img.ConfigName()
 		require.NoError(t, err)
-		// Loaded from the preload directory under the module's own name:
-		// removed by ID.
-		t.Cleanup(func() { w.d.Eng.RemoveImage(ctx, id.String()) })
+		ids = append(ids, id.String())
 	}
+	// Loaded from the preload directory under the module's own name:
+	// removed by ID, once the containers that use them are gone (cleanups
+	// run last first, so newWorld's would come too late).
+	t.Cleanup(func() {
+		enginetest.RemoveLabelled(t, w.d.Eng, module.LabelApp, w.app)
+		for _, id := range ids {
+			if err := w.d.Eng.RemoveImage(ctx, id); err != nil {
+				t.Logf("cleanup: %v", err)
+			}
+		}
+	})
 	dir := t.TempDir()
 	project := `services:
   db:
