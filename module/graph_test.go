@@ -467,3 +467,25 @@ func TestHandOverFailureLeavesOldRunning(t *testing.T) {
 		})
 	}
 }
+
+// A one-shot that another service waits for with
+// service_completed_successfully has done its job once it exited with
+// code 0: `docker status` counts the app healthy, with the one-shot
+// marked as such.
+func TestStatusOneShotCompleted(t *testing.T) {
+	d := newDevice(t)
+	require.NoError(t, d.installShop("shop-1", d.shop("1", shopBehaviour()), true))
+	st := d.u.Status(context.Background(), "shop")
+	require.Len(t, st.Apps, 1)
+	a := st.Apps[0]
+	assert.True(t, a.Healthy, "problems: %v", a.Problems)
+	var migrate *module.ContainerStatus
+	for i, c := range a.Containers {
+		if c.Service == "migrate" {
+			migrate = &a.Containers[i]
+		}
+		assert.Equal(t, c.Service == "migrate", c.OneShot, c.Name)
+	}
+	require.NotNil(t, migrate)
+	assert.Equal(t, "exited", migrate.State)
+}

@@ -22,6 +22,9 @@ func (u *Updater) serviceConfig(m *spec.Meta, s spec.Service) engine.ContainerCo
 	maps.Copy(cfg.Labels, s.Config.Labels)
 	cfg.Labels[LabelApp] = m.App
 	cfg.Labels[LabelService] = s.Name
+	if m.OneShot(s.Name) {
+		cfg.Labels[LabelOneShot] = "true"
+	}
 	delete(cfg.Labels, LabelArtifact)
 	delete(cfg.Labels, LabelDeployment)
 	delete(cfg.Labels, LabelConfigHash)

@@ -100,6 +100,10 @@ const (
 	// created with (configHash): an update that asks for the same one
 	// keeps the container.
 	LabelConfigHash = "io.mender.docker.config-hash"
+	// LabelOneShot marks the container of a service that another waits
+	// for with service_completed_successfully: its exit with code 0 is its
+	// success, for the health window and for `docker status` alike.
+	LabelOneShot = "io.mender.docker.one-shot"
 	// LabelName is, on a network or volume, its name in the meta-data
 	// (the engine knows it as <app>_<name>).
 	LabelName = "io.mender.docker.name"

@@ -72,6 +72,9 @@ type ContainerStatus struct {
 	StartedAt    time.Time `json:"started_at"`
 	// Current is false for the previous set kept during an update.
 	Current bool `json:"current"`
+	// OneShot: another service waits for this one to exit with code 0,
+	// so exited with 0 is what it should be.
+	OneShot bool `json:"one_shot,omitempty"`
 }
 
 // PhaseCommitted is the phase Status reports for an app with no
@@ -205,6 +208,7 @@ func containerStatus(c engine.Container, d *Deployment) ContainerStatus {
 		Name: c.Name, ID: c.ID, Image: c.Image, Artifact: c.Labels[LabelArtifact],
 		Service: serviceOf(c), ExitCode: s.ExitCode, Health: s.Health,
 		RestartCount: s.RestartCount, StartedAt: s.StartedAt.UTC(), Current: true,
+		OneShot: c.Labels[LabelOneShot] == "true",
 	}
 	switch {
 	case s.Restarting:
@@ -245,6 +249,8 @@ func appProblems(a *AppStatus, engineDown bool) []string {
 		}
 		current++
 		switch {
+		case c.OneShot && c.State == "exited" && c.ExitCode == 0:
+			// Done, as it should be.
 		case c.State != "running":
 			p = append(p, fmt.Sprintf("%s is %s", c.Name, c.State))
 		case c.Health != "" && c.Health != engine.HealthHealthy:
