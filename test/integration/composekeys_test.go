@@ -304,12 +304,7 @@ func TestComposeKeysReachEngine(t *testing.T) {
 	}
 	stateDir := d.U.Config.StateDir
 
-	type row struct {
-		key     string
-		service string
-		check   func(t *testing.T, cc *container.Config, hc *container.HostConfig, r container.InspectResponse)
-	}
-	rows := []row{
+	rows := []keyRow{
 		{"image", "main", func(t *testing.T, cc *container.Config, hc *container.HostConfig, r container.InspectResponse) {
 			assert.Equal(t, pinned, cc.Image, "pinned by digest")
 		}},
@@ -546,13 +541,7 @@ func TestComposeKeysReachEngine(t *testing.T) {
 			}
 		}},
 	}
-	for _, r := range rows {
-		t.Run(r.key+"/"+r.service, func(t *testing.T) {
-			in, ok := inspect[r.service]
-			require.True(t, ok, "no container for service %s", r.service)
-			r.check(t, in.Config, in.HostConfig, in)
-		})
-	}
+	checkKeys(t, rows, inspect)
 	t.Logf("%d rows in %s", len(rows), time.Since(start).Round(time.Millisecond))
 }
 

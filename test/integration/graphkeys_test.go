@@ -138,12 +138,7 @@ func TestGraphKeysReachEngine(t *testing.T) {
 	}
 	front, back, vol := spec.ResourceName(app, "front"), spec.ResourceName(app, "back"), spec.ResourceName(app, "data")
 
-	type row struct {
-		key     string
-		service string
-		check   func(t *testing.T, cc *container.Config, hc *container.HostConfig, r container.InspectResponse)
-	}
-	rows := []row{
+	rows := []keyRow{
 		{"run_args --env", "full", func(t *testing.T, cc *container.Config, hc *container.HostConfig, r container.InspectResponse) {
 			assert.Subset(t, cc.Env, []string{"FOO=bar", "SPACED=a b"})
 		}},
@@ -356,10 +351,23 @@ func TestGraphKeysReachEngine(t *testing.T) {
 			assert.Empty(t, res.Volume.Options, "no driver options")
 		}},
 	}
+	checkKeys(t, rows, inspect)
+}
+
+// keyRow checks that one key shows in the inspected container of service.
+type keyRow struct {
+	key     string
+	service string
+	check   func(t *testing.T, cc *container.Config, hc *container.HostConfig, r container.InspectResponse)
+}
+
+// checkKeys runs each row, as a subtest named after its key and service,
+// against inspect (containers by service).
+func checkKeys(t *testing.T, rows []keyRow, inspect map[string]container.InspectResponse) {
 	for _, r := range rows {
-		t.Run(r.key, func(t *testing.T) {
+		t.Run(r.key+"/"+r.service, func(t *testing.T) {
 			in, ok := inspect[r.service]
-			require.True(t, ok, r.service)
+			require.True(t, ok, "no container for service %s", r.service)
 			r.check(t, in.Config, in.HostConfig, in)
 		})
 	}
