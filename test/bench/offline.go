@@ -1,9 +1,7 @@
 package main
 
 import (
-	"archive/tar"
 	"compress/gzip"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -18,7 +16,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/mender-docker/mender-docker/artifactgen/artifact"
 	"github.com/mender-docker/mender-docker/test/fixture"
 )
 
@@ -166,8 +163,11 @@ func benchOffline(eng *engineCtl, reg *fixture.Registry, work, module, gen strin
 		return total, peak - before, after - before, nil
 	}
 	embeddedFiles := filepath.Join(dir, "files-embedded")
-	if err := unpackArtifact(full1, embeddedFiles); err != nil {
+	if _, err := fixture.UnpackArtifact(full1, embeddedFiles); err != nil {
 		return err
+	}
+	if payload, _ := os.ReadDir(filepath.Join(embeddedFiles, "files")); len(payload) == 0 {
+		return fmt.Errorf("%s: no payload", full1)
 	}
 	pulledFiles := filepath.Join(dir, "files-pulled")
 	os.MkdirAll(filepath.Join(pulledFiles, "header"), 0o755)
@@ -207,68 +207,6 @@ func diskUsage(root string) int64 {
 		return nil
 	})
 	return n
-}
-
-// unpackArtifact lays out a FILES_DIR from an artifact: header files and
-// the payload's files in files/, as the client does when a module does
-// not stream.
-func unpackArtifact(path, dir string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	info, err := artifact.Read(f, nil)
-	if err != nil {
-		return err
-	}
-	os.MkdirAll(filepath.Join(dir, "header"), 0o755)
-	os.MkdirAll(filepath.Join(dir, "files"), 0o755)
-	os.WriteFile(filepath.Join(dir, "header", "meta-data"), info.MetaData, 0o644)
-	os.WriteFile(filepath.Join(dir, "header", "artifact_name"), []byte(info.Header.ArtifactProvides.ArtifactName), 0o644)
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return err
-	}
-	tr := tar.NewReader(f)
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return fmt.Errorf("%s: no payload", path)
-		}
-		if err != nil {
-			return err
-		}
-		if !strings.HasPrefix(h.Name, "data/0000.tar") {
-			continue
-		}
-		var payload io.Reader = tr
-		if strings.HasSuffix(h.Name, ".gz") {
-			zr, err := gzip.NewReader(tr)
-			if err != nil {
-				return err
-			}
-			payload = zr
-		}
-		inner := tar.NewReader(payload)
-		for {
-			ih, err := inner.Next()
-			if errors.Is(err, io.EOF) {
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-			out, err := os.Create(filepath.Join(dir, "files", filepath.Base(ih.Name)))
-			if err != nil {
-				return err
-			}
-			_, err = io.Copy(out, inner)
-			out.Close()
-			if err != nil {
-				return err
-			}
-		}
-	}
 }
 
 func (e *engineCtl) pull(ref string) error {
