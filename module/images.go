@@ -90,14 +90,21 @@ func (u *Updater) engineDiskFree(ctx context.Context) (dir string, free int64, o
 // removeImages removes images nothing uses any more; an image still used by
 // any container, ours or not, stays.
 func (u *Updater) removeImages(ctx context.Context, refs []string) error {
-	for _, ref := range refs {
-		err := u.Engine.RemoveImage(ctx, ref)
+	return u.removeEach(ctx, "image", refs, u.Engine.RemoveImage)
+}
+
+// removeEach removes each of names (images, networks or volumes: kind)
+// with remove: one that is gone already is no matter, and one still in
+// use (by any container, ours or not) stays.
+func (u *Updater) removeEach(ctx context.Context, kind string, names []string, remove func(context.Context, string) error) error {
+	for _, name := range names {
+		err := remove(ctx, name)
 		switch {
 		case err == nil:
-			u.logf("removed image %s", ref)
+			u.logf("removed %s %s", kind, name)
 		case errors.Is(err, engine.ErrNotFound):
 		case errors.Is(err, engine.ErrConflict):
-			u.logf("kept image %s: still in use", ref)
+			u.logf("kept %s %s: still in use", kind, name)
 		default:
 			return err
 		}

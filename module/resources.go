@@ -76,36 +76,20 @@ func (u *Updater) removeResources(ctx context.Context, app string, volumes bool)
 	if err != nil {
 		return err
 	}
+	var names []string
 	for _, n := range nets {
-		err := u.Engine.RemoveNetwork(ctx, n.Name)
-		switch {
-		case err == nil:
-			u.logf("app %s: removed network %s", app, n.Name)
-		case errors.Is(err, engine.ErrNotFound):
-		case errors.Is(err, engine.ErrConflict):
-			u.logf("app %s: kept network %s: %v", app, n.Name, err)
-		default:
-			return err
-		}
+		names = append(names, n.Name)
 	}
-	if !volumes {
-		return nil
+	if err := u.removeEach(ctx, "network", names, u.Engine.RemoveNetwork); err != nil || !volumes {
+		return err
 	}
 	vols, err := u.Engine.ListVolumes(ctx, map[string]string{LabelApp: app})
 	if err != nil {
 		return err
 	}
+	names = names[:0]
 	for _, v := range vols {
-		err := u.Engine.RemoveVolume(ctx, v.Name)
-		switch {
-		case err == nil:
-			u.logf("app %s: removed volume %s and its data", app, v.Name)
-		case errors.Is(err, engine.ErrNotFound):
-		case errors.Is(err, engine.ErrConflict):
-			u.logf("app %s: kept volume %s: %v", app, v.Name, err)
-		default:
-			return err
-		}
+		names = append(names, v.Name)
 	}
-	return nil
+	return u.removeEach(ctx, "volume", names, u.Engine.RemoveVolume)
 }
