@@ -165,7 +165,6 @@ func (u *Updater) waitReady(ctx context.Context, m *spec.Meta, d *Deployment, id
 // evidence of the containers that failed.
 func (u *Updater) waitHealthy(ctx context.Context, m *spec.Meta, d *Deployment) error {
 	window, timeout := u.healthLimits(m)
-	poll := u.pollInterval()
 	all, err := u.Engine.ListContainers(ctx, map[string]string{LabelApp: m.App})
 	if err != nil {
 		return err
@@ -190,14 +189,14 @@ func (u *Updater) waitHealthy(ctx context.Context, m *spec.Meta, d *Deployment) 
 	}
 	u.logf("app %s: watching %d container(s) for %s (health timeout %s)", m.App, len(ws), window, timeout)
 	start := time.Now()
-	for {
+	check := func() (bool, error) {
 		allHealthy := true
 		for _, w := range ws {
 			c, err := u.Engine.InspectContainer(ctx, w.c.ID)
 			if err != nil {
-				return err
+				return false, err
 			}
-			failed := []string{c.ID}
+			failed := func(err error) (bool, error) { return false, u.fail(ctx, d, []string{c.ID}, err) }
 			st := c.State
 			if w.restarts < 0 {
 				w.restarts, w.started = st.RestartCount, st.StartedAt
@@ -208,14 +207,14 @@ func (u *Updater) waitHealthy(ctx context.Context, m *spec.Meta, d *Deployment) 
 				w.healthy = true
 				continue
 			case !st.Running && !st.Restarting:
-				return u.fail(ctx, d, failed, fmt.Errorf("%w: %s exited with code %d", ErrUnhealthy, c.Name, st.ExitCode))
+				return failed(fmt.Errorf("%w: %s exited with code %d", ErrUnhealthy, c.Name, st.ExitCode))
 			case st.Restarting || st.RestartCount != w.restarts || !st.StartedAt.Equal(w.started):
 				if st.ExitCode != 0 {
-					return u.fail(ctx, d, failed, fmt.Errorf("%w: %s exited with code %d and was restarted", ErrUnhealthy, c.Name, st.ExitCode))
+					return failed(fmt.Errorf("%w: %s exited with code %d and was restarted", ErrUnhealthy, c.Name, st.ExitCode))
 				}
-				return u.fail(ctx, d, failed, fmt.Errorf("%w: %s restarted", ErrUnhealthy, c.Name))
+				return failed(fmt.Errorf("%w: %s restarted", ErrUnhealthy, c.Name))
 			case st.Health == engine.HealthUnhealthy:
-				return u.fail(ctx, d, failed, fmt.Errorf("%w: %s reports unhealthy", ErrUnhealthy, c.Name))
+				return failed(fmt.Errorf("%w: %s reports unhealthy", ErrUnhealthy, c.Name))
 			}
 			if !w.healthy && (st.Health == "" || st.Health == engine.HealthHealthy) {
 				w.healthy = true
@@ -225,23 +224,18 @@ func (u *Updater) waitHealthy(ctx context.Context, m *spec.Meta, d *Deployment) 
 			}
 			allHealthy = allHealthy && w.healthy
 		}
-		elapsed := time.Since(start)
-		if allHealthy && elapsed >= window {
-			return nil
-		}
-		if !allHealthy && elapsed >= max(timeout, window) {
-			var slow, ids []string
-			for _, w := range ws {
-				if !w.healthy {
-					slow, ids = append(slow, w.c.Name), append(ids, w.c.ID)
-				}
-			}
-			return u.fail(ctx, d, ids, fmt.Errorf("%w: %v not healthy after %s", ErrUnhealthy, slow, timeout))
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(poll):
-		}
+		return allHealthy && time.Since(start) >= window, nil
 	}
+	// The limit is at least the window: past it, some container is still
+	// not healthy.
+	late := func() error {
+		var slow, ids []string
+		for _, w := range ws {
+			if !w.healthy {
+				slow, ids = append(slow, w.c.Name), append(ids, w.c.ID)
+			}
+		}
+		return u.fail(ctx, d, ids, fmt.Errorf("%w: %v not healthy after %s", ErrUnhealthy, slow, timeout))
+	}
+	return u.poll(ctx, max(timeout, window), check, late)
 }
