@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"syscall"
 
@@ -30,12 +29,6 @@ const filesSubdir = "files"
 // maxFilesEntries bounds the files and directories of an archive: each
 // costs an inode whatever its size.
 const maxFilesEntries = 10000
-
-var digestRE = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
-
-// validDigest tells whether s is a sha256 digest: the journal names files
-// directories by it, so nothing else may come from there into a path.
-func validDigest(s string) bool { return digestRE.MatchString(s) }
 
 // filesDir is where the files archive with digest is unpacked for app.
 func (u *Updater) filesDir(app, digest string) string {

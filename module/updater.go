@@ -197,7 +197,9 @@ func (u *Updater) loadDeployment(app string) (*Deployment, error) {
 	if d.App != app {
 		return nil, fmt.Errorf("journal of app %s: %w: it names app %q", app, journal.ErrCorrupt, d.App)
 	}
-	if d.Files != "" && !validDigest(d.Files) {
+	// Files directories are named after it: nothing else may come from
+	// the journal into a path.
+	if d.Files != "" && !spec.ValidDigest(d.Files) {
 		return nil, fmt.Errorf("journal of app %s: %w: files %q is not a sha256 digest", app, journal.ErrCorrupt, d.Files)
 	}
 	return &d, nil
@@ -216,7 +218,7 @@ func (u *Updater) loadInstalled(app string) (Installed, error) {
 	if errors.Is(err, journal.ErrNone) {
 		err = nil
 	}
-	if err == nil && in.Files != "" && !validDigest(in.Files) {
+	if err == nil && in.Files != "" && !spec.ValidDigest(in.Files) {
 		err = fmt.Errorf("installed journal of app %s: %w: files %q is not a sha256 digest", app, journal.ErrCorrupt, in.Files)
 	}
 	return in, err

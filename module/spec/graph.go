@@ -77,7 +77,6 @@ func ResourceName(app, name string) string { return app + "_" + name }
 
 var (
 	resourceRE = lazy(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$`)
-	sha256RE   = digestRE
 )
 
 // addResources reads the top-level networks, volumes and files.
@@ -106,7 +105,7 @@ func (m *Meta) addResources(d *Document) error {
 		if !fileRE().MatchString(d.Files.Archive) {
 			return invalid("files.archive: %q is not a plain file name", d.Files.Archive)
 		}
-		if !sha256RE().MatchString(d.Files.Digest) {
+		if !ValidDigest(d.Files.Digest) {
 			return invalid("files.digest: %q is not sha256:<64 hex>", d.Files.Digest)
 		}
 		m.Files = &Files{Archive: d.Files.Archive, Digest: d.Files.Digest}

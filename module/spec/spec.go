@@ -143,6 +143,9 @@ func invalid(format string, a ...any) error {
 	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, a...))
 }
 
+// ValidDigest tells whether s is a sha256 digest, sha256:<64 hex>.
+func ValidDigest(s string) bool { return digestRE().MatchString(s) }
+
 // ValidApp tells whether name can be an app's name.
 func ValidApp(name string) bool { return appRE.MatchString(name) }
 
