@@ -89,19 +89,14 @@ func (u *Updater) swap(ctx context.Context, m *spec.Meta, d *Deployment) error {
 		}
 		mine[s.Name] = engine.Container{ID: id, Name: name}
 	}
-	// 3. Stop the replaced old containers.
+	// 3. Stop the replaced old containers, in reverse start order (services
+	// the target drops first): beginInstall journalled d.Old in start order.
 	var stops []OldContainer
-	for _, o := range d.Old {
+	for _, o := range slices.Backward(d.Old) {
 		if c, ok := byID[o.ID]; ok && !o.Kept && !handsOver(o) && (c.State.Running || c.State.Restarting) {
 			stops = append(stops, o)
 		}
 	}
-	// Reverse start order; services the target drops first.
-	rank := map[string]int{}
-	for i, s := range order {
-		rank[s.Name] = i
-	}
-	slices.SortStableFunc(stops, func(a, b OldContainer) int { return startRank(rank, b.Service) - startRank(rank, a.Service) })
 	if len(stops) > 0 {
 		if err := u.markStopping(d, stops...); err != nil {
 			return err
