@@ -2,9 +2,9 @@ package spec
 
 import (
 	"fmt"
+	"maps"
 	"path"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -81,7 +81,7 @@ var (
 
 // addResources reads the top-level networks, volumes and files.
 func (m *Meta) addResources(d *Document) error {
-	for _, n := range sortedKeys(d.Networks) {
+	for _, n := range slices.Sorted(maps.Keys(d.Networks)) {
 		if !resourceRE().MatchString(n) {
 			return invalid("networks: %q must be 1-63 of a-z A-Z 0-9 _ . - and start with a letter or digit", n)
 		}
@@ -91,7 +91,7 @@ func (m *Meta) addResources(d *Document) error {
 		}
 		m.Networks = append(m.Networks, Network{Name: n, EngineName: ResourceName(m.App, n), Internal: doc.Internal, Labels: doc.Labels})
 	}
-	for _, n := range sortedKeys(d.Volumes) {
+	for _, n := range slices.Sorted(maps.Keys(d.Volumes)) {
 		if !resourceRE().MatchString(n) {
 			return invalid("volumes: %q must be 1-63 of a-z A-Z 0-9 _ . - and start with a letter or digit", n)
 		}
@@ -154,7 +154,7 @@ func (m *Meta) addGraph(r ServiceDoc, s *Service, sub *substituter) error {
 		if s.Config.NetworkMode != "" {
 			return invalid("%s.networks: run_args sets --network %q too; give one or the other", field, s.Config.NetworkMode)
 		}
-		for _, n := range sortedKeys(r.Networks) {
+		for _, n := range slices.Sorted(maps.Keys(r.Networks)) {
 			net := m.network(n)
 			if net == nil {
 				return invalid("%s.networks: %q is not in the top-level networks", field, n)
@@ -182,7 +182,7 @@ func (m *Meta) addGraph(r ServiceDoc, s *Service, sub *substituter) error {
 			s.Config.Binds[i] = v.EngineName + ":" + rest
 		}
 	}
-	for _, target := range sortedKeys(r.Files) {
+	for _, target := range slices.Sorted(maps.Keys(r.Files)) {
 		src := r.Files[target]
 		if m.Files == nil {
 			return invalid("%s.files: the artifact has no files archive", field)
@@ -195,7 +195,7 @@ func (m *Meta) addGraph(r ServiceDoc, s *Service, sub *substituter) error {
 		}
 		s.Files = append(s.Files, FileMount{Target: target, Source: src})
 	}
-	for _, dep := range sortedKeys(r.DependsOn) {
+	for _, dep := range slices.Sorted(maps.Keys(r.DependsOn)) {
 		cond := r.DependsOn[dep]
 		switch cond {
 		case ServiceStarted, ServiceHealthy, ServiceCompleted:
@@ -362,13 +362,4 @@ func (m *Meta) volume(name string) *Volume {
 		}
 	}
 	return nil
-}
-
-func sortedKeys[V any](mp map[string]V) []string {
-	keys := make([]string, 0, len(mp))
-	for k := range mp {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
