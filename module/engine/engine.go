@@ -144,6 +144,16 @@ type VolumeConfig struct {
 	Labels map[string]string
 }
 
+// UserNetwork tells whether a network mode names a user-defined network
+// rather than one of the engine's own modes.
+func UserNetwork(mode string) bool {
+	switch mode {
+	case "", "default", "bridge", "host", "none":
+		return false
+	}
+	return !strings.HasPrefix(mode, "container:")
+}
+
 // Endpoint is a container's attachment to a user-defined network.
 type Endpoint struct {
 	Network string

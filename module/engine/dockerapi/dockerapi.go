@@ -319,17 +319,9 @@ func (e *Engine) RemoveImage(ctx context.Context, ref string) error {
 }
 
 func (e *Engine) ListContainers(ctx context.Context, labels map[string]string) ([]engine.Container, error) {
-	f := client.Filters{}
-	for k, v := range labels {
-		if v == "" {
-			f.Add("label", k)
-		} else {
-			f.Add("label", k+"="+v)
-		}
-	}
 	ctx, cancel := e.call(ctx, 0)
 	defer cancel()
-	res, err := e.c.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
+	res, err := e.c.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: labelFilters(labels)})
 	if err != nil {
 		return nil, e.timedOut(ctx, err, "listing containers")
 	}
@@ -367,7 +359,7 @@ func (e *Engine) InspectContainer(ctx context.Context, id string) (engine.Contai
 	}
 	if s := r.NetworkSettings; s != nil {
 		for name, ep := range s.Networks {
-			if !userNetwork(name) {
+			if !engine.UserNetwork(name) {
 				continue
 			}
 			if c.Networks == nil {
@@ -400,7 +392,7 @@ func (e *Engine) CreateContainer(ctx context.Context, cfg engine.ContainerConfig
 	}
 	ctx, cancel := e.call(ctx, 0)
 	defer cancel()
-	if mode := networkMode(cfg); userNetwork(mode) {
+	if mode := networkMode(cfg); engine.UserNetwork(mode) {
 		// The engine looks for the network only at start; refuse it here,
 		// before anything changed, as for a missing image.
 		if _, err := e.InspectNetwork(ctx, mode); err != nil {

@@ -211,16 +211,6 @@ func networkMode(c engine.ContainerConfig) string {
 	return c.NetworkMode
 }
 
-// userNetwork tells whether a network name is user-defined rather than
-// one of the engine's own modes.
-func userNetwork(name string) bool {
-	switch name {
-	case "", "default", "bridge", "host", "none":
-		return false
-	}
-	return !strings.HasPrefix(name, "container:")
-}
-
 // configuredAliases are the aliases a container was given on a network.
 // The engine appends its own to those: the container's short ID, then its
 // hostname (unless an alias already is the hostname), which nobody asked

@@ -403,7 +403,7 @@ func (e *Engine) CreateContainer(ctx context.Context, cfg engine.ContainerConfig
 	if mode == "" && len(cfg.Networks) > 0 {
 		mode = cfg.Networks[0].Network
 	}
-	if userNetwork(mode) {
+	if engine.UserNetwork(mode) {
 		if _, ok := e.networks[mode]; !ok {
 			return "", fmt.Errorf("creating %s: network %s: %w", cfg.Name, mode, engine.ErrNotFound)
 		}

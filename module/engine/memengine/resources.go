@@ -177,15 +177,6 @@ func namedVolumes(cfg engine.ContainerConfig) []string {
 	return out
 }
 
-// userNetwork tells whether a network mode names a user-defined network.
-func userNetwork(mode string) bool {
-	switch mode {
-	case "", "default", "bridge", "host", "none":
-		return false
-	}
-	return !strings.HasPrefix(mode, "container:")
-}
-
 func cloneNetwork(n engine.Network) engine.Network {
 	n.Labels = maps.Clone(n.Labels)
 	return n
