@@ -5,10 +5,11 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -47,35 +48,26 @@ func (p *payload) addProject(abs string) (string, error) {
 	if strings.ContainsAny(name, ":,") {
 		return "", fmt.Errorf("%s: a file mounted from the project may not have : or , in its path", rel)
 	}
-	info, err := os.Lstat(abs)
+	// A file is walked as itself; links and the like are refused, as the
+	// root too (WalkDir does not follow it).
+	err = filepath.WalkDir(abs, func(file string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		r, _ := filepath.Rel(p.dir, file)
+		n := path.Join("project", filepath.ToSlash(r))
+		switch {
+		case d.IsDir():
+			p.entries[n] = entry{disk: file, isDir: true}
+		case d.Type().IsRegular():
+			p.entries[n] = entry{disk: file}
+		default:
+			return fmt.Errorf("%s: only files and directories can be shipped", r)
+		}
+		return nil
+	})
 	if err != nil {
 		return "", err
-	}
-	switch {
-	case info.Mode().IsRegular():
-		p.entries[name] = entry{disk: abs}
-	case info.IsDir():
-		err := filepath.WalkDir(abs, func(file string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			r, _ := filepath.Rel(p.dir, file)
-			n := path.Join("project", filepath.ToSlash(r))
-			switch {
-			case d.IsDir():
-				p.entries[n] = entry{disk: file, isDir: true}
-			case d.Type().IsRegular():
-				p.entries[n] = entry{disk: file}
-			default:
-				return fmt.Errorf("%s: only files and directories can be shipped", r)
-			}
-			return nil
-		})
-		if err != nil {
-			return "", err
-		}
-	default:
-		return "", fmt.Errorf("%s: only files and directories can be shipped", rel)
 	}
 	return name, nil
 }
@@ -100,11 +92,7 @@ func (p *payload) write(out string) (artifact.PayloadFile, string, error) {
 			}
 		}
 	}
-	list := make([]string, 0, len(names))
-	for n := range names {
-		list = append(list, n)
-	}
-	sort.Strings(list)
+	list := slices.Sorted(maps.Keys(names))
 	f, err := os.Create(out)
 	if err != nil {
 		return artifact.PayloadFile{}, "", err
