@@ -2,8 +2,10 @@ package compose
 
 import (
 	"fmt"
+	"maps"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/types"
@@ -99,21 +101,12 @@ func fields(v any) map[string]reflect.Value {
 
 // extra refuses the non-zero fields of v other than those named.
 func extra(where string, v any, handled ...string) error {
-	for _, k := range sortedKeys(fields(v)) {
-		if !contains(handled, k) {
+	for _, k := range slices.Sorted(maps.Keys(fields(v))) {
+		if !slices.Contains(handled, k) {
 			return fmt.Errorf("%s: %s: %w", where, k, ErrUnsupported)
 		}
 	}
 	return nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // explicitName tells whether a top-level resource was given a name of its
@@ -129,7 +122,7 @@ func (c *compiler) networks() (map[string]spec.NetworkDoc, error) {
 		return nil, nil
 	}
 	out := map[string]spec.NetworkDoc{}
-	for _, key := range sortedKeys(c.project.Networks) {
+	for _, key := range slices.Sorted(maps.Keys(c.project.Networks)) {
 		n := c.project.Networks[key]
 		where := "networks." + key
 		if p := scan(reflect.ValueOf(n)); p != "" {
@@ -159,7 +152,7 @@ func (c *compiler) volumes() (map[string]spec.VolumeDoc, error) {
 		return nil, nil
 	}
 	out := map[string]spec.VolumeDoc{}
-	for _, key := range sortedKeys(c.project.Volumes) {
+	for _, key := range slices.Sorted(maps.Keys(c.project.Volumes)) {
 		v := c.project.Volumes[key]
 		where := "volumes." + key
 		if p := scan(reflect.ValueOf(v)); p != "" {

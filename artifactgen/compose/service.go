@@ -2,6 +2,7 @@ package compose
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"path"
 	"path/filepath"
@@ -67,11 +68,11 @@ func (c *compiler) service(s types.ServiceConfig) (spec.ServiceDoc, error) {
 	where := "service " + s.Name
 	doc := spec.ServiceDoc{Name: s.Name}
 	present := fields(&s)
-	for _, key := range sortedKeys(present) {
+	for _, key := range slices.Sorted(maps.Keys(present)) {
 		switch {
 		case key == "name": // the service's key, set by the loader
 			continue
-		case contains(supported, key):
+		case slices.Contains(supported, key):
 		case ignored[key] != "":
 		case key == "build" && s.Image == "":
 			return doc, fmt.Errorf("%s: build: build and push first (devices do not build images), then give image", where)
@@ -206,12 +207,12 @@ func (c *compiler) container(where string, s types.ServiceConfig, a *args) error
 	a.bool("--init", s.Init != nil && *s.Init)
 	a.bool("--tty", s.Tty)
 	a.bool("--interactive", s.StdinOpen)
-	for _, k := range sortedKeys(s.Environment) {
+	for _, k := range slices.Sorted(maps.Keys(s.Environment)) {
 		if v := s.Environment[k]; v != nil {
 			a.flag("--env", k+"="+*v)
 		}
 	}
-	for _, k := range sortedKeys(s.Labels) {
+	for _, k := range slices.Sorted(maps.Keys(s.Labels)) {
 		a.flag("--label", k+"="+s.Labels[k])
 	}
 	for _, p := range s.Ports {
@@ -251,7 +252,7 @@ func (c *compiler) container(where string, s types.ServiceConfig, a *args) error
 	}
 	a.flag("--device-cgroup-rule", s.DeviceCgroupRules...)
 	a.flag("--security-opt", s.SecurityOpt...)
-	for _, k := range sortedKeys(s.Sysctls) {
+	for _, k := range slices.Sorted(maps.Keys(s.Sysctls)) {
 		a.flag("--sysctl", k+"="+s.Sysctls[k])
 	}
 	a.flag("--group-add", s.GroupAdd...)
@@ -270,7 +271,7 @@ func (c *compiler) container(where string, s types.ServiceConfig, a *args) error
 		a.flag("--cpus", strconv.FormatFloat(float64(cpus), 'f', -1, 32))
 	}
 	a.flag("--dns", s.DNS...)
-	for _, h := range sortedKeys(s.ExtraHosts) {
+	for _, h := range slices.Sorted(maps.Keys(s.ExtraHosts)) {
 		for _, ip := range s.ExtraHosts[h] {
 			a.flag("--add-host", h+"="+ip)
 		}
@@ -300,7 +301,7 @@ func (c *compiler) container(where string, s types.ServiceConfig, a *args) error
 		}
 	}
 	a.flag("--log-driver", nonEmpty(logDriver)...)
-	for _, k := range sortedKeys(logOpts) {
+	for _, k := range slices.Sorted(maps.Keys(logOpts)) {
 		a.flag("--log-opt", k+"="+logOpts[k])
 	}
 	return nil
@@ -384,7 +385,7 @@ func networks(where string, s types.ServiceConfig, a *args) (map[string][]string
 		return nil, nil
 	}
 	out := map[string][]string{}
-	for _, n := range sortedKeys(s.Networks) {
+	for _, n := range slices.Sorted(maps.Keys(s.Networks)) {
 		aliases := []string{}
 		cfg := s.Networks[n]
 		if cfg == nil || cfg.UseServiceNameAlias == nil || *cfg.UseServiceNameAlias {
@@ -573,7 +574,7 @@ func (c *compiler) dependsOn(where string, s types.ServiceConfig) (map[string]st
 		return nil, nil
 	}
 	out := map[string]string{}
-	for _, dep := range sortedKeys(s.DependsOn) {
+	for _, dep := range slices.Sorted(maps.Keys(s.DependsOn)) {
 		d := s.DependsOn[dep]
 		if _, ok := c.project.Services[dep]; !ok {
 			if !d.Required {
