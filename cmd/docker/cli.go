@@ -177,6 +177,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 			if c, ok := commands[rest[0]]; ok {
 				return printHelp(stdout, rest[0], c)
 			}
+			if stateRE.MatchString(rest[0]) {
+				io.WriteString(stdout, stateHelp)
+				return exitOK
+			}
 		}
 		if len(rest) > 0 {
 			return usageError(stderr, "", fmt.Sprintf("help: unexpected argument %q", rest[0]))

@@ -56,6 +56,8 @@ func TestCommandLine(t *testing.T) {
 		{[]string{"-h"}, 0, "mender-docker: the Mender update module for Docker containers.\n…", ""},
 		{[]string{"help"}, 0, "mender-docker: the Mender update module for Docker containers.\n…", ""},
 		{[]string{"help", "recover"}, 0, "Usage: mender-docker recover\n…", ""},
+		{[]string{"help", "Download"}, 0, "Usage: mender-docker STATE FILES_DIR\n…", ""},
+		{[]string{"help", "stauts"}, 2, "", `help: unexpected argument "stauts"`},
 		{[]string{"status", "--help"}, 0, "Usage: mender-docker status [--json|--inventory] [APP...]\n…", ""},
 		{[]string{"status", "shop", "-h"}, 0, "Usage: mender-docker status …", ""},
 		{[]string{"recover", "--help"}, 0, "Usage: mender-docker recover\n…", ""},
