@@ -68,12 +68,14 @@ func (e *posError) Error() string {
 }
 
 // decodeStrict decodes the JSON object in data into v (a pointer to a
-// struct), key by key: an unknown or repeated key is an error, and every
-// error knows its key and where it is, which json.Decoder's errors do not
-// (a duration's own error has neither).
-func decodeStrict(data []byte, v any) (lines map[string]int64, err error) {
+// struct), key by key: an unknown or repeated key is an error, keys match
+// exactly (encoding/json alone ignores case), and every error knows its
+// key and where it is, which json.Decoder's errors do not (a duration's
+// own error has neither). offsets are the keys' byte offsets, for errors
+// found later.
+func decodeStrict(data []byte, v any) (offsets map[string]int64, err error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
-	offsets := map[string]int64{}
+	offsets = map[string]int64{}
 	if err := decodeObject(dec, reflect.ValueOf(v).Elem(), "", offsets); err != nil {
 		return offsets, err
 	}
@@ -125,7 +127,10 @@ func decodeObject(dec *json.Decoder, v reflect.Value, prefix string, offsets map
 		if err := dec.Decode(&raw); err != nil {
 			return syntaxError(err, at, prefix)
 		}
-		if err := json.Unmarshal(raw, f.Addr().Interface()); err != nil {
+		// Objects inside a value (a list of them, a map) are strict too.
+		vd := json.NewDecoder(bytes.NewReader(raw))
+		vd.DisallowUnknownFields()
+		if err := vd.Decode(f.Addr().Interface()); err != nil {
 			return &posError{off: at, key: key, msg: valueError(err, f.Type())}
 		}
 	}
@@ -153,7 +158,11 @@ func syntaxError(err error, at int64, prefix string) error {
 		return &posError{off: se.Offset, msg: "not valid JSON: " + strings.TrimPrefix(se.Error(), "json: ")}
 	}
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return &posError{off: at, msg: "not valid JSON: the file ends inside " + map[bool]string{true: "the configuration", false: strings.TrimSuffix(prefix, ".")}[prefix == ""]}
+		inside := "the configuration"
+		if prefix != "" {
+			inside = strings.TrimSuffix(prefix, ".")
+		}
+		return &posError{off: at, msg: "not valid JSON: the file ends inside " + inside}
 	}
 	return &posError{off: at, msg: err.Error()}
 }

@@ -66,3 +66,13 @@ func TestLoadComments(t *testing.T) {
 	assert.Equal(t, config.Duration(3*time.Second), c.HealthWindow)
 	assert.Equal(t, config.Default().StopTimeout, c.StopTimeout)
 }
+
+// Keys match exactly: encoding/json alone would take State_Dir for
+// state_dir.
+func TestLoadExactKeys(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "mender-docker.conf")
+	require.NoError(t, os.WriteFile(p, []byte("{\n  \"State_Dir\": \"/x\"\n}"), 0o644))
+	_, err := config.Load(p)
+	require.Error(t, err)
+	assert.Equal(t, "config "+p+":2: State_Dir: unknown key", err.Error())
+}
