@@ -207,3 +207,19 @@ func TestEngineThatNeverAnswers(t *testing.T) {
 	assert.Contains(t, stderr.String(), sock)
 	t.Logf("failed after %s: %s", took.Round(time.Millisecond), strings.TrimSpace(stderr.String()))
 }
+
+// The man page documents every command, the states and the exit status.
+func TestManPageListsEverything(t *testing.T) {
+	b, err := os.ReadFile("../../packaging/files/mender-docker.8")
+	require.NoError(t, err)
+	man := strings.ReplaceAll(string(b), `\-`, "-")
+	for c := range commands {
+		assert.Regexp(t, `(?m)^\.TP\n\.B `+c+`\b`, man, "the man page has no entry for %s", c)
+	}
+	for s := range actionStates {
+		assert.Contains(t, man, ".BR "+s+" ")
+	}
+	for _, sec := range []string{".SH COMMANDS", ".SH CONFIGURATION", ".SH EXIT STATUS", ".SH FILES"} {
+		assert.Contains(t, man, sec)
+	}
+}
