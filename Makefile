@@ -2,11 +2,19 @@
 GO        ?= go
 PREFIX    ?= /usr
 DESTDIR   ?=
-VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-GOFLAGS_STATIC = -trimpath -ldflags "-s -w -X main.version=$(VERSION)"
+# One version for both binaries and the packages, in Debian's syntax (it
+# must start with a digit): on a tag, the tag (v dropped); elsewhere the
+# last tag, or 0.0, then ~git<commit date>.<commit>, which sorts before
+# the tag's own; +dirty with uncommitted changes.
+VERSION ?= $(shell t=$$(git describe --tags --abbrev=0 2>/dev/null); \
+	if [ -n "$$t" ] && [ "$$(git rev-list -n1 "$$t" 2>/dev/null)" = "$$(git rev-parse HEAD 2>/dev/null)" ]; then v=$$(echo $$t | sed 's/^v//'); \
+	else v="$$(echo $${t:-0.0} | sed 's/^v//')~git$$(git log -1 --format=%cd --date=format:%Y%m%d%H%M%S 2>/dev/null).$$(git rev-parse --short HEAD 2>/dev/null)"; fi; \
+	git diff --quiet HEAD 2>/dev/null || v="$$v+dirty"; echo "$$v")
+# Stamped into the module (main.version) and the generator (cli.version).
+GOFLAGS_STATIC = -trimpath -ldflags "-s -w -X main.version=$(VERSION) -X github.com/mender-docker/mender-docker/artifactgen/cli.version=$(VERSION)"
 MODULE_DIR = $(DESTDIR)$(PREFIX)/share/mender/modules/v3
 
-.PHONY: help build dist deb cross test unit lint fuzz setup bench install install-gen demo clean fmt vet
+.PHONY: help build version dist deb cross test unit lint fuzz setup bench install install-gen demo clean fmt vet
 
 # `make fuzz` (also the end of `make test`) runs each fuzz target for
 # FUZZTIME; minimizing a new interesting input may take FUZZMINTIME of it.
@@ -16,9 +24,14 @@ FUZZMINTIME ?= 1s
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-build: ## build bin/docker (the module, static) and bin/docker-artifact-gen
-	CGO_ENABLED=0 $(GO) build $(GOFLAGS_STATIC) -o bin/docker ./cmd/docker
-	CGO_ENABLED=0 $(GO) build $(GOFLAGS_STATIC) -o bin/docker-artifact-gen ./cmd/docker-artifact-gen
+BIN ?= bin
+
+build: ## build bin/docker (the module, static) and bin/docker-artifact-gen (BIN=DIR elsewhere)
+	CGO_ENABLED=0 $(GO) build $(GOFLAGS_STATIC) -o $(BIN)/docker ./cmd/docker
+	CGO_ENABLED=0 $(GO) build $(GOFLAGS_STATIC) -o $(BIN)/docker-artifact-gen ./cmd/docker-artifact-gen
+
+version: ## print the version that build, dist and deb stamp into the binaries and packages
+	@echo "$(VERSION)"
 
 # `make dist` cross-builds static, stripped binaries into DIST: the module
 # for every device architecture, the generator for workstations and CI.
@@ -41,16 +54,12 @@ dist: ## static stripped binaries: DIST/docker-linux-{amd64,arm64,armv7,riscv64}
 
 cross: dist ## the same as dist
 
-# Debian versions must start with a digit: the last tag (v dropped), or
-# 0.0, then ~git<commit date>.<commit>, which sorts before the tag's own.
-DEB_VERSION ?= $(shell t=$$(git describe --tags --abbrev=0 2>/dev/null | sed 's/^v//'); \
-	echo "$${t:-0.0}~git$$(git log -1 --format=%cd --date=format:%Y%m%d%H%M%S 2>/dev/null).$$(git rev-parse --short HEAD 2>/dev/null)")
 DEB_ARCHES ?= amd64,arm64,armhf
 
 # -mod=mod: packaging/ is its own module over this one (replace ..), so its
 # go.sum follows this module's requirements as they change.
 deb: dist ## Debian packages mender-docker and mender-docker-artifact-gen for amd64, arm64, armhf, in DIST/deb
-	cd packaging && $(GO) run -mod=mod ./mkdeb -version "$(DEB_VERSION)" -dist "$(abspath $(DIST))" -out "$(abspath $(DIST))/deb" -arch "$(DEB_ARCHES)"
+	cd packaging && $(GO) run -mod=mod ./mkdeb -version "$(VERSION)" -dist "$(abspath $(DIST))" -out "$(abspath $(DIST))/deb" -arch "$(DEB_ARCHES)"
 
 setup: ## install Debian packages and start dockerd if needed (root)
 	scripts/deps.sh
@@ -87,14 +96,15 @@ unit: ## fast tests only (no dockerd, no mender)
 bench: setup build ## downtime, install time, size and memory against the shell module
 	$(GO) run ./test/bench
 
-install: build ## install the module (PREFIX/share/mender/modules/v3/docker) and its inventory script; DESTDIR too
-	install -d $(MODULE_DIR) $(DESTDIR)$(PREFIX)/share/mender/inventory
-	install -m 0755 bin/docker $(MODULE_DIR)/docker
+install: build ## install the module (PREFIX/share/mender/modules/v3/docker, linked as PREFIX/bin/mender-docker) and its inventory script; DESTDIR too
+	install -d $(MODULE_DIR) $(DESTDIR)$(PREFIX)/share/mender/inventory $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(BIN)/docker $(MODULE_DIR)/docker
+	ln -sf ../share/mender/modules/v3/docker $(DESTDIR)$(PREFIX)/bin/mender-docker
 	install -m 0755 scripts/mender-inventory-docker $(DESTDIR)$(PREFIX)/share/mender/inventory/mender-inventory-docker
 
 install-gen: build ## install docker-artifact-gen in PREFIX/bin (for workstations)
 	install -d $(DESTDIR)$(PREFIX)/bin
-	install -m 0755 bin/docker-artifact-gen $(DESTDIR)$(PREFIX)/bin/docker-artifact-gen
+	install -m 0755 $(BIN)/docker-artifact-gen $(DESTDIR)$(PREFIX)/bin/docker-artifact-gen
 
 demo: setup build ## install v1 of a demo app with mender, update to v2, roll back
 	scripts/demo.sh

@@ -66,7 +66,8 @@ func (u *Updater) Download(ctx context.Context, filesDir string) error {
 	if err := u.save(d); err != nil {
 		return err
 	}
-	u.logf("app %s: artifact %s: %d image(s), %d to load from the artifact, %d to pull", m.App, d.Artifact, len(m.Images()), len(load), len(pulls))
+	u.logf("app %s: artifact %s: %d image(s): %d to load from the artifact, %d to pull, %d already on the device", m.App, d.Artifact,
+		len(m.Images()), len(load), len(pulls), len(m.Images())-len(load)-len(pulls))
 	err = nil
 	if len(m.Embedded) > 0 || m.Files != nil {
 		err = u.readPayload(ctx, filesDir, m, load)

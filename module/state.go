@@ -104,6 +104,11 @@ const (
 	// for with service_completed_successfully: its exit with code 0 is its
 	// success, for the health window and for `docker status` alike.
 	LabelOneShot = "io.mender.docker.one-shot"
+	// LabelImage is, on a container of an embedded image (created from
+	// the image's ID), the reference the artifact names it by
+	// (repo@sha256:…), for status to show. Not in the configuration hash:
+	// the ID is.
+	LabelImage = "io.mender.docker.image"
 	// LabelName is, on a network or volume, its name in the meta-data
 	// (the engine knows it as <app>_<name>).
 	LabelName = "io.mender.docker.name"

@@ -57,16 +57,20 @@ type AppStatus struct {
 
 // ContainerStatus is one container of an app.
 type ContainerStatus struct {
-	Name     string `json:"name"`
-	ID       string `json:"id"`
-	Service  string `json:"service"`
-	Image    string `json:"image"` // as created: repo@sha256:… or an image ID
+	Name    string `json:"name"`
+	ID      string `json:"id"`
+	Service string `json:"service"`
+	// Image is the reference the artifact names the image by,
+	// repo@sha256:…, also for an embedded image (which runs by its ID);
+	// an image ID for containers of earlier versions or other tools.
+	Image    string `json:"image"`
 	Artifact string `json:"artifact,omitempty"`
 	// State is created, running, restarting or exited.
 	State    string `json:"state"`
 	ExitCode int    `json:"exit_code"`
-	// Health is "" without a health check, else starting, healthy or
-	// unhealthy.
+	// Health is "" without a health check or when not running (the
+	// engine calls every stopped container with a check "unhealthy"),
+	// else starting, healthy or unhealthy.
 	Health       string    `json:"health"`
 	RestartCount int       `json:"restart_count"`
 	StartedAt    time.Time `json:"started_at"`
@@ -209,6 +213,12 @@ func containerStatus(c engine.Container, d *Deployment) ContainerStatus {
 		Service: serviceOf(c), ExitCode: s.ExitCode, Health: s.Health,
 		RestartCount: s.RestartCount, StartedAt: s.StartedAt.UTC(), Current: true,
 		OneShot: c.Labels[LabelOneShot] == "true",
+	}
+	if ref := c.Labels[LabelImage]; ref != "" && spec.ValidDigest(c.Image) {
+		cs.Image = ref // created from the ID of an embedded image
+	}
+	if !s.Running {
+		cs.Health = ""
 	}
 	switch {
 	case s.Restarting:

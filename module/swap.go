@@ -249,6 +249,9 @@ func (u *Updater) create(ctx context.Context, m *spec.Meta, d *Deployment, s spe
 	cfg.Name = name
 	cfg.Labels[LabelArtifact] = d.Artifact
 	cfg.Labels[LabelDeployment] = d.ID
+	if cfg.Image != s.Image {
+		cfg.Labels[LabelImage] = s.Image
+	}
 	id, err := u.Engine.CreateContainer(ctx, cfg)
 	if errors.Is(err, engine.ErrNotFound) && cfg.Image == s.Image {
 		// The image went away since Download (pruned by hand): fetch it

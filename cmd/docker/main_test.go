@@ -23,45 +23,119 @@ func build(t *testing.T) string {
 	return bin
 }
 
-// The client compares query answers exactly, and keeps stdout only for
-// them: everything else must go to stderr.
-func TestProtocol(t *testing.T) {
+// The command line, against the built binary, as the Mender clients and
+// operators call it, under both names it is installed as (the module's
+// docker and the package's mender-docker link). The config's state
+// directory does not exist and its engine is a socket nobody listens on:
+// help, version, usage errors and the no-op states must touch neither.
+// The client compares query answers exactly and keeps stdout for them:
+// everything else goes to stderr, except help, which is asked for.
+func TestCommandLine(t *testing.T) {
 	bin := build(t)
+	link := filepath.Join(filepath.Dir(bin), "mender-docker")
+	require.NoError(t, os.Symlink(bin, link))
 	files := t.TempDir()
 	for _, tc := range []struct {
 		args   []string
-		stdout string
 		code   int
+		stdout string // exact, or a prefix when it ends in "…"
+		stderr string // a substring; "" means stderr is empty
 	}{
-		{[]string{"NeedsArtifactReboot", files}, "No\n", 0},
-		{[]string{"SupportsRollback", files}, "Yes\n", 0},
-		{[]string{"ArtifactReboot", files}, "", 0},
-		{[]string{"ArtifactVerifyReboot", files}, "", 0},
-		{[]string{"SomeStateFromTheFuture", files}, "", 0},
-		{[]string{"Download", files}, "", 1}, // no meta-data here
-		{[]string{}, "", 2},
-		{[]string{"a", "b", "c"}, "", 2},
+		// The protocol, exactly as before.
+		{[]string{"NeedsArtifactReboot", files}, 0, "No\n", ""},
+		{[]string{"SupportsRollback", files}, 0, "Yes\n", ""},
+		{[]string{"ArtifactReboot", files}, 0, "", ""},
+		{[]string{"ArtifactVerifyReboot", files}, 0, "", ""},
+		{[]string{"SomeStateFromTheFuture", files}, 0, "", ""},
+		{[]string{"Download", files}, 1, "", "docker module: Download: "}, // no meta-data here
+		{[]string{"Download"}, 2, "", "exactly one FILES_DIR"},
+		{[]string{"ArtifactInstall", files, "x"}, 2, "", "exactly one FILES_DIR"},
+		{[]string{"Download", "--help"}, 0, "Usage: mender-docker STATE FILES_DIR\n…", ""},
+		// Help: on stdout, exit 0, nothing run.
+		{[]string{"--help"}, 0, "mender-docker: the Mender update module for Docker containers.\n…", ""},
+		{[]string{"-h"}, 0, "mender-docker: the Mender update module for Docker containers.\n…", ""},
+		{[]string{"help"}, 0, "mender-docker: the Mender update module for Docker containers.\n…", ""},
+		{[]string{"help", "recover"}, 0, "Usage: mender-docker recover\n…", ""},
+		{[]string{"help", "Download"}, 0, "Usage: mender-docker STATE FILES_DIR\n…", ""},
+		{[]string{"help", "stauts"}, 2, "", `help: unexpected argument "stauts"`},
+		{[]string{"status", "--help"}, 0, "Usage: mender-docker status [--json|--inventory] [APP...]\n…", ""},
+		{[]string{"status", "shop", "-h"}, 0, "Usage: mender-docker status …", ""},
+		{[]string{"recover", "--help"}, 0, "Usage: mender-docker recover\n…", ""},
+		{[]string{"recover", "-h"}, 0, "Usage: mender-docker recover\n…", ""},
+		{[]string{"preload", "--help"}, 0, "Usage: mender-docker preload DIR\n…", ""},
+		{[]string{"version", "--help"}, 0, "Usage: mender-docker version\n…", ""},
+		{[]string{"version"}, 0, "dev\n", ""},
+		{[]string{"--version"}, 0, "dev\n", ""},
+		// Bad usage: exit 2, one line on stderr saying where to look.
+		{[]string{}, 2, "", "see 'mender-docker --help'"},
+		{[]string{"a", "b", "c"}, 2, "", `unknown command "a"`},
+		{[]string{"stauts"}, 2, "", `unknown command "stauts" (did you mean status?)`},
+		{[]string{"--bogus"}, 2, "", "unknown flag --bogus"},
+		{[]string{"status", "--bogus"}, 2, "", "mender-docker status: unknown flag --bogus; see 'mender-docker status --help'"},
+		{[]string{"status", "--json", "--inventory"}, 2, "", "exclude each other"},
+		{[]string{"status", "../x"}, 2, "", `app "../x": not a valid app name`},
+		{[]string{"recover", "now"}, 2, "", `unexpected argument "now"`},
+		{[]string{"recover", "--force"}, 2, "", "unknown flag --force"},
+		{[]string{"preload"}, 2, "", "needs exactly one DIR"},
+		{[]string{"preload", "a", "b"}, 2, "", "needs exactly one DIR"},
+		{[]string{"preload", "--help/header"}, 2, "", "unknown flag --help/header"},
+		{[]string{"version", "x"}, 2, "", `unexpected argument "x"`},
+		{[]string{"help", "x", "y"}, 2, "", "unexpected argument"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
-			cmd := exec.Command(bin, tc.args...)
-			conf := filepath.Join(t.TempDir(), "mender-docker.conf")
-			require.NoError(t, os.WriteFile(conf, []byte(`{"state_dir":"`+t.TempDir()+`"}`), 0o644))
-			cmd.Env = append(os.Environ(), "MENDER_DOCKER_CONF="+conf)
-			var stdout, stderr strings.Builder
-			cmd.Stdout, cmd.Stderr = &stdout, &stderr
-			err := cmd.Run()
-			code := 0
-			if ee, ok := err.(*exec.ExitError); ok {
-				code = ee.ExitCode()
-			} else {
-				require.NoError(t, err)
+			var outs []string
+			for _, b := range []string{bin, link} {
+				dir := t.TempDir()
+				stateDir := filepath.Join(dir, "state")
+				conf := filepath.Join(dir, "mender-docker.conf")
+				require.NoError(t, os.WriteFile(conf, []byte(`{"state_dir":"`+stateDir+`","docker_host":"unix://`+filepath.Join(dir, "none.sock")+`","engine_timeout":"2s"}`), 0o644))
+				cmd := exec.Command(b, tc.args...)
+				cmd.Env = append(os.Environ(), "MENDER_DOCKER_CONF="+conf)
+				var stdout, stderr strings.Builder
+				cmd.Stdout, cmd.Stderr = &stdout, &stderr
+				err := cmd.Run()
+				code := 0
+				if ee, ok := err.(*exec.ExitError); ok {
+					code = ee.ExitCode()
+				} else {
+					require.NoError(t, err)
+				}
+				assert.Equal(t, tc.code, code, "%s: stderr: %s", filepath.Base(b), stderr.String())
+				if want, ok := strings.CutSuffix(tc.stdout, "…"); ok {
+					assert.True(t, strings.HasPrefix(stdout.String(), want), "stdout %q, want it to start with %q", stdout.String(), want)
+				} else {
+					assert.Equal(t, tc.stdout, stdout.String())
+				}
+				if tc.stderr == "" {
+					assert.Empty(t, stderr.String())
+				} else {
+					assert.Contains(t, stderr.String(), tc.stderr)
+					assert.Equal(t, 1, strings.Count(strings.TrimSpace(stderr.String()), "\n")+1, "one line: %q", stderr.String())
+				}
+				if tc.code != 1 {
+					_, err := os.Stat(stateDir)
+					assert.ErrorIs(t, err, os.ErrNotExist, "the state directory was created")
+				}
+				outs = append(outs, stdout.String()+"\x00"+stderr.String())
 			}
-			assert.Equal(t, tc.code, code, "stderr: %s", stderr.String())
-			assert.Equal(t, tc.stdout, stdout.String())
-			if tc.code == 1 {
-				assert.Equal(t, 1, strings.Count(strings.TrimSpace(stderr.String()), "\n")+1, "one-line reason: %q", stderr.String())
-			}
+			assert.Equal(t, outs[0], outs[1], "docker and mender-docker behave the same")
 		})
+	}
+}
+
+// Every subcommand and every state the module acts on is in the
+// top-level help.
+func TestHelpListsEverything(t *testing.T) {
+	var stdout, stderr strings.Builder
+	require.Equal(t, 0, run([]string{"--help"}, &stdout, &stderr))
+	for c := range commands {
+		assert.Contains(t, stdout.String(), "\n  "+c+" ", c)
+	}
+	for s := range actionStates {
+		assert.Contains(t, stdout.String(), s)
+	}
+	for _, s := range []string{"NeedsArtifactReboot", "SupportsRollback", "ArtifactReboot", "ArtifactVerifyReboot", "ArtifactRollbackReboot", "ArtifactVerifyRollbackReboot"} {
+		assert.Contains(t, stdout.String(), s)
 	}
 }
 
@@ -132,4 +206,20 @@ func TestEngineThatNeverAnswers(t *testing.T) {
 	assert.Contains(t, stderr.String(), "engine_timeout", stderr.String())
 	assert.Contains(t, stderr.String(), sock)
 	t.Logf("failed after %s: %s", took.Round(time.Millisecond), strings.TrimSpace(stderr.String()))
+}
+
+// The man page documents every command, the states and the exit status.
+func TestManPageListsEverything(t *testing.T) {
+	b, err := os.ReadFile("../../packaging/files/mender-docker.8")
+	require.NoError(t, err)
+	man := strings.ReplaceAll(string(b), `\-`, "-")
+	for c := range commands {
+		assert.Regexp(t, `(?m)^\.TP\n\.B `+c+`\b`, man, "the man page has no entry for %s", c)
+	}
+	for s := range actionStates {
+		assert.Contains(t, man, ".BR "+s+" ")
+	}
+	for _, sec := range []string{".SH COMMANDS", ".SH CONFIGURATION", ".SH EXIT STATUS", ".SH FILES"} {
+		assert.Contains(t, man, sec)
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/mender-docker/mender-docker/module/spec"
@@ -117,6 +118,8 @@ func Default() Config {
 }
 
 // Load reads path over the defaults. A missing file gives the defaults.
+// The file is JSON with comments (// and /* */, as the example config has
+// them); every error names the file, the line and the key.
 func Load(path string) (Config, error) {
 	c := Default()
 	data, err := os.ReadFile(path)
@@ -126,27 +129,54 @@ func Load(path string) (Config, error) {
 	if err != nil {
 		return c, fmt.Errorf("reading config: %w", err)
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&c); err != nil {
-		return c, fmt.Errorf("config %s: %w", path, err)
+	at := func(err error, offsets map[string]int64) error {
+		var pe *posError
+		if !errors.As(err, &pe) {
+			// A check of a value: its message starts with the key.
+			key, _, _ := strings.Cut(err.Error(), ":")
+			if off, ok := offsets[key]; ok {
+				return fmt.Errorf("config %s:%d: %w", path, lineOf(data, off), err)
+			}
+			return fmt.Errorf("config %s: %w", path, err)
+		}
+		return fmt.Errorf("config %s:%d: %w", path, lineOf(data, pe.off), err)
 	}
-	if c.ParallelPulls < 1 {
-		return c, fmt.Errorf("config %s: parallel_pulls: must be at least 1", path)
+	clean, err := stripComments(data)
+	if err != nil {
+		return c, at(err, nil)
 	}
-	if !spec.ValidApp(c.DefaultApp) {
-		return c, fmt.Errorf("config %s: default_app: %q is not a valid app name", path, c.DefaultApp)
+	offsets, err := decodeStrict(clean, &c)
+	if err != nil {
+		return c, at(err, offsets)
 	}
-	if c.MaxUnpackMB < 1 {
-		return c, fmt.Errorf("config %s: max_unpack_mb: must be at least 1", path)
-	}
-	if c.StateDir == "" {
-		return c, fmt.Errorf("config %s: state_dir: must not be empty", path)
-	}
-	if err := c.Policy.validate(); err != nil {
-		return c, fmt.Errorf("config %s: %w", path, err)
+	if err := c.validate(); err != nil {
+		return c, at(err, offsets)
 	}
 	return c, nil
+}
+
+// validate checks values that decode but make no sense. Each message
+// starts with its key, for Load to find its line.
+func (c *Config) validate() error {
+	if c.ParallelPulls < 1 {
+		return errors.New("parallel_pulls: must be at least 1")
+	}
+	if !spec.ValidApp(c.DefaultApp) {
+		return fmt.Errorf("default_app: %q is not a valid app name", c.DefaultApp)
+	}
+	if c.MaxUnpackMB < 1 {
+		return errors.New("max_unpack_mb: must be at least 1")
+	}
+	if c.StateDir == "" {
+		return errors.New("state_dir: must not be empty")
+	}
+	return c.Policy.validate()
+}
+
+// lineOf is the line, from 1, of byte offset off of data.
+func lineOf(data []byte, off int64) int {
+	off = min(max(off, 0), int64(len(data)))
+	return bytes.Count(data[:off], []byte("\n")) + 1
 }
 
 // Duration is a time.Duration written as "10s" in JSON.
@@ -156,11 +186,11 @@ type Duration time.Duration
 func (d *Duration) UnmarshalJSON(b []byte) error {
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("want a duration such as \"10s\"")
+		return fmt.Errorf("%s is not a duration such as \"10s\" (a string, in quotes)", bytes.TrimSpace(b))
 	}
 	v, err := time.ParseDuration(s)
 	if err != nil || v < 0 {
-		return fmt.Errorf("%q: want a duration such as \"10s\"", s)
+		return fmt.Errorf("%q is not a duration such as \"10s\"", s)
 	}
 	*d = Duration(v)
 	return nil

@@ -32,9 +32,9 @@ func TestLoad(t *testing.T) {
 	assert.Equal(t, 1, c.ParallelPulls)
 
 	for in, want := range map[string]string{
-		`{"state_dri": "/x"}`:          `unknown field "state_dri"`,
-		`{"health_window": "soon"}`:    `"soon": want a duration`,
-		`{"health_window": 10}`:        "want a duration",
+		`{"state_dri": "/x"}`:          `state_dri: unknown key`,
+		`{"health_window": "soon"}`:    `"soon" is not a duration`,
+		`{"health_window": 10}`:        "is not a duration",
 		`{"parallel_pulls": 0}`:        "parallel_pulls: must be at least 1",
 		`{"max_unpack_mb": 0}`:         "max_unpack_mb: must be at least 1",
 		`{"default_app": "Not Valid"}`: "default_app:",

@@ -31,9 +31,12 @@ do_install() {
     cp -r ${WORKDIR}/preload ${D}${datadir}/mender-docker/preload
     install -d ${D}${datadir}/mender/modules/v3
     install -m 0755 ${WORKDIR}/docker ${D}${datadir}/mender/modules/v3/docker
+    # The operator's command: the module under a name to type.
+    install -d ${D}${bindir}
+    ln -sf ../share/mender/modules/v3/docker ${D}${bindir}/mender-docker
     install -d ${D}${systemd_system_unitdir}
     install -m 0644 ${WORKDIR}/mender-docker-preload.service ${D}${systemd_system_unitdir}
     install -m 0644 ${WORKDIR}/mender-docker-recover.service ${D}${systemd_system_unitdir}
 }
 
-FILES:${PN} = "${datadir}/mender-docker ${datadir}/mender/modules/v3/docker ${systemd_system_unitdir}"
+FILES:${PN} = "${datadir}/mender-docker ${datadir}/mender/modules/v3/docker ${bindir}/mender-docker ${systemd_system_unitdir}"

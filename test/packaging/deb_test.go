@@ -128,6 +128,9 @@ func TestDebInstallPurge(t *testing.T) {
 		assert.NoError(t, err, f)
 	}
 	assert.Contains(t, run(t, "/usr/bin/docker-artifact-gen", "--help"), "Mender Artifact")
+	// The operator's command is the module.
+	assert.Contains(t, run(t, "/usr/bin/mender-docker", "--help"), "\n  status ")
+	assert.Equal(t, "Yes\n", run(t, "/usr/bin/mender-docker", "SupportsRollback", t.TempDir()))
 
 	for _, client := range []string{"mender-3.4", "mender-update-5.1"} {
 		t.Run(client, func(t *testing.T) { deployWithPackages(t, client) })
@@ -140,7 +143,7 @@ func TestDebInstallPurge(t *testing.T) {
 	assert.Contains(t, run(t, "dpkg", "-S", modulePath), "mender-client")
 	out, _ := exec.Command("dpkg-divert", "--listpackage", modulePath).Output()
 	assert.Empty(t, strings.TrimSpace(string(out)), "no diversion is left")
-	for _, gone := range []string{divertedTo, "/usr/share/mender-docker", "/usr/bin/docker-artifact-gen",
+	for _, gone := range []string{divertedTo, "/usr/share/mender-docker", "/usr/bin/docker-artifact-gen", "/usr/bin/mender-docker",
 		"/etc/mender/mender-docker.conf.example", filepath.Join(unitDir, units[0]), filepath.Join(wantsDir, units[0]), filepath.Join(wantsDir, units[1])} {
 		_, err := os.Lstat(gone)
 		assert.ErrorIs(t, err, os.ErrNotExist, "%s is left after purge", gone)
@@ -253,6 +256,7 @@ func TestDebLintian(t *testing.T) {
 		contents := run(t, "dpkg-deb", "--contents", d)
 		if strings.HasPrefix(filepath.Base(d), packageName+"_") {
 			assert.Contains(t, contents, "./usr/share/mender/modules/v3/docker")
+			assert.Contains(t, contents, "./usr/bin/mender-docker -> ../share/mender/modules/v3/docker")
 			assert.Contains(t, contents, "./lib/systemd/system/mender-docker-recover.service")
 			assert.Contains(t, contents, "./usr/share/man/man8/mender-docker.8.gz")
 			for _, s := range []string{"preinst", "postinst", "postrm", "conffiles"} {
