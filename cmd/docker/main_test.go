@@ -128,7 +128,7 @@ func TestEngineThatNeverAnswers(t *testing.T) {
 	}
 	require.Error(t, err)
 	took := time.Since(start)
-	assert.Less(t, took, 10*time.Second)
+	assert.Less(t, took, 20*time.Second, "an engine that never answers: only engine_timeout ends it")
 	assert.Contains(t, stderr.String(), "engine_timeout", stderr.String())
 	assert.Contains(t, stderr.String(), sock)
 	t.Logf("failed after %s: %s", took.Round(time.Millisecond), strings.TrimSpace(stderr.String()))
