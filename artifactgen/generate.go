@@ -6,6 +6,7 @@ import (
 	"github.com/mender-docker/mender-docker/artifactgen/image"
 
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -32,9 +33,11 @@ type Request struct {
 	DeltaFrom []string
 	// Resolver pins and fetches images.
 	Resolver *image.Resolver
-	// Write says how to write the artifact; Output is its path.
+	// Write says how to write the artifact; Output is its path, or "-"
+	// for Stdout.
 	Write  artifact.WriteOptions
 	Output string
+	Stdout io.Writer
 	// Progress hears about embedded images as they are written.
 	Progress image.Progress
 }
@@ -69,8 +72,8 @@ func (e *FieldError) Unwrap() error { return e.Err }
 // temporary files are gone when it returns, also when ctx ends first; the
 // output path is then left as it was.
 func Generate(ctx context.Context, req Request) (*Result, error) {
-	if dir := filepath.Dir(req.Output); !isDir(dir) {
-		return nil, &FieldError{"Output", req.Output, fmt.Errorf("directory %s %w", dir, artifact.ErrNoOutputDir)}
+	if err := req.checkOutput(); err != nil {
+		return nil, err
 	}
 	opts, cleanup, err := req.prepare(ctx, false)
 	if err != nil {
@@ -81,10 +84,41 @@ func Generate(ctx context.Context, req Request) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := artifact.WriteFile(ctx, req.Output, a, req.Write); err != nil {
+	if req.Output == "-" {
+		if err := artifact.Write(ctx, req.Stdout, a, req.Write); err != nil {
+			return nil, fmt.Errorf("writing the artifact to stdout: %w", err)
+		}
+	} else if err := artifact.WriteFile(ctx, req.Output, a, req.Write); err != nil {
 		return nil, fmt.Errorf("writing %s: %w", req.Output, err)
 	}
 	return &Result{Output: req.Output, Images: opts.Images, Services: opts.Services, Files: len(opts.Files)}, nil
+}
+
+// checkOutput refuses, before any work, an output the artifact cannot be
+// written to: a missing directory, a directory in its place, or a
+// directory that takes no new file.
+func (req Request) checkOutput() error {
+	if req.Output == "-" {
+		if req.Stdout == nil {
+			return &FieldError{"Output", req.Output, ErrNoStdout}
+		}
+		return nil
+	}
+	dir := filepath.Dir(req.Output)
+	if !isDir(dir) {
+		return &FieldError{"Output", req.Output, fmt.Errorf("directory %s %w", dir, artifact.ErrNoOutputDir)}
+	}
+	if isDir(req.Output) {
+		return &FieldError{"Output", req.Output, ErrOutputIsDir}
+	}
+	// The artifact is written beside its path, then renamed over it.
+	probe, err := os.CreateTemp(dir, "."+filepath.Base(req.Output)+".tmp*")
+	if err != nil {
+		return &FieldError{"Output", req.Output, fmt.Errorf("cannot write in %s: %w", dir, errors.Unwrap(err))}
+	}
+	probe.Close()
+	os.Remove(probe.Name())
+	return nil
 }
 
 // Preload writes what an OS image carries for the module to start at first
