@@ -135,7 +135,7 @@ func Preload(ctx context.Context, req Request, dir string) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := writePreload(dir, req.ArtifactName, meta, opts.Files); err != nil {
+	if err := writePreload(dir, req.ArtifactName, meta, opts.Files, req.Write.Progress); err != nil {
 		return nil, fmt.Errorf("writing %s: %w", dir, err)
 	}
 	return &Result{Output: dir, Images: opts.Images, Services: opts.Services, Files: len(opts.Files)}, nil
@@ -288,7 +288,9 @@ func deltaBases(ctx context.Context, r *image.Resolver, deltaFrom []string) ([]i
 	return bases, nil
 }
 
-func writePreload(dir, name string, meta []byte, files []artifact.PayloadFile) error {
+// writePreload writes the preload directory; progress, if set, hears the
+// images' bytes copied (as the Writing step of an artifact).
+func writePreload(dir, name string, meta []byte, files []artifact.PayloadFile, progress func(artifact.Step, int64, int64)) error {
 	for _, d := range []string{"header", "files"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
 			return err
@@ -300,15 +302,25 @@ func writePreload(dir, name string, meta []byte, files []artifact.PayloadFile) e
 	if err := os.WriteFile(filepath.Join(dir, "header", "artifact_name"), []byte(name+"\n"), 0o644); err != nil {
 		return err
 	}
+	report := func(int64) {}
+	if progress != nil && len(files) > 0 {
+		var total, copied int64
+		for _, f := range files {
+			total += f.Size
+		}
+		report = func(n int64) { copied += n; progress(artifact.Writing, copied, total) }
+		report(0)
+	}
 	for _, f := range files {
-		if err := copyFile(f.Path, filepath.Join(dir, "files", f.Name)); err != nil {
+		if err := copyFile(f.Path, filepath.Join(dir, "files", f.Name), report); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func copyFile(from, to string) error {
+// copyFile copies from to to, telling report each chunk's size.
+func copyFile(from, to string, report func(n int64)) error {
 	in, err := os.Open(from)
 	if err != nil {
 		return err
@@ -318,9 +330,20 @@ func copyFile(from, to string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(out, in); err != nil {
+	if _, err := io.Copy(out, &reportingReader{in, report}); err != nil {
 		out.Close()
 		return err
 	}
 	return out.Close()
+}
+
+type reportingReader struct {
+	r      io.Reader
+	report func(n int64)
+}
+
+func (r *reportingReader) Read(b []byte) (int, error) {
+	n, err := r.r.Read(b)
+	r.report(int64(n))
+	return n, err
 }

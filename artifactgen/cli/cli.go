@@ -178,7 +178,7 @@ func (o *flags) register(f *pflag.FlagSet, artifact bool) {
 	}
 	f.StringVarP(&o.name, "artifact-name", "n", "", "artifact name (required)")
 	f.StringArrayVarP(&o.deviceTypes, "device-type", "t", nil, "compatible device type (repeatable, at least one)")
-	f.StringVarP(&o.output, "output-path", "o", "docker-artifact.mender", "artifact file to write")
+	f.StringVarP(&o.output, "output-path", "o", "docker-artifact.mender", "artifact file to write (- for stdout)")
 	f.StringVarP(&o.payloadType, "payload-type", "T", "docker", "payload type: the name of the update module on the device (--type, as mender-artifact names it, works too)")
 	o.menderArtifactFlags(f)
 	f.BoolVar(&o.removeApp, "remove-app", false, "write an artifact that removes --app from the device (its containers, then its images)")

@@ -239,4 +239,10 @@ func TestProgressCoversCompressAndWrite(t *testing.T) {
 	assert.NotContains(t, stderr, "\r")
 	i, j := strings.Index(stderr, "embedded "), strings.Index(stderr, "compressed the payload")
 	assert.True(t, i >= 0 && j > i, "the payload is compressed after the image is embedded")
+
+	// A preload directory: its images are copied in, and that is told too.
+	pre := filepath.Join(dir, "preload")
+	code, _, stderr = run("preload", "-o", pre, "--progress-interval", "1ms", "docker-archive:"+archive)
+	require.Equal(t, 0, code, stderr)
+	assert.Regexp(t, `(?m)^wrote `+regexp.QuoteMeta(pre)+`: \d+\.\d MB in \S+ \(\d+\.\d MB/s\)$`, stderr)
 }
