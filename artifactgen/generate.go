@@ -125,6 +125,9 @@ func (req Request) checkOutput() error {
 // boot: dir/header/meta-data, dir/header/artifact_name (req.ArtifactName)
 // and the images as docker-archives (layers gzipped) in dir/files.
 func Preload(ctx context.Context, req Request, dir string) (*Result, error) {
+	if fi, err := os.Stat(dir); err == nil && !fi.IsDir() {
+		return nil, &FieldError{"Output", dir, ErrOutputNotDir}
+	}
 	req.Embed = true
 	opts, cleanup, err := req.prepare(ctx, true)
 	if err != nil {

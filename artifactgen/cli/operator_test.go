@@ -91,6 +91,8 @@ func TestArgvOperator(t *testing.T) {
 			stderr: "--output-path " + outDir + ": is a directory"},
 		{name: "-o a directory, with --embed", args: []string{"-n", "x", "-t", "rpi4", "--embed", "-o", outDir, webTag}, code: 1,
 			stderr: "--output-path " + outDir + ": is a directory"},
+		{name: "preload -o a file", args: []string{"preload", "-o", signed, webTag}, code: 1,
+			stderr: "--output-path " + signed + ": is a file; preload writes a directory"},
 		{name: "preload -o -", args: []string{"preload", "-o", "-", webTag}, code: 1,
 			stderr: "--output-path -: preload writes a directory"},
 		{name: "--remove-app says what it wrote", args: []string{"-n", "gone", "-t", "rpi4", "--app", "shop", "--remove-app", "-o", "OUT"},
