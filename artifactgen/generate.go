@@ -6,6 +6,7 @@ import (
 	"github.com/mender-docker/mender-docker/artifactgen/image"
 
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -32,9 +33,11 @@ type Request struct {
 	DeltaFrom []string
 	// Resolver pins and fetches images.
 	Resolver *image.Resolver
-	// Write says how to write the artifact; Output is its path.
+	// Write says how to write the artifact; Output is its path, or "-"
+	// for Stdout.
 	Write  artifact.WriteOptions
 	Output string
+	Stdout io.Writer
 	// Progress hears about embedded images as they are written.
 	Progress image.Progress
 }
@@ -69,8 +72,8 @@ func (e *FieldError) Unwrap() error { return e.Err }
 // temporary files are gone when it returns, also when ctx ends first; the
 // output path is then left as it was.
 func Generate(ctx context.Context, req Request) (*Result, error) {
-	if dir := filepath.Dir(req.Output); !isDir(dir) {
-		return nil, &FieldError{"Output", req.Output, fmt.Errorf("directory %s %w", dir, artifact.ErrNoOutputDir)}
+	if err := req.checkOutput(); err != nil {
+		return nil, err
 	}
 	opts, cleanup, err := req.prepare(ctx, false)
 	if err != nil {
@@ -81,16 +84,50 @@ func Generate(ctx context.Context, req Request) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := artifact.WriteFile(ctx, req.Output, a, req.Write); err != nil {
+	if req.Output == "-" {
+		if err := artifact.Write(ctx, req.Stdout, a, req.Write); err != nil {
+			return nil, fmt.Errorf("writing the artifact to stdout: %w", err)
+		}
+	} else if err := artifact.WriteFile(ctx, req.Output, a, req.Write); err != nil {
 		return nil, fmt.Errorf("writing %s: %w", req.Output, err)
 	}
 	return &Result{Output: req.Output, Images: opts.Images, Services: opts.Services, Files: len(opts.Files)}, nil
+}
+
+// checkOutput refuses, before any work, an output the artifact cannot be
+// written to: a missing directory, a directory in its place, or a
+// directory that takes no new file.
+func (req Request) checkOutput() error {
+	if req.Output == "-" {
+		if req.Stdout == nil {
+			return &FieldError{"Output", req.Output, ErrNoStdout}
+		}
+		return nil
+	}
+	dir := filepath.Dir(req.Output)
+	if !isDir(dir) {
+		return &FieldError{"Output", req.Output, fmt.Errorf("directory %s %w", dir, artifact.ErrNoOutputDir)}
+	}
+	if isDir(req.Output) {
+		return &FieldError{"Output", req.Output, ErrOutputIsDir}
+	}
+	// The artifact is written beside its path, then renamed over it.
+	probe, err := os.CreateTemp(dir, "."+filepath.Base(req.Output)+".tmp*")
+	if err != nil {
+		return &FieldError{"Output", req.Output, fmt.Errorf("cannot write in %s: %w", dir, errors.Unwrap(err))}
+	}
+	probe.Close()
+	os.Remove(probe.Name())
+	return nil
 }
 
 // Preload writes what an OS image carries for the module to start at first
 // boot: dir/header/meta-data, dir/header/artifact_name (req.ArtifactName)
 // and the images as docker-archives (layers gzipped) in dir/files.
 func Preload(ctx context.Context, req Request, dir string) (*Result, error) {
+	if fi, err := os.Stat(dir); err == nil && !fi.IsDir() {
+		return nil, &FieldError{"Output", dir, ErrOutputNotDir}
+	}
 	req.Embed = true
 	opts, cleanup, err := req.prepare(ctx, true)
 	if err != nil {
@@ -101,7 +138,7 @@ func Preload(ctx context.Context, req Request, dir string) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := writePreload(dir, req.ArtifactName, meta, opts.Files); err != nil {
+	if err := writePreload(dir, req.ArtifactName, meta, opts.Files, req.Write.Progress); err != nil {
 		return nil, fmt.Errorf("writing %s: %w", dir, err)
 	}
 	return &Result{Output: dir, Images: opts.Images, Services: opts.Services, Files: len(opts.Files)}, nil
@@ -254,7 +291,9 @@ func deltaBases(ctx context.Context, r *image.Resolver, deltaFrom []string) ([]i
 	return bases, nil
 }
 
-func writePreload(dir, name string, meta []byte, files []artifact.PayloadFile) error {
+// writePreload writes the preload directory; progress, if set, hears the
+// images' bytes copied (as the Writing step of an artifact).
+func writePreload(dir, name string, meta []byte, files []artifact.PayloadFile, progress func(artifact.Step, int64, int64)) error {
 	for _, d := range []string{"header", "files"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
 			return err
@@ -266,15 +305,25 @@ func writePreload(dir, name string, meta []byte, files []artifact.PayloadFile) e
 	if err := os.WriteFile(filepath.Join(dir, "header", "artifact_name"), []byte(name+"\n"), 0o644); err != nil {
 		return err
 	}
+	report := func(int64) {}
+	if progress != nil && len(files) > 0 {
+		var total, copied int64
+		for _, f := range files {
+			total += f.Size
+		}
+		report = func(n int64) { copied += n; progress(artifact.Writing, copied, total) }
+		report(0)
+	}
 	for _, f := range files {
-		if err := copyFile(f.Path, filepath.Join(dir, "files", f.Name)); err != nil {
+		if err := copyFile(f.Path, filepath.Join(dir, "files", f.Name), report); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func copyFile(from, to string) error {
+// copyFile copies from to to, telling report each chunk's size.
+func copyFile(from, to string, report func(n int64)) error {
 	in, err := os.Open(from)
 	if err != nil {
 		return err
@@ -284,9 +333,20 @@ func copyFile(from, to string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(out, in); err != nil {
+	if _, err := io.Copy(out, &reportingReader{in, report}); err != nil {
 		out.Close()
 		return err
 	}
 	return out.Close()
+}
+
+type reportingReader struct {
+	r      io.Reader
+	report func(n int64)
+}
+
+func (r *reportingReader) Read(b []byte) (int, error) {
+	n, err := r.r.Read(b)
+	r.report(int64(n))
+	return n, err
 }

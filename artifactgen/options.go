@@ -51,8 +51,10 @@ type Options struct {
 	// Params are default values for ${NAME} placeholders; devices may set
 	// their own.
 	Params map[string]string
-	// RemoveApp makes an artifact that removes App from the device.
-	RemoveApp bool
+	// RemoveApp makes an artifact that removes App from the device;
+	// RemoveVolumes, with it, also deletes the app's named volumes.
+	RemoveApp     bool
+	RemoveVolumes bool
 	// Networks, Volumes and FilesArchive complete Services into a service
 	// graph (a compiled Compose project); the archive is one of Files.
 	Networks     map[string]spec.NetworkDoc
@@ -81,7 +83,9 @@ func (o Options) Document() (spec.Document, error) {
 		if o.App == "" || len(o.Services) > 0 || len(o.Images) > 0 || o.RunArgs != "" {
 			return spec.Document{}, fmt.Errorf("--remove-app: give --app and no image, --service or --run-args")
 		}
-		return spec.Document{App: o.App, Remove: true}, nil
+		return spec.Document{App: o.App, Remove: true, RemoveVolumes: o.RemoveVolumes}, nil
+	case o.RemoveVolumes:
+		return spec.Document{}, fmt.Errorf("--remove-volumes goes with --remove-app")
 	case len(o.Services) > 0 && len(o.Images) > 0:
 		return spec.Document{}, fmt.Errorf("images and --service: give one or the other")
 	case len(o.Services) > 0:

@@ -179,7 +179,20 @@ type WriteOptions struct {
 	// ModTime stamps every tar entry; zero means the Unix epoch, which
 	// keeps the output the same for the same inputs.
 	ModTime time.Time
+	// Progress, if set, hears how far the steps that take time with big
+	// payload files are: Compressing (the files' bytes read), then Writing
+	// (the artifact's bytes written). done is total when a step ends. An
+	// artifact without payload files reports nothing.
+	Progress func(step Step, done, total int64)
 }
+
+// Step is a step of Write reported to WriteOptions.Progress.
+type Step int
+
+const (
+	Compressing Step = iota // the payload files into the data tar
+	Writing                 // the artifact to its writer
+)
 
 const versionJSON = `{"format":"mender","version":3}`
 
@@ -237,7 +250,11 @@ func Write(ctx context.Context, w io.Writer, a Artifact, opt WriteOptions) error
 	if err != nil {
 		return err
 	}
-	data, err := writeData(ctx, a.Files, opt.Compression, mtime)
+	report := func(Step, int64, int64) {}
+	if opt.Progress != nil && len(a.Files) > 0 {
+		report = opt.Progress
+	}
+	data, err := writeData(ctx, a.Files, opt.Compression, mtime, report)
 	if err != nil {
 		return err
 	}
@@ -262,7 +279,17 @@ func Write(ctx context.Context, w io.Writer, a Artifact, opt WriteOptions) error
 		outer = append(outer, tarFile{name: "manifest.sig", data: sig})
 	}
 	outer = append(outer, tarFile{name: headerName, data: header})
-	tw := tar.NewWriter(ctxWriter{ctx, w})
+	// The output is written from start to end, never sought: it may be
+	// a pipe.
+	out := &countingWriter{w: ctxWriter{ctx, w}}
+	var total int64 // the outer tar's size: entries in 512-byte blocks, then two empty blocks
+	for _, f := range outer {
+		total += 512 + blocks(int64(len(f.data)))
+	}
+	total += 512 + blocks(dataInfo.Size()) + 1024
+	out.report = func(n int64) { report(Writing, n, total) }
+	report(Writing, 0, total)
+	tw := tar.NewWriter(out)
 	if err := writeEntries(tw, outer, mtime); err != nil {
 		return err
 	}
@@ -272,12 +299,50 @@ func Write(ctx context.Context, w io.Writer, a Artifact, opt WriteOptions) error
 	if _, err := io.Copy(tw, data); err != nil {
 		return err
 	}
-	return tw.Close()
+	if err := tw.Close(); err != nil {
+		return err
+	}
+	report(Writing, total, total)
+	return nil
+}
+
+// blocks is n rounded up to whole tar blocks.
+func blocks(n int64) int64 { return (n + 511) / 512 * 512 }
+
+// countingWriter tells report how many bytes went through it so far.
+type countingWriter struct {
+	w      io.Writer
+	n      int64
+	report func(n int64)
+}
+
+func (c *countingWriter) Write(b []byte) (int, error) {
+	n, err := c.w.Write(b)
+	c.n += int64(n)
+	if c.report != nil {
+		c.report(c.n)
+	}
+	return n, err
+}
+
+// countingReader tells report how many bytes were read through it so
+// far.
+type countingReader struct {
+	r      io.Reader
+	n      int64
+	report func(n int64)
+}
+
+func (c *countingReader) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	c.n += int64(n)
+	c.report(c.n)
+	return n, err
 }
 
 // writeData writes the payload's tar, compressed, to a temporary file
 // (removed when closed): the outer tar needs its size before its bytes.
-func writeData(ctx context.Context, files []PayloadFile, c Compression, mtime time.Time) (*os.File, error) {
+func writeData(ctx context.Context, files []PayloadFile, c Compression, mtime time.Time, report func(Step, int64, int64)) (*os.File, error) {
 	tmp, err := os.CreateTemp("", "artifact-data")
 	if err != nil {
 		return nil, err
@@ -289,11 +354,18 @@ func writeData(ctx context.Context, files []PayloadFile, c Compression, mtime ti
 		return nil, err
 	}
 	tw := tar.NewWriter(zw)
+	var total, read int64
 	for _, f := range files {
-		if err := addFile(tw, f, mtime); err != nil {
+		total += f.Size
+	}
+	report(Compressing, 0, total)
+	for _, f := range files {
+		base := read
+		if err := addFile(tw, f, mtime, func(n int64) { report(Compressing, base+n, total) }); err != nil {
 			tmp.Close()
 			return nil, err
 		}
+		read += f.Size
 	}
 	if err = tw.Close(); err == nil {
 		err = zw.Close()
@@ -302,6 +374,7 @@ func writeData(ctx context.Context, files []PayloadFile, c Compression, mtime ti
 		tmp.Close()
 		return nil, err
 	}
+	report(Compressing, total, total)
 	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
 		tmp.Close()
 		return nil, err
@@ -309,7 +382,7 @@ func writeData(ctx context.Context, files []PayloadFile, c Compression, mtime ti
 	return tmp, nil
 }
 
-func addFile(tw *tar.Writer, f PayloadFile, mtime time.Time) error {
+func addFile(tw *tar.Writer, f PayloadFile, mtime time.Time, report func(n int64)) error {
 	in, err := os.Open(f.Path)
 	if err != nil {
 		return err
@@ -318,7 +391,7 @@ func addFile(tw *tar.Writer, f PayloadFile, mtime time.Time) error {
 	if err := tw.WriteHeader(&tar.Header{Name: f.Name, Mode: 0o600, Size: f.Size, ModTime: mtime, Typeflag: tar.TypeReg, Format: tar.FormatUSTAR}); err != nil {
 		return err
 	}
-	_, err = io.Copy(tw, in)
+	_, err = io.Copy(tw, &countingReader{r: in, report: report})
 	return err
 }
 

@@ -12,6 +12,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"math/big"
+	"strings"
 )
 
 // ParsePrivateKey reads a PEM private key as mender-artifact signs with:
@@ -86,6 +87,10 @@ func ParsePublicKey(pemData []byte) (crypto.PublicKey, error) {
 	block, _ := pem.Decode(pemData)
 	if block == nil {
 		return nil, fmt.Errorf("%w: no PEM block found", ErrKey)
+	}
+	if strings.HasSuffix(block.Type, "PRIVATE KEY") {
+		// The signing key given where its public half belongs.
+		return nil, fmt.Errorf("%w: PEM block %q is a private key; verifying takes the public key (openssl pkey -in KEY -pubout -out KEY.pub)", ErrKey, block.Type)
 	}
 	key, err := x509.ParsePKIXPublicKey(block.Bytes)
 	if err != nil {

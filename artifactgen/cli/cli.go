@@ -15,6 +15,7 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
@@ -29,7 +30,7 @@ type flags struct {
 	name, output, runArgs, app, key, compression, platform, payloadType string
 	compose                                                             string
 	composeFiles, profiles                                              []string
-	embed, preload, removeApp                                           bool
+	embed, preload, removeApp, removeVolumes                            bool
 	deltaFrom                                                           []string
 	softwareName, softwareVersion, softwareFS, providesGroup            string
 	deviceTypes, services, provides, depends, clears, params            []string
@@ -75,7 +76,6 @@ config (~/.docker/config.json) and its credential helpers.`,
 
   # Pin the arm64 image of a multi-platform tag:
   docker-artifact-gen -n web-1.2 -t rpi4 --platform linux/arm64 registry.example.com/acme/web:1.2`,
-		Args:          cobra.ArbitraryArgs,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -88,13 +88,32 @@ config (~/.docker/config.json) and its credential helpers.`,
 			if err != nil {
 				return flagError(err)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "Artifact %s written:\n", res.Output)
+			// With -o -, stdout is the artifact: what was written is told
+			// on stderr, as progress is.
+			summary, head := cmd.OutOrStdout(), "Artifact "+res.Output+" written"
+			if res.Output == "-" {
+				if o.quiet {
+					return nil
+				}
+				summary, head = cmd.ErrOrStderr(), "Artifact written to stdout"
+			}
+			if o.removeApp {
+				what := "its containers, then its images"
+				if o.removeVolumes {
+					what = "its containers, its named volumes, then its images"
+				}
+				fmt.Fprintf(summary, "%s: removes app %s from the device (%s)\n", head, o.app, what)
+				return nil
+			}
+			fmt.Fprintf(summary, "%s:\n", head)
 			for _, img := range append(res.Images, serviceImages(res.Services)...) {
-				fmt.Fprintf(cmd.OutOrStdout(), "  %s\n", img)
+				fmt.Fprintf(summary, "  %s\n", img)
 			}
 			return nil
 		},
 	}
+	root.Args = suggestCommand(root)
+	root.SuggestionsMinimumDistance = 2
 	o.register(root.Flags(), true)
 	root.MarkFlagRequired("artifact-name")
 	root.MarkFlagRequired("device-type")
@@ -113,6 +132,22 @@ config (~/.docker/config.json) and its credential helpers.`,
 	root.MarkFlagDirname("compose")
 	root.AddCommand(newRead(), newPreload())
 	return root
+}
+
+// suggestCommand is the root's argument check: its arguments are images,
+// but a first one that is no image reference and is close to a command's
+// name is a mistyped command ("rea" for "read"), said so rather than
+// looked up as an image or met with missing required flags.
+func suggestCommand(root *cobra.Command) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 || cmd.ArgsLenAtDash() == 0 || strings.ContainsAny(args[0], "/:@.") {
+			return nil
+		}
+		if s := root.SuggestionsFor(args[0]); len(s) > 0 {
+			return fmt.Errorf("unknown command %q: did you mean %s? (an image of that name: give it in full, as docker.io/library/%s)", args[0], strings.Join(s, " or "), args[0])
+		}
+		return nil
+	}
 }
 
 // register adds the flags; artifact is false for preload, which writes no
@@ -143,10 +178,18 @@ func (o *flags) register(f *pflag.FlagSet, artifact bool) {
 	}
 	f.StringVarP(&o.name, "artifact-name", "n", "", "artifact name (required)")
 	f.StringArrayVarP(&o.deviceTypes, "device-type", "t", nil, "compatible device type (repeatable, at least one)")
-	f.StringVarP(&o.output, "output-path", "o", "docker-artifact.mender", "artifact file to write")
-	f.StringVarP(&o.payloadType, "payload-type", "T", "docker", "payload type: the name of the update module on the device")
+	f.StringVarP(&o.output, "output-path", "o", "docker-artifact.mender", "artifact file to write (- for stdout)")
+	f.StringVarP(&o.payloadType, "payload-type", "T", "docker", "payload type: the name of the update module on the device (--type, as mender-artifact names it, works too)")
 	o.menderArtifactFlags(f)
 	f.BoolVar(&o.removeApp, "remove-app", false, "write an artifact that removes --app from the device (its containers, then its images)")
+	f.BoolVar(&o.removeVolumes, "remove-volumes", false, "with --remove-app, also delete the app's named volumes (its data)")
+	// mender-artifact write module-image calls -T --type.
+	f.SetNormalizeFunc(func(_ *pflag.FlagSet, name string) pflag.NormalizedName {
+		if name == "type" {
+			name = "payload-type"
+		}
+		return pflag.NormalizedName(name)
+	})
 	f.BoolVar(&o.embed, "embed", false, "ship the images inside the artifact, for devices without a registry;\nan image may then also be docker-archive:FILE (docker save) or oci:DIR (OCI layout)")
 	f.StringArrayVar(&o.deltaFrom, "delta-from", nil, "with --embed, leave out the layers that this earlier artifact (FILE.mender) or image already brought (repeatable)")
 }
@@ -226,6 +269,9 @@ the installed set, so that later updates replace it and can roll back to it.`,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.embed, o.preload = true, true
+			if o.output == "-" {
+				return fmt.Errorf("--output-path -: preload writes a directory, not a stream; give its path")
+			}
 			req, err := o.request(cmd, args)
 			if err != nil {
 				return err
@@ -264,6 +310,9 @@ func (o *flags) request(cmd *cobra.Command, args []string) (artifactgen.Request,
 	if comp == artifact.Zstd {
 		fmt.Fprintln(cmd.ErrOrStderr(), "warning: --compression zstd: mender 3.4 and mender-artifact 3.9 refuse zstd artifacts")
 	}
+	if o.removeVolumes && !o.removeApp {
+		return req, fmt.Errorf("--remove-volumes goes with --remove-app")
+	}
 	if o.registryTimeout <= 0 {
 		return req, fmt.Errorf("--registry-timeout %s: must be more than 0", o.registryTimeout)
 	}
@@ -276,12 +325,14 @@ func (o *flags) request(cmd *cobra.Command, args []string) (artifactgen.Request,
 			SoftwareName: o.softwareName, SoftwareVersion: o.softwareVersion, SoftwareFilesystem: o.softwareFS,
 			NoDefaultSoftwareVersion: o.noDefaultVersion, NoDefaultClearsProvides: o.noDefaultClears, ArtifactNameDepends: o.nameDepends,
 			ClearsProvides: o.clears, ProvidesGroup: o.providesGroup, DependsGroups: o.dependsGroups,
-			App: o.app, RunArgs: o.runArgs, Health: spec.Health{Window: o.healthWindow, Timeout: o.healthTimeout}, RemoveApp: o.removeApp,
+			App: o.app, RunArgs: o.runArgs, Health: spec.Health{Window: o.healthWindow, Timeout: o.healthTimeout},
+			RemoveApp: o.removeApp, RemoveVolumes: o.removeVolumes,
 			Images: args,
 		},
 		ComposeDir: o.compose, ComposeFiles: o.composeFiles, ComposeProfiles: o.profiles, Embed: o.embed, DeltaFrom: o.deltaFrom,
 		Resolver: &image.Resolver{Insecure: o.insecure, Timeout: o.registryTimeout},
 		Output:   o.output,
+		Stdout:   cmd.OutOrStdout(),
 	}
 	req.Write.Compression = comp
 	if err := comp.Check(); err != nil {
@@ -356,6 +407,7 @@ func (o *flags) request(cmd *cobra.Command, args []string) (artifactgen.Request,
 	stderr := cmd.ErrOrStderr()
 	p := newProgress(stderr, isTerminal(stderr), level, o.progressEvery)
 	req.Progress = p
+	req.Write.Progress = p.writeSteps(o.output, comp)
 	if level == verbose {
 		req.Resolver.Trace = p.Detail
 	}
@@ -519,6 +571,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 // stops, temporary files are removed, the output path is left as it was,
 // and the exit code is 130.
 func MainContext(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	routeLibraryLogs(stderr)
 	cmd := New()
 	cmd.SetArgs(args)
 	cmd.SetOut(stdout)
@@ -532,4 +585,26 @@ func MainContext(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		return 1
 	}
 	return 0
+}
+
+// routeLibraryLogs makes what compose-go logs through logrus (obsolete
+// attributes, unset variables...) reach w as our own "warning: ..." lines,
+// not logrus text (time="..." level=warning msg=...). Below warnings,
+// nothing.
+func routeLibraryLogs(w io.Writer) {
+	logrus.SetOutput(w)
+	logrus.SetFormatter(logLines{})
+	logrus.SetLevel(logrus.WarnLevel)
+}
+
+// logLines formats a logrus entry as one line: "warning: MESSAGE" (or
+// "error: ").
+type logLines struct{}
+
+func (logLines) Format(e *logrus.Entry) ([]byte, error) {
+	level := "warning"
+	if e.Level <= logrus.ErrorLevel {
+		level = "error"
+	}
+	return []byte(level + ": " + strings.Join(strings.Fields(e.Message), " ") + "\n"), nil
 }

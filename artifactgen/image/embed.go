@@ -201,6 +201,10 @@ type Progress interface {
 	// Detail is one step worth a line in verbose output: a layer read or
 	// left out.
 	Detail(msg string)
+	// Delta, when there are delta bases, tells for each image how many of
+	// its layers were left out because a base has them, and their size
+	// (compressed, as served): omitted 0 is worth a warning.
+	Delta(ref string, omitted, layers int, saved int64)
 }
 
 // Embed writes each image as a docker-archive into dir, leaving out the
@@ -243,6 +247,13 @@ func Embed(ctx context.Context, images []*EmbeddedImage, bases []Base, dir strin
 		if _, dup := entries[ei.Ref]; dup {
 			continue
 		}
+		if len(bases) > 0 && progress != nil {
+			saved, err := layerBytes(ei.Image, omit)
+			if err != nil {
+				return nil, nil, fmt.Errorf("embedding %s: %w", ei.Source, err)
+			}
+			progress.Delta(ei.Ref, n, len(layers), saved)
+		}
 		pf, err := writeArchiveFile(ctx, filepath.Join(dir, e.File), ei, omit, gzipped, progress)
 		if err != nil {
 			return nil, nil, fmt.Errorf("embedding %s: %w", ei.Source, err)
@@ -251,6 +262,29 @@ func Embed(ctx context.Context, images []*EmbeddedImage, bases []Base, dir strin
 		files = append(files, pf)
 	}
 	return entries, files, nil
+}
+
+// layerBytes is the size (as served) of img's layers in which.
+func layerBytes(img v1.Image, which map[v1.Hash]bool) (int64, error) {
+	layers, err := img.Layers()
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, l := range layers {
+		d, err := l.DiffID()
+		if err != nil {
+			return 0, err
+		}
+		if which[d] {
+			s, err := l.Size()
+			if err != nil {
+				return 0, err
+			}
+			n += s
+		}
+	}
+	return n, nil
 }
 
 func commonPrefix(a, b []string) int {

@@ -140,6 +140,8 @@ func (r *progressRecorder) Bytes(_ string, done, total int64) {
 	r.last = [2]int64{done, total}
 }
 
+func (r *progressRecorder) Delta(string, int, int, int64) {}
+
 func (r *progressRecorder) Detail(msg string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()

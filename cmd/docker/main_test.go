@@ -147,7 +147,7 @@ func TestModuleImports(t *testing.T) {
 	// compose-go and YAML: the device never reads Compose; the generator
 	// compiles it into meta-data.
 	for _, banned := range []string{"github.com/spf13/cobra", "github.com/google/go-containerregistry", "github.com/stretchr/testify", "/artifactgen", "/test/",
-		"github.com/compose-spec/", "yaml"} {
+		"github.com/compose-spec/", "yaml", "github.com/sirupsen/logrus"} {
 		for _, dep := range strings.Fields(string(out)) {
 			assert.NotContains(t, dep, banned, "the module binary links %s", dep)
 		}
@@ -202,7 +202,7 @@ func TestEngineThatNeverAnswers(t *testing.T) {
 	}
 	require.Error(t, err)
 	took := time.Since(start)
-	assert.Less(t, took, 10*time.Second)
+	assert.Less(t, took, 20*time.Second, "an engine that never answers: only engine_timeout ends it")
 	assert.Contains(t, stderr.String(), "engine_timeout", stderr.String())
 	assert.Contains(t, stderr.String(), sock)
 	t.Logf("failed after %s: %s", took.Round(time.Millisecond), strings.TrimSpace(stderr.String()))

@@ -62,7 +62,7 @@ func TestLock(t *testing.T) {
 	assert.Len(t, told, 1)
 
 	go func() { time.Sleep(200 * time.Millisecond); unlock() }()
-	unlock2, err := s.Lock(ctx, 5*time.Second, nil)
+	unlock2, err := s.Lock(ctx, time.Minute, nil)
 	require.NoError(t, err, "the lock is taken once the holder lets go")
 	unlock2()
 }

@@ -265,7 +265,7 @@ func TestHelperFailures(t *testing.T) {
 		_, err := Resolver{HelperTimeout: 200 * time.Millisecond}.Lookup(ctx, ref)
 		require.ErrorIs(t, err, ErrHelper)
 		assert.Contains(t, err.Error(), "no answer within 200ms")
-		assert.Less(t, time.Since(start), 5*time.Second)
+		assert.Less(t, time.Since(start), 15*time.Second, "well before the helper's 30s")
 	})
 }
 

@@ -3,10 +3,8 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -42,11 +40,7 @@ func testAppLockThroughClient(t *testing.T, cl client) {
 	require.NoError(t, err, out)
 	out, err = s.mender("commit")
 	require.NoError(t, err, out)
-	require.Eventually(t, func() bool {
-		_, err := os.Stat(filepath.Join(lockDir, s.app+".lock"))
-		return err == nil
-	}, 10*time.Second, 50*time.Millisecond)
-	time.Sleep(200 * time.Millisecond)
+	fixture.WaitLocked(t, filepath.Join(lockDir, s.app+".lock"))
 	mine := func() []fixture.Snap {
 		return (&fixture.Device{T: t, Eng: e}).Snapshot(map[string]string{module.LabelApp: s.app})
 	}

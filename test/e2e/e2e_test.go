@@ -276,7 +276,7 @@ func testMenderInstallCommitRollback(t *testing.T, cl client) {
 		return d.Snapshot(map[string]string{module.LabelApp: s.app})
 	}
 	v1, v2, v3 := version("v1"), version("v2"), version("v3")
-	bad := version("bad", "-exit-after", "1s")
+	bad := version("bad", "-exit-after", "200ms")
 
 	out, err := s.mender("install", s.artifact("app-v1", legacy(v1)))
 	require.NoError(t, err, out)
@@ -308,8 +308,12 @@ func testMenderInstallCommitRollback(t *testing.T, cl client) {
 	assert.Equal(t, atV2, mine(), "rollback restores v2 exactly")
 	assert.Equal(t, "app-v2", s.showArtifact())
 
-	// An image that exits fails the install; the client rolls back.
-	out, err = s.mender("install", s.artifact("app-bad", legacy(bad)))
+	// An image that exits fails the install; the client rolls back. Its
+	// health window (the meta-data's, over the device's 1s) is far longer
+	// than the image lives, so the crash lands inside it however slow the
+	// machine, and the install ends at the crash, not at the window's end.
+	crashing := strings.Replace(legacy(bad), "{", `{"health":{"window":"5m"},`, 1)
+	out, err = s.mender("install", s.artifact("app-bad", crashing))
 	require.Error(t, err, "mender install of a crashing image must fail:\n%s", out)
 	assert.Contains(t, out, cl.rolledBack())
 	assert.Equal(t, atV2, mine(), "failed install leaves v2 exactly")

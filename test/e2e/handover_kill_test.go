@@ -216,7 +216,7 @@ func handOverKills(t *testing.T, cl client, moments []killMoment) {
 			// to stop): judge the end state only once it has run its course.
 			time.Sleep(time.Until(killed.Add(2 * time.Second)))
 			settled := func() bool { return assert.ObjectsAreEqual(before, mine(t)) }
-			assert.Eventually(t, settled, 2*time.Second, 100*time.Millisecond)
+			assert.Eventually(t, settled, 30*time.Second, 100*time.Millisecond)
 			assert.Equal(t, before, mine(t), "the app is back exactly as before: same containers, names, running, no new api left; the client said:\n%s", log)
 			// A client whose rollback failed calls the artifact inconsistent.
 			assert.Contains(t, []string{prev, name + "_INCONSISTENT"}, s.showArtifact())

@@ -96,7 +96,7 @@ func killWhileInstalling(t *testing.T, cl client, filter func(v1 string) []strin
 	// end state only once that stop has run its course.
 	time.Sleep(time.Until(killed.Add(stopTimeout + time.Second)))
 	settled := func() bool { m := mine(); return len(m) == 1 && m[0] == atV1[0] }
-	assert.Eventually(t, settled, 2*time.Second, 100*time.Millisecond)
+	assert.Eventually(t, settled, 30*time.Second, 100*time.Millisecond)
 	assert.Equal(t, atV1, mine(), "v1 runs again, the same container, and no v2 container is left; the client said:\n%s", log)
 	assert.Equal(t, "kill-v1", s.showArtifact())
 }
@@ -165,7 +165,7 @@ func killAtEvent(t *testing.T, s *sandbox, cmd []string, state string, filter []
 // client runs for state, and its process group. It waits a little for it,
 // since the client may only be starting it.
 func findModule(client int, state string) (pid, pgid int, err error) {
-	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
 		dirs, err := os.ReadDir("/proc")
 		if err != nil {
 			return 0, 0, err

@@ -39,12 +39,15 @@ func testFailedUpdateEvidenceAndStatus(t *testing.T, cl client) {
 	legacy := func(ref string) string {
 		return `{"containers":["` + ref + `"],"run_args":"--network none"}`
 	}
+	// A health window far longer than the bad image lives: its exit lands
+	// inside the window however slow the machine, and ends the install.
+	crashing := strings.Replace(legacy(bad), "{", `{"health":{"window":"5m"},`, 1)
 	out, err := s.mender("install", s.artifact("ops-1", legacy(good)))
 	require.NoError(t, err, out)
 	out, err = s.mender("commit")
 	require.NoError(t, err, out)
 
-	out, err = s.mender("install", s.artifact("ops-2", legacy(bad)))
+	out, err = s.mender("install", s.artifact("ops-2", crashing))
 	require.Error(t, err, out)
 	t.Log("\n" + out)
 	name := s.app + "-ops"

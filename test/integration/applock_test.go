@@ -18,38 +18,47 @@ import (
 
 // lockWorld runs the app's v1 in a container that holds the app's update
 // lock, through a bind-mounted lock directory (a temporary one standing
-// for /run/mender-docker), for lockFor (0: until it stops).
-func lockWorld(t *testing.T, lockFor time.Duration, timeout time.Duration) (*world, string) {
+// for /run/mender-docker): until the test creates release in that
+// directory (release true) or until it stops. It returns once the lock is
+// held, and the path of the release file.
+func lockWorld(t *testing.T, release bool, timeout time.Duration) (*world, string) {
 	w := newWorld(t)
 	dir := t.TempDir()
 	w.d.U.Config.AppLockDir = dir
 	w.d.U.Config.AppLockTimeout = config.Duration(timeout)
 	args := []string{"-lock", "/run/mender-docker/" + w.app + ".lock"}
-	if lockFor > 0 {
-		args = append(args, "-lock-for", lockFor.String())
+	if release {
+		args = append(args, "-lock-until", "/run/mender-docker/release")
 	}
 	v1 := w.push("web", fixture.Image{Version: "v1", Args: args})
 	meta := fmt.Sprintf(`{"app":%q,"health":{"window":"300ms"},"services":{"web":{"image":%q,"run_args":"--network none -v %s:/run/mender-docker"}}}`, w.app, v1, dir)
 	require.NoError(t, w.d.Install("app-v1", meta, true), w.d.Log.String())
-	require.Eventually(t, func() bool {
-		_, err := os.Stat(filepath.Join(dir, w.app+".lock"))
-		return err == nil
-	}, 10*time.Second, 50*time.Millisecond)
-	time.Sleep(200 * time.Millisecond) // the flock follows the file's creation
-	return w, dir
+	fixture.WaitLocked(t, filepath.Join(dir, w.app+".lock"))
+	return w, filepath.Join(dir, "release")
 }
 
-// An app that holds its update lock is not stopped until it lets go.
+// An app that holds its update lock is not stopped until it lets go: the
+// install waits, the app's container untouched, until the test makes the
+// app release the lock (an event, so no timer races the install).
 func TestAppLockWaits(t *testing.T) {
-	w, _ := lockWorld(t, 3*time.Second, 30*time.Second)
+	w, release := lockWorld(t, true, 5*time.Minute)
 	before := w.snapshot()
 	meta := strings.Replace(w.meta(w.version("v2"), "300ms"), "--restart unless-stopped ", "", 1)
-	start := time.Now()
-	require.NoError(t, w.d.Install("app-v2", meta, true), w.d.Log.String())
-	took := time.Since(start)
-	t.Log(w.d.Log.String())
-	assert.Contains(t, w.d.Log.String(), "waiting up to 30s for the app to release its update lock")
-	assert.GreaterOrEqual(t, took, 2*time.Second, "the install waited for the lock")
+	installed := make(chan error, 1)
+	go func() { installed <- w.d.Install("app-v2", meta, true) }()
+	waiting := "waiting up to 5m0s for the app to release its update lock"
+	require.Eventually(t, func() bool { return strings.Contains(w.d.Log.String(), waiting) }, time.Minute, 20*time.Millisecond, w.d.Log.String())
+	select {
+	case err := <-installed:
+		t.Fatalf("the install ended (%v) while the app held its lock:\n%s", err, w.d.Log.String())
+	default:
+	}
+	assert.Equal(t, before, w.snapshot(), "the app's container is untouched while it holds its lock")
+	require.NoError(t, os.WriteFile(release, nil, 0o644))
+	require.NoError(t, <-installed, w.d.Log.String())
+	log := w.d.Log.String()
+	t.Log(log)
+	assert.Less(t, strings.Index(log, waiting), strings.LastIndex(log, "renamed "+w.app+"-web to"), "nothing of the app is touched before the lock")
 	after := w.snapshot()
 	require.Len(t, after, 1)
 	assert.NotEqual(t, before[0].ID, after[0].ID)
@@ -58,7 +67,7 @@ func TestAppLockWaits(t *testing.T) {
 // An app that keeps its lock past app_lock_timeout: the install fails
 // and nothing of the app changed.
 func TestAppLockTimeout(t *testing.T) {
-	w, _ := lockWorld(t, 0, time.Second)
+	w, _ := lockWorld(t, false, time.Second)
 	before := w.snapshot()
 	v2 := w.version("v2")
 	err := w.d.Install("app-v2", w.meta(v2, "300ms"), true)

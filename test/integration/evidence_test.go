@@ -26,7 +26,7 @@ func TestFailedUpdateLeavesEvidence(t *testing.T) {
 
 	for _, tty := range []bool{false, true} {
 		t.Run(fmt.Sprintf("tty=%t", tty), func(t *testing.T) {
-			meta := w.meta(bad, "3s")
+			meta := w.crashMeta(bad, false)
 			if tty {
 				meta = strings.Replace(meta, `"run_args":"`, `"run_args":"-t `, 1)
 			}
@@ -79,7 +79,7 @@ func TestEvidenceIsBounded(t *testing.T) {
 	bad := w.version("v2-exits", "-exit-after", "100ms", "-code", "3")
 	require.NoError(t, w.d.Install("app-v1", w.meta(v1, "300ms"), true), w.d.Log.String())
 	for i := 0; i < 7; i++ {
-		require.ErrorIs(t, w.d.Install(fmt.Sprintf("app-bad-%d", i), w.meta(bad, "2s"), true), module.ErrUnhealthy)
+		require.ErrorIs(t, w.d.Install(fmt.Sprintf("app-bad-%d", i), w.crashMeta(bad, false), true), module.ErrUnhealthy)
 	}
 	files, err := filepath.Glob(filepath.Join(w.d.U.Config.StateDir, w.app, "failures", "*.log"))
 	require.NoError(t, err)

@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -74,25 +77,25 @@ func TestUpdateAfterRollback(t *testing.T) {
 // killed, and that the engine finishes while rollback runs, must not leave
 // the previous set stopped: rollback converges on the real engine.
 func TestRollbackAfterStopInFlight(t *testing.T) {
+	needDockerCLI(t)
 	w := newWorld(t)
-	// v1 takes a while to stop, so that its stop is still in flight when
-	// rollback looks at it.
-	v1 := w.version("v1", "-term-delay", "1500ms")
+	// v1 takes a while to stop (less than the stop timeout), so that its
+	// stop is still in flight when rollback looks at it.
+	v1 := w.version("v1", "-term-delay", "3s")
 	v2 := w.version("v2")
 	require.NoError(t, w.d.Install("app-v1", w.metaNet(v1, "--network none"), true), w.d.Log.String())
 	before := w.snapshot()
 	require.Len(t, before, 1)
 
-	// Install, killed right after the new container's create: the module
-	// had sent the stop of v1, and the engine carries on with it.
+	// Install, killed once v1 has its stop signal (it says "stopping"):
+	// the module had sent the stop of v1, and the engine carries on with
+	// it.
 	w.d.Artifact("app-v2", w.metaNet(v2, "--network none"))
 	require.NoError(t, w.d.Run("Download"))
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
-		// The stop is in flight once v1 has been asked to stop; kill then.
 		for ctx.Err() == nil {
-			if c, err := w.d.Eng.InspectContainer(context.Background(), before[0].ID); err == nil && c.Name != before[0].Name {
-				time.Sleep(300 * time.Millisecond)
+			if lines, err := w.d.Eng.ContainerLogs(context.Background(), before[0].ID, 10); err == nil && slices.Contains(lines, "stopping") {
 				cancel()
 				return
 			}
@@ -105,7 +108,9 @@ func TestRollbackAfterStopInFlight(t *testing.T) {
 	require.NoError(t, w.d.Run("ArtifactRollback"), w.d.Log.String())
 	require.NoError(t, w.d.Run("ArtifactFailure"), w.d.Log.String())
 	require.NoError(t, w.d.Run("Cleanup"), w.d.Log.String())
-	time.Sleep(2500 * time.Millisecond) // anything still in flight has landed
+	// Judge once the stop in flight has landed (v1 has exited once: its
+	// first exit, as it never stopped before), not after a guessed delay.
+	require.Eventually(t, func() bool { return !inspectTime(t, before[0].ID, "FinishedAt").IsZero() }, time.Minute, 50*time.Millisecond)
 	assert.Equal(t, before, w.snapshot(), "v1 runs again, same container:\n%s", w.d.Log.String())
 	w.checkUnrelated()
 }
@@ -114,20 +119,33 @@ func TestRollbackAfterStopInFlight(t *testing.T) {
 // runs waits for it, and gives up after lock_timeout without undoing it.
 func TestRecoverWaitsForInstall(t *testing.T) {
 	w := newWorld(t)
-	v1, v2 := w.version("v1"), w.version("v2")
+	v1 := w.version("v1")
+	// v2 turns healthy only once the test opens its gate: the install
+	// stays in its health window, holding the state lock, until then (an
+	// event, so recover's attempt cannot race the window's end).
+	gate := t.TempDir()
+	v2 := w.push("web", fixture.Image{Version: "v2", Healthcheck: true, Args: []string{"-healthy-when", "/gate/open"}})
 	require.NoError(t, w.d.Install("app-v1", w.metaNet(v1, "--network none"), true), w.d.Log.String())
-	meta := strings.Replace(w.metaNet(v2, "--network none"), `"window":"300ms"`, `"window":"3s"`, 1)
+	meta := strings.Replace(w.metaNet(v2, "--network none -v "+gate+":/gate"), `"timeout":"20s"`, `"timeout":"5m"`, 1)
 	w.d.Artifact("app-v2", meta)
 	require.NoError(t, w.d.Run("Download"))
+	logged := len(w.d.Log.String())
 	installed := make(chan error, 1)
 	go func() { installed <- w.d.Run("ArtifactInstall") }()
-	time.Sleep(time.Second) // the install is in its health window
+	require.Eventually(t, func() bool { return strings.Contains(w.d.Log.String()[logged:], "watching 1 container(s)") },
+		time.Minute, 20*time.Millisecond, "the install reaches its health window:\n%s", w.d.Log.String())
 
 	other := module.New(w.d.Eng, w.d.U.Config, w.d.Log)
 	other.Config.LockTimeout = config.Duration(500 * time.Millisecond)
 	err := other.Recover(context.Background())
 	require.ErrorIs(t, err, journal.ErrLocked)
 	assert.Contains(t, err.Error(), "lock_timeout")
+	select {
+	case err := <-installed:
+		t.Fatalf("the install ended (%v) before its container was healthy:\n%s", err, w.d.Log.String())
+	default:
+	}
+	require.NoError(t, os.WriteFile(filepath.Join(gate, "open"), nil, 0o644))
 	require.NoError(t, <-installed, w.d.Log.String())
 	s := w.snapshot()
 	require.Len(t, s, 2)
@@ -160,6 +178,6 @@ func TestLoadStallTimesOut(t *testing.T) {
 	start := time.Now()
 	err = e.LoadImage(context.Background(), pr)
 	require.ErrorIs(t, err, engine.ErrTimeout)
-	assert.Less(t, time.Since(start), 10*time.Second)
+	assert.Less(t, time.Since(start), 30*time.Second, "the stream never ends: only the timeout ends the load")
 	assert.Contains(t, err.Error(), "engine_timeout")
 }

@@ -71,6 +71,21 @@ func (w *world) meta(ref, window string) string {
 		w.app, window, ref, w.t.TempDir())
 }
 
+// crashMeta is meta for ref, an image that exits. Its health window is far
+// longer than the image lives, so the exit lands inside the window however
+// slow the machine, and the install ends at the exit, not at the window's
+// end. With restart false the container has no restart policy, so its exit
+// stays and its code shows on every inspect; a restarted container shows
+// code 0 again, and whether a check saw the code would hang on the
+// engine's restart delay against the module's poll.
+func (w *world) crashMeta(ref string, restart bool) string {
+	m := w.meta(ref, "5m")
+	if !restart {
+		m = strings.Replace(m, "--restart unless-stopped ", "", 1)
+	}
+	return m
+}
+
 func (w *world) snapshot() []fixture.Snap {
 	return w.d.Snapshot(map[string]string{module.LabelApp: w.app})
 }
@@ -136,15 +151,19 @@ func TestRollbackRestoresV1Exactly(t *testing.T) {
 func TestExitingImageFailsAndRollsBack(t *testing.T) {
 	w := newWorld(t)
 	v1 := w.version("v1")
-	bad := w.version("v2-exits", "-exit-after", "1s", "-code", "3")
+	bad := w.version("v2-exits", "-exit-after", "300ms", "-code", "3")
 	require.NoError(t, w.d.Install("app-v1", w.meta(v1, "500ms"), true), w.d.Log.String())
 	before := w.snapshot()
 
-	err := w.d.Install("app-v2", w.meta(bad, "3s"), true)
-	require.ErrorIs(t, err, module.ErrUnhealthy)
-	assert.Contains(t, err.Error(), "exited with code 3")
-	assert.Equal(t, before, w.snapshot())
-	assert.False(t, w.has(bad))
+	// Without a restart policy the exit stays, with its code; with one,
+	// the engine restarts the container, and that is what the module sees.
+	for restart, want := range map[bool]string{false: "exited with code 3", true: "restarted"} {
+		err := w.d.Install("app-v2", w.crashMeta(bad, restart), true)
+		require.ErrorIs(t, err, module.ErrUnhealthy, "restart policy %t", restart)
+		assert.Contains(t, err.Error(), want, "restart policy %t", restart)
+		assert.Equal(t, before, w.snapshot())
+		assert.False(t, w.has(bad))
+	}
 	w.checkUnrelated()
 }
 

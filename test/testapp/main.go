@@ -2,8 +2,13 @@
 // able to act out what an update must cope with. It runs in images built
 // FROM scratch, so it needs no shell.
 //
-//	testapp [-exit-after D] [-code N] [-healthy-after D] [-listen ADDR] [-term-delay D] [-lock FILE [-lock-for D]] [-need FILE]
+//	testapp [-exit-after D] [-code N] [-healthy-after D | -healthy-when FILE] [-listen ADDR] [-term-delay D]
+//	        [-lock FILE [-lock-for D | -lock-until FILE]] [-need FILE]
 //	testapp check        (the HEALTHCHECK: exit 0 once healthy)
+//
+// The -when and -until forms wait for a file the test creates (in a bind
+// mount), so that a test decides the moment by an event, not a race of
+// timers.
 package main
 
 import (
@@ -32,11 +37,13 @@ func main() {
 	exitAfter := flag.Duration("exit-after", 0, "exit after this long (0: run until stopped)")
 	code := flag.Int("code", 1, "exit code for -exit-after")
 	healthyAfter := flag.Duration("healthy-after", 0, "become healthy after this long")
+	healthyWhen := flag.String("healthy-when", "", "become healthy once this file exists")
 	listen := flag.String("listen", "", "answer every TCP connection on this address with the version")
 	touch := flag.String("touch", "", "write the version to this file at start (to show a volume's data survives)")
 	termDelay := flag.Duration("term-delay", 0, "on SIGTERM, take this long to exit (a slow stop, for kills during one)")
 	lock := flag.String("lock", "", "hold an exclusive flock on this file (an app's update lock)")
 	lockFor := flag.Duration("lock-for", 0, "release -lock after this long (0: hold it until exit)")
+	lockUntil := flag.String("lock-until", "", "release -lock once this file exists")
 	need := flag.String("need", "", "exit with code 6 at start unless this file can be read (a mounted config), printing it otherwise")
 	flag.Parse()
 
@@ -67,15 +74,23 @@ func main() {
 		}
 		held = f
 		fmt.Println("holding the lock")
-		if *lockFor > 0 {
-			time.AfterFunc(*lockFor, func() {
-				held.Close()
-				fmt.Println("released the lock")
-			})
+		release := func() {
+			held.Close()
+			fmt.Println("released the lock")
+		}
+		switch {
+		case *lockUntil != "":
+			go func() { waitFor(*lockUntil); release() }()
+		case *lockFor > 0:
+			time.AfterFunc(*lockFor, release)
 		}
 	}
 	go func() {
-		time.Sleep(*healthyAfter)
+		if *healthyWhen != "" {
+			waitFor(*healthyWhen)
+		} else {
+			time.Sleep(*healthyAfter)
+		}
 		os.WriteFile(healthyFile, []byte("ok"), 0o644)
 	}()
 	if *listen != "" {
@@ -108,5 +123,15 @@ func main() {
 	case <-timeout:
 		fmt.Printf("exiting with code %d\n", *code)
 		os.Exit(*code)
+	}
+}
+
+// waitFor returns once file exists.
+func waitFor(file string) {
+	for {
+		if _, err := os.Stat(file); err == nil {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

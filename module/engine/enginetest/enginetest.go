@@ -140,7 +140,7 @@ func Run(t *testing.T, env Env) {
 			require.Eventually(t, func() bool {
 				lines, err = e.ContainerLogs(ctx, c, 20)
 				return err == nil && len(lines) > 0
-			}, 10*time.Second, 50*time.Millisecond, "no log from %s: %v", c, err)
+			}, time.Minute, 50*time.Millisecond, "no log from %s: %v", c, err)
 			require.Len(t, lines, 1, "%q", lines)
 			assert.True(t, strings.HasSuffix(lines[0], " started"), "%q", lines[0])
 		}
@@ -151,7 +151,7 @@ func Run(t *testing.T, env Env) {
 		require.Eventually(t, func() bool {
 			lines, err = e.ContainerLogs(ctx, ttyID, 20)
 			return err == nil && len(lines) > 1 && strings.HasSuffix(lines[len(lines)-1], " started")
-		}, 10*time.Second, 50*time.Millisecond, "%q %v", lines, err)
+		}, time.Minute, 50*time.Millisecond, "%q %v", lines, err)
 		for _, l := range lines {
 			assert.NotContains(t, l, "\r")
 		}
