@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/mender-docker/mender-docker/module/spec"
+	"github.com/mender-docker/mender-docker/module/strictjson"
 )
 
 // appOf reads only the app of meta-data, so that states after Download
@@ -17,16 +18,22 @@ func (u *Updater) appOf(data []byte) (string, error) {
 	if len(data) > spec.MaxMetaDataBytes {
 		return "", fmt.Errorf("%w: too large: larger than %d bytes", spec.ErrInvalid, spec.MaxMetaDataBytes)
 	}
-	var v struct {
-		App *string `json:"app"`
+	// Only the key "app" exactly, and only once, as Decode reads it.
+	if err := strictjson.Check(data, nil); err != nil {
+		return "", fmt.Errorf("%w: %v", spec.ErrInvalid, err)
 	}
+	var v map[string]json.RawMessage
 	if err := json.Unmarshal(data, &v); err != nil {
 		return "", fmt.Errorf("%w: not valid JSON", spec.ErrInvalid)
 	}
 	app := spec.DefaultApp
+	raw, named := v["app"]
+	named = named && string(raw) != "null"
 	switch {
-	case v.App != nil:
-		app = *v.App
+	case named:
+		if err := json.Unmarshal(raw, &app); err != nil {
+			return "", fmt.Errorf("%w: app: want a string", spec.ErrInvalid)
+		}
 	case u.Config.DefaultApp != "":
 		app = u.Config.DefaultApp
 	}
