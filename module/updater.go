@@ -29,6 +29,9 @@ type Updater struct {
 	// ProgressInterval is how often long pulls and loads log progress;
 	// 5s when zero.
 	ProgressInterval time.Duration
+	// parsed is the meta-data this run has read: its parameters' values
+	// are hidden from the log and the error (see hide).
+	parsed []*spec.Meta
 }
 
 // New returns an Updater that logs to logw.
@@ -43,8 +46,25 @@ func (u *Updater) journal() journal.Store {
 func (u *Updater) logf(format string, a ...any) {
 	if u.Log != nil {
 		// One line per message, whatever the engine or a container said.
-		u.Log.Print(OneLine(fmt.Sprintf(format, a...)))
+		u.Log.Print(OneLine(u.hide(fmt.Sprintf(format, a...))))
 	}
+}
+
+// hide keeps the values of parameters that are not public out of text
+// bound for the log or an error: the engine and the policy quote the
+// values a configuration ended up with.
+func (u *Updater) hide(s string) string {
+	for _, m := range u.parsed {
+		s = m.Hide(s)
+	}
+	return s
+}
+
+func (u *Updater) hideError(err error) error {
+	for _, m := range u.parsed {
+		err = m.HideError(err)
+	}
+	return err
 }
 
 // Run carries out state for the deployment whose files are in filesDir,
@@ -77,7 +97,8 @@ func (u *Updater) Run(ctx context.Context, state, filesDir string, stdout io.Wri
 		// are no-ops by the protocol.
 		return nil
 	}
-	return u.locked(ctx, work)
+	u.parsed = nil
+	return u.hideError(u.locked(ctx, work))
 }
 
 // locked runs fn holding the state directory's lock, waiting up to the
@@ -94,9 +115,14 @@ func (u *Updater) locked(ctx context.Context, fn func(context.Context) error) er
 }
 
 // parse validates meta-data, with the device's default app and the values
-// lookup gives to ${NAME} placeholders.
-func (u *Updater) parse(data []byte, lookup func(string) (string, string, bool)) (*spec.Meta, error) {
-	return spec.ParseWith(data, spec.ParseOptions{DefaultApp: u.Config.DefaultApp, Lookup: lookup})
+// params gives to ${NAME} placeholders. From then on the run's log and
+// errors hide the values that are not public.
+func (u *Updater) parse(data []byte, params paramSource) (*spec.Meta, error) {
+	m, err := spec.ParseWith(data, spec.ParseOptions{DefaultApp: u.Config.DefaultApp, Lookup: params.lookup, Public: params.public})
+	if err == nil {
+		u.parsed = append(u.parsed, m)
+	}
+	return m, err
 }
 
 // readRaw reads FILES_DIR/header/meta-data.
@@ -124,17 +150,19 @@ func (u *Updater) readMeta(filesDir string) (*spec.Meta, []byte, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	lookup, err := u.deviceParams(app)
+	params, err := u.deviceParams(app)
 	if err != nil {
 		return nil, nil, err
 	}
-	m, err := u.parse(data, lookup)
+	m, err := u.parse(data, params)
 	if err != nil {
 		return nil, nil, err
 	}
 	if err := u.checkImages(m); err != nil {
 		return nil, nil, err
 	}
+	// The name and where its value came from; the value only when public
+	// (logf would hide it anyway).
 	for _, s := range m.Substitutions {
 		u.logf("app %s: parameter %s", m.App, s)
 	}

@@ -45,6 +45,9 @@ type Document struct {
 	Embedded map[string]Embedded `json:"embedded,omitempty"`
 	// Params are default values of ${NAME} placeholders.
 	Params map[string]string `json:"params,omitempty"`
+	// PublicParams name the params whose defaults may be shown in the
+	// device's logs and errors; every other value is hidden there.
+	PublicParams []string `json:"public_params,omitempty"`
 }
 
 // NetworkDoc is a network of the app.
