@@ -10,7 +10,9 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mender-docker/mender-docker/module/config"
@@ -29,9 +31,11 @@ type Updater struct {
 	// ProgressInterval is how often long pulls and loads log progress;
 	// 5s when zero.
 	ProgressInterval time.Duration
-	// parsed is the meta-data this run has read: its parameters' values
-	// are hidden from the log and the error (see hide).
-	parsed []*spec.Meta
+	// parsed is the meta-data this run has read (or the journal's values
+	// of it): its parameters' values are hidden from the log and the
+	// error (see hide). Status reads journals while a state may run.
+	parsedMu sync.Mutex
+	parsed   []*spec.Meta
 }
 
 // New returns an Updater that logs to logw.
@@ -54,6 +58,8 @@ func (u *Updater) logf(format string, a ...any) {
 // bound for the log or an error: the engine and the policy quote the
 // values a configuration ended up with.
 func (u *Updater) hide(s string) string {
+	u.parsedMu.Lock()
+	defer u.parsedMu.Unlock()
 	for _, m := range u.parsed {
 		s = m.Hide(s)
 	}
@@ -61,10 +67,18 @@ func (u *Updater) hide(s string) string {
 }
 
 func (u *Updater) hideError(err error) error {
+	u.parsedMu.Lock()
+	defer u.parsedMu.Unlock()
 	for _, m := range u.parsed {
 		err = m.HideError(err)
 	}
 	return err
+}
+
+func (u *Updater) remember(m *spec.Meta) {
+	u.parsedMu.Lock()
+	u.parsed = append(u.parsed, m)
+	u.parsedMu.Unlock()
 }
 
 // Run carries out state for the deployment whose files are in filesDir,
@@ -97,8 +111,7 @@ func (u *Updater) Run(ctx context.Context, state, filesDir string, stdout io.Wri
 		// are no-ops by the protocol.
 		return nil
 	}
-	u.parsed = nil
-	return u.hideError(u.locked(ctx, work))
+	return u.locked(ctx, work)
 }
 
 // locked runs fn holding the state directory's lock, waiting up to the
@@ -111,7 +124,10 @@ func (u *Updater) locked(ctx context.Context, fn func(context.Context) error) er
 		return err
 	}
 	defer unlock()
-	return fn(ctx)
+	u.parsedMu.Lock()
+	u.parsed = nil
+	u.parsedMu.Unlock()
+	return u.hideError(fn(ctx))
 }
 
 // parse validates meta-data, with the device's default app and the values
@@ -120,7 +136,7 @@ func (u *Updater) locked(ctx context.Context, fn func(context.Context) error) er
 func (u *Updater) parse(data []byte, params paramSource) (*spec.Meta, error) {
 	m, err := spec.ParseWith(data, spec.ParseOptions{DefaultApp: u.Config.DefaultApp, Lookup: params.lookup, Public: params.public})
 	if err == nil {
-		u.parsed = append(u.parsed, m)
+		u.remember(m)
 	}
 	return m, err
 }
@@ -225,6 +241,13 @@ func (u *Updater) loadDeployment(app string) (*Deployment, error) {
 	if d.App != app {
 		return nil, fmt.Errorf("journal of app %s: %w: it names app %q", app, journal.ErrCorrupt, d.App)
 	}
+	// States that act on the journal alone (rollback, recover) hide its
+	// values too.
+	var subs []spec.Substitution
+	for name, v := range d.Params {
+		subs = append(subs, spec.Substitution{Name: name, Value: v, Public: slices.Contains(d.PublicParams, name)})
+	}
+	u.remember(&spec.Meta{Substitutions: subs})
 	// Files directories are named after it: nothing else may come from
 	// the journal into a path.
 	if d.Files != "" && !spec.ValidDigest(d.Files) {
