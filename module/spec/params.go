@@ -135,8 +135,8 @@ func (s *substituter) hideValues(err error, words []string) error {
 	for _, i := range order {
 		if v := values[i]; v != "" {
 			q := strconv.Quote(v)
-			msg = strings.ReplaceAll(msg, q[1:len(q)-1], fmt.Sprintf("\x00%d\x00", i))
-			msg = strings.ReplaceAll(msg, v, fmt.Sprintf("\x00%d\x00", i))
+			msg = strings.ReplaceAll(msg, q[1:len(q)-1], marker(i))
+			msg = strings.ReplaceAll(msg, v, marker(i))
 		}
 	}
 	msg = quotedRE.ReplaceAllStringFunc(msg, func(q string) string {
@@ -146,12 +146,19 @@ func (s *substituter) hideValues(err error, words []string) error {
 		return q
 	})
 	for i := range values {
-		msg = strings.ReplaceAll(msg, fmt.Sprintf("\x00%d\x00", i), "${"+names[i]+"}")
+		msg = strings.ReplaceAll(msg, marker(i), "${"+names[i]+"}")
 	}
 	if !strings.Contains(msg, hidden) {
 		msg += " (from " + hidden + ")"
 	}
 	return errors.New(msg)
+}
+
+// marker stands for the i-th value while values are replaced: NULs
+// around a private-use character, so that no value (digits, words) can
+// match inside one.
+func marker(i int) string {
+	return "\x00" + string(rune(0xF0000+i)) + "\x00"
 }
 
 func (s *substituter) list() []Substitution {
@@ -217,16 +224,15 @@ func (h hider) hide(msg string) string {
 	sort.SliceStable(rs, func(a, b int) bool { return len(rs[a].from) > len(rs[b].from) })
 	changed := false
 	for i, r := range rs {
-		marker := fmt.Sprintf("\x00%d\x00", i)
 		q := strconv.Quote(r.from)
 		for _, from := range []string{r.from, q[1 : len(q)-1]} {
-			next := replaceWord(msg, from, marker, r.anywhere)
+			next := replaceWord(msg, from, marker(i), r.anywhere)
 			changed = changed || next != msg
 			msg = next
 		}
 	}
 	for i, r := range rs {
-		msg = strings.ReplaceAll(msg, fmt.Sprintf("\x00%d\x00", i), r.to)
+		msg = strings.ReplaceAll(msg, marker(i), r.to)
 	}
 	if changed && !strings.Contains(msg, "value not shown") {
 		msg += " (parameter values not shown)"

@@ -27,10 +27,17 @@ func TestHideParamValues(t *testing.T) {
 		"port 1:80 and 10:80, 1": "port ${P}:80 and 10:80, ${P} (parameter values not shown)",
 		"env PW=hunter2-long; label prehunter2-longpost; xhunter2-longx": "env PW=${PW}; label pre${PW}post; x${PW}x (parameter values not shown)",
 		"site harbour": "site harbour",
+		// Several at once: what one put in is never taken for another.
+		"-p 1:80 --device /dev/s3cr3t-abc --network host, 1 and 0": "-p ${P}:80 --device ${DEV} --network ${NET}, ${P} and 0 (parameter values not shown)",
 	} {
 		assert.Equal(t, want, m.Hide(in), in)
 	}
 	assert.Equal(t, []string{"SITE"}, m.Public())
+
+	// A short value that is also in what another was replaced with.
+	m, err = spec.ParseWith([]byte(`{"params":{"LONG":"abcdefghij","Z":"0"},"containers":["`+img+`"],"run_args":"-e A=${LONG} -e B=${Z}"}`), spec.ParseOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, "A=${LONG} and ${Z} (parameter values not shown)", m.Hide("A=abcdefghij and 0"))
 
 	// Errors of the parse itself.
 	_, err = spec.ParseWith([]byte(`{"services":{"a":{"image":"`+img+`","run_args":"--name ${N}"},"b":{"image":"`+img+`","run_args":"--name ${N}"}}}`), opts)
