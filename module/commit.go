@@ -26,7 +26,7 @@ func (u *Updater) commit(ctx context.Context, app string) error {
 	if d.Phase != PhaseInstalled && d.Phase != PhaseCommitting {
 		return fmt.Errorf("app %s: cannot commit in phase %s", app, d.Phase)
 	}
-	m, err := u.parse(d.Meta, recorded(d.Params))
+	m, err := u.parse(d.Meta, recorded(d))
 	if err != nil {
 		return err
 	}

@@ -38,7 +38,7 @@ func (u *Updater) Download(ctx context.Context, filesDir string) error {
 	if err != nil {
 		return err
 	}
-	d := &Deployment{Phase: PhaseDownloading, App: m.App, Artifact: readArtifactName(filesDir), Meta: raw, Params: m.Values(), Started: time.Now().UTC()}
+	d := &Deployment{Phase: PhaseDownloading, App: m.App, Artifact: readArtifactName(filesDir), Meta: raw, Params: m.Values(), PublicParams: m.Public(), Started: time.Now().UTC()}
 	if m.Files != nil {
 		d.Files = m.Files.Digest
 	}

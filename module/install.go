@@ -25,7 +25,7 @@ func (u *Updater) Install(ctx context.Context, filesDir string) error {
 	if d == nil || d.Phase == PhaseDownloading {
 		return fmt.Errorf("app %s: %w: Download did not finish", app, ErrNoDeployment)
 	}
-	m, err := u.parse(d.Meta, recorded(d.Params))
+	m, err := u.parse(d.Meta, recorded(d))
 	if err != nil {
 		return err
 	}

@@ -1,13 +1,16 @@
 package module
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/mender-docker/mender-docker/module/spec"
+	"github.com/mender-docker/mender-docker/module/strictjson"
 )
 
 // appOf reads only the app of meta-data, so that states after Download
@@ -17,16 +20,22 @@ func (u *Updater) appOf(data []byte) (string, error) {
 	if len(data) > spec.MaxMetaDataBytes {
 		return "", fmt.Errorf("%w: too large: larger than %d bytes", spec.ErrInvalid, spec.MaxMetaDataBytes)
 	}
-	var v struct {
-		App *string `json:"app"`
+	// Only the key "app" exactly, and only once, as Decode reads it.
+	if err := strictjson.Check(data, nil); err != nil {
+		return "", fmt.Errorf("%w: %v", spec.ErrInvalid, err)
 	}
+	var v map[string]json.RawMessage
 	if err := json.Unmarshal(data, &v); err != nil {
 		return "", fmt.Errorf("%w: not valid JSON", spec.ErrInvalid)
 	}
 	app := spec.DefaultApp
+	raw, named := v["app"]
+	named = named && string(raw) != "null"
 	switch {
-	case v.App != nil:
-		app = *v.App
+	case named:
+		if err := json.Unmarshal(raw, &app); err != nil {
+			return "", fmt.Errorf("%w: app: want a string", spec.ErrInvalid)
+		}
 	case u.Config.DefaultApp != "":
 		app = u.Config.DefaultApp
 	}
@@ -36,18 +45,27 @@ func (u *Updater) appOf(data []byte) (string, error) {
 	return app, nil
 }
 
+// paramSource gives ${NAME} placeholders their values, and says which
+// of them may be shown in logs and errors.
+type paramSource struct {
+	lookup func(string) (string, string, bool)
+	public func(string) bool
+}
+
 // deviceParams reads the device's values for an app's ${NAME}
 // placeholders, in order of precedence: the app's parameters file, then
 // Mender Configure's device configuration.
-func (u *Updater) deviceParams(app string) (func(string) (string, string, bool), error) {
+func (u *Updater) deviceParams(app string) (paramSource, error) {
 	if !spec.ValidApp(app) {
 		// The file name is built from it: never one outside params_dir.
-		return nil, fmt.Errorf("%w: app: %q is not a valid app name", spec.ErrInvalid, app)
+		return paramSource{}, fmt.Errorf("%w: app: %q is not a valid app name", spec.ErrInvalid, app)
 	}
-	var sources []struct {
+	type source struct {
 		file   string
 		values map[string]string
+		public map[string]bool
 	}
+	var sources []source
 	var files []string
 	if u.Config.ParamsDir != "" {
 		files = append(files, filepath.Join(u.Config.ParamsDir, app+".json"))
@@ -56,56 +74,85 @@ func (u *Updater) deviceParams(app string) (func(string) (string, string, bool),
 		files = append(files, u.Config.MenderConfigureFile)
 	}
 	for _, file := range files {
-		values, err := readParams(file)
+		values, public, err := readParams(file)
 		if err != nil {
-			return nil, err
+			return paramSource{}, err
 		}
-		sources = append(sources, struct {
-			file   string
-			values map[string]string
-		}{file, values})
+		sources = append(sources, source{file, values, public})
 	}
-	return func(name string) (string, string, bool) {
+	find := func(name string) (source, bool) {
 		for _, s := range sources {
-			if v, ok := s.values[name]; ok {
-				return v, s.file, true
+			if _, ok := s.values[name]; ok {
+				return s, true
 			}
 		}
-		return "", "", false
+		return source{}, false
+	}
+	return paramSource{
+		lookup: func(name string) (string, string, bool) {
+			s, ok := find(name)
+			return s.values[name], s.file, ok
+		},
+		public: func(name string) bool {
+			s, _ := find(name)
+			return s.public[name]
+		},
 	}, nil
 }
 
 // readParams reads a JSON object of names to values; a missing file has
-// none. Numbers and booleans count as their JSON text.
-func readParams(file string) (map[string]string, error) {
+// none. Numbers and booleans count as their JSON text. A value given as
+// {"value": V, "public": true} may be shown in logs and errors; every
+// other value is hidden there.
+func readParams(file string) (values map[string]string, public map[string]bool, err error) {
 	data, err := os.ReadFile(file)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
+		return nil, nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("parameters %s: %w", file, err)
+		return nil, nil, fmt.Errorf("parameters %s: %w", file, err)
 	}
 	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(data, &raw); err != nil {
-		return nil, fmt.Errorf("parameters %s: want a JSON object of names to values: %v", file, err)
+	if err := strictjson.Check(data, raw); err != nil {
+		return nil, nil, fmt.Errorf("parameters %s: %v", file, err)
 	}
-	out := map[string]string{}
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return nil, nil, fmt.Errorf("parameters %s: want a JSON object of names to values: %v", file, err)
+	}
+	values, public = map[string]string{}, map[string]bool{}
 	for k, v := range raw {
+		if bytes.HasPrefix(bytes.TrimSpace(v), []byte("{")) {
+			var e struct {
+				Value  json.RawMessage `json:"value"`
+				Public bool            `json:"public"`
+			}
+			if err := strictjson.CheckIn(k, v, &e); err != nil {
+				return nil, nil, fmt.Errorf("parameters %s: %v", file, err)
+			}
+			if err := json.Unmarshal(v, &e); err != nil || e.Value == nil {
+				return nil, nil, fmt.Errorf("parameters %s: %s: want a value, or {\"value\": ..., \"public\": true}", file, k)
+			}
+			v, public[k] = e.Value, e.Public
+		}
 		var s string
 		if json.Unmarshal(v, &s) == nil {
-			out[k] = s
+			values[k] = s
 		} else {
-			out[k] = string(v)
+			values[k] = string(v)
 		}
 	}
-	return out, nil
+	return values, public, nil
 }
 
-// recorded looks values up in what Download resolved, so that every later
-// state runs with the same values even if the device's files change.
-func recorded(values map[string]string) func(string) (string, string, bool) {
-	return func(name string) (string, string, bool) {
-		v, ok := values[name]
-		return v, "as resolved at Download", ok
+// recorded gives the values Download resolved, and which of them it found
+// public, so that every later state runs with the same values even if the
+// device's files change.
+func recorded(d *Deployment) paramSource {
+	return paramSource{
+		lookup: func(name string) (string, string, bool) {
+			v, ok := d.Params[name]
+			return v, "as resolved at Download", ok
+		},
+		public: func(name string) bool { return slices.Contains(d.PublicParams, name) },
 	}
 }

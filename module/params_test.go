@@ -20,7 +20,7 @@ func TestParams(t *testing.T) {
 
 	// The device's file wins over the artifact's default; Mender Configure
 	// comes between.
-	require.NoError(t, os.WriteFile(filepath.Join(d.u.Config.ParamsDir, "default.json"), []byte(`{"SITE":"Oslo harbour","PORT":9090}`), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(d.u.Config.ParamsDir, "default.json"), []byte(`{"SITE":{"value":"Oslo harbour","public":true},"PORT":9090}`), 0o644))
 	require.NoError(t, os.WriteFile(d.u.Config.MenderConfigureFile, []byte(`{"SITE":"from configure","DB_PASSWORD":"s3cret"}`), 0o644))
 	require.NoError(t, d.install("app-1", meta, true), d.Log.String())
 	cfg := d.eng.Config(d.snapshot()[0].ID)
@@ -31,7 +31,9 @@ func TestParams(t *testing.T) {
 	log := d.Log.String()
 	assert.Contains(t, log, "parameter SITE=Oslo harbour")
 	assert.Contains(t, log, "parameter DB_PASSWORD=*** (")
+	assert.Contains(t, log, "parameter PORT=*** (", "every value is hidden unless marked public")
 	assert.NotContains(t, log, "s3cret", "secrets never reach the log")
+	assert.NotContains(t, log, "9090")
 
 	// Changing the device's file after Download does not change what the
 	// later states do.
@@ -68,4 +70,29 @@ func TestMissingParamFailsCleanly(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "default.json")
 	assert.Equal(t, before, d.snapshot())
+}
+
+// Only whoever gives a value can make it public: the artifact for its own
+// defaults (public_params), the device for its values.
+func TestPublicParams(t *testing.T) {
+	d := newDevice(t)
+	v1 := d.image("web", "1", memengine.Behavior{})
+	meta := `{"params":{"SITE":"harbour","PORT":"8080","REGION":"north"},"public_params":["SITE","PORT","REGION"],
+	  "containers":["` + v1 + `"],"run_args":"-e SITE=${SITE} -e PORT=${PORT} -e REGION=${REGION} -e PW=${PW}"}`
+	require.NoError(t, os.WriteFile(filepath.Join(d.u.Config.ParamsDir, "default.json"), []byte(`{"PORT":"9191","PW":{"value":"pw-of-the-device"}}`), 0o644))
+	require.NoError(t, os.WriteFile(d.u.Config.MenderConfigureFile, []byte(`{"REGION":{"value":"south","public":true}}`), 0o644))
+	require.NoError(t, d.install("app-1", meta, true), d.Log.String())
+	log := d.Log.String()
+	assert.Contains(t, log, "parameter SITE=harbour (artifact default)")
+	assert.Contains(t, log, "parameter PORT=*** (", "the artifact cannot make the device's value public")
+	assert.Contains(t, log, "parameter REGION=south (")
+	assert.Contains(t, log, "parameter PW=*** (")
+	assert.NotContains(t, log, "9191")
+	assert.NotContains(t, log, "pw-of-the-device")
+
+	err := d.install("app-2", `{"params":{"A":"1"},"public_params":["B"],"containers":["`+v1+`"]}`, true)
+	assert.ErrorContains(t, err, `public_params[0]: "B" has no default in params`)
+	require.NoError(t, os.WriteFile(filepath.Join(d.u.Config.ParamsDir, "default.json"), []byte(`{"PW":{"value":"x","Public":true}}`), 0o644))
+	err = d.install("app-2", meta, true)
+	assert.ErrorContains(t, err, `PW: unknown field "Public"`)
 }

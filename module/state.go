@@ -35,6 +35,8 @@ type Deployment struct {
 	// Params are the values Download gave the placeholders: later states
 	// use these, whatever the device's files say by then.
 	Params map[string]string `json:"params,omitempty"`
+	// PublicParams name the Params that may be shown in logs and errors.
+	PublicParams []string `json:"public_params,omitempty"`
 	// Pulled are images that were absent before Download: removed again if
 	// the update does not stick.
 	Pulled []string `json:"pulled,omitempty"`

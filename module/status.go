@@ -7,9 +7,11 @@ import (
 	"io"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/mender-docker/mender-docker/module/engine"
 	"github.com/mender-docker/mender-docker/module/spec"
@@ -285,9 +287,9 @@ func (a AppStatus) Health() string {
 func (s Status) WriteText(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	if s.Engine.Error != "" {
-		fmt.Fprintf(tw, "engine: %s\n", s.Engine.Error)
+		fmt.Fprintf(tw, "engine: %s\n", printable(s.Engine.Error))
 	} else {
-		fmt.Fprintf(tw, "engine: docker %s\n", s.Engine.Version)
+		fmt.Fprintf(tw, "engine: docker %s\n", printable(s.Engine.Version))
 	}
 	if len(s.Apps) == 0 {
 		fmt.Fprintln(tw, "no apps")
@@ -297,16 +299,16 @@ func (s Status) WriteText(w io.Writer) error {
 		if art == "" {
 			art = "-"
 		}
-		fmt.Fprintf(tw, "\napp %s: %s, artifact %s, %s", a.App, a.Health(), art, a.Phase)
+		fmt.Fprintf(tw, "\napp %s: %s, artifact %s, %s", printable(a.App), a.Health(), printable(art), printable(a.Phase))
 		if a.Deploying != "" {
-			fmt.Fprintf(tw, " (%s)", a.Deploying)
+			fmt.Fprintf(tw, " (%s)", printable(a.Deploying))
 		}
 		fmt.Fprintln(tw)
 		for _, p := range a.Problems {
-			fmt.Fprintf(tw, "  problem: %s\n", p)
+			fmt.Fprintf(tw, "  problem: %s\n", printable(p))
 		}
 		if a.LastFailure != "" {
-			fmt.Fprintf(tw, "  last failed deployment: %s\n", a.LastFailure)
+			fmt.Fprintf(tw, "  last failed deployment: %s\n", printable(a.LastFailure))
 		}
 		if len(a.Containers) > 0 {
 			fmt.Fprintln(tw, "  CONTAINER\tSERVICE\tSTATE\tHEALTH\tRESTARTS\tSTARTED\tIMAGE")
@@ -326,7 +328,7 @@ func (s Status) WriteText(w io.Writer) error {
 			if !c.Current {
 				name += " (previous)"
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%d\t%s\t%s\n", name, c.Service, state, health, c.RestartCount, started, c.Image)
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%d\t%s\t%s\n", printable(name), printable(c.Service), printable(state), printable(health), c.RestartCount, started, printable(c.Image))
 		}
 	}
 	return tw.Flush()
@@ -338,7 +340,7 @@ func (s Status) WriteInventory(w io.Writer) error {
 	var b strings.Builder
 	line := func(k, v string) {
 		// A value never breaks a line: the client reads one per line.
-		b.WriteString(k + "=" + OneLine(v) + "\n")
+		b.WriteString(printable(k) + "=" + printable(v) + "\n")
 	}
 	if s.Engine.Version != "" {
 		line("docker_engine_version", s.Engine.Version)
@@ -369,4 +371,31 @@ func (s Status) WriteInventory(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// printable escapes, as Go writes them in a quoted string, what would let
+// a field of status output pass for more than one field: control
+// characters (a newline starts a fake line, ANSI escapes rewrite the
+// terminal, a tab a column), other unprintable ones such as bidirectional
+// overrides, and bytes that are not UTF-8. A backslash is doubled, so that
+// an escape cannot be written as text. Meta-data, artifact names and
+// engine answers all reach the output through it.
+func printable(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case r == '\\':
+			b.WriteString(`\\`)
+		case !strconv.IsPrint(r):
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		default:
+			b.WriteRune(r)
+		}
+		i += n
+	}
+	return b.String()
 }

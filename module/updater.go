@@ -10,7 +10,9 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mender-docker/mender-docker/module/config"
@@ -29,6 +31,11 @@ type Updater struct {
 	// ProgressInterval is how often long pulls and loads log progress;
 	// 5s when zero.
 	ProgressInterval time.Duration
+	// parsed is the meta-data this run has read (or the journal's values
+	// of it): its parameters' values are hidden from the log and the
+	// error (see hide). Status reads journals while a state may run.
+	parsedMu sync.Mutex
+	parsed   []*spec.Meta
 }
 
 // New returns an Updater that logs to logw.
@@ -43,8 +50,35 @@ func (u *Updater) journal() journal.Store {
 func (u *Updater) logf(format string, a ...any) {
 	if u.Log != nil {
 		// One line per message, whatever the engine or a container said.
-		u.Log.Print(OneLine(fmt.Sprintf(format, a...)))
+		u.Log.Print(OneLine(u.hide(fmt.Sprintf(format, a...))))
 	}
+}
+
+// hide keeps the values of parameters that are not public out of text
+// bound for the log or an error: the engine and the policy quote the
+// values a configuration ended up with.
+func (u *Updater) hide(s string) string {
+	u.parsedMu.Lock()
+	defer u.parsedMu.Unlock()
+	for _, m := range u.parsed {
+		s = m.Hide(s)
+	}
+	return s
+}
+
+func (u *Updater) hideError(err error) error {
+	u.parsedMu.Lock()
+	defer u.parsedMu.Unlock()
+	for _, m := range u.parsed {
+		err = m.HideError(err)
+	}
+	return err
+}
+
+func (u *Updater) remember(m *spec.Meta) {
+	u.parsedMu.Lock()
+	u.parsed = append(u.parsed, m)
+	u.parsedMu.Unlock()
 }
 
 // Run carries out state for the deployment whose files are in filesDir,
@@ -90,13 +124,21 @@ func (u *Updater) locked(ctx context.Context, fn func(context.Context) error) er
 		return err
 	}
 	defer unlock()
-	return fn(ctx)
+	u.parsedMu.Lock()
+	u.parsed = nil
+	u.parsedMu.Unlock()
+	return u.hideError(fn(ctx))
 }
 
 // parse validates meta-data, with the device's default app and the values
-// lookup gives to ${NAME} placeholders.
-func (u *Updater) parse(data []byte, lookup func(string) (string, string, bool)) (*spec.Meta, error) {
-	return spec.ParseWith(data, spec.ParseOptions{DefaultApp: u.Config.DefaultApp, Lookup: lookup})
+// params gives to ${NAME} placeholders. From then on the run's log and
+// errors hide the values that are not public.
+func (u *Updater) parse(data []byte, params paramSource) (*spec.Meta, error) {
+	m, err := spec.ParseWith(data, spec.ParseOptions{DefaultApp: u.Config.DefaultApp, Lookup: params.lookup, Public: params.public})
+	if err == nil {
+		u.remember(m)
+	}
+	return m, err
 }
 
 // readRaw reads FILES_DIR/header/meta-data.
@@ -124,17 +166,19 @@ func (u *Updater) readMeta(filesDir string) (*spec.Meta, []byte, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	lookup, err := u.deviceParams(app)
+	params, err := u.deviceParams(app)
 	if err != nil {
 		return nil, nil, err
 	}
-	m, err := u.parse(data, lookup)
+	m, err := u.parse(data, params)
 	if err != nil {
 		return nil, nil, err
 	}
 	if err := u.checkImages(m); err != nil {
 		return nil, nil, err
 	}
+	// The name and where its value came from; the value only when public
+	// (logf would hide it anyway).
 	for _, s := range m.Substitutions {
 		u.logf("app %s: parameter %s", m.App, s)
 	}
@@ -197,6 +241,13 @@ func (u *Updater) loadDeployment(app string) (*Deployment, error) {
 	if d.App != app {
 		return nil, fmt.Errorf("journal of app %s: %w: it names app %q", app, journal.ErrCorrupt, d.App)
 	}
+	// States that act on the journal alone (rollback, recover) hide its
+	// values too.
+	var subs []spec.Substitution
+	for name, v := range d.Params {
+		subs = append(subs, spec.Substitution{Name: name, Value: v, Public: slices.Contains(d.PublicParams, name)})
+	}
+	u.remember(&spec.Meta{Substitutions: subs})
 	// Files directories are named after it: nothing else may come from
 	// the journal into a path.
 	if d.Files != "" && !spec.ValidDigest(d.Files) {

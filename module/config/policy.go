@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,8 +15,8 @@ import (
 )
 
 // Policy says which run arguments the device accepts. The zero value
-// allows everything, as the shell module did; a hardened device sets what
-// it refuses.
+// allows everything, as the shell module did, but logging that leaves the
+// device (see AllowedLogDrivers); a hardened device sets what it refuses.
 type Policy struct {
 	DenyPrivileged bool `json:"deny_privileged"`
 	// DenyHostNamespaces refuses the host's network, pid, ipc, uts and
@@ -25,8 +26,9 @@ type Policy struct {
 	// ipc namespace (--pid/--ipc container:NAME; for Compose also
 	// service:NAME and network_mode container:/service:).
 	DenyContainerNamespaces bool `json:"deny_container_namespaces"`
-	// DenyUnconfined refuses turning confinement off: seccomp=unconfined,
-	// apparmor=unconfined, systempaths=unconfined, label=disable.
+	// DenyUnconfined keeps the engine's default confinement: it refuses
+	// every seccomp= (unconfined or an inline profile), apparmor= other
+	// than docker-default, every label= and systempaths=unconfined.
 	DenyUnconfined bool `json:"deny_unconfined"`
 	// AllowedSecurityOpts, when set, are the only --security-opt values
 	// accepted (as key=value; no-new-privileges means =true).
@@ -43,7 +45,27 @@ type Policy struct {
 	// AllowedRegistries, when set, are the only registries (host[:port])
 	// images may name; an image without one is Docker Hub's, docker.io.
 	AllowedRegistries []string `json:"allowed_registries"`
+	// AllowedLogDrivers are the --log-driver values accepted; when absent,
+	// DefaultLogDrivers, which keep the logs on the device (a syslog,
+	// gelf, fluentd … driver would have the engine send a container's
+	// output to the network, whatever --network says). Without
+	// --log-driver the engine's own default applies, which is the
+	// operator's choice and always accepted.
+	AllowedLogDrivers []string `json:"allowed_log_drivers"`
+	// AllowedLogOpts are the --log-opt keys accepted; when absent,
+	// DefaultLogOpts, which name no destination: an address, URL or
+	// certificate file (syslog-address, fluentd-address, splunk-url,
+	// syslog-tls-cert …) would also apply to the engine's own default
+	// driver.
+	AllowedLogOpts []string `json:"allowed_log_opts"`
 }
+
+// The logging that Policy accepts by default: the drivers that keep logs
+// on the device, and their options that name no destination.
+var (
+	DefaultLogDrivers = []string{"json-file", "local", "journald", "none"}
+	DefaultLogOpts    = []string{"max-size", "max-file", "compress", "labels", "labels-regex", "env", "env-regex", "tag", "mode", "max-buffer-size"}
+)
 
 // validate checks the policy's own values and writes its security options
 // in the parser's spelling.
@@ -63,6 +85,20 @@ func (p *Policy) validate() error {
 	for _, r := range p.AllowedRegistries {
 		if r == "" || strings.ContainsAny(r, "/ ") {
 			return fmt.Errorf("policy.allowed_registries: %q is not a registry host[:port]", r)
+		}
+	}
+	return p.validateLogging()
+}
+
+func (p *Policy) validateLogging() error {
+	for _, d := range p.AllowedLogDrivers {
+		if d == "" || strings.ContainsAny(d, " \t=") {
+			return fmt.Errorf("policy.allowed_log_drivers: %q is not a log driver name", d)
+		}
+	}
+	for _, k := range p.AllowedLogOpts {
+		if k == "" || strings.ContainsAny(k, " \t=") {
+			return fmt.Errorf("policy.allowed_log_opts: %q is not a log option key (without =value)", k)
 		}
 	}
 	return nil
@@ -103,6 +139,9 @@ func (p Policy) Check(service string, c engine.ContainerConfig) error {
 			return refuse("--security-opt "+o, err.Error())
 		}
 	}
+	if flag, why := p.checkLogging(c); flag != "" {
+		return refuse(flag, why)
+	}
 	if p.BindMountPaths == nil {
 		return nil
 	}
@@ -137,14 +176,51 @@ func (p Policy) CheckSecurityOpt(o string) error {
 	return nil
 }
 
-// Unconfined tells whether a security option (key=value) turns a
-// confinement off.
+// Unconfined tells whether a security option (key=value) can loosen the
+// engine's default confinement, which deny_unconfined keeps: any seccomp
+// profile (an inline one can allow every syscall, and the engine has no
+// other way to name its default), any AppArmor profile but the engine's
+// own docker-default (a named one may be any profile loaded on the host,
+// complain-mode or unconfined ones too), any SELinux label option (a type
+// such as spc_t, a user, role or level can each widen what the container
+// may touch, and disable turns labelling off), and systempaths=unconfined.
+// Only no-new-privileges, which can only tighten, remains.
 func Unconfined(o string) bool {
-	switch o {
-	case "seccomp=unconfined", "apparmor=unconfined", "systempaths=unconfined", "label=disable":
+	key, val, _ := strings.Cut(o, "=")
+	switch key {
+	case "seccomp", "label", "systempaths":
 		return true
+	case "apparmor":
+		return val != "docker-default"
 	}
 	return false
+}
+
+// checkLogging returns the first logging flag of c that the policy
+// refuses, and why; "" when none.
+func (p Policy) checkLogging(c engine.ContainerConfig) (flag, why string) {
+	drivers, opts := p.AllowedLogDrivers, p.AllowedLogOpts
+	if drivers == nil {
+		drivers = DefaultLogDrivers
+	}
+	if opts == nil {
+		opts = DefaultLogOpts
+	}
+	list := func(key string, l []string) string {
+		if len(l) == 0 {
+			return key + " is empty"
+		}
+		return key + ": " + strings.Join(l, ", ")
+	}
+	if c.LogDriver != "" && !slices.Contains(drivers, c.LogDriver) {
+		return "--log-driver " + c.LogDriver, list("allowed_log_drivers", drivers)
+	}
+	for _, k := range slices.Sorted(maps.Keys(c.LogOpts)) {
+		if !slices.Contains(opts, k) {
+			return "--log-opt " + k + "=" + c.LogOpts[k], list("allowed_log_opts", opts)
+		}
+	}
+	return "", ""
 }
 
 // CheckBindSource says why the policy refuses binding the host path src,

@@ -28,8 +28,21 @@ func TestPolicyNamespacesAndConfinement(t *testing.T) {
 		{engine.ContainerConfig{SecurityOpt: []string{"apparmor=unconfined"}}, "--security-opt apparmor=unconfined is refused"},
 		{engine.ContainerConfig{SecurityOpt: []string{"systempaths=unconfined"}}, "--security-opt systempaths=unconfined is refused"},
 		{engine.ContainerConfig{SecurityOpt: []string{"label=disable"}}, "--security-opt label=disable is refused"},
+		// Anything but the engine's default profiles and labels: a profile
+		// can widen confinement as much as turning it off.
+		{engine.ContainerConfig{SecurityOpt: []string{`seccomp={"defaultAction":"SCMP_ACT_ALLOW"}`}}, `--security-opt seccomp={"defaultAction":"SCMP_ACT_ALLOW"} is refused by the device policy (deny_unconfined)`},
+		{engine.ContainerConfig{SecurityOpt: []string{`seccomp={"defaultAction":"SCMP_ACT_ERRNO"}`}}, `--security-opt seccomp={"defaultAction":"SCMP_ACT_ERRNO"} is refused by the device policy (deny_unconfined)`},
+		{engine.ContainerConfig{SecurityOpt: []string{"apparmor=my-profile"}}, "--security-opt apparmor=my-profile is refused by the device policy (deny_unconfined)"},
+		{engine.ContainerConfig{SecurityOpt: []string{"apparmor=Docker-default"}}, "--security-opt apparmor=Docker-default is refused by the device policy (deny_unconfined)"},
+		{engine.ContainerConfig{SecurityOpt: []string{"label=type:spc_t"}}, "--security-opt label=type:spc_t is refused by the device policy (deny_unconfined)"},
+		{engine.ContainerConfig{SecurityOpt: []string{"label=type:unconfined_t"}}, "--security-opt label=type:unconfined_t is refused by the device policy (deny_unconfined)"},
+		{engine.ContainerConfig{SecurityOpt: []string{"label=user:unconfined_u"}}, "--security-opt label=user:unconfined_u is refused by the device policy (deny_unconfined)"},
+		{engine.ContainerConfig{SecurityOpt: []string{"label=role:unconfined_r"}}, "--security-opt label=role:unconfined_r is refused by the device policy (deny_unconfined)"},
+		{engine.ContainerConfig{SecurityOpt: []string{"label=level:s0-s0:c0.c1023"}}, "--security-opt label=level:s0-s0:c0.c1023 is refused by the device policy (deny_unconfined)"},
+		{engine.ContainerConfig{SecurityOpt: []string{"label=filetype:container_file_t"}}, "--security-opt label=filetype:container_file_t is refused by the device policy (deny_unconfined)"},
+		{engine.ContainerConfig{SecurityOpt: []string{"label=nested"}}, "--security-opt label=nested is refused by the device policy (deny_unconfined)"},
 		{engine.ContainerConfig{DeviceCgroupRules: []string{"c *:* rwm"}}, "--device-cgroup-rule c *:* rwm is refused by the device policy (deny_device_cgroup_rules)"},
-		{engine.ContainerConfig{IpcMode: "shareable", PidMode: "", SecurityOpt: []string{"apparmor=docker-default", "no-new-privileges=true"}}, ""},
+		{engine.ContainerConfig{IpcMode: "shareable", PidMode: "", SecurityOpt: []string{"apparmor=docker-default", "no-new-privileges=true", "no-new-privileges=false"}}, ""},
 	} {
 		err := hardened.Check("web", tc.c)
 		if tc.want == "" {
@@ -141,5 +154,71 @@ func TestLoadPolicy(t *testing.T) {
 		_, err := config.Load(p)
 		require.Error(t, err, in)
 		assert.Contains(t, err.Error(), want, in)
+	}
+}
+
+// Logging stays on the device by default: a log driver or option that
+// names a destination would have the engine send a container's output to
+// the network (or read a host file as a certificate), whatever --network
+// says.
+func TestPolicyLogging(t *testing.T) {
+	c := func(driver string, opts ...string) engine.ContainerConfig {
+		cc := engine.ContainerConfig{LogDriver: driver}
+		for i := 0; i+1 < len(opts); i += 2 {
+			if cc.LogOpts == nil {
+				cc.LogOpts = map[string]string{}
+			}
+			cc.LogOpts[opts[i]] = opts[i+1]
+		}
+		return cc
+	}
+	var def config.Policy
+	for _, ok := range []engine.ContainerConfig{
+		c(""), c("json-file", "max-size", "10m", "max-file", "3"), c("local", "compress", "true"), c("journald", "tag", "{{.Name}}"), c("none"),
+		c("", "max-size", "1m"),
+	} {
+		assert.NoError(t, def.Check("web", ok), "%+v", ok)
+	}
+	for _, tc := range []struct {
+		c    engine.ContainerConfig
+		want string
+	}{
+		{c("syslog", "syslog-address", "tcp://127.0.0.1:514"), "--log-driver syslog is refused by the device policy (allowed_log_drivers: json-file, local, journald, none)"},
+		{c("gelf"), "--log-driver gelf is refused"},
+		{c("fluentd"), "--log-driver fluentd is refused"},
+		{c("vendor/plugin:latest"), "--log-driver vendor/plugin:latest is refused"},
+		// The engine's default driver may be one that sends: its address
+		// is the operator's, not an artifact's.
+		{c("", "syslog-address", "udp://127.0.0.1:514"), "--log-opt syslog-address=udp://127.0.0.1:514 is refused by the device policy (allowed_log_opts: max-size,"},
+		{c("", "fluentd-address", "127.0.0.1:24224"), "--log-opt fluentd-address=127.0.0.1:24224 is refused"},
+		{c("json-file", "max-size", "1m", "syslog-tls-key", "/etc/shadow"), "--log-opt syslog-tls-key=/etc/shadow is refused"},
+	} {
+		err := def.Check("web", tc.c)
+		require.Error(t, err, tc.want)
+		assert.Contains(t, err.Error(), "service web: "+tc.want)
+	}
+	wide := config.Policy{AllowedLogDrivers: []string{"json-file", "syslog"}, AllowedLogOpts: []string{"syslog-address", "syslog-facility"}}
+	assert.NoError(t, wide.Check("web", c("syslog", "syslog-address", "unix:///dev/log", "syslog-facility", "daemon")))
+	assert.ErrorContains(t, wide.Check("web", c("syslog", "max-size", "1m")), "--log-opt max-size=1m is refused by the device policy (allowed_log_opts: syslog-address, syslog-facility)")
+	none := config.Policy{AllowedLogDrivers: []string{}, AllowedLogOpts: []string{}}
+	assert.NoError(t, none.Check("web", c("")), "no flags: the engine's default")
+	assert.ErrorContains(t, none.Check("web", c("json-file")), "(allowed_log_drivers is empty)")
+	assert.ErrorContains(t, none.Check("web", c("", "max-size", "1m")), "(allowed_log_opts is empty)")
+}
+
+func TestLoadPolicyLogging(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "c.conf")
+	require.NoError(t, os.WriteFile(p, []byte(`{"policy": {"allowed_log_drivers": ["json-file", "syslog"], "allowed_log_opts": ["max-size"]}}`), 0o644))
+	c, err := config.Load(p)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"json-file", "syslog"}, c.Policy.AllowedLogDrivers)
+	assert.Equal(t, []string{"max-size"}, c.Policy.AllowedLogOpts)
+	for in, want := range map[string]string{
+		`{"policy": {"allowed_log_drivers": [""]}}`:         `policy.allowed_log_drivers: "" is not a log driver name`,
+		`{"policy": {"allowed_log_opts": ["max-size=1m"]}}`: `policy.allowed_log_opts: "max-size=1m" is not a log option key`,
+	} {
+		require.NoError(t, os.WriteFile(p, []byte(in), 0o644))
+		_, err := config.Load(p)
+		assert.ErrorContains(t, err, want, in)
 	}
 }

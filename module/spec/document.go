@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/mender-docker/mender-docker/module/strictjson"
 )
 
 // Document is the meta-data as it travels in an artifact: the generator
@@ -43,6 +45,9 @@ type Document struct {
 	Embedded map[string]Embedded `json:"embedded,omitempty"`
 	// Params are default values of ${NAME} placeholders.
 	Params map[string]string `json:"params,omitempty"`
+	// PublicParams name the params whose defaults may be shown in the
+	// device's logs and errors; every other value is hidden there.
+	PublicParams []string `json:"public_params,omitempty"`
 }
 
 // NetworkDoc is a network of the app.
@@ -155,6 +160,9 @@ func (l *Services) UnmarshalJSON(data []byte) error {
 			Name string `json:"name"`
 			ServiceDoc
 		}
+		if err := strictjson.CheckIn("services", trimmed, &list); err != nil {
+			return invalid("%v", err)
+		}
 		if err := strictUnmarshal(trimmed, &list); err != nil {
 			return invalid("services: %v", err)
 		}
@@ -168,6 +176,9 @@ func (l *Services) UnmarshalJSON(data []byte) error {
 		return nil
 	}
 	var byName map[string]ServiceDoc
+	if err := strictjson.CheckIn("services", trimmed, &byName); err != nil {
+		return invalid("%v", err)
+	}
 	if err := strictUnmarshal(trimmed, &byName); err != nil {
 		return invalid("services: want an object of services by name: %v", err)
 	}
@@ -196,7 +207,12 @@ func (s ServiceDoc) errField() string {
 	return "services." + s.Name
 }
 
+// strictUnmarshal decodes data into v refusing unknown fields, keys that
+// match a field only when case is ignored, and keys given twice.
 func strictUnmarshal(data []byte, v any) error {
+	if err := strictjson.Check(data, v); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -210,8 +226,12 @@ func (d Document) JSON() ([]byte, error) {
 	return json.Marshal(d)
 }
 
-// Decode reads a document strictly (an unknown field is an error) without
-// validating its values: Parse does that. Every error wraps ErrInvalid.
+// Decode reads a document strictly without validating its values: Parse
+// does that. An unknown field is an error, and so are a key that is not
+// exactly a field's name (encoding/json alone would take "APP" or
+// "Run_Args") and a key given twice in one object (it would take the last):
+// reviewers and tools must read the meta-data the module runs. Every error
+// wraps ErrInvalid.
 func Decode(data []byte) (*Document, error) {
 	if len(data) > MaxMetaDataBytes {
 		return nil, invalid("too large: larger than %d bytes", MaxMetaDataBytes)
@@ -223,13 +243,16 @@ func Decode(data []byte) (*Document, error) {
 	if trimmed[0] != '{' {
 		return nil, invalid("not a JSON object")
 	}
-	dec := json.NewDecoder(bytes.NewReader(trimmed))
-	dec.DisallowUnknownFields()
 	// "app": "" is an invalid name, not an absent one.
 	var raw struct {
 		Document
 		App *string `json:"app"`
 	}
+	if err := strictjson.Check(trimmed, &raw); err != nil {
+		return nil, invalid("%v", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(trimmed))
+	dec.DisallowUnknownFields()
 	if err := dec.Decode(&raw); err != nil {
 		if errors.Is(err, ErrInvalid) {
 			return nil, err

@@ -143,3 +143,35 @@ func FuzzDocumentRoundTrip(f *testing.F) {
 		}
 	})
 }
+
+// Keys match exactly and once, at every level: encoding/json alone would
+// take "APP" for "app" and the last of two "app"s, so that people and tools
+// would read other meta-data than the module runs.
+func TestDecodeExactKeys(t *testing.T) {
+	for _, tc := range []struct{ meta, want string }{
+		{`{"app":"a","APP":"b","containers":["` + img + `"]}`, `unknown field "APP" (keys are case-sensitive: did you mean "app"?)`},
+		{`{"app":"a","app":"b","containers":["` + img + `"]}`, `duplicate key "app"`},
+		{`{"Containers":["` + img + `"]}`, `unknown field "Containers"`},
+		{`{"containers":["` + img + `"],"Run_Args":"--privileged"}`, `unknown field "Run_Args"`},
+		{`{"services":{"web":{"image":"` + img + `","Run_Args":"--privileged"}}}`, `services.web: unknown field "Run_Args"`},
+		{`{"services":[{"name":"web","image":"` + img + `","RUN_ARGS":"--privileged"}]}`, `services[0]: unknown field "RUN_ARGS"`},
+		{`{"services":{"web":{"image":"` + img + `"},"web":{"image":"` + img + `","run_args":"--privileged"}}}`, `services: duplicate key "web"`},
+		{`{"services":{"web":{"image":"` + img + `","run_args":"","run_args":"--privileged"}}}`, `services.web: duplicate key "run_args"`},
+		{`{"health":{"Window":"1s"},"containers":["` + img + `"]}`, `health: unknown field "Window"`},
+		{`{"params":{"P":"1","P":"2"},"containers":["` + img + `"]}`, `params: duplicate key "P"`},
+		{`{"services":{"web":{"image":"` + img + `","depends_on":{"db":"service_started","db":"service_healthy"}}}}`, `services.web.depends_on: duplicate key "db"`},
+		{`{"embedded":{"x":{"ID":"` + dig + `"}},"containers":["` + img + `"]}`, `embedded.x: unknown field "ID"`},
+		{`{"networks":{"n":{"Internal":true}},"services":{"web":{"image":"` + img + `"}}}`, `networks.n: unknown field "Internal"`},
+	} {
+		t.Run(tc.meta, func(t *testing.T) {
+			_, err := spec.Decode([]byte(tc.meta))
+			require.Error(t, err)
+			assert.ErrorIs(t, err, spec.ErrInvalid)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+	// Parameter names are case-sensitive, so two that differ only in case
+	// are two parameters.
+	_, err := spec.Decode([]byte(`{"params":{"P":"1","p":"2"},"containers":["` + img + `"]}`))
+	require.NoError(t, err)
+}

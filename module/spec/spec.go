@@ -58,6 +58,8 @@ type Meta struct {
 	// Substitutions what was put in their place, and from where.
 	Params        map[string]string
 	Substitutions []Substitution
+	// hiddenWords are the words that values not public went into.
+	hiddenWords []wordSub
 	// Remove: the artifact removes the app (its containers, then at
 	// commit its images and networks) instead of updating it; Services is
 	// then empty. RemoveVolumes: its named volumes go too.
@@ -171,17 +173,27 @@ func ParseWith(data []byte, o ParseOptions) (*Meta, error) {
 }
 
 // Meta validates d and returns it in usable form, as ParseWith does. The
-// compose file's default is filled in d.
+// compose file's default is filled in d. No error shows the value of a
+// parameter that is not public.
 func (d *Document) Meta(o ParseOptions) (*Meta, error) {
+	if err := checkParams(d.Params, d.PublicParams); err != nil {
+		return nil, err
+	}
+	sub := &substituter{lookup: o.Lookup, public: o.Public, defaults: d.Params, artifactPublic: d.PublicParams, used: map[string]Substitution{}}
+	m, err := d.meta(o, sub)
+	if err != nil {
+		return nil, hider{sub.words, sub.list()}.hideErr(err)
+	}
+	m.hiddenWords = sub.words
+	return m, nil
+}
+
+func (d *Document) meta(o ParseOptions, sub *substituter) (*Meta, error) {
 	defaultApp := o.DefaultApp
 	if defaultApp == "" {
 		defaultApp = DefaultApp
 	}
-	if err := checkParams(d.Params); err != nil {
-		return nil, err
-	}
 	m := &Meta{App: defaultApp, Params: d.Params}
-	sub := &substituter{lookup: o.Lookup, defaults: d.Params, used: map[string]Substitution{}}
 	if d.App != "" {
 		if !appRE.MatchString(d.App) {
 			return nil, invalid("app: %q must be 1-63 of a-z 0-9 _ . - and start with a letter or digit", d.App)

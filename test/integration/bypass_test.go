@@ -42,8 +42,8 @@ func TestPolicyBypassesRefused(t *testing.T) {
 	}
 	const files = `"files":{"archive":"files.tar","digest":"sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}`
 	for _, tc := range []struct{ bypass, meta, want string }{
-		{"network_mode: ${NET} with a parameter", svc(`,"run_args":"--network ${NET}"`, `"params":{"NET":"host"}`), "--network host is refused by the device policy"},
-		{"pid: ${P:-host}", svc(`,"run_args":"--pid ${P}"`, `"params":{"P":"host"}`), "--pid host is refused"},
+		{"network_mode: ${NET} with a parameter", svc(`,"run_args":"--network ${NET}"`, `"params":{"NET":"host"}`), "--network ${NET} is refused by the device policy"},
+		{"pid: ${P:-host}", svc(`,"run_args":"--pid ${P}"`, `"params":{"P":"host"}`), "--pid ${P} is refused"},
 		{"long-syntax bind of ../../../../etc (as a file of the project)", svc(`,"files":{"/host":"../../../../etc"}`, files), "must be a clean relative path inside the files archive"},
 		{"long-syntax bind of ../../../../etc (as a host path)", svc(`,"run_args":"-v /etc:/host"`), "-v /etc:/host is refused by the device policy (bind_mount_paths"},
 		{"device_cgroup_rules", svc(`,"run_args":"--device-cgroup-rule 'c *:* rwm'"`), "--device-cgroup-rule c *:* rwm is refused"},

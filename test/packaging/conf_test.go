@@ -102,6 +102,16 @@ func (k configKey) isDefault(doc string) error {
 			return fmt.Errorf("%q, want {}", doc)
 		}
 		return nil
+	case k.name == "policy.allowed_log_drivers" || k.name == "policy.allowed_log_opts":
+		// Absent means a default list, which the docs spell out.
+		want := config.DefaultLogDrivers
+		if k.name == "policy.allowed_log_opts" {
+			want = config.DefaultLogOpts
+		}
+		if doc = strings.Trim(doc, `"`); doc != strings.Join(want, ", ") {
+			return fmt.Errorf("%q, want %q", doc, strings.Join(want, ", "))
+		}
+		return nil
 	case k.typ.Kind() == reflect.Slice:
 		if doc != "[]" || k.def.Len() != 0 {
 			return fmt.Errorf("%q, want [] for %v", doc, k.def)
