@@ -97,10 +97,10 @@ func (c *compiler) service(s types.ServiceConfig) (spec.ServiceDoc, error) {
 		if len(s.Command) == 0 {
 			return doc, fmt.Errorf("%s: command: %w: an empty command (clearing the image's) cannot be expressed", where, ErrUnsupported)
 		}
-		doc.Command = slices.Clone([]string(s.Command))
+		doc.Command = deviceWords(slices.Clone([]string(s.Command)))
 	}
 	if s.Entrypoint != nil {
-		doc.Entrypoint = slices.Clone([]string(s.Entrypoint))
+		doc.Entrypoint = deviceWords(slices.Clone([]string(s.Entrypoint)))
 		if len(s.Entrypoint) == 0 {
 			doc.Entrypoint = []string{""}
 		}
@@ -179,7 +179,7 @@ func (a *args) bool(name string, on bool) {
 func (a *args) String() string {
 	q := make([]string, len(a.words))
 	for i, w := range a.words {
-		q[i] = quote(w)
+		q[i] = quote(deviceWord(w))
 	}
 	return strings.Join(q, " ")
 }
@@ -357,7 +357,7 @@ func healthcheck(where string, h *types.HealthCheckConfig) (*spec.HealthcheckDoc
 	if len(h.Test) == 0 {
 		return nil, fmt.Errorf("%s: healthcheck: give test (durations alone, on top of the image's HEALTHCHECK, cannot be expressed)", where)
 	}
-	d := &spec.HealthcheckDoc{Test: slices.Clone([]string(h.Test))}
+	d := &spec.HealthcheckDoc{Test: deviceWords(slices.Clone([]string(h.Test)))}
 	dur := func(p *types.Duration) string {
 		if p == nil {
 			return ""

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -29,7 +30,9 @@ import (
 
 // composeKeysProject is a Compose project whose services together use
 // every key the README marks supported. %[1]s is the image, %[2]s the app,
-// %[3]s a host directory, %[4]s the secret's environment variable.
+// %[3]s a host directory, %[4]s the secret's environment variable, %[5]s
+// the volumes that put the machine's /bin/sh in the shell service (the
+// test image has no shell).
 const composeKeysProject = `
 services:
   main:
@@ -143,6 +146,17 @@ services:
     image: %[1]s
     network_mode: none
     profiles: [debug]
+  shell:
+    image: %[1]s
+    network_mode: none
+    environment:
+      PROBE: inside
+    volumes:
+%[5]s
+    healthcheck:
+      test: ["CMD-SHELL", "echo \"probe=$${PROBE}\"; test \"$${PROBE}\" = inside"]
+      interval: 1s
+      retries: 60
 
 networks:
   front:
@@ -212,7 +226,10 @@ func TestComposeKeysReachEngine(t *testing.T) {
 		require.NoError(t, os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755))
 		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644))
 	}
-	write("compose.yaml", fmt.Sprintf(composeKeysProject, tag, app, hostDir, secretVar))
+	write("compose.yaml", fmt.Sprintf(composeKeysProject, tag, app, hostDir, secretVar, shellVolumes(t)))
+	// A device parameter named like the shell's own variable, which
+	// $${PROBE} must not take.
+	require.NoError(t, os.WriteFile(filepath.Join(d.U.Config.ParamsDir, app+".json"), []byte(`{"PROBE":"outside"}`), 0o644))
 	write("env/main.env", "FROM_FILE=yes\n")
 	write("main.labels", "com.example.from-file=yes\n")
 	write("conf/app.conf", "app config "+run+"\n")
@@ -291,7 +308,7 @@ func TestComposeKeysReachEngine(t *testing.T) {
 	}
 
 	inspect := inspectApp()
-	require.Len(t, inspect, 5, "%v", slices.Collect(maps.Keys(inspect)))
+	require.Len(t, inspect, 6, "%v", slices.Collect(maps.Keys(inspect)))
 	front, back, vol := spec.ResourceName(app, "front"), spec.ResourceName(app, "back"), spec.ResourceName(app, "data")
 	nets := map[string]bool{}
 	for _, n := range []string{front, back} {
@@ -416,6 +433,14 @@ func TestComposeKeysReachEngine(t *testing.T) {
 			}, *cc.Healthcheck)
 			require.NotNil(t, r.State.Health)
 			assert.Equal(t, container.Healthy, r.State.Health.Status, "dep waited for it")
+		}},
+		{"healthcheck CMD-SHELL with $${VAR}: the container's own variable, not the device parameter", "shell", func(t *testing.T, cc *container.Config, hc *container.HostConfig, r container.InspectResponse) {
+			require.NotNil(t, cc.Healthcheck)
+			assert.Equal(t, []string{"CMD-SHELL", `echo "probe=${PROBE}"; test "${PROBE}" = inside`}, cc.Healthcheck.Test)
+			require.NotNil(t, r.State.Health)
+			assert.Equal(t, container.Healthy, r.State.Health.Status, "the install waited for it")
+			require.NotEmpty(t, r.State.Health.Log)
+			assert.Equal(t, "probe=inside\n", r.State.Health.Log[0].Output)
 		}},
 		{"healthcheck disable", "host", func(t *testing.T, cc *container.Config, hc *container.HostConfig, r container.InspectResponse) {
 			require.NotNil(t, cc.Healthcheck)
@@ -557,4 +582,25 @@ func checkFileMount(t *testing.T, r container.InspectResponse, target, stateDir,
 	b, err := os.ReadFile(filepath.Join(m.Source, name))
 	require.NoError(t, err)
 	assert.Equal(t, content, string(b))
+}
+
+// shellVolumes are compose volumes (one "      - SRC:DST:ro" line each)
+// that bind the machine's /bin/sh and the libraries it loads, as ldd names
+// them, into a container at the same paths.
+func shellVolumes(t *testing.T) string {
+	out, err := exec.Command("ldd", "/bin/sh").Output()
+	require.NoError(t, err)
+	paths := []string{"/bin/sh"}
+	for _, f := range strings.Fields(string(out)) {
+		if strings.HasPrefix(f, "/") {
+			paths = append(paths, f)
+		}
+	}
+	var b strings.Builder
+	for _, p := range paths {
+		src, err := filepath.EvalSymlinks(p)
+		require.NoError(t, err)
+		fmt.Fprintf(&b, "      - %s:%s:ro\n", src, p)
+	}
+	return strings.TrimSuffix(b.String(), "\n")
 }
