@@ -1,9 +1,12 @@
 package compose
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"math"
+	"os"
 	"path"
 	"path/filepath"
 	"reflect"
@@ -418,6 +421,13 @@ func (c *compiler) mounts(where string, s types.ServiceConfig, a *args, doc *spe
 		doc.Files[target] = name
 		return nil
 	}
+	// The other mounts, for the mount points they need inside a shipped
+	// project directory.
+	var mountPoints []mountPoint
+	for _, t := range s.Tmpfs {
+		target, _, _ := strings.Cut(t, ":")
+		mountPoints = append(mountPoints, mountPoint{target, true})
+	}
 	for _, v := range s.Volumes {
 		key := "volumes: " + v.Target
 		ro := ""
@@ -437,12 +447,17 @@ func (c *compiler) mounts(where string, s types.ServiceConfig, a *args, doc *spe
 			} else {
 				a.flag("--volume", v.Source+":"+v.Target+ro)
 			}
+			mountPoints = append(mountPoints, mountPoint{v.Target, true})
 		case types.VolumeTypeBind:
-			if v.Bind != nil && (v.Bind.Propagation != "" || v.Bind.SELinux != "" || v.Bind.Recursive != "") {
-				return fmt.Errorf("%s: %s: bind options (propagation, selinux, recursive): %w", where, key, ErrUnsupported)
+			if v.Bind != nil && (v.Bind.Propagation != "" || v.Bind.Recursive != "") {
+				return fmt.Errorf("%s: %s: bind options (propagation, recursive): %w", where, key, ErrUnsupported)
 			}
 			if err := extra(where+": "+key, v, "type", "source", "target", "read_only", "consistency", "bind"); err != nil {
 				return err
+			}
+			selinux := ""
+			if v.Bind != nil {
+				selinux = v.Bind.SELinux
 			}
 			src := v.Source
 			if strings.HasPrefix(src, "~") {
@@ -456,6 +471,9 @@ func (c *compiler) mounts(where string, s types.ServiceConfig, a *args, doc *spe
 				src = abs
 			}
 			if within(c.dir, filepath.Clean(src)) {
+				if err := projectBind(where, key, v, src, selinux); err != nil {
+					return err
+				}
 				name, err := c.files.addProject(filepath.Clean(src))
 				if err != nil {
 					return fmt.Errorf("%s: %s: %w", where, key, err)
@@ -465,7 +483,13 @@ func (c *compiler) mounts(where string, s types.ServiceConfig, a *args, doc *spe
 				}
 				continue
 			}
-			a.flag("--volume", src+":"+v.Target+ro)
+			opts := slices.DeleteFunc([]string{strings.TrimPrefix(ro, ":"), selinux}, func(o string) bool { return o == "" })
+			if len(opts) > 0 {
+				a.flag("--volume", src+":"+v.Target+":"+strings.Join(opts, ","))
+			} else {
+				a.flag("--volume", src+":"+v.Target)
+			}
+			mountPoints = append(mountPoints, mountPoint{v.Target, !isFile(src)})
 		case types.VolumeTypeTmpfs:
 			if err := extra(where+": "+key, v, "type", "target", "tmpfs", "source"); err != nil {
 				return err
@@ -484,6 +508,7 @@ func (c *compiler) mounts(where string, s types.ServiceConfig, a *args, doc *spe
 				t += ":" + strings.Join(opts, ",")
 			}
 			a.flag("--tmpfs", t)
+			mountPoints = append(mountPoints, mountPoint{v.Target, true})
 		default:
 			return fmt.Errorf("%s: %s: type %s: %w", where, key, v.Type, ErrUnsupported)
 		}
@@ -506,7 +531,60 @@ func (c *compiler) mounts(where string, s types.ServiceConfig, a *args, doc *spe
 			return err
 		}
 	}
+	return c.nestedMountPoints(doc.Files, mountPoints)
+}
+
+// mountPoint is a mount's target in the container, and whether it is a
+// directory.
+type mountPoint struct {
+	target string
+	dir    bool
+}
+
+// nestedMountPoints adds to a shipped project directory the mount points
+// of the mounts inside it (./frontend:/usr/src/app with an anonymous
+// volume at /usr/src/app/node_modules, as docker compose runs it): the
+// device mounts the directory read-only, where the engine could not make
+// them.
+func (c *compiler) nestedMountPoints(files map[string]string, others []mountPoint) error {
+	for target, name := range files {
+		if !c.files.isDir(name) {
+			continue
+		}
+		for f, n := range files {
+			if f != target {
+				others = append(others, mountPoint{f, c.files.isDir(n)})
+			}
+		}
+		for _, m := range others {
+			rel, ok := strings.CutPrefix(path.Clean(m.target), target+"/")
+			if !ok || target == "/" {
+				continue
+			}
+			c.files.addMountPoint(path.Join(name, rel), m.dir)
+		}
+	}
 	return nil
+}
+
+// projectBind refuses a bind of a project file (src) that the read-only
+// copy the device mounts cannot stand for.
+func projectBind(where, key string, v types.ServiceVolumeConfig, src, selinux string) error {
+	if _, err := os.Lstat(src); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%s: %s: %s does not exist in the project (docker compose would create an empty directory, the device ships only what exists): for data, use a named volume (NAME:%s and a top-level volumes: NAME:)", where, key, v.Source, v.Target)
+	}
+	if !v.ReadOnly {
+		return fmt.Errorf("%s: %s: %s: %w: project files are shipped and mounted as a read-only copy; add :ro (read_only: true) if the service only reads them, or use a named volume for what it writes", where, key, v.Source, ErrWritableBind)
+	}
+	if selinux != "" {
+		return fmt.Errorf("%s: %s: :%s: %w on a project file (the device mounts its own copy); drop it, or bind an absolute host path", where, key, selinux, ErrUnsupported)
+	}
+	return nil
+}
+
+func isFile(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.Mode().IsRegular()
 }
 
 // fileObject puts a config or secret in the files archive and returns its

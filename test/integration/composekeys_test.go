@@ -88,8 +88,8 @@ services:
     volumes:
       - data:/data
       - %[3]s:/host:ro
-      - ./conf:/etc/shop
-      - ./conf/app.conf:/etc/single.conf
+      - ./conf:/etc/shop:ro
+      - ./conf/app.conf:/etc/single.conf:ro
       - type: tmpfs
         target: /cache
         tmpfs: {size: 1048576}
@@ -153,6 +153,11 @@ services:
       PROBE: inside
     volumes:
 %[5]s
+      - ./conf:/srv/app:ro
+      - /srv/app/node_modules
+      - type: tmpfs
+        target: /srv/app/cache
+      - %[3]s:/srv/host:ro,z
     healthcheck:
       test: ["CMD-SHELL", "echo \"probe=$${PROBE}\"; test \"$${PROBE}\" = inside"]
       interval: 1s
@@ -441,6 +446,20 @@ func TestComposeKeysReachEngine(t *testing.T) {
 			assert.Equal(t, container.Healthy, r.State.Health.Status, "the install waited for it")
 			require.NotEmpty(t, r.State.Health.Log)
 			assert.Equal(t, "probe=inside\n", r.State.Health.Log[0].Output)
+		}},
+		{"volumes anonymous and tmpfs inside a project directory bind (their mount points shipped)", "shell", func(t *testing.T, cc *container.Config, hc *container.HostConfig, r container.InspectResponse) {
+			checkFileMount(t, r, "/srv/app", stateDir, "app.conf", "app config "+run+"\n")
+			m := mountAt(r, "/srv/app/node_modules")
+			require.NotNil(t, m, "%+v", r.Mounts)
+			assert.Equal(t, mount.TypeVolume, m.Type)
+			assert.True(t, m.RW)
+			assert.Contains(t, hc.Tmpfs, "/srv/app/cache")
+		}},
+		{"volumes bind :z (SELinux label, passed to the engine)", "shell", func(t *testing.T, cc *container.Config, hc *container.HostConfig, r container.InspectResponse) {
+			assert.Contains(t, hc.Binds, hostDir+":/srv/host:ro,z")
+			m := mountAt(r, "/srv/host")
+			require.NotNil(t, m, "%+v", r.Mounts)
+			assert.Equal(t, "z", m.Mode[len(m.Mode)-1:], m.Mode)
 		}},
 		{"healthcheck disable", "host", func(t *testing.T, cc *container.Config, hc *container.HostConfig, r container.InspectResponse) {
 			require.NotNil(t, cc.Healthcheck)
