@@ -356,6 +356,7 @@ func (o *flags) request(cmd *cobra.Command, args []string) (artifactgen.Request,
 	stderr := cmd.ErrOrStderr()
 	p := newProgress(stderr, isTerminal(stderr), level, o.progressEvery)
 	req.Progress = p
+	req.Warn = func(msg string) { fmt.Fprintln(stderr, "warning: "+msg) }
 	if level == verbose {
 		req.Resolver.Trace = p.Detail
 	}

@@ -56,6 +56,9 @@ type Options struct {
 	Embed bool
 	// TmpDir is where the files archive is written.
 	TmpDir string
+	// Warn, when set, hears what is ignored that the user may have meant
+	// (swarm's deploy keys), one line each.
+	Warn func(string)
 }
 
 // App is a compiled project.
@@ -95,7 +98,7 @@ func compile(ctx context.Context, r *image.Resolver, dir string, o Options) (*Ap
 	if err != nil {
 		return nil, err
 	}
-	c := &compiler{dir: abs, project: p, params: o.Params, files: newPayload(abs)}
+	c := &compiler{dir: abs, project: p, params: o.Params, files: newPayload(abs), onWarn: o.Warn}
 	out := &App{}
 	if out.Networks, err = c.networks(); err != nil {
 		return nil, err
@@ -109,6 +112,9 @@ func compile(ctx context.Context, r *image.Resolver, dir string, o Options) (*Ap
 			return nil, err
 		}
 		out.Services = append(out.Services, doc)
+	}
+	if err := links(p, out.Services); err != nil {
+		return nil, err
 	}
 	// Compose adds "default" before profiles drop the services using it.
 	if _, ok := out.Networks["default"]; ok && !slices.ContainsFunc(out.Services, func(s spec.ServiceDoc) bool { return s.Networks["default"] != nil }) {

@@ -19,6 +19,14 @@ type compiler struct {
 	project *types.Project
 	params  map[string]string
 	files   *payload
+	// onWarn hears what is ignored that a user may have meant.
+	onWarn func(string)
+}
+
+func (c *compiler) warn(format string, args ...any) {
+	if c.onWarn != nil {
+		c.onWarn(shown(fmt.Sprintf(format, args...)))
+	}
 }
 
 // Inside the compiler a device parameter NAME is paramOpen+NAME+paramClose,

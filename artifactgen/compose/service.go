@@ -26,7 +26,9 @@ var supported = []string{
 	"ports", "restart", "container_name", "hostname", "user", "working_dir",
 	"privileged", "read_only", "init", "tty", "stdin_open", "cap_add", "cap_drop",
 	"devices", "device_cgroup_rules", "security_opt", "sysctls", "group_add", "tmpfs",
-	"shm_size", "mem_limit", "cpus", "dns", "extra_hosts", "stop_signal",
+	"shm_size", "mem_limit", "cpus", "mem_reservation", "memswap_limit", "cpu_shares",
+	"cpu_period", "cpu_quota", "cpuset", "pids_limit", "oom_score_adj", "oom_kill_disable",
+	"blkio_config", "ulimits", "links", "dns", "extra_hosts", "stop_signal",
 	"stop_grace_period", "pid", "ipc", "uts", "userns_mode", "network_mode", "networks",
 	"volumes", "configs", "secrets", "depends_on", "healthcheck", "logging",
 	"log_driver", "log_opt", "scale", "deploy",
@@ -47,8 +49,13 @@ var refused = map[string]string{
 	"build":          "build and push first: devices do not build images",
 	"dockerfile":     "build and push first: devices do not build images",
 	"develop":        "development only (docker compose watch)",
-	"links":          "legacy links; use a network (services reach each other by name)",
-	"external_links": "legacy links; use a network",
+	"external_links": "links to containers outside the project; put them in the project, or join them on a network",
+	"storage_opt":    "storage options depend on the device's storage driver (a size needs overlay2 on xfs with pquota)",
+	"mem_swappiness": "ignored by cgroup v2 kernels; give memswap_limit",
+	"cpu_rt_period":  "real-time scheduling needs a kernel and engine set up for it",
+	"cpu_rt_runtime": "real-time scheduling needs a kernel and engine set up for it",
+	"cpu_count":      "Windows only; give cpus",
+	"cpu_percent":    "Windows only; give cpus",
 	"volumes_from":   "containers are replaced on every update",
 	"net":            "use network_mode",
 	"cgroup":         "the cgroup namespace cannot be chosen",
@@ -204,7 +211,6 @@ func (c *compiler) container(where string, s types.ServiceConfig, a *args) error
 	a.flag("--hostname", nonEmpty(s.Hostname)...)
 	a.flag("--user", nonEmpty(s.User)...)
 	a.flag("--workdir", nonEmpty(s.WorkingDir)...)
-	a.flag("--restart", nonEmpty(s.Restart)...)
 	a.bool("--privileged", s.Privileged)
 	a.bool("--read-only", s.ReadOnly)
 	a.bool("--init", s.Init != nil && *s.Init)
@@ -260,18 +266,8 @@ func (c *compiler) container(where string, s types.ServiceConfig, a *args) error
 	}
 	a.flag("--group-add", s.GroupAdd...)
 	a.flag("--tmpfs", s.Tmpfs...)
-	if s.ShmSize != 0 {
-		a.flag("--shm-size", strconv.FormatInt(int64(s.ShmSize), 10))
-	}
-	mem, cpus, err := limits(where, s)
-	if err != nil {
+	if err := c.resources(where, s, a); err != nil {
 		return err
-	}
-	if mem != 0 {
-		a.flag("--memory", strconv.FormatInt(mem, 10))
-	}
-	if cpus != 0 {
-		a.flag("--cpus", strconv.FormatFloat(float64(cpus), 'f', -1, 32))
 	}
 	a.flag("--dns", s.DNS...)
 	for _, h := range slices.Sorted(maps.Keys(s.ExtraHosts)) {
@@ -310,34 +306,133 @@ func (c *compiler) container(where string, s types.ServiceConfig, a *args) error
 	return nil
 }
 
-// limits are mem_limit and cpus, or deploy.resources.limits' memory and
-// cpus, as docker compose reads them; the rest of deploy is swarm's.
-func limits(where string, s types.ServiceConfig) (int64, float32, error) {
-	mem, cpus := int64(s.MemLimit), s.CPUS
-	if s.Deploy == nil {
-		return mem, cpus, nil
-	}
-	if err := extra(where+": deploy", s.Deploy, "resources", "replicas"); err != nil {
-		return 0, 0, fmt.Errorf("%w (only resources.limits: cpus and memory)", err)
-	}
-	if r := s.Deploy.Replicas; r != nil && *r != 1 {
-		return 0, 0, fmt.Errorf("%s: deploy: replicas: %w: one container per service", where, ErrUnsupported)
-	}
-	if err := extra(where+": deploy.resources", s.Deploy.Resources, "limits"); err != nil {
-		return 0, 0, err
-	}
-	if l := s.Deploy.Resources.Limits; l != nil {
-		if err := extra(where+": deploy.resources.limits", l, "cpus", "memory"); err != nil {
-			return 0, 0, err
+// resources maps the resource keys, and deploy as docker compose up reads
+// it: resources.limits (cpus, memory, pids), resources.reservations.memory
+// and restart_policy; the rest of deploy is swarm's and is ignored with a
+// warning, as docker compose does, but replicas other than 1.
+func (c *compiler) resources(where string, s types.ServiceConfig, a *args) error {
+	mem, cpus, pids, reserve := int64(s.MemLimit), s.CPUS, s.PidsLimit, int64(s.MemReservation)
+	restart := s.Restart
+	if d := s.Deploy; d != nil {
+		if r := d.Replicas; r != nil && *r != 1 {
+			return fmt.Errorf("%s: deploy: replicas: %d: %w: one container per service (the device runs no swarm to balance copies); give replicas: 1 or leave it out", where, *r, ErrUnsupported)
 		}
-		if mem == 0 {
-			mem = int64(l.MemoryBytes)
+		if d.Mode != "" && d.Mode != "replicated" {
+			return fmt.Errorf("%s: deploy: mode: %s: %w: one container per service; leave it out", where, d.Mode, ErrUnsupported)
 		}
-		if cpus == 0 {
-			cpus = float32(l.NanoCPUs)
+		for _, k := range slices.Sorted(maps.Keys(fields(d))) {
+			switch k {
+			case "replicas", "mode", "resources", "restart_policy":
+			default:
+				c.warn("%s: deploy.%s is swarm's and ignored, as docker compose up ignores it", where, k)
+			}
+		}
+		if err := extra(where+": deploy.resources", d.Resources, "limits", "reservations"); err != nil {
+			return err
+		}
+		if l := d.Resources.Limits; l != nil {
+			if err := extra(where+": deploy.resources.limits", l, "cpus", "memory", "pids"); err != nil {
+				return err
+			}
+			// docker compose up: the service's own keys win.
+			if mem == 0 {
+				mem = int64(l.MemoryBytes)
+			}
+			if cpus == 0 {
+				cpus = float32(l.NanoCPUs)
+			}
+			if pids == 0 {
+				pids = l.Pids
+			}
+		}
+		if r := d.Resources.Reservations; r != nil {
+			if len(r.Devices) > 0 || len(r.GenericResources) > 0 {
+				return fmt.Errorf("%s: deploy.resources.reservations: devices, generic_resources: %w: no GPU or generic resource requests; give devices for device files", where, ErrUnsupported)
+			}
+			if r.NanoCPUs != 0 || r.Pids != 0 {
+				c.warn("%s: deploy.resources.reservations cpus and pids are ignored, as docker compose up ignores them", where)
+			}
+			if reserve == 0 {
+				reserve = int64(r.MemoryBytes)
+			}
+		}
+		if p := d.RestartPolicy; p != nil {
+			var err error
+			if restart, err = restartPolicy(where, p, restart); err != nil {
+				return err
+			}
+			if p.Delay != nil || p.Window != nil {
+				c.warn("%s: deploy.restart_policy delay and window are swarm's and ignored, as docker compose up ignores them", where)
+			}
 		}
 	}
-	return mem, cpus, nil
+	a.flag("--restart", nonEmpty(restart)...)
+	if s.ShmSize != 0 {
+		a.flag("--shm-size", strconv.FormatInt(int64(s.ShmSize), 10))
+	}
+	if mem != 0 {
+		a.flag("--memory", strconv.FormatInt(mem, 10))
+	}
+	if reserve != 0 {
+		a.flag("--memory-reservation", strconv.FormatInt(reserve, 10))
+	}
+	if s.MemSwapLimit != 0 {
+		a.flag("--memory-swap", strconv.FormatInt(int64(s.MemSwapLimit), 10))
+	}
+	if cpus != 0 {
+		a.flag("--cpus", strconv.FormatFloat(float64(cpus), 'f', -1, 32))
+	}
+	for _, r := range []struct {
+		flag string
+		v    int64
+	}{{"--cpu-shares", s.CPUShares}, {"--cpu-period", s.CPUPeriod}, {"--cpu-quota", s.CPUQuota}, {"--pids-limit", pids}, {"--oom-score-adj", s.OomScoreAdj}} {
+		if r.v != 0 {
+			a.flag(r.flag, strconv.FormatInt(r.v, 10))
+		}
+	}
+	a.flag("--cpuset-cpus", nonEmpty(s.CPUSet)...)
+	a.bool("--oom-kill-disable", s.OomKillDisable)
+	if b := s.BlkioConfig; b != nil {
+		if err := extra(where+": blkio_config", b, "weight"); err != nil {
+			return fmt.Errorf("%w (only weight: per-device limits name the device's disks)", err)
+		}
+		if b.Weight != 0 {
+			a.flag("--blkio-weight", strconv.FormatUint(uint64(b.Weight), 10))
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(s.Ulimits)) {
+		u := s.Ulimits[name]
+		soft, hard := u.Soft, u.Hard
+		if u.Single != 0 {
+			soft, hard = u.Single, u.Single
+		}
+		a.flag("--ulimit", fmt.Sprintf("%s=%d:%d", name, soft, hard))
+	}
+	return nil
+}
+
+// restartPolicy is deploy.restart_policy as docker compose up maps it
+// (without a condition: restart's value).
+func restartPolicy(where string, p *types.RestartPolicy, restart string) (string, error) {
+	var name string
+	switch p.Condition {
+	case "none":
+		name = "no"
+	case "on-failure":
+		name = "on-failure"
+		if p.MaxAttempts != nil && *p.MaxAttempts > 0 {
+			name += ":" + strconv.FormatUint(*p.MaxAttempts, 10)
+		}
+	case "any", "always":
+		name = "always"
+	case "":
+		name = restart
+	case "unless-stopped":
+		name = "unless-stopped"
+	default:
+		return "", fmt.Errorf("%s: deploy.restart_policy.condition: %q: want none, on-failure or any", where, p.Condition)
+	}
+	return name, nil
 }
 
 func nonEmpty(s string) []string {
@@ -690,4 +785,41 @@ func update(where string, s types.ServiceConfig) (string, error) {
 		return "", fmt.Errorf("%s: %s: %v: want recreate or hand-over", where, UpdateExtension, x)
 	}
 	return v, nil
+}
+
+// links gives each link's alias (links: [db:database]) to the linked
+// service on the networks it shares with the linking one; the loader made
+// the link a dependency already. Unlike a legacy link, the alias is seen
+// by every container on those networks.
+func links(p *types.Project, docs []spec.ServiceDoc) error {
+	byName := map[string]*spec.ServiceDoc{}
+	for i := range docs {
+		byName[docs[i].Name] = &docs[i]
+	}
+	for _, name := range p.ServiceNames() {
+		from := byName[name]
+		for _, l := range p.Services[name].Links {
+			target, alias, _ := strings.Cut(l, ":")
+			to, ok := byName[target]
+			if !ok {
+				return fmt.Errorf("service %s: links: %s is not a service of the project (with the profiles enabled)", name, target)
+			}
+			if alias == "" || alias == target {
+				continue
+			}
+			shared := false
+			for n := range from.Networks {
+				if aliases, ok := to.Networks[n]; ok {
+					shared = true
+					if !slices.Contains(aliases, alias) {
+						to.Networks[n] = append(aliases, alias)
+					}
+				}
+			}
+			if !shared {
+				return fmt.Errorf("service %s: links: %s: %s and %s share no network (network_mode?); put both on one, and give %s the alias %s there", name, l, name, target, target, alias)
+			}
+		}
+	}
+	return nil
 }

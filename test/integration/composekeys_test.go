@@ -59,6 +59,12 @@ services:
     tmpfs: ["/tmp"]
     shm_size: 16m
     mem_limit: 64m
+    memswap_limit: 128m
+    mem_reservation: 32m
+    pids_limit: 100
+    ulimits:
+      nofile: {soft: 1024, hard: 2048}
+      nproc: 512
     cpus: 0.5
     sysctls: {net.core.somaxconn: "512"}
     group_add: ["1234"]
@@ -111,11 +117,16 @@ services:
     image: %[1]s
     container_name: %[2]s-fixed
     networks: [back]
+    links: ["main:mainlink"]
     volumes: ["/anon"]
+    oom_kill_disable: true
     deploy:
       replicas: 1
+      placement: {constraints: [node.role==manager]}
       resources:
-        limits: {cpus: "0.25", memory: 32m}
+        limits: {cpus: "0.25", memory: 32m, pids: 50}
+        reservations: {memory: 16m}
+      restart_policy: {condition: on-failure, max_attempts: 2}
     depends_on:
       main:
         condition: service_healthy
@@ -132,6 +143,12 @@ services:
     uts: host
     userns_mode: host
     devices: ["/dev/full:/dev/xfull:r"]
+    cpu_shares: 512
+    cpu_period: 100000
+    cpu_quota: 50000
+    cpuset: "0"
+    oom_score_adj: 100
+    blkio_config: {weight: 300}
     device_cgroup_rules: ["c 1:3 rwm"]
     healthcheck:
       disable: true
@@ -242,12 +259,14 @@ func TestComposeKeysReachEngine(t *testing.T) {
 	write("create-only.yaml", fmt.Sprintf(composeKeysCreateOnly, tag))
 
 	out := filepath.Join(t.TempDir(), "ck.mender")
+	var warnings []string
 	_, err = artifactgen.Generate(ctx, artifactgen.Request{
 		Options:    artifactgen.Options{ArtifactName: "ck-1", DeviceTypes: []string{"test-device"}, App: app},
 		ComposeDir: dir,
 		Resolver:   &image.Resolver{Keychain: authn.NewMultiKeychain()},
 		Write:      artifact.WriteOptions{Compression: artifact.None},
 		Output:     out,
+		Warn:       func(w string) { warnings = append(warnings, w) },
 	})
 	require.NoError(t, err)
 	d.ArtifactFile(out)
@@ -399,6 +418,67 @@ func TestComposeKeysReachEngine(t *testing.T) {
 		}},
 		{"deploy.resources.limits.memory", "dep", func(t *testing.T, cc *container.Config, hc *container.HostConfig, r container.InspectResponse) {
 			assert.Equal(t, int64(32<<20), hc.Memory)
+		}},
+		{"deploy.resources.limits.pids", "dep", func(t *testing.T, cc *container.Config, hc *container.HostConfig, r container.InspectResponse) {
+			require.NotNil(t, hc.PidsLimit)
+			assert.Equal(t, int64(50), *hc.PidsLimit)
+		}},
+		{"deploy.resources.reservations.memory", "dep", func(t *testing.T, cc *container.Config, hc *container.HostConfig, r container.InspectResponse) {
+			assert.Equal(t, int64(16<<20), hc.MemoryReservation)
+		}},
+		{"deploy.restart_policy", "dep", func(t *testing.T, cc *container.Config, hc *container.HostConfig, r container.InspectResponse) {
+			assert.Equal(t, container.RestartPolicy{Name: "on-failure", MaximumRetryCount: 2}, hc.RestartPolicy)
+		}},
+		{"deploy.placement (swarm's: ignored with a warning)", "dep", func(t *testing.T, cc *container.Config, hc *container.HostConfig, r container.InspectResponse) {
+			assert.Equal(t, []string{"service dep: deploy.placement is swarm's and ignored, as docker compose up ignores it"}, warnings)
+		}},
+		{"links (a dependency, and the alias on the shared network)", "dep", func(t *testing.T, cc *container.Config, hc *container.HostConfig, r container.InspectResponse) {
+			m := inspect["main"]
+			require.NotNil(t, m.NetworkSettings)
+			require.Contains(t, m.NetworkSettings.Networks, back)
+			assert.Contains(t, m.NetworkSettings.Networks[back].Aliases, "mainlink")
+			assert.NotContains(t, m.NetworkSettings.Networks[front].Aliases, "mainlink", "only where dep sees main")
+			assert.Greater(t, r.State.StartedAt, m.State.StartedAt)
+		}},
+		{"oom_kill_disable", "dep", func(t *testing.T, cc *container.Config, hc *container.HostConfig, r container.InspectResponse) {
+			require.NotNil(t, hc.OomKillDisable)
+			assert.True(t, *hc.OomKillDisable)
+		}},
+		{"memswap_limit", "main", func(t *testing.T, cc *container.Config, hc *container.HostConfig, r container.InspectResponse) {
+			assert.Equal(t, int64(128<<20), hc.MemorySwap)
+		}},
+		{"mem_reservation", "main", func(t *testing.T, cc *container.Config, hc *container.HostConfig, r container.InspectResponse) {
+			assert.Equal(t, int64(32<<20), hc.MemoryReservation)
+		}},
+		{"pids_limit", "main", func(t *testing.T, cc *container.Config, hc *container.HostConfig, r container.InspectResponse) {
+			require.NotNil(t, hc.PidsLimit)
+			assert.Equal(t, int64(100), *hc.PidsLimit)
+		}},
+		{"ulimits", "main", func(t *testing.T, cc *container.Config, hc *container.HostConfig, r container.InspectResponse) {
+			var got []string
+			for _, u := range hc.Ulimits {
+				got = append(got, fmt.Sprintf("%s=%d:%d", u.Name, u.Soft, u.Hard))
+			}
+			assert.ElementsMatch(t, []string{"nofile=1024:2048", "nproc=512:512"}, got)
+		}},
+		{"cpu_shares, cpu_period, cpu_quota, cpuset", "host", func(t *testing.T, cc *container.Config, hc *container.HostConfig, r container.InspectResponse) {
+			assert.Equal(t, [3]int64{512, 100000, 50000}, [3]int64{hc.CPUShares, hc.CPUPeriod, hc.CPUQuota})
+			assert.Equal(t, "0", hc.CpusetCpus)
+		}},
+		{"oom_score_adj", "host", func(t *testing.T, cc *container.Config, hc *container.HostConfig, r container.InspectResponse) {
+			assert.Equal(t, 100, hc.OomScoreAdj)
+		}},
+		{"blkio_config weight (sent to the engine; this kernel has no I/O weight, so the engine discards it)", "host", func(t *testing.T, cc *container.Config, hc *container.HostConfig, r container.InspectResponse) {
+			data, err := os.ReadFile(filepath.Join(d.Files, "header", "meta-data"))
+			require.NoError(t, err)
+			m, err := spec.Parse(data)
+			require.NoError(t, err)
+			for _, s := range m.Services {
+				if s.Name == "host" {
+					assert.Equal(t, uint16(300), s.Config.BlkioWeight)
+				}
+			}
+			assert.Contains(t, []uint16{0, 300}, hc.BlkioWeight)
 		}},
 		{"deploy.resources.limits.cpus", "dep", func(t *testing.T, cc *container.Config, hc *container.HostConfig, r container.InspectResponse) {
 			assert.Equal(t, int64(2.5e8), hc.NanoCPUs)
