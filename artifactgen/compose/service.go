@@ -556,7 +556,7 @@ func (c *compiler) mounts(where string, s types.ServiceConfig, a *args, doc *spe
 			}
 			src := v.Source
 			if strings.HasPrefix(src, "~") {
-				return fmt.Errorf("%s: %s: %s: a home directory means nothing on the device; give an absolute path", where, key, src)
+				return fmt.Errorf("%s: %s: %s: a home directory means nothing on the device; give an absolute path, or a named volume for data", where, key, src)
 			}
 			if !filepath.IsAbs(src) {
 				abs, err := inside(c.dir, src)
