@@ -185,7 +185,7 @@ func (c *compiler) networks() (map[string]spec.NetworkDoc, error) {
 			return nil, fmt.Errorf("%s: driver_opts: %w: they configure the host's network", where, ErrUnsupported)
 		}
 		if err := extra(where, n, "name", "driver", "internal", "labels", "attachable"); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%w (the engine picks the subnet; leave it out, services reach each other by name)", err)
 		}
 		out[key] = spec.NetworkDoc{Internal: n.Internal, Labels: map[string]string(n.Labels)}
 	}

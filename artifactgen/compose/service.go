@@ -28,7 +28,7 @@ var supported = []string{
 	"devices", "device_cgroup_rules", "security_opt", "sysctls", "group_add", "tmpfs",
 	"shm_size", "mem_limit", "cpus", "mem_reservation", "memswap_limit", "cpu_shares",
 	"cpu_period", "cpu_quota", "cpuset", "pids_limit", "oom_score_adj", "oom_kill_disable",
-	"blkio_config", "ulimits", "links", "dns", "extra_hosts", "stop_signal",
+	"blkio_config", "ulimits", "links", "dns", "dns_search", "dns_opt", "domainname", "extra_hosts", "stop_signal",
 	"stop_grace_period", "pid", "ipc", "uts", "userns_mode", "network_mode", "networks",
 	"volumes", "configs", "secrets", "depends_on", "healthcheck", "logging",
 	"log_driver", "log_opt", "scale", "deploy",
@@ -36,41 +36,45 @@ var supported = []string{
 
 // ignored are service keys that change nothing on the device, and why.
 var ignored = map[string]string{
-	"profiles":    "applied when the project is loaded (--profile)",
-	"extends":     "applied when the project is loaded",
-	"attach":      "only docker compose up's log output",
-	"pull_policy": "images are pinned by digest and pulled in Download",
-	"expose":      "informational: containers on a network reach each other's ports",
+	"profiles":           "applied when the project is loaded (--profile)",
+	"extends":            "applied when the project is loaded",
+	"attach":             "only docker compose up's log output",
+	"pull_policy":        "images are pinned by digest and pulled in Download",
+	"pull_refresh_after": "images are pinned by digest and pulled in Download",
+	"expose":             "informational: containers on a network reach each other's ports",
 }
 
 // refused are service keys the device cannot honour, and why; any other
 // key is refused as not supported.
 var refused = map[string]string{
-	"build":          "build and push first: devices do not build images",
-	"dockerfile":     "build and push first: devices do not build images",
-	"develop":        "development only (docker compose watch)",
-	"external_links": "links to containers outside the project; put them in the project, or join them on a network",
-	"storage_opt":    "storage options depend on the device's storage driver (a size needs overlay2 on xfs with pquota)",
-	"mem_swappiness": "ignored by cgroup v2 kernels; give memswap_limit",
-	"cpu_rt_period":  "real-time scheduling needs a kernel and engine set up for it",
-	"cpu_rt_runtime": "real-time scheduling needs a kernel and engine set up for it",
-	"cpu_count":      "Windows only; give cpus",
-	"cpu_percent":    "Windows only; give cpus",
-	"volumes_from":   "containers are replaced on every update",
-	"net":            "use network_mode",
-	"cgroup":         "the cgroup namespace cannot be chosen",
-	"cgroup_parent":  "the cgroup parent cannot be chosen",
-	"use_api_socket": "would hand the Docker engine (root on the device) to the container",
-	"platform":       "pin the platform's image with --platform",
-	"runtime":        "the runtime cannot be chosen",
-	"isolation":      "Windows only",
-	"gpus":           "no GPU requests",
-	"provider":       "provider services run no container",
-	"models":         "no models",
-	"pre_start":      "no lifecycle hooks",
-	"post_start":     "no lifecycle hooks",
-	"pre_stop":       "no lifecycle hooks",
-	"volume_driver":  "named volumes use the local driver",
+	"build":           "build and push first: devices do not build images",
+	"dockerfile":      "build and push first: devices do not build images",
+	"develop":         "development only (docker compose watch)",
+	"external_links":  "links to containers outside the project; put them in the project, or join them on a network",
+	"storage_opt":     "storage options depend on the device's storage driver (a size needs overlay2 on xfs with pquota)",
+	"mem_swappiness":  "ignored by cgroup v2 kernels; give memswap_limit",
+	"cpu_rt_period":   "real-time scheduling needs a kernel and engine set up for it",
+	"cpu_rt_runtime":  "real-time scheduling needs a kernel and engine set up for it",
+	"cpu_count":       "Windows only; give cpus",
+	"cpu_percent":     "Windows only; give cpus",
+	"volumes_from":    "containers are replaced on every update",
+	"net":             "use network_mode",
+	"cgroup":          "the cgroup namespace cannot be chosen",
+	"cgroup_parent":   "the cgroup parent cannot be chosen",
+	"use_api_socket":  "would hand the Docker engine (root on the device) to the container",
+	"platform":        "pin the platform's image with --platform",
+	"runtime":         "the runtime cannot be chosen",
+	"isolation":       "Windows only",
+	"gpus":            "no GPU requests",
+	"provider":        "provider services run no container",
+	"models":          "no models",
+	"pre_start":       "no lifecycle hooks",
+	"post_start":      "no lifecycle hooks",
+	"pre_stop":        "no lifecycle hooks",
+	"volume_driver":   "named volumes use the local driver",
+	"mac_address":     "the engine assigns the MAC address; leave it out",
+	"annotations":     "OCI annotations are not passed; give labels",
+	"credential_spec": "Windows only",
 }
 
 // service compiles one service.
@@ -270,6 +274,9 @@ func (c *compiler) container(where string, s types.ServiceConfig, a *args) error
 		return err
 	}
 	a.flag("--dns", s.DNS...)
+	a.flag("--dns-search", s.DNSSearch...)
+	a.flag("--dns-option", s.DNSOpts...)
+	a.flag("--domainname", nonEmpty(s.DomainName)...)
 	for _, h := range slices.Sorted(maps.Keys(s.ExtraHosts)) {
 		for _, ip := range s.ExtraHosts[h] {
 			a.flag("--add-host", h+"="+ip)
@@ -491,7 +498,7 @@ func networks(where string, s types.ServiceConfig, a *args) (map[string][]string
 		}
 		if cfg != nil {
 			if err := extra(where+": networks."+n, cfg, "aliases", "use_service_name_alias"); err != nil {
-				return nil, err
+				return nil, fmt.Errorf("%w (the engine assigns addresses and interfaces; services reach each other by name and aliases)", err)
 			}
 			for _, al := range cfg.Aliases {
 				if !slices.Contains(aliases, al) {

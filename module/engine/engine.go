@@ -258,6 +258,9 @@ type ContainerConfig struct {
 	OomScoreAdj       int      `json:",omitempty"`
 	OomKillDisable    bool     `json:",omitempty"`
 	Ulimits           []Ulimit `json:",omitempty"`
+	DNSSearch         []string `json:",omitempty"`
+	DNSOptions        []string `json:",omitempty"`
+	Domainname        string   `json:",omitempty"`
 
 	LogDriver string
 	LogOpts   map[string]string

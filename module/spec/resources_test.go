@@ -25,8 +25,8 @@ func TestRunArgsResources(t *testing.T) {
 		BlkioWeight: 300, OomScoreAdj: -500, OomKillDisable: true,
 	}, got)
 	got = engine.ContainerConfig{}
-	require.NoError(t, spec.ParseRunArgs("--pids-limit -1 --memory-swap -1", &got))
-	assert.Equal(t, engine.ContainerConfig{PidsLimit: -1, MemorySwap: -1}, got)
+	require.NoError(t, spec.ParseRunArgs("--pids-limit -1 --memory-swap -1 --dns-search a.example --dns-option ndots:2 --domainname b.example", &got))
+	assert.Equal(t, engine.ContainerConfig{PidsLimit: -1, MemorySwap: -1, DNSSearch: []string{"a.example"}, DNSOptions: []string{"ndots:2"}, Domainname: "b.example"}, got)
 	for args, want := range map[string]string{
 		"--ulimit nofile":          "--ulimit",
 		"--ulimit bogus=1":         "--ulimit",
@@ -37,6 +37,8 @@ func TestRunArgsResources(t *testing.T) {
 		"--blkio-weight 5":         "--blkio-weight",
 		"--oom-score-adj 2000":     "--oom-score-adj",
 		"--memory-reservation big": "--memory-reservation",
+		"--dns-search 'a b'":       "--dns-search",
+		"--domainname a/b":         "--domainname",
 	} {
 		var c engine.ContainerConfig
 		err := spec.ParseRunArgs(args, &c)

@@ -269,6 +269,27 @@ var flagDefs = []flagDef{
 		c.Ulimits = append(c.Ulimits, u)
 		return err
 	}},
+	{names: []string{"--dns-search"}, apply: func(c *engine.ContainerConfig, v string) error {
+		if v == "" || strings.ContainsAny(v, " \t\n") {
+			return fmt.Errorf("%q: want a domain", v)
+		}
+		c.DNSSearch = append(c.DNSSearch, v)
+		return nil
+	}},
+	{names: []string{"--dns-option"}, apply: func(c *engine.ContainerConfig, v string) error {
+		if v == "" || strings.ContainsAny(v, " \t\n") {
+			return fmt.Errorf("%q: want a resolver option such as ndots:2", v)
+		}
+		c.DNSOptions = append(c.DNSOptions, v)
+		return nil
+	}},
+	{names: []string{"--domainname"}, apply: func(c *engine.ContainerConfig, v string) error {
+		if v == "" || strings.ContainsAny(v, " \t\n/") {
+			return fmt.Errorf("%q: want a domain", v)
+		}
+		c.Domainname = v
+		return nil
+	}},
 	{names: []string{"--cap-add"}, apply: func(c *engine.ContainerConfig, v string) error {
 		if !capRE().MatchString(v) {
 			return fmt.Errorf("%q: not a capability name such as NET_ADMIN", v)

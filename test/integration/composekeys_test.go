@@ -70,6 +70,9 @@ services:
     group_add: ["1234"]
     security_opt: ["no-new-privileges:true"]
     dns: [127.0.0.1]
+    dns_search: [example.internal]
+    dns_opt: ["ndots:2"]
+    domainname: example.internal
     extra_hosts: ["db.local=10.0.0.5"]
     logging:
       driver: json-file
@@ -496,6 +499,13 @@ func TestComposeKeysReachEngine(t *testing.T) {
 		{"dns", "main", func(t *testing.T, cc *container.Config, hc *container.HostConfig, r container.InspectResponse) {
 			require.Len(t, hc.DNS, 1)
 			assert.Equal(t, "127.0.0.1", hc.DNS[0].String())
+		}},
+		{"dns_search, dns_opt", "main", func(t *testing.T, cc *container.Config, hc *container.HostConfig, r container.InspectResponse) {
+			assert.Equal(t, []string{"example.internal"}, hc.DNSSearch)
+			assert.Equal(t, []string{"ndots:2"}, hc.DNSOptions)
+		}},
+		{"domainname", "main", func(t *testing.T, cc *container.Config, hc *container.HostConfig, r container.InspectResponse) {
+			assert.Equal(t, "example.internal", cc.Domainname)
 		}},
 		{"extra_hosts", "main", func(t *testing.T, cc *container.Config, hc *container.HostConfig, r container.InspectResponse) {
 			assert.Equal(t, []string{"db.local:10.0.0.5"}, hc.ExtraHosts)

@@ -542,6 +542,7 @@ func toDocker(c engine.ContainerConfig) (*container.Config, *container.HostConfi
 	hc.CPUShares, hc.CPUPeriod, hc.CPUQuota = c.CPUShares, c.CPUPeriod, c.CPUQuota
 	hc.CpusetCpus, hc.CpusetMems, hc.BlkioWeight = c.CpusetCpus, c.CpusetMems, c.BlkioWeight
 	hc.OomScoreAdj = c.OomScoreAdj
+	hc.DNSSearch, hc.DNSOptions, cc.Domainname = c.DNSSearch, c.DNSOptions, c.Domainname
 	if c.PidsLimit != 0 {
 		hc.PidsLimit = &c.PidsLimit
 	}
