@@ -139,6 +139,15 @@ func compile(ctx context.Context, r *image.Resolver, dir string, o Options) (*Ap
 	if err := doc.CheckDeclared(); err != nil {
 		return nil, err
 	}
+	// A parameter that nothing turned into ${NAME}: a key this compiler
+	// passes on without refusing parameters in it.
+	js, err := doc.JSON()
+	if err != nil {
+		return nil, err
+	}
+	if i := strings.Index(string(js), paramOpen); i >= 0 {
+		return nil, fmt.Errorf("meta-data: a device parameter where the device substitutes none, at %s", shown(string(js[max(0, i-60):min(len(js), i+40)])))
+	}
 	return out, nil
 }
 
