@@ -373,6 +373,13 @@ func (c *compiler) resources(where string, s types.ServiceConfig, a *args) error
 			}
 		}
 	}
+	// What the engine refuses together, said in Compose's keys.
+	if cpus != 0 && (s.CPUPeriod != 0 || s.CPUQuota != 0) {
+		return fmt.Errorf("%s: cpus with cpu_period or cpu_quota: the engine takes one or the other; give cpus, or cpu_quota with cpu_period", where)
+	}
+	if s.MemSwapLimit > 0 && mem == 0 {
+		return fmt.Errorf("%s: memswap_limit without mem_limit (or deploy.resources.limits.memory): the engine needs the memory limit with it", where)
+	}
 	a.flag("--restart", nonEmpty(restart)...)
 	if s.ShmSize != 0 {
 		a.flag("--shm-size", strconv.FormatInt(int64(s.ShmSize), 10))

@@ -509,6 +509,22 @@ func parseRunArgs(runArgs string, cfg *engine.ContainerConfig, sub *substituter)
 			return sub.hideValues(err, orig[start:min(i+1, len(orig))])
 		}
 	}
+	return checkResources(cfg)
+}
+
+// checkResources refuses the resource flags that the engine refuses
+// together at container create.
+func checkResources(c *engine.ContainerConfig) error {
+	switch {
+	case c.NanoCPUs != 0 && (c.CPUPeriod != 0 || c.CPUQuota != 0):
+		return fmt.Errorf("--cpus with --cpu-period or --cpu-quota: the engine takes one or the other")
+	case c.MemorySwap > 0 && c.Memory == 0:
+		return fmt.Errorf("--memory-swap without -m/--memory: the engine needs the memory limit with it")
+	case c.MemorySwap > 0 && c.MemorySwap < c.Memory:
+		return fmt.Errorf("--memory-swap %d is below -m/--memory %d (it is memory plus swap)", c.MemorySwap, c.Memory)
+	case c.MemoryReservation > 0 && c.Memory > 0 && c.MemoryReservation > c.Memory:
+		return fmt.Errorf("--memory-reservation %d is above -m/--memory %d", c.MemoryReservation, c.Memory)
+	}
 	return nil
 }
 
