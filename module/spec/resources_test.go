@@ -45,6 +45,7 @@ func TestRunArgsResources(t *testing.T) {
 		"--cpus 1 --cpu-quota 50000":       "--cpus with --cpu-period or --cpu-quota",
 		"--memory-swap 128m":               "--memory-swap without -m/--memory",
 		"-m 64m --memory-swap 32m":         "--memory-swap 33554432 is below -m/--memory 67108864",
+		"--oom-kill-disable":               "--oom-kill-disable without -m/--memory",
 		"-m 64m --memory-reservation 128m": "--memory-reservation 134217728 is above -m/--memory 67108864",
 	} {
 		var c engine.ContainerConfig

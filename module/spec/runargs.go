@@ -522,6 +522,10 @@ func checkResources(c *engine.ContainerConfig) error {
 		return fmt.Errorf("--memory-swap without -m/--memory: the engine needs the memory limit with it")
 	case c.MemorySwap > 0 && c.MemorySwap < c.Memory:
 		return fmt.Errorf("--memory-swap %d is below -m/--memory %d (it is memory plus swap)", c.MemorySwap, c.Memory)
+	case c.OomKillDisable && c.Memory == 0:
+		// The engine only warns; unkillable and unlimited, the container
+		// could take all of the device's memory.
+		return fmt.Errorf("--oom-kill-disable without -m/--memory: the container could take all of the device's memory")
 	case c.MemoryReservation > 0 && c.Memory > 0 && c.MemoryReservation > c.Memory:
 		return fmt.Errorf("--memory-reservation %d is above -m/--memory %d", c.MemoryReservation, c.Memory)
 	}
