@@ -40,6 +40,9 @@ type Request struct {
 	Stdout io.Writer
 	// Progress hears about embedded images as they are written.
 	Progress image.Progress
+	// Warn, when set, hears what a Compose project asks for that is
+	// ignored (swarm's deploy keys), one line each.
+	Warn func(string)
 }
 
 // Result is what Generate pinned and wrote.
@@ -201,7 +204,7 @@ func (req Request) prepare(ctx context.Context, preload bool) (Options, func(), 
 			}
 			c, err := compose.Compile(ctx, r, req.ComposeDir, compose.Options{
 				App: app, Files: req.ComposeFiles, Profiles: req.ComposeProfiles,
-				Params: opts.Params, Embed: req.Embed, TmpDir: tmp,
+				Params: opts.Params, Embed: req.Embed, TmpDir: tmp, Warn: req.Warn,
 			})
 			if err != nil {
 				return err

@@ -408,6 +408,7 @@ func (o *flags) request(cmd *cobra.Command, args []string) (artifactgen.Request,
 	p := newProgress(stderr, isTerminal(stderr), level, o.progressEvery)
 	req.Progress = p
 	req.Write.Progress = p.writeSteps(o.output, comp)
+	req.Warn = func(msg string) { fmt.Fprintln(stderr, "warning: "+msg) }
 	if level == verbose {
 		req.Resolver.Trace = p.Detail
 	}

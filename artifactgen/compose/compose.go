@@ -56,6 +56,9 @@ type Options struct {
 	Embed bool
 	// TmpDir is where the files archive is written.
 	TmpDir string
+	// Warn, when set, hears what is ignored that the user may have meant
+	// (swarm's deploy keys), one line each.
+	Warn func(string)
 }
 
 // App is a compiled project.
@@ -75,10 +78,16 @@ type App struct {
 func Compile(ctx context.Context, r *image.Resolver, dir string, o Options) (*App, error) {
 	app, err := compile(ctx, r, dir, o)
 	if err != nil {
-		return nil, fmt.Errorf("--compose %s: %w", dir, err)
+		return nil, shownError{fmt.Errorf("--compose %s: %w", dir, err)}
 	}
 	return app, nil
 }
+
+// shownError says the parameters in err as the user wrote them.
+type shownError struct{ err error }
+
+func (e shownError) Error() string { return shown(e.err.Error()) }
+func (e shownError) Unwrap() error { return e.err }
 
 func compile(ctx context.Context, r *image.Resolver, dir string, o Options) (*App, error) {
 	abs, err := filepath.Abs(dir)
@@ -89,7 +98,7 @@ func compile(ctx context.Context, r *image.Resolver, dir string, o Options) (*Ap
 	if err != nil {
 		return nil, err
 	}
-	c := &compiler{dir: abs, project: p, params: o.Params, files: newPayload(abs)}
+	c := &compiler{dir: abs, project: p, params: o.Params, files: newPayload(abs), onWarn: o.Warn}
 	out := &App{}
 	if out.Networks, err = c.networks(); err != nil {
 		return nil, err
@@ -103,6 +112,9 @@ func compile(ctx context.Context, r *image.Resolver, dir string, o Options) (*Ap
 			return nil, err
 		}
 		out.Services = append(out.Services, doc)
+	}
+	if err := links(p, out.Services); err != nil {
+		return nil, err
 	}
 	// Compose adds "default" before profiles drop the services using it.
 	if _, ok := out.Networks["default"]; ok && !slices.ContainsFunc(out.Services, func(s spec.ServiceDoc) bool { return s.Networks["default"] != nil }) {
@@ -122,6 +134,20 @@ func compile(ctx context.Context, r *image.Resolver, dir string, o Options) (*Ap
 		out.Files = &spec.FilesDoc{Archive: FilesArchive, Digest: digest}
 		out.Payload = []artifact.PayloadFile{pf}
 	}
+	// What the device would refuse fails here, placeholders included.
+	doc := spec.Document{App: o.App, Services: out.Services, Networks: out.Networks, Volumes: out.Volumes, Files: out.Files, Params: o.Params}
+	if err := doc.CheckDeclared(); err != nil {
+		return nil, err
+	}
+	// A parameter that nothing turned into ${NAME}: a key this compiler
+	// passes on without refusing parameters in it.
+	js, err := doc.JSON()
+	if err != nil {
+		return nil, err
+	}
+	if i := strings.Index(string(js), paramOpen); i >= 0 {
+		return nil, fmt.Errorf("meta-data: a device parameter where the device substitutes none, at %s", shown(string(js[max(0, i-60):min(len(js), i+40)])))
+	}
 	return out, nil
 }
 
@@ -137,7 +163,7 @@ func load(ctx context.Context, dir string, o Options) (*types.Project, error) {
 	keep := func(lookup template.Mapping) template.Mapping {
 		return func(name string) (string, bool) {
 			if _, ok := o.Params[name]; ok {
-				return "${" + name + "}", true
+				return marker(name), true
 			}
 			return lookup(name)
 		}
@@ -173,11 +199,11 @@ func load(ctx context.Context, dir string, o Options) (*types.Project, error) {
 		return nil, err
 	}
 	p, err := po.LoadProject(ctx)
-	if err != nil && strings.Contains(err.Error(), "invalid hostPort: ${") {
+	if err != nil && strings.Contains(err.Error(), "invalid hostPort: "+paramOpen) {
 		return nil, fmt.Errorf("ports: %w; in the short syntax a device parameter cannot be parsed: use the long syntax (published: \"${NAME}\")", err)
 	}
-	if m := castRE.FindStringSubmatch(fmt.Sprint(err)); m != nil && placeholderRE.MatchString(m[3]) {
-		return nil, paramError("service "+m[1], m[2], m[3])
+	if m := castRE.FindStringSubmatch(fmt.Sprint(err)); m != nil {
+		return nil, paramError("service "+m[1], m[2], shown(m[3]))
 	}
 	if err != nil {
 		return nil, friendly(po.ConfigPaths, err)
@@ -257,7 +283,7 @@ func composeFileEnv(dir string) cli.ProjectOptionsFn {
 
 // castRE matches compose-go's error for a placeholder where a number or
 // true/false is wanted.
-var castRE = regexp.MustCompile(`interpolating services\.([^.]+)\.(\S+): failed to cast to expected type: [^$]*(\$\{[A-Za-z_][A-Za-z0-9_]*\})`)
+var castRE = regexp.MustCompile(`interpolating services\.([^.]+)\.(\S+): failed to cast to expected type: .*?(` + paramOpen + `[A-Za-z_][A-Za-z0-9_]*` + paramClose + `)`)
 
 // friendly says a load error with the first compose file's line.
 func friendly(paths []string, err error) error {

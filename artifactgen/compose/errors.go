@@ -12,4 +12,7 @@ var (
 	// ErrOutsideProject: a file the app needs lies outside the project
 	// directory.
 	ErrOutsideProject = errors.New("outside the project directory")
+	// ErrWritableBind: a writable bind of project files, which the device
+	// can only ship as a read-only copy.
+	ErrWritableBind = errors.New("a writable bind of project files")
 )

@@ -1,6 +1,8 @@
 package compose_test
 
 import (
+	"archive/tar"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -145,7 +147,7 @@ func TestQuoting(t *testing.T) {
 func TestFilesDeterministic(t *testing.T) {
 	addr := newRegistry(t)
 	files := map[string]string{
-		"compose.yaml": "services:\n  web:\n    image: " + addr + "/shop/web:7\n    volumes: [./conf:/etc/conf]\n    configs: [c]\nconfigs:\n  c: {content: hello}\n",
+		"compose.yaml": "services:\n  web:\n    image: " + addr + "/shop/web:7\n    volumes: [\"./conf:/etc/conf:ro\"]\n    configs: [c]\nconfigs:\n  c: {content: hello}\n",
 		"conf/a":       "a", "conf/sub/b": "b",
 	}
 	a, _, err := document(t, project(t, files), compose.Options{})
@@ -199,4 +201,46 @@ func TestPortParamShortSyntax(t *testing.T) {
 	_, _, err := document(t, dir, compose.Options{Params: map[string]string{"PORT": "8080"}})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `use the long syntax (published: "${NAME}")`)
+}
+
+// A mount inside a shipped project directory gets its mount point in the
+// archive (an empty directory, or an empty file for a file), since the
+// device mounts the directory read-only and the engine could not create
+// it there; what the project has there already is kept.
+func TestNestedMountPoints(t *testing.T) {
+	addr := newRegistry(t)
+	dir := project(t, map[string]string{
+		"compose.yaml": "services:\n  web:\n    image: " + addr + "/shop/web:7\n    tmpfs: [/app/run]\n    volumes:\n" +
+			"      - ./frontend:/app:ro\n      - /app/node_modules\n      - deps:/app/vendor/deps\n      - ./conf.txt:/app/conf.txt:ro\n      - ./other:/app/src/other:ro\n" +
+			"volumes:\n  deps: {}\n",
+		"frontend/src/main.js": "x",
+		"conf.txt":             "c",
+		"other/o":              "o",
+	})
+	app, _, err := document(t, dir, compose.Options{})
+	require.NoError(t, err)
+	f, err := os.Open(app.Payload[0].Path)
+	require.NoError(t, err)
+	defer f.Close()
+	got := map[string]byte{}
+	tr := tar.NewReader(f)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		require.NoError(t, err)
+		got[h.Name] = h.Typeflag
+	}
+	for name, typ := range map[string]byte{
+		"project/frontend/node_modules/": tar.TypeDir,
+		"project/frontend/vendor/":       tar.TypeDir,
+		"project/frontend/vendor/deps/":  tar.TypeDir,
+		"project/frontend/run/":          tar.TypeDir,
+		"project/frontend/conf.txt":      tar.TypeReg,
+		"project/frontend/src/other/":    tar.TypeDir,
+		"project/frontend/src/main.js":   tar.TypeReg,
+	} {
+		assert.Equal(t, typ, got[name], name)
+	}
 }

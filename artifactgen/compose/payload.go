@@ -72,6 +72,16 @@ func (p *payload) addProject(abs string) (string, error) {
 	return name, nil
 }
 
+func (p *payload) isDir(name string) bool { return p.entries[name].isDir }
+
+// addMountPoint adds an empty directory (or file) at name unless the
+// project has something there already.
+func (p *payload) addMountPoint(name string, dir bool) {
+	if _, ok := p.entries[name]; !ok {
+		p.entries[name] = entry{isDir: dir}
+	}
+}
+
 // addContent adds inline content as dir/name.
 func (p *payload) addContent(dir, name string, content []byte) string {
 	n := path.Join(dir, name)

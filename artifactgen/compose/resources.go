@@ -19,15 +19,59 @@ type compiler struct {
 	project *types.Project
 	params  map[string]string
 	files   *payload
+	// onWarn hears what is ignored that a user may have meant.
+	onWarn func(string)
 }
 
-// placeholderRE is what the device substitutes (spec's placeholder): any
-// such text where the device does not substitute would still be replaced
-// in a run_args word, so it is refused there.
-var placeholderRE = regexp.MustCompile(`\$\{[A-Za-z_][A-Za-z0-9_]*\}`)
+func (c *compiler) warn(format string, args ...any) {
+	if c.onWarn != nil {
+		c.onWarn(shown(fmt.Sprintf(format, args...)))
+	}
+}
 
-func paramError(where, key, value string) error {
-	return fmt.Errorf("%s: %s: %s is a device parameter; %w", where, key, placeholderRE.FindString(value), ErrParamInStructure)
+// Inside the compiler a device parameter NAME is paramOpen+NAME+paramClose,
+// not ${NAME}: after interpolation ${NAME} is also the text that Compose's
+// $${NAME} writes (for the container's own shell), and the two must reach
+// the device differently (see deviceWord).
+const (
+	paramOpen  = "\uE000"
+	paramClose = "\uE001"
+)
+
+var (
+	markerRE = regexp.MustCompile(paramOpen + `([A-Za-z_][A-Za-z0-9_]*)` + paramClose)
+	// dollarsRE is a run of $ that the device would read as (part of) an
+	// escape or a placeholder: before { or a parameter.
+	dollarsRE = regexp.MustCompile(`\$+(?:\{|` + paramOpen + `)`)
+)
+
+func marker(name string) string { return paramOpen + name + paramClose }
+
+// shown is s with parameters written ${NAME}, as the user wrote them.
+func shown(s string) string { return markerRE.ReplaceAllString(s, "$${$1}") }
+
+// deviceWord is s as the device must read it: in a value the device
+// substitutes (a run_args word, command, entrypoint, health check test)
+// every literal $ before { is doubled (the device reads $$ there as one
+// $), then each parameter becomes ${NAME}.
+func deviceWord(s string) string {
+	s = dollarsRE.ReplaceAllStringFunc(s, func(m string) string {
+		run := strings.TrimRight(m, "{"+paramOpen)
+		return run + m
+	})
+	return shown(s)
+}
+
+func deviceWords(ws []string) []string {
+	for i, w := range ws {
+		ws[i] = deviceWord(w)
+	}
+	return ws
+}
+
+// paramError: p (${NAME}) is where the device substitutes nothing.
+func paramError(where, key, p string) error {
+	return fmt.Errorf("%s: %s: %s is a device parameter; %w", where, key, p, ErrParamInStructure)
 }
 
 // scan finds a placeholder anywhere in v (strings, map keys, nested
@@ -35,7 +79,9 @@ func paramError(where, key, value string) error {
 func scan(v reflect.Value) string {
 	switch v.Kind() {
 	case reflect.String:
-		return placeholderRE.FindString(v.String())
+		if m := markerRE.FindStringSubmatch(v.String()); m != nil {
+			return "${" + m[1] + "}"
+		}
 	case reflect.Pointer, reflect.Interface:
 		if !v.IsNil() {
 			return scan(v.Elem())
@@ -139,7 +185,7 @@ func (c *compiler) networks() (map[string]spec.NetworkDoc, error) {
 			return nil, fmt.Errorf("%s: driver_opts: %w: they configure the host's network", where, ErrUnsupported)
 		}
 		if err := extra(where, n, "name", "driver", "internal", "labels", "attachable"); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%w (the engine picks the subnet; leave it out, services reach each other by name)", err)
 		}
 		out[key] = spec.NetworkDoc{Internal: n.Internal, Labels: map[string]string(n.Labels)}
 	}

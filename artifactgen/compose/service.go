@@ -1,9 +1,12 @@
 package compose
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"math"
+	"os"
 	"path"
 	"path/filepath"
 	"reflect"
@@ -23,7 +26,9 @@ var supported = []string{
 	"ports", "restart", "container_name", "hostname", "user", "working_dir",
 	"privileged", "read_only", "init", "tty", "stdin_open", "cap_add", "cap_drop",
 	"devices", "device_cgroup_rules", "security_opt", "sysctls", "group_add", "tmpfs",
-	"shm_size", "mem_limit", "cpus", "dns", "extra_hosts", "stop_signal",
+	"shm_size", "mem_limit", "cpus", "mem_reservation", "memswap_limit", "cpu_shares",
+	"cpu_period", "cpu_quota", "cpuset", "pids_limit", "oom_score_adj", "oom_kill_disable",
+	"blkio_config", "ulimits", "links", "dns", "dns_search", "dns_opt", "domainname", "extra_hosts", "stop_signal",
 	"stop_grace_period", "pid", "ipc", "uts", "userns_mode", "network_mode", "networks",
 	"volumes", "configs", "secrets", "depends_on", "healthcheck", "logging",
 	"log_driver", "log_opt", "scale", "deploy",
@@ -31,36 +36,45 @@ var supported = []string{
 
 // ignored are service keys that change nothing on the device, and why.
 var ignored = map[string]string{
-	"profiles":    "applied when the project is loaded (--profile)",
-	"extends":     "applied when the project is loaded",
-	"attach":      "only docker compose up's log output",
-	"pull_policy": "images are pinned by digest and pulled in Download",
-	"expose":      "informational: containers on a network reach each other's ports",
+	"profiles":           "applied when the project is loaded (--profile)",
+	"extends":            "applied when the project is loaded",
+	"attach":             "only docker compose up's log output",
+	"pull_policy":        "images are pinned by digest and pulled in Download",
+	"pull_refresh_after": "images are pinned by digest and pulled in Download",
+	"expose":             "informational: containers on a network reach each other's ports",
 }
 
 // refused are service keys the device cannot honour, and why; any other
 // key is refused as not supported.
 var refused = map[string]string{
-	"build":          "build and push first: devices do not build images",
-	"dockerfile":     "build and push first: devices do not build images",
-	"develop":        "development only (docker compose watch)",
-	"links":          "legacy links; use a network (services reach each other by name)",
-	"external_links": "legacy links; use a network",
-	"volumes_from":   "containers are replaced on every update",
-	"net":            "use network_mode",
-	"cgroup":         "the cgroup namespace cannot be chosen",
-	"cgroup_parent":  "the cgroup parent cannot be chosen",
-	"use_api_socket": "would hand the Docker engine (root on the device) to the container",
-	"platform":       "pin the platform's image with --platform",
-	"runtime":        "the runtime cannot be chosen",
-	"isolation":      "Windows only",
-	"gpus":           "no GPU requests",
-	"provider":       "provider services run no container",
-	"models":         "no models",
-	"pre_start":      "no lifecycle hooks",
-	"post_start":     "no lifecycle hooks",
-	"pre_stop":       "no lifecycle hooks",
-	"volume_driver":  "named volumes use the local driver",
+	"build":           "build and push first: devices do not build images",
+	"dockerfile":      "build and push first: devices do not build images",
+	"develop":         "development only (docker compose watch)",
+	"external_links":  "links to containers outside the project; put them in the project, or join them on a network",
+	"storage_opt":     "storage options depend on the device's storage driver (a size needs overlay2 on xfs with pquota)",
+	"mem_swappiness":  "ignored by cgroup v2 kernels; give memswap_limit",
+	"cpu_rt_period":   "real-time scheduling needs a kernel and engine set up for it",
+	"cpu_rt_runtime":  "real-time scheduling needs a kernel and engine set up for it",
+	"cpu_count":       "Windows only; give cpus",
+	"cpu_percent":     "Windows only; give cpus",
+	"volumes_from":    "containers are replaced on every update",
+	"net":             "use network_mode",
+	"cgroup":          "the cgroup namespace cannot be chosen",
+	"cgroup_parent":   "the cgroup parent cannot be chosen",
+	"use_api_socket":  "would hand the Docker engine (root on the device) to the container",
+	"platform":        "pin the platform's image with --platform",
+	"runtime":         "the runtime cannot be chosen",
+	"isolation":       "Windows only",
+	"gpus":            "no GPU requests",
+	"provider":        "provider services run no container",
+	"models":          "no models",
+	"pre_start":       "no lifecycle hooks",
+	"post_start":      "no lifecycle hooks",
+	"pre_stop":        "no lifecycle hooks",
+	"volume_driver":   "named volumes use the local driver",
+	"mac_address":     "the engine assigns the MAC address; leave it out",
+	"annotations":     "OCI annotations are not passed; give labels",
+	"credential_spec": "Windows only",
 }
 
 // service compiles one service.
@@ -97,10 +111,10 @@ func (c *compiler) service(s types.ServiceConfig) (spec.ServiceDoc, error) {
 		if len(s.Command) == 0 {
 			return doc, fmt.Errorf("%s: command: %w: an empty command (clearing the image's) cannot be expressed", where, ErrUnsupported)
 		}
-		doc.Command = slices.Clone([]string(s.Command))
+		doc.Command = deviceWords(slices.Clone([]string(s.Command)))
 	}
 	if s.Entrypoint != nil {
-		doc.Entrypoint = slices.Clone([]string(s.Entrypoint))
+		doc.Entrypoint = deviceWords(slices.Clone([]string(s.Entrypoint)))
 		if len(s.Entrypoint) == 0 {
 			doc.Entrypoint = []string{""}
 		}
@@ -179,7 +193,7 @@ func (a *args) bool(name string, on bool) {
 func (a *args) String() string {
 	q := make([]string, len(a.words))
 	for i, w := range a.words {
-		q[i] = quote(w)
+		q[i] = quote(deviceWord(w))
 	}
 	return strings.Join(q, " ")
 }
@@ -201,7 +215,6 @@ func (c *compiler) container(where string, s types.ServiceConfig, a *args) error
 	a.flag("--hostname", nonEmpty(s.Hostname)...)
 	a.flag("--user", nonEmpty(s.User)...)
 	a.flag("--workdir", nonEmpty(s.WorkingDir)...)
-	a.flag("--restart", nonEmpty(s.Restart)...)
 	a.bool("--privileged", s.Privileged)
 	a.bool("--read-only", s.ReadOnly)
 	a.bool("--init", s.Init != nil && *s.Init)
@@ -257,20 +270,13 @@ func (c *compiler) container(where string, s types.ServiceConfig, a *args) error
 	}
 	a.flag("--group-add", s.GroupAdd...)
 	a.flag("--tmpfs", s.Tmpfs...)
-	if s.ShmSize != 0 {
-		a.flag("--shm-size", strconv.FormatInt(int64(s.ShmSize), 10))
-	}
-	mem, cpus, err := limits(where, s)
-	if err != nil {
+	if err := c.resources(where, s, a); err != nil {
 		return err
 	}
-	if mem != 0 {
-		a.flag("--memory", strconv.FormatInt(mem, 10))
-	}
-	if cpus != 0 {
-		a.flag("--cpus", strconv.FormatFloat(float64(cpus), 'f', -1, 32))
-	}
 	a.flag("--dns", s.DNS...)
+	a.flag("--dns-search", s.DNSSearch...)
+	a.flag("--dns-option", s.DNSOpts...)
+	a.flag("--domainname", nonEmpty(s.DomainName)...)
 	for _, h := range slices.Sorted(maps.Keys(s.ExtraHosts)) {
 		for _, ip := range s.ExtraHosts[h] {
 			a.flag("--add-host", h+"="+ip)
@@ -307,34 +313,140 @@ func (c *compiler) container(where string, s types.ServiceConfig, a *args) error
 	return nil
 }
 
-// limits are mem_limit and cpus, or deploy.resources.limits' memory and
-// cpus, as docker compose reads them; the rest of deploy is swarm's.
-func limits(where string, s types.ServiceConfig) (int64, float32, error) {
-	mem, cpus := int64(s.MemLimit), s.CPUS
-	if s.Deploy == nil {
-		return mem, cpus, nil
-	}
-	if err := extra(where+": deploy", s.Deploy, "resources", "replicas"); err != nil {
-		return 0, 0, fmt.Errorf("%w (only resources.limits: cpus and memory)", err)
-	}
-	if r := s.Deploy.Replicas; r != nil && *r != 1 {
-		return 0, 0, fmt.Errorf("%s: deploy: replicas: %w: one container per service", where, ErrUnsupported)
-	}
-	if err := extra(where+": deploy.resources", s.Deploy.Resources, "limits"); err != nil {
-		return 0, 0, err
-	}
-	if l := s.Deploy.Resources.Limits; l != nil {
-		if err := extra(where+": deploy.resources.limits", l, "cpus", "memory"); err != nil {
-			return 0, 0, err
+// resources maps the resource keys, and deploy as docker compose up reads
+// it: resources.limits (cpus, memory, pids), resources.reservations.memory
+// and restart_policy; the rest of deploy is swarm's and is ignored with a
+// warning, as docker compose does, but replicas other than 1.
+func (c *compiler) resources(where string, s types.ServiceConfig, a *args) error {
+	mem, cpus, pids, reserve := int64(s.MemLimit), s.CPUS, s.PidsLimit, int64(s.MemReservation)
+	restart := s.Restart
+	if d := s.Deploy; d != nil {
+		if r := d.Replicas; r != nil && *r != 1 {
+			return fmt.Errorf("%s: deploy: replicas: %d: %w: one container per service (the device runs no swarm to balance copies); give replicas: 1 or leave it out", where, *r, ErrUnsupported)
 		}
-		if mem == 0 {
-			mem = int64(l.MemoryBytes)
+		if d.Mode != "" && d.Mode != "replicated" {
+			return fmt.Errorf("%s: deploy: mode: %s: %w: one container per service; leave it out", where, d.Mode, ErrUnsupported)
 		}
-		if cpus == 0 {
-			cpus = float32(l.NanoCPUs)
+		for _, k := range slices.Sorted(maps.Keys(fields(d))) {
+			switch k {
+			case "replicas", "mode", "resources", "restart_policy":
+			default:
+				c.warn("%s: deploy.%s is swarm's and ignored, as docker compose up ignores it", where, k)
+			}
+		}
+		if err := extra(where+": deploy.resources", d.Resources, "limits", "reservations"); err != nil {
+			return err
+		}
+		if l := d.Resources.Limits; l != nil {
+			if err := extra(where+": deploy.resources.limits", l, "cpus", "memory", "pids"); err != nil {
+				return err
+			}
+			// docker compose up: the service's own keys win.
+			if mem == 0 {
+				mem = int64(l.MemoryBytes)
+			}
+			if cpus == 0 {
+				cpus = float32(l.NanoCPUs)
+			}
+			if pids == 0 {
+				pids = l.Pids
+			}
+		}
+		if r := d.Resources.Reservations; r != nil {
+			if len(r.Devices) > 0 || len(r.GenericResources) > 0 {
+				return fmt.Errorf("%s: deploy.resources.reservations: devices, generic_resources: %w: no GPU or generic resource requests; give devices for device files", where, ErrUnsupported)
+			}
+			if r.NanoCPUs != 0 || r.Pids != 0 {
+				c.warn("%s: deploy.resources.reservations cpus and pids are ignored, as docker compose up ignores them", where)
+			}
+			if reserve == 0 {
+				reserve = int64(r.MemoryBytes)
+			}
+		}
+		if p := d.RestartPolicy; p != nil {
+			var err error
+			if restart, err = restartPolicy(where, p, restart); err != nil {
+				return err
+			}
+			if p.Delay != nil || p.Window != nil {
+				c.warn("%s: deploy.restart_policy delay and window are swarm's and ignored, as docker compose up ignores them", where)
+			}
 		}
 	}
-	return mem, cpus, nil
+	// What the engine refuses together, said in Compose's keys.
+	if cpus != 0 && (s.CPUPeriod != 0 || s.CPUQuota != 0) {
+		return fmt.Errorf("%s: cpus with cpu_period or cpu_quota: the engine takes one or the other; give cpus, or cpu_quota with cpu_period", where)
+	}
+	if s.MemSwapLimit > 0 && mem == 0 {
+		return fmt.Errorf("%s: memswap_limit without mem_limit (or deploy.resources.limits.memory): the engine needs the memory limit with it", where)
+	}
+	a.flag("--restart", nonEmpty(restart)...)
+	if s.ShmSize != 0 {
+		a.flag("--shm-size", strconv.FormatInt(int64(s.ShmSize), 10))
+	}
+	if mem != 0 {
+		a.flag("--memory", strconv.FormatInt(mem, 10))
+	}
+	if reserve != 0 {
+		a.flag("--memory-reservation", strconv.FormatInt(reserve, 10))
+	}
+	if s.MemSwapLimit != 0 {
+		a.flag("--memory-swap", strconv.FormatInt(int64(s.MemSwapLimit), 10))
+	}
+	if cpus != 0 {
+		a.flag("--cpus", strconv.FormatFloat(float64(cpus), 'f', -1, 32))
+	}
+	for _, r := range []struct {
+		flag string
+		v    int64
+	}{{"--cpu-shares", s.CPUShares}, {"--cpu-period", s.CPUPeriod}, {"--cpu-quota", s.CPUQuota}, {"--pids-limit", pids}, {"--oom-score-adj", s.OomScoreAdj}} {
+		if r.v != 0 {
+			a.flag(r.flag, strconv.FormatInt(r.v, 10))
+		}
+	}
+	a.flag("--cpuset-cpus", nonEmpty(s.CPUSet)...)
+	a.bool("--oom-kill-disable", s.OomKillDisable)
+	if b := s.BlkioConfig; b != nil {
+		if err := extra(where+": blkio_config", b, "weight"); err != nil {
+			return fmt.Errorf("%w (only weight: per-device limits name the device's disks)", err)
+		}
+		if b.Weight != 0 {
+			a.flag("--blkio-weight", strconv.FormatUint(uint64(b.Weight), 10))
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(s.Ulimits)) {
+		u := s.Ulimits[name]
+		soft, hard := u.Soft, u.Hard
+		if u.Single != 0 {
+			soft, hard = u.Single, u.Single
+		}
+		a.flag("--ulimit", fmt.Sprintf("%s=%d:%d", name, soft, hard))
+	}
+	return nil
+}
+
+// restartPolicy is deploy.restart_policy as docker compose up maps it
+// (without a condition: restart's value).
+func restartPolicy(where string, p *types.RestartPolicy, restart string) (string, error) {
+	var name string
+	switch p.Condition {
+	case "none":
+		name = "no"
+	case "on-failure":
+		name = "on-failure"
+		if p.MaxAttempts != nil && *p.MaxAttempts > 0 {
+			name += ":" + strconv.FormatUint(*p.MaxAttempts, 10)
+		}
+	case "any", "always":
+		name = "always"
+	case "":
+		name = restart
+	case "unless-stopped":
+		name = "unless-stopped"
+	default:
+		return "", fmt.Errorf("%s: deploy.restart_policy.condition: %q: want none, on-failure or any", where, p.Condition)
+	}
+	return name, nil
 }
 
 func nonEmpty(s string) []string {
@@ -357,7 +469,7 @@ func healthcheck(where string, h *types.HealthCheckConfig) (*spec.HealthcheckDoc
 	if len(h.Test) == 0 {
 		return nil, fmt.Errorf("%s: healthcheck: give test (durations alone, on top of the image's HEALTHCHECK, cannot be expressed)", where)
 	}
-	d := &spec.HealthcheckDoc{Test: slices.Clone([]string(h.Test))}
+	d := &spec.HealthcheckDoc{Test: deviceWords(slices.Clone([]string(h.Test)))}
 	dur := func(p *types.Duration) string {
 		if p == nil {
 			return ""
@@ -393,7 +505,7 @@ func networks(where string, s types.ServiceConfig, a *args) (map[string][]string
 		}
 		if cfg != nil {
 			if err := extra(where+": networks."+n, cfg, "aliases", "use_service_name_alias"); err != nil {
-				return nil, err
+				return nil, fmt.Errorf("%w (the engine assigns addresses and interfaces; services reach each other by name and aliases)", err)
 			}
 			for _, al := range cfg.Aliases {
 				if !slices.Contains(aliases, al) {
@@ -418,6 +530,13 @@ func (c *compiler) mounts(where string, s types.ServiceConfig, a *args, doc *spe
 		doc.Files[target] = name
 		return nil
 	}
+	// The other mounts, for the mount points they need inside a shipped
+	// project directory.
+	var mountPoints []mountPoint
+	for _, t := range s.Tmpfs {
+		target, _, _ := strings.Cut(t, ":")
+		mountPoints = append(mountPoints, mountPoint{target, true})
+	}
 	for _, v := range s.Volumes {
 		key := "volumes: " + v.Target
 		ro := ""
@@ -437,16 +556,21 @@ func (c *compiler) mounts(where string, s types.ServiceConfig, a *args, doc *spe
 			} else {
 				a.flag("--volume", v.Source+":"+v.Target+ro)
 			}
+			mountPoints = append(mountPoints, mountPoint{v.Target, true})
 		case types.VolumeTypeBind:
-			if v.Bind != nil && (v.Bind.Propagation != "" || v.Bind.SELinux != "" || v.Bind.Recursive != "") {
-				return fmt.Errorf("%s: %s: bind options (propagation, selinux, recursive): %w", where, key, ErrUnsupported)
+			if v.Bind != nil && (v.Bind.Propagation != "" || v.Bind.Recursive != "") {
+				return fmt.Errorf("%s: %s: bind options (propagation, recursive): %w", where, key, ErrUnsupported)
 			}
 			if err := extra(where+": "+key, v, "type", "source", "target", "read_only", "consistency", "bind"); err != nil {
 				return err
 			}
+			selinux := ""
+			if v.Bind != nil {
+				selinux = v.Bind.SELinux
+			}
 			src := v.Source
 			if strings.HasPrefix(src, "~") {
-				return fmt.Errorf("%s: %s: %s: a home directory means nothing on the device; give an absolute path", where, key, src)
+				return fmt.Errorf("%s: %s: %s: a home directory means nothing on the device; give an absolute path, or a named volume for data", where, key, src)
 			}
 			if !filepath.IsAbs(src) {
 				abs, err := inside(c.dir, src)
@@ -456,6 +580,9 @@ func (c *compiler) mounts(where string, s types.ServiceConfig, a *args, doc *spe
 				src = abs
 			}
 			if within(c.dir, filepath.Clean(src)) {
+				if err := projectBind(where, key, v, src, selinux); err != nil {
+					return err
+				}
 				name, err := c.files.addProject(filepath.Clean(src))
 				if err != nil {
 					return fmt.Errorf("%s: %s: %w", where, key, err)
@@ -465,7 +592,13 @@ func (c *compiler) mounts(where string, s types.ServiceConfig, a *args, doc *spe
 				}
 				continue
 			}
-			a.flag("--volume", src+":"+v.Target+ro)
+			opts := slices.DeleteFunc([]string{strings.TrimPrefix(ro, ":"), selinux}, func(o string) bool { return o == "" })
+			if len(opts) > 0 {
+				a.flag("--volume", src+":"+v.Target+":"+strings.Join(opts, ","))
+			} else {
+				a.flag("--volume", src+":"+v.Target)
+			}
+			mountPoints = append(mountPoints, mountPoint{v.Target, !isFile(src)})
 		case types.VolumeTypeTmpfs:
 			if err := extra(where+": "+key, v, "type", "target", "tmpfs", "source"); err != nil {
 				return err
@@ -484,6 +617,7 @@ func (c *compiler) mounts(where string, s types.ServiceConfig, a *args, doc *spe
 				t += ":" + strings.Join(opts, ",")
 			}
 			a.flag("--tmpfs", t)
+			mountPoints = append(mountPoints, mountPoint{v.Target, true})
 		default:
 			return fmt.Errorf("%s: %s: type %s: %w", where, key, v.Type, ErrUnsupported)
 		}
@@ -506,7 +640,60 @@ func (c *compiler) mounts(where string, s types.ServiceConfig, a *args, doc *spe
 			return err
 		}
 	}
+	return c.nestedMountPoints(doc.Files, mountPoints)
+}
+
+// mountPoint is a mount's target in the container, and whether it is a
+// directory.
+type mountPoint struct {
+	target string
+	dir    bool
+}
+
+// nestedMountPoints adds to a shipped project directory the mount points
+// of the mounts inside it (./frontend:/usr/src/app with an anonymous
+// volume at /usr/src/app/node_modules, as docker compose runs it): the
+// device mounts the directory read-only, where the engine could not make
+// them.
+func (c *compiler) nestedMountPoints(files map[string]string, others []mountPoint) error {
+	for target, name := range files {
+		if !c.files.isDir(name) {
+			continue
+		}
+		for f, n := range files {
+			if f != target {
+				others = append(others, mountPoint{f, c.files.isDir(n)})
+			}
+		}
+		for _, m := range others {
+			rel, ok := strings.CutPrefix(path.Clean(m.target), target+"/")
+			if !ok || target == "/" {
+				continue
+			}
+			c.files.addMountPoint(path.Join(name, rel), m.dir)
+		}
+	}
 	return nil
+}
+
+// projectBind refuses a bind of a project file (src) that the read-only
+// copy the device mounts cannot stand for.
+func projectBind(where, key string, v types.ServiceVolumeConfig, src, selinux string) error {
+	if _, err := os.Lstat(src); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%s: %s: %s does not exist in the project (docker compose would create an empty directory, the device ships only what exists): for data, use a named volume (NAME:%s and a top-level volumes: NAME:)", where, key, v.Source, v.Target)
+	}
+	if !v.ReadOnly {
+		return fmt.Errorf("%s: %s: %s: %w: project files are shipped and mounted as a read-only copy; add :ro (read_only: true) if the service only reads them, or use a named volume for what it writes", where, key, v.Source, ErrWritableBind)
+	}
+	if selinux != "" {
+		return fmt.Errorf("%s: %s: :%s: %w on a project file (the device mounts its own copy); drop it, or bind an absolute host path", where, key, selinux, ErrUnsupported)
+	}
+	return nil
+}
+
+func isFile(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.Mode().IsRegular()
 }
 
 // fileObject puts a config or secret in the files archive and returns its
@@ -612,4 +799,41 @@ func update(where string, s types.ServiceConfig) (string, error) {
 		return "", fmt.Errorf("%s: %s: %v: want recreate or hand-over", where, UpdateExtension, x)
 	}
 	return v, nil
+}
+
+// links gives each link's alias (links: [db:database]) to the linked
+// service on the networks it shares with the linking one; the loader made
+// the link a dependency already. Unlike a legacy link, the alias is seen
+// by every container on those networks.
+func links(p *types.Project, docs []spec.ServiceDoc) error {
+	byName := map[string]*spec.ServiceDoc{}
+	for i := range docs {
+		byName[docs[i].Name] = &docs[i]
+	}
+	for _, name := range p.ServiceNames() {
+		from := byName[name]
+		for _, l := range p.Services[name].Links {
+			target, alias, _ := strings.Cut(l, ":")
+			to, ok := byName[target]
+			if !ok {
+				return fmt.Errorf("service %s: links: %s is not a service of the project (with the profiles enabled)", name, target)
+			}
+			if alias == "" || alias == target {
+				continue
+			}
+			shared := false
+			for n := range from.Networks {
+				if aliases, ok := to.Networks[n]; ok {
+					shared = true
+					if !slices.Contains(aliases, alias) {
+						to.Networks[n] = append(aliases, alias)
+					}
+				}
+			}
+			if !shared {
+				return fmt.Errorf("service %s: links: %s: %s and %s share no network (network_mode?); put both on one, and give %s the alias %s there", name, l, name, target, target, alias)
+			}
+		}
+	}
+	return nil
 }

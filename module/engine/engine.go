@@ -243,6 +243,24 @@ type ContainerConfig struct {
 	Memory   int64 // bytes
 	NanoCPUs int64
 	ShmSize  int64
+	// Resources of later releases: omitted from JSON when unset, so that
+	// the config hash (module/keep.go) of a container without them stays
+	// what an earlier release computed.
+	MemoryReservation int64    `json:",omitempty"` // bytes
+	MemorySwap        int64    `json:",omitempty"` // memory plus swap, bytes; -1 unlimited
+	CPUShares         int64    `json:",omitempty"`
+	CPUPeriod         int64    `json:",omitempty"` // microseconds
+	CPUQuota          int64    `json:",omitempty"` // microseconds
+	CpusetCpus        string   `json:",omitempty"`
+	CpusetMems        string   `json:",omitempty"`
+	BlkioWeight       uint16   `json:",omitempty"`
+	PidsLimit         int64    `json:",omitempty"` // -1 unlimited
+	OomScoreAdj       int      `json:",omitempty"`
+	OomKillDisable    bool     `json:",omitempty"`
+	Ulimits           []Ulimit `json:",omitempty"`
+	DNSSearch         []string `json:",omitempty"`
+	DNSOptions        []string `json:",omitempty"`
+	Domainname        string   `json:",omitempty"`
 
 	LogDriver string
 	LogOpts   map[string]string
@@ -250,6 +268,13 @@ type ContainerConfig struct {
 	Healthcheck *Healthcheck
 	StopSignal  string
 	StopTimeout *int
+}
+
+// Ulimit is one --ulimit: a resource limit (nofile, nproc...) inside the
+// container.
+type Ulimit struct {
+	Name       string
+	Soft, Hard int64
 }
 
 // PortBinding publishes one container port on the host.

@@ -286,6 +286,19 @@ func (d *Document) Check() error {
 	return err
 }
 
+// CheckDeclared is Check for meta-data whose every placeholder must be
+// one of its params (a compiled Compose project: any other variable was
+// interpolated on the workstation, so another ${NAME} would be refused by
+// a device without that parameter and filled in by one with it).
+func (d *Document) CheckDeclared() error {
+	declared := func(name string) (string, string, bool) {
+		v, ok := d.Params[name]
+		return v, "default", ok
+	}
+	_, err := d.clone().Meta(ParseOptions{Lookup: declared})
+	return err
+}
+
 // clone copies d: Meta changes nothing of it, but Check must not come to
 // depend on that.
 func (d *Document) clone() *Document {

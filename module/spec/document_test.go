@@ -175,3 +175,36 @@ func TestDecodeExactKeys(t *testing.T) {
 	_, err := spec.Decode([]byte(`{"params":{"P":"1","p":"2"},"containers":["` + img + `"]}`))
 	require.NoError(t, err)
 }
+
+// $$ before { is one literal $ on the device: $${NAME} is the text ${NAME}
+// (for the container's own shell), which no parameter of that name
+// changes; an odd run of $ ends in a placeholder. Elsewhere $ is as
+// written, so meta-data without $${ means what it meant before.
+func TestParamEscape(t *testing.T) {
+	d := spec.Document{Services: spec.Services{{Name: "a", Image: img,
+		RunArgs:     `-e A=$${P} -e B=$$${P} -e C=$$$${P} -e D=a$$b -e E=$${x-y} -e F=${x-y} -e G=$`,
+		Command:     []string{"$${P}", "${P}"},
+		Healthcheck: &spec.HealthcheckDoc{Test: []string{"CMD-SHELL", `test "$${P}" = in`}},
+	}}, Params: map[string]string{"P": "default"}}
+	m, err := d.Meta(spec.ParseOptions{Lookup: func(name string) (string, string, bool) { return "device", "device", name == "P" }})
+	require.NoError(t, err)
+	c := m.Services[0].Config
+	assert.Equal(t, []string{"A=${P}", "B=$device", "C=$${P}", "D=a$$b", "E=${x-y}", "F=${x-y}", "G=$"}, c.Env)
+	assert.Equal(t, []string{"${P}", "device"}, c.Cmd)
+	assert.Equal(t, []string{"CMD-SHELL", `test "${P}" = in`}, c.Healthcheck.Test)
+	d = spec.Document{Containers: []string{img}, RunArgs: strp("-e A=${NOPE}")}
+	_, err = d.Meta(spec.ParseOptions{})
+	assert.ErrorContains(t, err, "${NOPE} has no value", "the message says how to write the text")
+	assert.ErrorContains(t, err, "for the text ${NOPE}, write $${NOPE}")
+}
+
+// CheckDeclared, the generator's check of a compiled Compose project,
+// refuses a placeholder that is not one of params, which Check lets
+// through for a device to fill in.
+func TestDocumentCheckDeclared(t *testing.T) {
+	d := spec.Document{Containers: []string{img}, RunArgs: strp("-e A=${P} -e B=$${Q}"), Params: map[string]string{"P": "1"}}
+	assert.NoError(t, d.CheckDeclared())
+	d.RunArgs = strp("-e A=${Q}")
+	assert.NoError(t, d.Check())
+	assert.ErrorContains(t, d.CheckDeclared(), "${Q} has no value")
+}

@@ -62,39 +62,61 @@ type substituter struct {
 
 type wordSub struct{ out, orig string }
 
+// dollarsBrace is a run of $ before {, with the placeholder's name when
+// one follows: $${ is the escape of a literal ${ (see word).
+var dollarsBrace = regexp.MustCompile(`(\$+)\{(?:([A-Za-z_][A-Za-z0-9_]*)\})?`)
+
+// word substitutes the placeholders of w. In a run of $ before {, $$ is
+// one literal $ (so $${NAME} is the text ${NAME}, kept for the container's
+// own shell), and an odd run ends in a placeholder; $ elsewhere is as
+// written.
 func (s *substituter) word(w string) (string, error) {
 	var missing string
-	out := placeholder.ReplaceAllStringFunc(w, func(p string) string {
-		name := p[2 : len(p)-1]
-		if sub, ok := s.used[name]; ok {
-			return sub.Value
+	out := dollarsBrace.ReplaceAllStringFunc(w, func(m string) string {
+		sm := dollarsBrace.FindStringSubmatch(m)
+		n := len(sm[1])
+		lit := strings.Repeat("$", n/2)
+		if n%2 == 0 {
+			return lit + m[n:]
 		}
-		sub, found := Substitution{}, false
-		if s.lookup != nil {
-			var v, src string
-			if v, src, found = s.lookup(name); found {
-				sub = Substitution{name, v, src, s.public != nil && s.public(name)}
-			}
+		if sm[2] == "" {
+			return lit + m[n-1:]
 		}
-		if v, ok := s.defaults[name]; !found && ok {
-			sub, found = Substitution{name, v, "artifact default", slices.Contains(s.artifactPublic, name)}, true
-		}
-		if !found {
-			if missing == "" {
-				missing = name
-			}
-			return p
-		}
-		s.used[name] = sub
-		return sub.Value
+		return lit + s.placeholder(sm[2], &missing)
 	})
 	if missing != "" {
-		return "", fmt.Errorf("${%s} has no value: set it in the device's parameters for this app, or give a default in params", missing)
+		return "", fmt.Errorf("${%s} has no value: set it in the device's parameters for this app, or give a default in params (for the text ${%s}, write $${%s})", missing, missing, missing)
 	}
 	if out != w && slices.ContainsFunc(placeholder.FindAllStringSubmatch(w, -1), func(m []string) bool { return !s.used[m[1]].Public }) {
 		s.words = append(s.words, wordSub{out, w})
 	}
 	return out, nil
+}
+
+// placeholder is the value of ${name}; missing gets the first name
+// without one.
+func (s *substituter) placeholder(name string, missing *string) string {
+	if sub, ok := s.used[name]; ok {
+		return sub.Value
+	}
+	sub, found := Substitution{}, false
+	if s.lookup != nil {
+		var v, src string
+		if v, src, found = s.lookup(name); found {
+			sub = Substitution{name, v, src, s.public != nil && s.public(name)}
+		}
+	}
+	if v, ok := s.defaults[name]; !found && ok {
+		sub, found = Substitution{name, v, "artifact default", slices.Contains(s.artifactPublic, name)}, true
+	}
+	if !found {
+		if *missing == "" {
+			*missing = name
+		}
+		return "${" + name + "}"
+	}
+	s.used[name] = sub
+	return sub.Value
 }
 
 // quotedRE matches a Go-quoted string (%q) in an error message.

@@ -213,6 +213,83 @@ var flagDefs = []flagDef{
 		c.NanoCPUs = int64(f * 1e9)
 		return nil
 	}},
+	{names: []string{"--memory-reservation"}, apply: func(c *engine.ContainerConfig, v string) (err error) {
+		c.MemoryReservation, err = parseBytes(v)
+		return err
+	}},
+	{names: []string{"--memory-swap"}, apply: func(c *engine.ContainerConfig, v string) (err error) {
+		if v == "-1" {
+			c.MemorySwap = -1
+			return nil
+		}
+		c.MemorySwap, err = parseBytes(v)
+		return err
+	}},
+	{names: []string{"--cpu-shares", "-c"}, apply: func(c *engine.ContainerConfig, v string) (err error) {
+		c.CPUShares, err = intIn(v, 2, 262144)
+		return err
+	}},
+	{names: []string{"--cpu-period"}, apply: func(c *engine.ContainerConfig, v string) (err error) {
+		c.CPUPeriod, err = intIn(v, 1000, 1000000)
+		return err
+	}},
+	{names: []string{"--cpu-quota"}, apply: func(c *engine.ContainerConfig, v string) (err error) {
+		c.CPUQuota, err = intIn(v, 1000, 1<<40)
+		return err
+	}},
+	{names: []string{"--cpuset-cpus"}, apply: func(c *engine.ContainerConfig, v string) error {
+		c.CpusetCpus = v
+		return checkCpuset(v)
+	}},
+	{names: []string{"--cpuset-mems"}, apply: func(c *engine.ContainerConfig, v string) error {
+		c.CpusetMems = v
+		return checkCpuset(v)
+	}},
+	{names: []string{"--blkio-weight"}, apply: func(c *engine.ContainerConfig, v string) error {
+		w, err := intIn(v, 10, 1000)
+		c.BlkioWeight = uint16(w)
+		return err
+	}},
+	{names: []string{"--pids-limit"}, apply: func(c *engine.ContainerConfig, v string) (err error) {
+		if v == "-1" {
+			c.PidsLimit = -1
+			return nil
+		}
+		c.PidsLimit, err = intIn(v, 1, 1<<32)
+		return err
+	}},
+	{names: []string{"--oom-score-adj"}, apply: func(c *engine.ContainerConfig, v string) error {
+		n, err := intIn(v, -1000, 1000)
+		c.OomScoreAdj = int(n)
+		return err
+	}},
+	{names: []string{"--oom-kill-disable"}, isBool: true, apply: boolTo(func(c *engine.ContainerConfig, b bool) { c.OomKillDisable = b })},
+	{names: []string{"--ulimit"}, apply: func(c *engine.ContainerConfig, v string) error {
+		u, err := parseUlimit(v)
+		c.Ulimits = append(c.Ulimits, u)
+		return err
+	}},
+	{names: []string{"--dns-search"}, apply: func(c *engine.ContainerConfig, v string) error {
+		if v == "" || strings.ContainsAny(v, " \t\n") {
+			return fmt.Errorf("%q: want a domain", v)
+		}
+		c.DNSSearch = append(c.DNSSearch, v)
+		return nil
+	}},
+	{names: []string{"--dns-option"}, apply: func(c *engine.ContainerConfig, v string) error {
+		if v == "" || strings.ContainsAny(v, " \t\n") {
+			return fmt.Errorf("%q: want a resolver option such as ndots:2", v)
+		}
+		c.DNSOptions = append(c.DNSOptions, v)
+		return nil
+	}},
+	{names: []string{"--domainname"}, apply: func(c *engine.ContainerConfig, v string) error {
+		if v == "" || strings.ContainsAny(v, " \t\n/") {
+			return fmt.Errorf("%q: want a domain", v)
+		}
+		c.Domainname = v
+		return nil
+	}},
 	{names: []string{"--cap-add"}, apply: func(c *engine.ContainerConfig, v string) error {
 		if !capRE().MatchString(v) {
 			return fmt.Errorf("%q: not a capability name such as NET_ADMIN", v)
@@ -432,6 +509,26 @@ func parseRunArgs(runArgs string, cfg *engine.ContainerConfig, sub *substituter)
 			return sub.hideValues(err, orig[start:min(i+1, len(orig))])
 		}
 	}
+	return checkResources(cfg)
+}
+
+// checkResources refuses the resource flags that the engine refuses
+// together at container create.
+func checkResources(c *engine.ContainerConfig) error {
+	switch {
+	case c.NanoCPUs != 0 && (c.CPUPeriod != 0 || c.CPUQuota != 0):
+		return fmt.Errorf("--cpus with --cpu-period or --cpu-quota: the engine takes one or the other")
+	case c.MemorySwap > 0 && c.Memory == 0:
+		return fmt.Errorf("--memory-swap without -m/--memory: the engine needs the memory limit with it")
+	case c.MemorySwap > 0 && c.MemorySwap < c.Memory:
+		return fmt.Errorf("--memory-swap %d is below -m/--memory %d (it is memory plus swap)", c.MemorySwap, c.Memory)
+	case c.OomKillDisable && c.Memory == 0:
+		// The engine only warns; unkillable and unlimited, the container
+		// could take all of the device's memory.
+		return fmt.Errorf("--oom-kill-disable without -m/--memory: the container could take all of the device's memory")
+	case c.MemoryReservation > 0 && c.Memory > 0 && c.MemoryReservation > c.Memory:
+		return fmt.Errorf("--memory-reservation %d is above -m/--memory %d", c.MemoryReservation, c.Memory)
+	}
 	return nil
 }
 
@@ -628,6 +725,43 @@ var (
 )
 
 const minMemory = 6 << 20
+
+// intIn parses a whole number from lo to hi.
+func intIn(v string, lo, hi int64) (int64, error) {
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < lo || n > hi {
+		return n, fmt.Errorf("%q: want a whole number from %d to %d", v, lo, hi)
+	}
+	return n, nil
+}
+
+var cpusetRE = lazy(`^[0-9]+(?:-[0-9]+)?(?:,[0-9]+(?:-[0-9]+)?)*$`)
+
+func checkCpuset(v string) error {
+	if !cpusetRE().MatchString(v) {
+		return fmt.Errorf("%q: want a list such as 0-2,4", v)
+	}
+	return nil
+}
+
+// ulimitRE is --ulimit NAME=SOFT[:HARD] with the names the engine knows.
+var ulimitRE = lazy(`^(core|cpu|data|fsize|locks|memlock|msgqueue|nice|nofile|nproc|rss|rtprio|rttime|sigpending|stack)=(-1|[0-9]+)(?::(-1|[0-9]+))?$`)
+
+func parseUlimit(v string) (engine.Ulimit, error) {
+	m := ulimitRE().FindStringSubmatch(v)
+	if m == nil {
+		return engine.Ulimit{}, fmt.Errorf("%q: want NAME=SOFT[:HARD] (nofile, nproc, memlock, core, stack...; -1 unlimited)", v)
+	}
+	soft, _ := strconv.ParseInt(m[2], 10, 64)
+	hard := soft
+	if m[3] != "" {
+		hard, _ = strconv.ParseInt(m[3], 10, 64)
+	}
+	if soft > hard && hard != -1 || soft == -1 && hard != -1 {
+		return engine.Ulimit{}, fmt.Errorf("%q: the soft limit is above the hard one", v)
+	}
+	return engine.Ulimit{Name: m[1], Soft: soft, Hard: hard}, nil
+}
 
 // cgroupRuleRE is the form the engine accepts for --device-cgroup-rule.
 var cgroupRuleRE = lazy(`^[acb] (?:[0-9]+|\*):(?:[0-9]+|\*) [rwm]{1,3}$`)

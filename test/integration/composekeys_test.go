@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -29,7 +30,9 @@ import (
 
 // composeKeysProject is a Compose project whose services together use
 // every key the README marks supported. %[1]s is the image, %[2]s the app,
-// %[3]s a host directory, %[4]s the secret's environment variable.
+// %[3]s a host directory, %[4]s the secret's environment variable, %[5]s
+// the volumes that put the machine's /bin/sh in the shell service (the
+// test image has no shell).
 const composeKeysProject = `
 services:
   main:
@@ -56,11 +59,20 @@ services:
     tmpfs: ["/tmp"]
     shm_size: 16m
     mem_limit: 64m
+    memswap_limit: 128m
+    mem_reservation: 32m
+    pids_limit: 100
+    ulimits:
+      nofile: {soft: 1024, hard: 2048}
+      nproc: 512
     cpus: 0.5
     sysctls: {net.core.somaxconn: "512"}
     group_add: ["1234"]
     security_opt: ["no-new-privileges:true"]
     dns: [127.0.0.1]
+    dns_search: [example.internal]
+    dns_opt: ["ndots:2"]
+    domainname: example.internal
     extra_hosts: ["db.local=10.0.0.5"]
     logging:
       driver: json-file
@@ -85,8 +97,8 @@ services:
     volumes:
       - data:/data
       - %[3]s:/host:ro
-      - ./conf:/etc/shop
-      - ./conf/app.conf:/etc/single.conf
+      - ./conf:/etc/shop:ro
+      - ./conf/app.conf:/etc/single.conf:ro
       - type: tmpfs
         target: /cache
         tmpfs: {size: 1048576}
@@ -108,11 +120,16 @@ services:
     image: %[1]s
     container_name: %[2]s-fixed
     networks: [back]
+    links: ["main:mainlink"]
     volumes: ["/anon"]
+    oom_kill_disable: true
     deploy:
       replicas: 1
+      placement: {constraints: [node.role==manager]}
       resources:
-        limits: {cpus: "0.25", memory: 32m}
+        limits: {cpus: "0.25", memory: 32m, pids: 50}
+        reservations: {memory: 16m}
+      restart_policy: {condition: on-failure, max_attempts: 2}
     depends_on:
       main:
         condition: service_healthy
@@ -129,6 +146,12 @@ services:
     uts: host
     userns_mode: host
     devices: ["/dev/full:/dev/xfull:r"]
+    cpu_shares: 512
+    cpu_period: 100000
+    cpu_quota: 50000
+    cpuset: "0"
+    oom_score_adj: 100
+    blkio_config: {weight: 300}
     device_cgroup_rules: ["c 1:3 rwm"]
     healthcheck:
       disable: true
@@ -143,6 +166,22 @@ services:
     image: %[1]s
     network_mode: none
     profiles: [debug]
+  shell:
+    image: %[1]s
+    network_mode: none
+    environment:
+      PROBE: inside
+    volumes:
+%[5]s
+      - ./conf:/srv/app:ro
+      - /srv/app/node_modules
+      - type: tmpfs
+        target: /srv/app/cache
+      - %[3]s:/srv/host:ro,z
+    healthcheck:
+      test: ["CMD-SHELL", "echo \"probe=$${PROBE}\"; test \"$${PROBE}\" = inside"]
+      interval: 1s
+      retries: 60
 
 networks:
   front:
@@ -212,7 +251,10 @@ func TestComposeKeysReachEngine(t *testing.T) {
 		require.NoError(t, os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755))
 		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644))
 	}
-	write("compose.yaml", fmt.Sprintf(composeKeysProject, tag, app, hostDir, secretVar))
+	write("compose.yaml", fmt.Sprintf(composeKeysProject, tag, app, hostDir, secretVar, shellVolumes(t)))
+	// A device parameter named like the shell's own variable, which
+	// $${PROBE} must not take.
+	require.NoError(t, os.WriteFile(filepath.Join(d.U.Config.ParamsDir, app+".json"), []byte(`{"PROBE":"outside"}`), 0o644))
 	write("env/main.env", "FROM_FILE=yes\n")
 	write("main.labels", "com.example.from-file=yes\n")
 	write("conf/app.conf", "app config "+run+"\n")
@@ -220,12 +262,14 @@ func TestComposeKeysReachEngine(t *testing.T) {
 	write("create-only.yaml", fmt.Sprintf(composeKeysCreateOnly, tag))
 
 	out := filepath.Join(t.TempDir(), "ck.mender")
+	var warnings []string
 	_, err = artifactgen.Generate(ctx, artifactgen.Request{
 		Options:    artifactgen.Options{ArtifactName: "ck-1", DeviceTypes: []string{"test-device"}, App: app},
 		ComposeDir: dir,
 		Resolver:   &image.Resolver{Keychain: authn.NewMultiKeychain()},
 		Write:      artifact.WriteOptions{Compression: artifact.None},
 		Output:     out,
+		Warn:       func(w string) { warnings = append(warnings, w) },
 	})
 	require.NoError(t, err)
 	d.ArtifactFile(out)
@@ -291,7 +335,7 @@ func TestComposeKeysReachEngine(t *testing.T) {
 	}
 
 	inspect := inspectApp()
-	require.Len(t, inspect, 5, "%v", slices.Collect(maps.Keys(inspect)))
+	require.Len(t, inspect, 6, "%v", slices.Collect(maps.Keys(inspect)))
 	front, back, vol := spec.ResourceName(app, "front"), spec.ResourceName(app, "back"), spec.ResourceName(app, "data")
 	nets := map[string]bool{}
 	for _, n := range []string{front, back} {
@@ -378,6 +422,67 @@ func TestComposeKeysReachEngine(t *testing.T) {
 		{"deploy.resources.limits.memory", "dep", func(t *testing.T, cc *container.Config, hc *container.HostConfig, r container.InspectResponse) {
 			assert.Equal(t, int64(32<<20), hc.Memory)
 		}},
+		{"deploy.resources.limits.pids", "dep", func(t *testing.T, cc *container.Config, hc *container.HostConfig, r container.InspectResponse) {
+			require.NotNil(t, hc.PidsLimit)
+			assert.Equal(t, int64(50), *hc.PidsLimit)
+		}},
+		{"deploy.resources.reservations.memory", "dep", func(t *testing.T, cc *container.Config, hc *container.HostConfig, r container.InspectResponse) {
+			assert.Equal(t, int64(16<<20), hc.MemoryReservation)
+		}},
+		{"deploy.restart_policy", "dep", func(t *testing.T, cc *container.Config, hc *container.HostConfig, r container.InspectResponse) {
+			assert.Equal(t, container.RestartPolicy{Name: "on-failure", MaximumRetryCount: 2}, hc.RestartPolicy)
+		}},
+		{"deploy.placement (swarm's: ignored with a warning)", "dep", func(t *testing.T, cc *container.Config, hc *container.HostConfig, r container.InspectResponse) {
+			assert.Equal(t, []string{"service dep: deploy.placement is swarm's and ignored, as docker compose up ignores it"}, warnings)
+		}},
+		{"links (a dependency, and the alias on the shared network)", "dep", func(t *testing.T, cc *container.Config, hc *container.HostConfig, r container.InspectResponse) {
+			m := inspect["main"]
+			require.NotNil(t, m.NetworkSettings)
+			require.Contains(t, m.NetworkSettings.Networks, back)
+			assert.Contains(t, m.NetworkSettings.Networks[back].Aliases, "mainlink")
+			assert.NotContains(t, m.NetworkSettings.Networks[front].Aliases, "mainlink", "only where dep sees main")
+			assert.Greater(t, r.State.StartedAt, m.State.StartedAt)
+		}},
+		{"oom_kill_disable", "dep", func(t *testing.T, cc *container.Config, hc *container.HostConfig, r container.InspectResponse) {
+			require.NotNil(t, hc.OomKillDisable)
+			assert.True(t, *hc.OomKillDisable)
+		}},
+		{"memswap_limit", "main", func(t *testing.T, cc *container.Config, hc *container.HostConfig, r container.InspectResponse) {
+			assert.Equal(t, int64(128<<20), hc.MemorySwap)
+		}},
+		{"mem_reservation", "main", func(t *testing.T, cc *container.Config, hc *container.HostConfig, r container.InspectResponse) {
+			assert.Equal(t, int64(32<<20), hc.MemoryReservation)
+		}},
+		{"pids_limit", "main", func(t *testing.T, cc *container.Config, hc *container.HostConfig, r container.InspectResponse) {
+			require.NotNil(t, hc.PidsLimit)
+			assert.Equal(t, int64(100), *hc.PidsLimit)
+		}},
+		{"ulimits", "main", func(t *testing.T, cc *container.Config, hc *container.HostConfig, r container.InspectResponse) {
+			var got []string
+			for _, u := range hc.Ulimits {
+				got = append(got, fmt.Sprintf("%s=%d:%d", u.Name, u.Soft, u.Hard))
+			}
+			assert.ElementsMatch(t, []string{"nofile=1024:2048", "nproc=512:512"}, got)
+		}},
+		{"cpu_shares, cpu_period, cpu_quota, cpuset", "host", func(t *testing.T, cc *container.Config, hc *container.HostConfig, r container.InspectResponse) {
+			assert.Equal(t, [3]int64{512, 100000, 50000}, [3]int64{hc.CPUShares, hc.CPUPeriod, hc.CPUQuota})
+			assert.Equal(t, "0", hc.CpusetCpus)
+		}},
+		{"oom_score_adj", "host", func(t *testing.T, cc *container.Config, hc *container.HostConfig, r container.InspectResponse) {
+			assert.Equal(t, 100, hc.OomScoreAdj)
+		}},
+		{"blkio_config weight (sent to the engine; this kernel has no I/O weight, so the engine discards it)", "host", func(t *testing.T, cc *container.Config, hc *container.HostConfig, r container.InspectResponse) {
+			data, err := os.ReadFile(filepath.Join(d.Files, "header", "meta-data"))
+			require.NoError(t, err)
+			m, err := spec.Parse(data)
+			require.NoError(t, err)
+			for _, s := range m.Services {
+				if s.Name == "host" {
+					assert.Equal(t, uint16(300), s.Config.BlkioWeight)
+				}
+			}
+			assert.Contains(t, []uint16{0, 300}, hc.BlkioWeight)
+		}},
 		{"deploy.resources.limits.cpus", "dep", func(t *testing.T, cc *container.Config, hc *container.HostConfig, r container.InspectResponse) {
 			assert.Equal(t, int64(2.5e8), hc.NanoCPUs)
 		}},
@@ -394,6 +499,13 @@ func TestComposeKeysReachEngine(t *testing.T) {
 		{"dns", "main", func(t *testing.T, cc *container.Config, hc *container.HostConfig, r container.InspectResponse) {
 			require.Len(t, hc.DNS, 1)
 			assert.Equal(t, "127.0.0.1", hc.DNS[0].String())
+		}},
+		{"dns_search, dns_opt", "main", func(t *testing.T, cc *container.Config, hc *container.HostConfig, r container.InspectResponse) {
+			assert.Equal(t, []string{"example.internal"}, hc.DNSSearch)
+			assert.Equal(t, []string{"ndots:2"}, hc.DNSOptions)
+		}},
+		{"domainname", "main", func(t *testing.T, cc *container.Config, hc *container.HostConfig, r container.InspectResponse) {
+			assert.Equal(t, "example.internal", cc.Domainname)
 		}},
 		{"extra_hosts", "main", func(t *testing.T, cc *container.Config, hc *container.HostConfig, r container.InspectResponse) {
 			assert.Equal(t, []string{"db.local:10.0.0.5"}, hc.ExtraHosts)
@@ -416,6 +528,28 @@ func TestComposeKeysReachEngine(t *testing.T) {
 			}, *cc.Healthcheck)
 			require.NotNil(t, r.State.Health)
 			assert.Equal(t, container.Healthy, r.State.Health.Status, "dep waited for it")
+		}},
+		{"healthcheck CMD-SHELL with $${VAR}: the container's own variable, not the device parameter", "shell", func(t *testing.T, cc *container.Config, hc *container.HostConfig, r container.InspectResponse) {
+			require.NotNil(t, cc.Healthcheck)
+			assert.Equal(t, []string{"CMD-SHELL", `echo "probe=${PROBE}"; test "${PROBE}" = inside`}, cc.Healthcheck.Test)
+			require.NotNil(t, r.State.Health)
+			assert.Equal(t, container.Healthy, r.State.Health.Status, "the install waited for it")
+			require.NotEmpty(t, r.State.Health.Log)
+			assert.Equal(t, "probe=inside\n", r.State.Health.Log[0].Output)
+		}},
+		{"volumes anonymous and tmpfs inside a project directory bind (their mount points shipped)", "shell", func(t *testing.T, cc *container.Config, hc *container.HostConfig, r container.InspectResponse) {
+			checkFileMount(t, r, "/srv/app", stateDir, "app.conf", "app config "+run+"\n")
+			m := mountAt(r, "/srv/app/node_modules")
+			require.NotNil(t, m, "%+v", r.Mounts)
+			assert.Equal(t, mount.TypeVolume, m.Type)
+			assert.True(t, m.RW)
+			assert.Contains(t, hc.Tmpfs, "/srv/app/cache")
+		}},
+		{"volumes bind :z (SELinux label, passed to the engine)", "shell", func(t *testing.T, cc *container.Config, hc *container.HostConfig, r container.InspectResponse) {
+			assert.Contains(t, hc.Binds, hostDir+":/srv/host:ro,z")
+			m := mountAt(r, "/srv/host")
+			require.NotNil(t, m, "%+v", r.Mounts)
+			assert.Equal(t, "z", m.Mode[len(m.Mode)-1:], m.Mode)
 		}},
 		{"healthcheck disable", "host", func(t *testing.T, cc *container.Config, hc *container.HostConfig, r container.InspectResponse) {
 			require.NotNil(t, cc.Healthcheck)
@@ -557,4 +691,25 @@ func checkFileMount(t *testing.T, r container.InspectResponse, target, stateDir,
 	b, err := os.ReadFile(filepath.Join(m.Source, name))
 	require.NoError(t, err)
 	assert.Equal(t, content, string(b))
+}
+
+// shellVolumes are compose volumes (one "      - SRC:DST:ro" line each)
+// that bind the machine's /bin/sh and the libraries it loads, as ldd names
+// them, into a container at the same paths.
+func shellVolumes(t *testing.T) string {
+	out, err := exec.Command("ldd", "/bin/sh").Output()
+	require.NoError(t, err)
+	paths := []string{"/bin/sh"}
+	for _, f := range strings.Fields(string(out)) {
+		if strings.HasPrefix(f, "/") {
+			paths = append(paths, f)
+		}
+	}
+	var b strings.Builder
+	for _, p := range paths {
+		src, err := filepath.EvalSymlinks(p)
+		require.NoError(t, err)
+		fmt.Fprintf(&b, "      - %s:%s:ro\n", src, p)
+	}
+	return strings.TrimSuffix(b.String(), "\n")
 }

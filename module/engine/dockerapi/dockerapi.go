@@ -538,6 +538,21 @@ func toDocker(c engine.ContainerConfig) (*container.Config, *container.HostConfi
 		hc.ExtraHosts = append(hc.ExtraHosts, extraHost(h))
 	}
 	hc.Memory, hc.NanoCPUs = c.Memory, c.NanoCPUs
+	hc.MemoryReservation, hc.MemorySwap = c.MemoryReservation, c.MemorySwap
+	hc.CPUShares, hc.CPUPeriod, hc.CPUQuota = c.CPUShares, c.CPUPeriod, c.CPUQuota
+	hc.CpusetCpus, hc.CpusetMems, hc.BlkioWeight = c.CpusetCpus, c.CpusetMems, c.BlkioWeight
+	hc.OomScoreAdj = c.OomScoreAdj
+	hc.DNSSearch, hc.DNSOptions, cc.Domainname = c.DNSSearch, c.DNSOptions, c.Domainname
+	if c.PidsLimit != 0 {
+		hc.PidsLimit = &c.PidsLimit
+	}
+	if c.OomKillDisable {
+		t := true
+		hc.OomKillDisable = &t
+	}
+	for _, u := range c.Ulimits {
+		hc.Ulimits = append(hc.Ulimits, &container.Ulimit{Name: u.Name, Soft: u.Soft, Hard: u.Hard})
+	}
 	hc.DeviceCgroupRules = c.DeviceCgroupRules
 	for _, o := range c.SecurityOpt {
 		if o == "systempaths=unconfined" {
