@@ -3,6 +3,7 @@
 // FROM scratch, so it needs no shell.
 //
 //	testapp [-exit-after D] [-code N] [-healthy-after D] [-listen ADDR] [-term-delay D] [-lock FILE [-lock-for D]] [-need FILE]
+//	        [-symlink PATH=TARGET] [-show FILE]
 //	testapp check        (the HEALTHCHECK: exit 0 once healthy)
 package main
 
@@ -12,6 +13,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -38,6 +40,8 @@ func main() {
 	lock := flag.String("lock", "", "hold an exclusive flock on this file (an app's update lock)")
 	lockFor := flag.Duration("lock-for", 0, "release -lock after this long (0: hold it until exit)")
 	need := flag.String("need", "", "exit with code 6 at start unless this file can be read (a mounted config), printing it otherwise")
+	symlink := flag.String("symlink", "", "PATH=TARGET: at start, replace PATH (what a writable bind holds) with a symbolic link to TARGET, as a hostile container would")
+	show := flag.String("show", "", "at start, print this file's content, or that it cannot be read")
 	flag.Parse()
 
 	version := os.Getenv("VERSION")
@@ -49,6 +53,25 @@ func main() {
 			os.Exit(6)
 		}
 		fmt.Printf("%s: %s\n", *need, b)
+	}
+	if *symlink != "" {
+		path, target, _ := strings.Cut(*symlink, "=")
+		err := os.RemoveAll(path)
+		if err == nil {
+			err = os.Symlink(target, path)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(7)
+		}
+		fmt.Printf("replaced %s with a link to %s\n", path, target)
+	}
+	if *show != "" {
+		if b, err := os.ReadFile(*show); err == nil {
+			fmt.Printf("show %s: %s\n", *show, b)
+		} else {
+			fmt.Printf("show %s: cannot read it\n", *show)
+		}
 	}
 	if *touch != "" {
 		if err := os.WriteFile(*touch, []byte(version), 0o644); err != nil {
