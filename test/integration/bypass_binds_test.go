@@ -123,9 +123,14 @@ func TestBindReplacedByLinkAtRestart(t *testing.T) {
 				for _, s := range []string{"web", "b"} {
 					if ctr, ok := c[w.app+"-"+s]; ok {
 						restart(t, w.d.Eng, ctr.ID)
-						time.Sleep(2 * time.Second)
-						lines, _ := w.d.Eng.ContainerLogs(ctx, ctr.ID, 20)
-						t.Logf("%s after a restart:\n%s", s, strings.Join(lines, "\n"))
+						for i := 0; i < 100; i++ {
+							lines, _ := w.d.Eng.ContainerLogs(ctx, ctr.ID, 20)
+							if l := strings.Join(lines, "\n"); strings.Contains(l, secret) || i == 99 {
+								t.Logf("%s after a restart:\n%s", s, l)
+								break
+							}
+							time.Sleep(100 * time.Millisecond)
+						}
 					}
 				}
 				t.Fatalf("%s was installed", tc.name)
