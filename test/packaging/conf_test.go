@@ -46,6 +46,7 @@ func TestExampleConfig(t *testing.T) {
 	want := config.Default()
 	assert.Equal(t, "/data/mender-docker", c.StateDir)
 	c.StateDir = want.StateDir // the default depends on the machine's /data
+	c.File = ""                // where it was read from, not a key
 	assert.Equal(t, want, c, "every key at its default")
 
 	hard := load(true)
