@@ -24,7 +24,7 @@ func (u *Updater) Download(ctx context.Context, filesDir string) error {
 	// Once per service, on the configuration after parameters were put
 	// in and before the module adds its own file mounts; then again with
 	// the binds of the containers on the device.
-	if err := u.checkPolicy(m, nil); err != nil {
+	if err := u.checkPolicy(m, nil, u.Config.Protected()); err != nil {
 		return err
 	}
 	if err := u.Engine.Ping(ctx); err != nil {
@@ -34,7 +34,14 @@ func (u *Updater) Download(ctx context.Context, filesDir string) error {
 	if err != nil {
 		return err
 	}
-	if err := u.checkPolicy(m, device); err != nil {
+	protected, err := u.protected(ctx)
+	if err != nil {
+		return err
+	}
+	if err := u.warnProtectedBinds(ctx, protected); err != nil {
+		return err
+	}
+	if err := u.checkPolicy(m, device, protected); err != nil {
 		return err
 	}
 	if err := u.recoverApp(ctx, m.App, true); err != nil {

@@ -39,7 +39,11 @@ func (u *Updater) Install(ctx context.Context, filesDir string) error {
 	if err != nil {
 		return err
 	}
-	if err := u.checkPolicy(m, device); err != nil {
+	protected, err := u.protected(ctx)
+	if err != nil {
+		return err
+	}
+	if err := u.checkPolicy(m, device, protected); err != nil {
 		return err
 	}
 	// Before anything is changed: the app may ask not to be stopped now.

@@ -253,7 +253,11 @@ func (u *Updater) create(ctx context.Context, m *spec.Meta, d *Deployment, s spe
 	if err != nil {
 		return "", err
 	}
-	if err := u.checkService(m, s, device); err != nil {
+	protected, err := u.protected(ctx)
+	if err != nil {
+		return "", err
+	}
+	if err := u.checkService(m, s, device, protected); err != nil {
 		return "", err
 	}
 	if err := u.verifyFileBinds(m, s); err != nil {

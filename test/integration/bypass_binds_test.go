@@ -193,6 +193,23 @@ func TestProtectedPathsRefused(t *testing.T) {
 		assert.Contains(t, err.Error(), "is refused: it overlaps", args)
 		assert.Equal(t, before, w.snapshot(), args)
 	}
+
+	// A device that restricts binds keeps the engine's own directory (every
+	// container's configuration, every volume's data) and its socket out
+	// of reach too, even where bind_mount_paths would allow them.
+	root, err := w.d.Eng.RootDir(context.Background())
+	require.NoError(t, err)
+	require.NotEmpty(t, root)
+	w.d.U.Config.Policy.BindMountPaths = []string{root, "/var/run", "/run"}
+	for args, want := range map[string]string{
+		"-v " + root + "/volumes:/v:ro":         "it overlaps the engine's directory",
+		"-v /var/run/docker.sock:/docker.sock": "it overlaps the engine's socket",
+	} {
+		err := w.d.Install("engine", w.oneService(web, args), true)
+		require.Error(t, err, args)
+		assert.Contains(t, err.Error(), want, args)
+		assert.Equal(t, before, w.snapshot(), args)
+	}
 	w.checkUnrelated()
 }
 
