@@ -202,7 +202,7 @@ func TestProtectedPathsRefused(t *testing.T) {
 	require.NotEmpty(t, root)
 	w.d.U.Config.Policy.BindMountPaths = []string{root, "/var/run", "/run"}
 	for args, want := range map[string]string{
-		"-v " + root + "/volumes:/v:ro":         "it overlaps the engine's directory",
+		"-v " + root + "/volumes:/v:ro":        "it overlaps the engine's directory",
 		"-v /var/run/docker.sock:/docker.sock": "it overlaps the engine's socket",
 	} {
 		err := w.d.Install("engine", w.oneService(web, args), true)
