@@ -26,7 +26,7 @@ func (u *Updater) commit(ctx context.Context, app string) error {
 	if d.Phase != PhaseInstalled && d.Phase != PhaseCommitting {
 		return fmt.Errorf("app %s: cannot commit in phase %s", app, d.Phase)
 	}
-	m, err := u.parse(d.Meta, recorded(d))
+	m, err := u.parseJournal(d)
 	if err != nil {
 		return err
 	}
@@ -42,6 +42,12 @@ func (u *Updater) commit(ctx context.Context, app string) error {
 			return err
 		}
 	}
+	prev, err := u.loadInstalled(app)
+	if err != nil {
+		return err
+	}
+	// Checked against the containers before they go.
+	oldImages := u.verifiedOldImages(d, all, prev.Images)
 	for _, c := range all {
 		if c.Labels[LabelDeployment] != d.ID && !d.kept(c.ID) {
 			if err := u.Engine.RemoveContainer(ctx, c.ID); err != nil && !errors.Is(err, engine.ErrNotFound) {
@@ -50,15 +56,11 @@ func (u *Updater) commit(ctx context.Context, app string) error {
 			u.logf("app %s: removed previous container %s", app, c.Name)
 		}
 	}
-	prev, err := u.loadInstalled(app)
-	if err != nil {
-		return err
-	}
 	current := m.Images()
 	var previous []string
-	for _, o := range d.Old {
-		if !slices.Contains(previous, o.Image) && !slices.Contains(current, o.Image) {
-			previous = append(previous, o.Image)
+	for _, img := range oldImages {
+		if !slices.Contains(previous, img) && !slices.Contains(current, img) {
+			previous = append(previous, img)
 		}
 	}
 	// The previous set's images stay for one more update, unless the app
@@ -68,12 +70,12 @@ func (u *Updater) commit(ctx context.Context, app string) error {
 		keep = nil
 	}
 	var candidates []string
-	for _, img := range slices.Concat(prev.Images, prev.Previous, d.Pulled, previous) {
+	for _, img := range slices.Concat(prev.Images, prev.Previous, u.verifiedPulled(app, m, d.Pulled), previous) {
 		if !slices.Contains(keep, img) && !slices.Contains(candidates, img) {
 			candidates = append(candidates, img)
 		}
 	}
-	if err := u.removeImages(ctx, candidates); err != nil {
+	if err := u.removeImages(ctx, u.notOtherApps(app, candidates)); err != nil {
 		return err
 	}
 	done := "committed"

@@ -18,20 +18,39 @@ func (u *Updater) Download(ctx context.Context, filesDir string) error {
 	if err != nil {
 		return err
 	}
+	for _, w := range u.Config.StateDirWarnings() {
+		u.logf("warning: %s", w)
+	}
 	// Once per service, on the configuration after parameters were put
-	// in and before the module adds its own file mounts.
-	for _, s := range m.Services {
-		if err := u.Config.Policy.Check(s.Name, s.Config); err != nil {
-			return err
-		}
+	// in and before the module adds its own file mounts; then again with
+	// the binds of the containers on the device.
+	if err := u.checkPolicy(m, nil, u.Config.Protected()); err != nil {
+		return err
 	}
 	if err := u.Engine.Ping(ctx); err != nil {
+		return err
+	}
+	device, err := u.deviceBinds(ctx, m.App)
+	if err != nil {
+		return err
+	}
+	protected, err := u.protected(ctx)
+	if err != nil {
+		return err
+	}
+	if err := u.warnProtectedBinds(ctx, protected); err != nil {
+		return err
+	}
+	if err := u.checkPolicy(m, device, protected); err != nil {
 		return err
 	}
 	if err := u.recoverApp(ctx, m.App, true); err != nil {
 		return fmt.Errorf("recovering an earlier deployment: %w", err)
 	}
 	if err := u.checkDisk(ctx); err != nil {
+		return err
+	}
+	if err := u.checkStateDisk(m); err != nil {
 		return err
 	}
 	load, err := u.checkEmbedded(ctx, m)

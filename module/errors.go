@@ -23,4 +23,7 @@ var (
 	// ErrArchive: a tar in the payload is refused (sparse entries, too
 	// big, or an image archive that is not the one the meta-data names).
 	ErrArchive = errors.New("payload archive refused")
+	// ErrUnsafePath: a path in the state directory that the module would
+	// hand to the engine is a symbolic link or not what the module made.
+	ErrUnsafePath = errors.New("unsafe path in the state directory")
 )

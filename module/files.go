@@ -7,8 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	pathpkg "path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -53,29 +56,30 @@ func (u *Updater) fileBinds(m *spec.Meta, s spec.Service) []string {
 // unpackFiles unpacks the files archive read from r into the app's files
 // directory for its digest, checking the digest of what it read: into a
 // temporary directory first, renamed into place once complete and
-// verified, so that the directory exists only whole. One already in place
-// is kept (r is read to the end all the same, by the caller).
+// verified, so that the directory exists only whole. A directory already
+// in place is not taken on trust: it is kept only when its tree (walked
+// without following any link) is the one just unpacked, and replaced
+// otherwise. The unpack is bounded by max_unpack_mb and by the free space
+// of the state directory's filesystem above min_free_mb.
 func (u *Updater) unpackFiles(r io.Reader, m *spec.Meta) error {
-	dir := u.filesDir(m.App, m.Files.Digest)
-	if _, err := os.Stat(dir); err == nil {
-		u.logf("app %s: files %s are unpacked already", m.App, m.Files.Digest)
-		return nil
-	}
-	if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
+	hexDigest := strings.TrimPrefix(m.Files.Digest, "sha256:")
+	root, err := u.appFilesRoot(m.App, true)
+	if err != nil {
 		return err
 	}
-	tmp, err := os.MkdirTemp(filepath.Dir(dir), ".unpacking-")
+	dir := filepath.Join(root, hexDigest)
+	b, err := u.unpackBounds(root)
+	if err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp(root, ".unpacking-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(tmp) // a no-op after the rename
-	limit := u.Config.MaxUnpackMB
-	if limit <= 0 {
-		limit = config.Default().MaxUnpackMB
-	}
 	h := sha256.New()
 	tr := io.TeeReader(r, h)
-	if err := extractTree(tr, tmp, limit<<20); err != nil {
+	if err := extractBounded(tr, tmp, b); err != nil {
 		return fmt.Errorf("files archive %s: %w", m.Files.Archive, err)
 	}
 	// The tar's end-of-archive blocks and padding count in the digest.
@@ -88,14 +92,97 @@ func (u *Updater) unpackFiles(r io.Reader, m *spec.Meta) error {
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		return err
 	}
+	if _, err := os.Lstat(dir); err == nil {
+		fresh, err := u.filesTree(m.App, filepath.Base(tmp))
+		if err != nil {
+			return err
+		}
+		if have, err := u.filesTree(m.App, hexDigest); err == nil && have.digest == fresh.digest {
+			u.logf("app %s: files %s are unpacked already (verified)", m.App, m.Files.Digest)
+			return nil
+		}
+		u.logf("app %s: files %s in %s are not what the archive holds; replacing them", m.App, m.Files.Digest, dir)
+		stale, err := os.MkdirTemp(root, ".stale-")
+		if err != nil {
+			return err
+		}
+		// Renamed, not followed: a link in its place is moved as a link.
+		if err := os.Rename(dir, filepath.Join(stale, "old")); err != nil {
+			return err
+		}
+		defer os.RemoveAll(stale)
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
 	if err := os.Rename(tmp, dir); err != nil {
 		return err
 	}
-	if err := syncPath(filepath.Dir(dir)); err != nil {
+	if err := syncPath(root); err != nil {
 		return err
 	}
 	u.logf("app %s: files %s unpacked in %s", m.App, m.Files.Archive, dir)
 	return nil
+}
+
+// appFilesRoot is STATE_DIR/APP/files, made (0700) when create is set.
+// Neither it nor APP may be a symbolic link: what the module unpacks and
+// removes there, and the paths it gives the engine, stay in the state
+// directory.
+func (u *Updater) appFilesRoot(app string, create bool) (string, error) {
+	if !spec.ValidApp(app) {
+		return "", fmt.Errorf("app %q: not a valid app name", app)
+	}
+	dir := u.Config.StateDir
+	for _, name := range []string{app, filesSubdir} {
+		dir = filepath.Join(dir, name)
+		fi, err := os.Lstat(dir)
+		if errors.Is(err, os.ErrNotExist) && create {
+			if err := os.Mkdir(dir, 0o700); err != nil {
+				return "", err
+			}
+			continue
+		}
+		if err != nil {
+			return "", err
+		}
+		if !fi.IsDir() {
+			return "", fmt.Errorf("%w: %s is not a directory (%s)", ErrUnsafePath, dir, fi.Mode().Type())
+		}
+	}
+	return dir, nil
+}
+
+// unpackBounds are the bounds of one files archive: max_unpack_mb of
+// content, and the free space of the state directory's filesystem (dir's)
+// above min_free_mb, which a Download without room fails on before it
+// writes anything.
+func (u *Updater) unpackBounds(dir string) (unpackBounds, error) {
+	limit := u.Config.MaxUnpackMB
+	if limit <= 0 {
+		limit = config.Default().MaxUnpackMB
+	}
+	b := unpackBounds{content: limit << 20}
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		return b, fmt.Errorf("free space of the state directory: %w", err)
+	}
+	free := int64(st.Bavail) * int64(st.Bsize)
+	room := free - u.Config.MinFreeMB<<20
+	if room <= 0 {
+		return b, fmt.Errorf("%w: %d MB free in %s (state_dir), need at least %d MB (min_free_mb) to unpack the files archive", ErrDiskSpace, free>>20, u.Config.StateDir, u.Config.MinFreeMB)
+	}
+	b.disk = room
+	return b, nil
+}
+
+// checkStateDisk fails a Download whose files archive cannot fit: the
+// state directory's filesystem must have min_free_mb free.
+func (u *Updater) checkStateDisk(m *spec.Meta) error {
+	if m.Files == nil {
+		return nil
+	}
+	_, err := u.unpackBounds(u.Config.StateDir)
+	return err
 }
 
 // checkFiles: after the payload was read, the files archive it lists must
@@ -105,14 +192,16 @@ func (u *Updater) checkFiles(m *spec.Meta) error {
 	if m.Files == nil {
 		return nil
 	}
-	dir := u.filesDir(m.App, m.Files.Digest)
-	if _, err := os.Stat(dir); err != nil {
+	tree, err := u.filesTree(m.App, strings.TrimPrefix(m.Files.Digest, "sha256:"))
+	if errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("files archive %s (files.archive): %w", m.Files.Archive, ErrPayload)
+	}
+	if err != nil {
+		return err
 	}
 	for _, s := range m.Services {
 		for _, f := range s.Files {
-			fi, err := os.Lstat(filepath.Join(dir, filepath.FromSlash(f.Source)))
-			if err != nil || !(fi.Mode().IsRegular() || fi.IsDir()) {
+			if _, ok := tree.entries[f.Source]; !ok {
 				return fmt.Errorf("%w: services.%s.files[%q]: %q is not in the files archive %s", ErrPayload, s.Name, f.Target, f.Source, m.Files.Archive)
 			}
 		}
@@ -120,14 +209,169 @@ func (u *Updater) checkFiles(m *spec.Meta) error {
 	return nil
 }
 
+// verifyFileBinds checks, right before s's container is created, that
+// the files it mounts are in place with no symbolic link on their path
+// from the state directory down, and nothing but files and directories
+// in the archive's tree: the engine follows links in a bind's source.
+func (u *Updater) verifyFileBinds(m *spec.Meta, s spec.Service) error {
+	if m.Files == nil || len(s.Files) == 0 {
+		return nil
+	}
+	tree, err := u.filesTree(m.App, strings.TrimPrefix(m.Files.Digest, "sha256:"))
+	if err != nil {
+		return fmt.Errorf("service %s: files %s: %w", s.Name, m.Files.Digest, err)
+	}
+	for _, f := range s.Files {
+		if _, ok := tree.entries[f.Source]; !ok {
+			return fmt.Errorf("service %s: %w: %q is not in the unpacked files %s", s.Name, ErrPayload, f.Source, m.Files.Digest)
+		}
+	}
+	return nil
+}
+
+// tree is an unpacked files archive as walked: a digest over every
+// entry's name, type, permissions and content, and its entries
+// (slash-separated relative paths; "." is the top).
+type tree struct {
+	digest  string
+	entries map[string]bool // true for a directory
+}
+
+// filesTree walks STATE_DIR/APP/files/NAME without following any
+// symbolic link: each component from the state directory down is opened
+// with O_NOFOLLOW relative to its parent, and an entry that is neither a
+// regular file nor a directory is ErrUnsafePath.
+func (u *Updater) filesTree(app, name string) (tree, error) {
+	t := tree{entries: map[string]bool{}}
+	fd, err := syscall.Open(u.Config.StateDir, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return t, &os.PathError{Op: "open", Path: u.Config.StateDir, Err: err}
+	}
+	path := u.Config.StateDir
+	for _, c := range []string{app, filesSubdir, name} {
+		path = filepath.Join(path, c)
+		next, err := openDirNoFollow(fd, c, path)
+		syscall.Close(fd)
+		if err != nil {
+			return t, err
+		}
+		fd = next
+	}
+	h := sha256.New()
+	d := os.NewFile(uintptr(fd), path)
+	defer d.Close()
+	if err := walkNoFollow(d, path, ".", h, t.entries); err != nil {
+		return t, err
+	}
+	t.digest = hex.EncodeToString(h.Sum(nil))
+	return t, nil
+}
+
+// openDirNoFollow opens the directory name in dirfd, refusing a link.
+func openDirNoFollow(dirfd int, name, path string) (int, error) {
+	fd, err := syscall.Openat(dirfd, name, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0)
+	switch {
+	case errors.Is(err, syscall.ELOOP) || errors.Is(err, syscall.ENOTDIR):
+		return -1, fmt.Errorf("%w: %s is not a directory (a symbolic link?)", ErrUnsafePath, path)
+	case err != nil:
+		return -1, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	return fd, nil
+}
+
+// walkNoFollow hashes the directory d (at rel) and what it holds into h,
+// in name order, recording each entry.
+func walkNoFollow(d *os.File, path, rel string, h io.Writer, entries map[string]bool) error {
+	fi, err := d.Stat()
+	if err != nil {
+		return err
+	}
+	entries[rel] = true
+	fmt.Fprintf(h, "d %q %o\n", rel, fi.Mode().Perm())
+	list, err := d.ReadDir(-1)
+	if err != nil {
+		return err
+	}
+	slices.SortFunc(list, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
+	for _, e := range list {
+		if len(entries) > maxFilesEntries {
+			return fmt.Errorf("%w: %s holds more than %d entries", ErrUnsafePath, path, maxFilesEntries)
+		}
+		name := e.Name()
+		child, childRel := filepath.Join(path, name), pathpkg.Join(rel, name)
+		switch e.Type() {
+		case fs.ModeDir:
+			fd, err := openDirNoFollow(int(d.Fd()), name, child)
+			if err != nil {
+				return err
+			}
+			sub := os.NewFile(uintptr(fd), child)
+			err = walkNoFollow(sub, child, childRel, h, entries)
+			sub.Close()
+			if err != nil {
+				return err
+			}
+		case 0:
+			if err := hashFileNoFollow(int(d.Fd()), name, child, childRel, h); err != nil {
+				return err
+			}
+			entries[childRel] = false
+		default:
+			return fmt.Errorf("%w: %s is a %s, not a file or directory", ErrUnsafePath, child, e.Type())
+		}
+	}
+	return nil
+}
+
+// hashFileNoFollow hashes the regular file name in dirfd into h.
+func hashFileNoFollow(dirfd int, name, path, rel string, h io.Writer) error {
+	// O_NONBLOCK: what turns out not to be a regular file is not waited on.
+	fd, err := syscall.Openat(dirfd, name, syscall.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+	if errors.Is(err, syscall.ELOOP) {
+		return fmt.Errorf("%w: %s is a symbolic link", ErrUnsafePath, path)
+	}
+	if err != nil {
+		return &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	f := os.NewFile(uintptr(fd), path)
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("%w: %s is not a regular file", ErrUnsafePath, path)
+	}
+	c := sha256.New()
+	if _, err := io.Copy(c, f); err != nil {
+		return err
+	}
+	fmt.Fprintf(h, "f %q %o %d %x\n", rel, fi.Mode().Perm(), fi.Size(), c.Sum(nil))
+	return nil
+}
+
 // removeFiles removes the app's unpacked files archives but the one with
-// digest keep ("" keeps none), and any half-unpacked one.
+// digest keep ("" keeps none), and any half-unpacked one. A link where
+// the app's files directory should be is removed as a link, never
+// followed.
 func (u *Updater) removeFiles(app, keep string) error {
-	root := filepath.Join(u.Config.StateDir, app, filesSubdir)
-	entries, err := os.ReadDir(root)
+	root, err := u.appFilesRoot(app, false)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
+	if errors.Is(err, ErrUnsafePath) {
+		u.logf("app %s: %v; removing it", app, err)
+		for _, p := range []string{filepath.Join(u.Config.StateDir, app, filesSubdir), filepath.Join(u.Config.StateDir, app)} {
+			if fi, lerr := os.Lstat(p); lerr == nil && !fi.IsDir() {
+				return os.Remove(p)
+			}
+		}
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	entries, err := os.ReadDir(root)
 	if err != nil {
 		return err
 	}
@@ -152,8 +396,24 @@ func (u *Updater) removeFiles(app, keep string) error {
 // all. It checks each entry before writing it, so a refused archive has
 // written at most limit bytes, which the caller removes with dir.
 func extractTree(r io.Reader, dir string, limit int64) error {
+	return extractBounded(r, dir, unpackBounds{content: limit})
+}
+
+// unpackBounds bound an unpack: content is the most bytes of file
+// content (max_unpack_mb); disk, when set, the most bytes it may take on
+// its filesystem, each entry counted at least one block.
+type unpackBounds struct {
+	content, disk int64
+}
+
+// unpackBlock is what an entry costs on disk at least (an inode and a
+// block), whatever its size.
+const unpackBlock = 4096
+
+func extractBounded(r io.Reader, dir string, b unpackBounds) error {
+	limit := b.content
 	tr := tar.NewReader(r)
-	var total int64
+	var total, disk int64
 	for entries := 1; ; entries++ {
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {
@@ -171,6 +431,12 @@ func extractTree(r io.Reader, dir string, limit int64) error {
 		}
 		if total += h.Size; h.Size < 0 || total > limit {
 			return fmt.Errorf("%w: %q: the archive unpacks to more than %d MB (max_unpack_mb)", ErrArchive, h.Name, limit>>20)
+		}
+		if disk += (h.Size + unpackBlock - 1) / unpackBlock * unpackBlock; h.Size == 0 {
+			disk += unpackBlock
+		}
+		if b.disk > 0 && disk > b.disk {
+			return fmt.Errorf("%w: %q: the archive needs more than the %d MB free in the state directory's filesystem (above min_free_mb)", ErrDiskSpace, h.Name, b.disk>>20)
 		}
 		if name == "." {
 			continue

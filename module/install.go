@@ -25,12 +25,26 @@ func (u *Updater) Install(ctx context.Context, filesDir string) error {
 	if d == nil || d.Phase == PhaseDownloading {
 		return fmt.Errorf("app %s: %w: Download did not finish", app, ErrNoDeployment)
 	}
-	m, err := u.parse(d.Meta, recorded(d))
+	m, err := u.parseJournal(d)
 	if err != nil {
 		return err
 	}
 	if d.Phase == PhaseInstalled {
 		return nil
+	}
+	// The journal is not trusted more than the artifact was: its
+	// configuration passes the device policy again before anything
+	// changes (and create checks each container once more).
+	device, err := u.deviceBinds(ctx, m.App)
+	if err != nil {
+		return err
+	}
+	protected, err := u.protected(ctx)
+	if err != nil {
+		return err
+	}
+	if err := u.checkPolicy(m, device, protected); err != nil {
+		return err
 	}
 	// Before anything is changed: the app may ask not to be stopped now.
 	unlock, err := u.appLock(ctx, m.App)

@@ -90,13 +90,18 @@ func (u *Updater) cleanup(ctx context.Context, app string) error {
 	if err != nil {
 		return err
 	}
+	// Meta-data that no longer parses vouches for no image.
+	m, perr := u.parseJournal(d)
+	if perr != nil {
+		m = nil
+	}
 	var unused []string
-	for _, img := range d.Pulled {
+	for _, img := range u.verifiedPulled(app, m, d.Pulled) {
 		if !slices.Contains(in.Images, img) && !slices.Contains(in.Previous, img) {
 			unused = append(unused, img)
 		}
 	}
-	if err := u.removeImages(ctx, unused); err != nil {
+	if err := u.removeImages(ctx, u.notOtherApps(app, unused)); err != nil {
 		return err
 	}
 	if err := u.removeFiles(app, in.Files); err != nil {

@@ -144,6 +144,9 @@ func (u *Updater) settle(ctx context.Context, d *Deployment) error {
 			if err != nil {
 				return err
 			}
+			if !ownedBy(c, d.App) {
+				continue // the journal names only the app's containers
+			}
 			if !c.State.Running && !c.State.Restarting {
 				if err := u.Engine.StartContainer(ctx, o.ID); err != nil {
 					return err

@@ -243,7 +243,26 @@ func (u *Updater) connect(ctx context.Context, m *spec.Meta, c engine.Container,
 	return nil
 }
 
+// create creates s's container under name. It is the one place the module
+// creates containers, so the device policy is checked here on every
+// configuration, whatever it was read from (the journal, a preload
+// directory), with the binds on the device as they are now; and the files
+// the container mounts are verified before the engine is given their path.
 func (u *Updater) create(ctx context.Context, m *spec.Meta, d *Deployment, s spec.Service, name string) (string, error) {
+	device, err := u.deviceBinds(ctx, m.App)
+	if err != nil {
+		return "", err
+	}
+	protected, err := u.protected(ctx)
+	if err != nil {
+		return "", err
+	}
+	if err := u.checkService(m, s, device, protected); err != nil {
+		return "", err
+	}
+	if err := u.verifyFileBinds(m, s); err != nil {
+		return "", err
+	}
 	cfg := u.serviceConfig(m, s)
 	cfg.Labels[LabelConfigHash] = configHash(cfg)
 	cfg.Name = name

@@ -253,7 +253,60 @@ func (u *Updater) loadDeployment(app string) (*Deployment, error) {
 	if d.Files != "" && !spec.ValidDigest(d.Files) {
 		return nil, fmt.Errorf("journal of app %s: %w: files %q is not a sha256 digest", app, journal.ErrCorrupt, d.Files)
 	}
+	if err := checkJournal(&d); err != nil {
+		return nil, fmt.Errorf("journal of app %s: %w: %v", app, journal.ErrCorrupt, err)
+	}
 	return &d, nil
+}
+
+// checkJournal refuses a deployment journal whose fields are not what the
+// module writes. What it names is acted on only after more checks where
+// it is used: containers only when the engine lists them as the app's
+// (appContainers), images only when the recorded meta-data names them
+// (journalImages), configurations only once they pass the device policy
+// (create).
+func checkJournal(d *Deployment) error {
+	switch d.Phase {
+	case PhaseDownloading, PhaseDownloaded, PhaseInstalling, PhaseInstalled, PhaseCommitting, PhaseRollingBack, PhaseRolledBack:
+	default:
+		return fmt.Errorf("unknown phase %q", d.Phase)
+	}
+	for _, o := range d.Old {
+		// A full ID: the engine would take a name or a prefix for
+		// another container.
+		if !isHex(o.ID, 64) {
+			return fmt.Errorf("old container %q: not a full container ID", o.ID)
+		}
+	}
+	return nil
+}
+
+// ownedBy tells whether c is one of app's containers, as appContainers
+// lists them: labelled the app's, or of the Compose project it took over.
+func ownedBy(c engine.Container, app string) bool {
+	return c.Labels[LabelApp] == app || c.Labels[LabelApp] == "" && c.Labels[ComposeProjectLabel] == app
+}
+
+func isHex(s string, n int) bool {
+	if len(s) != n {
+		return false
+	}
+	_, err := hex.DecodeString(s)
+	return err == nil && strings.ToLower(s) == s
+}
+
+// parseJournal parses the meta-data a deployment recorded, with the values
+// it recorded; it must name the journal's own app, whose containers alone
+// the deployment may touch.
+func (u *Updater) parseJournal(d *Deployment) (*spec.Meta, error) {
+	m, err := u.parse(d.Meta, recorded(d))
+	if err != nil {
+		return nil, err
+	}
+	if m.App != d.App {
+		return nil, fmt.Errorf("journal of app %s: %w: its meta-data names app %q", d.App, journal.ErrCorrupt, m.App)
+	}
+	return m, nil
 }
 
 func (u *Updater) save(d *Deployment) error {

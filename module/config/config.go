@@ -92,6 +92,13 @@ type Config struct {
 	// MaxUnpackMB bounds the files an app's files archive unpacks to: an
 	// artifact's small compressed payload must not fill the disk.
 	MaxUnpackMB int64 `json:"max_unpack_mb"`
+	// ProtectedPaths are host paths that no bind may reach, read-only or
+	// not, beside the state directory and Mender's own directories (say,
+	// Mender's data directory when the device moved it).
+	ProtectedPaths []string `json:"protected_paths"`
+	// File is the file the configuration was read from ("" for the
+	// defaults): it is protected like the state directory.
+	File string `json:"-"`
 }
 
 // Default returns the configuration of a device with no file.
@@ -151,6 +158,14 @@ func Load(path string) (Config, error) {
 	}
 	if err := c.validate(); err != nil {
 		return c, at(err, offsets)
+	}
+	for _, p := range c.ProtectedPaths {
+		if !filepath.IsAbs(p) {
+			return c, fmt.Errorf("config %s: protected_paths: %q is not an absolute path", path, p)
+		}
+	}
+	if abs, err := filepath.Abs(path); err == nil {
+		c.File = abs
 	}
 	return c, nil
 }

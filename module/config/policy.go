@@ -326,3 +326,136 @@ func under(path string, roots []string) bool {
 	}
 	return false
 }
+
+// The engine resolves a bind's source path again at every start of the
+// container (docker restart, a reboot, --restart), following symbolic links
+// as they are then. The check of a source at Download is therefore only as
+// good as what no container can change afterwards: the rules below keep
+// every directory on the path of a bind source out of reach of writable
+// binds, and the module's own state and Mender's out of reach of any bind.
+
+// OwnedBind is a bind mount and who has it, for the messages: a service of
+// the artifact, or a container already on the device.
+type OwnedBind struct {
+	engine.Bind
+	Owner string
+}
+
+// CheckBindOverlap says why the policy refuses bind b beside the binds
+// others (the artifact's, and those of the containers the module manages on
+// the device), or nil. When bind_mount_paths is set, no bind source may lie
+// strictly inside the source of a writable bind, nor a writable bind's
+// source strictly contain another's: a container that can write there
+// could replace a directory on the inner source's path with a symbolic
+// link, which the engine follows at the next start. Read-only binds may
+// nest, and equal sources may be shared (no container can replace the
+// directory it has mounted).
+func (p Policy) CheckBindOverlap(b engine.Bind, others []OwnedBind) error {
+	if p.BindMountPaths == nil {
+		return nil
+	}
+	for _, o := range others {
+		switch {
+		case !o.ReadOnly && strictlyUnder(b.Source, o.Source):
+			return fmt.Errorf("it lies inside %s, which %s binds writable; the engine follows symbolic links in a bind's source at every start", o.Source, o.Owner)
+		case !b.ReadOnly && strictlyUnder(o.Source, b.Source):
+			return fmt.Errorf("it is writable and holds %s, which %s binds; the engine follows symbolic links in a bind's source at every start", o.Source, o.Owner)
+		}
+	}
+	return nil
+}
+
+// ProtectedPath is a host path that no bind may reach, read-only or not,
+// whatever the policy: the module's state directory (its journal, the
+// parameters it recorded, the files it mounts) and Mender's own
+// directories (the device's keys, the client's configuration).
+type ProtectedPath struct {
+	Path string
+	What string
+}
+
+// MenderPaths are Mender's own directories on every device: its
+// configuration (mender.conf, the server certificate, artifact_info, and by
+// default this module's configuration) and its data (the device's private
+// key, the client's database).
+var MenderPaths = []string{"/etc/mender", "/var/lib/mender"}
+
+// Protected lists the paths that no bind may reach: the state directory,
+// Mender's directories, this configuration file, and protected_paths.
+func (c Config) Protected() []ProtectedPath {
+	out := []ProtectedPath{{c.StateDir, "the module's state directory (state_dir)"}}
+	for _, p := range MenderPaths {
+		out = append(out, ProtectedPath{p, "Mender's directory " + p})
+	}
+	if c.File != "" {
+		out = append(out, ProtectedPath{c.File, "the module's configuration file"})
+	}
+	for _, p := range c.ProtectedPaths {
+		out = append(out, ProtectedPath{p, "a protected path (protected_paths)"})
+	}
+	return out
+}
+
+// CheckProtected says why binding the host path src is refused because it
+// is, lies inside or holds one of protected, or nil. Symbolic links are
+// followed on both sides.
+func CheckProtected(src string, protected []ProtectedPath) error {
+	for _, p := range protected {
+		if p.Path == "" {
+			continue
+		}
+		if src == p.Path || strictlyUnder(src, p.Path) || strictlyUnder(p.Path, src) || samePath(src, p.Path) {
+			return fmt.Errorf("it overlaps %s, %s, which no container may reach", p.What, p.Path)
+		}
+	}
+	return nil
+}
+
+// pathForms are the readings of an absolute path that the engine might
+// use: as given, cleaned, and with its symbolic links resolved (a path
+// that cannot be resolved keeps its cleaned reading).
+func pathForms(p string) []string {
+	forms := []string{p, filepath.Clean(p)}
+	for _, f := range forms[:2] {
+		if r, err := ResolvePath(f); err == nil {
+			forms = append(forms, r)
+		}
+	}
+	return forms
+}
+
+// strictlyUnder tells whether some reading of inner lies strictly below
+// some reading of outer.
+func strictlyUnder(inner, outer string) bool {
+	for _, i := range pathForms(inner) {
+		for _, o := range pathForms(outer) {
+			if i != o && (o == "/" || strings.HasPrefix(i, strings.TrimSuffix(o, "/")+"/")) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// samePath tells whether some readings of a and b are the same path.
+func samePath(a, b string) bool {
+	for _, x := range pathForms(a) {
+		if slices.Contains(pathForms(b), x) {
+			return true
+		}
+	}
+	return false
+}
+
+// StateDirWarnings are what a device's configuration should hear about its
+// state directory: one that lies under an allowed bind path is kept out of
+// reach only by the rule that refuses binds overlapping it.
+func (c Config) StateDirWarnings() []string {
+	var out []string
+	for _, r := range c.Policy.BindMountPaths {
+		if samePath(c.StateDir, r) || strictlyUnder(c.StateDir, r) {
+			out = append(out, fmt.Sprintf("state_dir %s lies under bind_mount_paths entry %s: binds that overlap it are refused, but a state directory outside the allowed paths is safer", c.StateDir, r))
+		}
+	}
+	return out
+}

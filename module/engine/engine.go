@@ -114,6 +114,34 @@ type Container struct {
 	// (only the ones given at creation or connection). Only
 	// InspectContainer fills it.
 	Networks map[string][]string
+	// Binds are the container's bind mounts of host paths (not named
+	// volumes or tmpfs), as given at creation: the engine resolves their
+	// sources again at every start.
+	Binds []Bind
+}
+
+// Bind is one bind mount of a host path.
+type Bind struct {
+	Source      string // the host path, as given
+	Destination string
+	ReadOnly    bool
+}
+
+// HostBind reads a -v value (src:dst[:opts]) that binds a host path;
+// ok is false for a named or anonymous volume.
+func HostBind(v string) (b Bind, ok bool) {
+	src, rest, found := strings.Cut(v, ":")
+	if !found || !strings.HasPrefix(src, "/") {
+		return Bind{}, false
+	}
+	dst, opts, _ := strings.Cut(rest, ":")
+	b = Bind{Source: src, Destination: dst}
+	for _, o := range strings.Split(opts, ",") {
+		if o == "ro" || o == "readonly" {
+			b.ReadOnly = true
+		}
+	}
+	return b, true
 }
 
 // Network is a network as the engine reports it.

@@ -10,6 +10,10 @@ var (
 	ErrBadApp = errors.New("not a valid app name")
 	// ErrCorrupt: a journal file exists but cannot be read back.
 	ErrCorrupt = errors.New("corrupted")
+	// ErrUnsafe: the state directory, or an app's directory in it, can
+	// be changed by others than the module (writable by group or others,
+	// owned by another user, or a symbolic link where a directory was).
+	ErrUnsafe = errors.New("unsafe state directory")
 	// ErrBusy: WaitFlock gave up; another process holds the lock.
 	ErrBusy = errors.New("lock held by another process")
 )

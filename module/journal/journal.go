@@ -10,9 +10,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
+	"syscall"
 
 	"github.com/mender-docker/mender-docker/module/spec"
 )
@@ -29,7 +31,28 @@ func (s Store) path(app, name string) (string, error) {
 	if !spec.ValidApp(app) {
 		return "", fmt.Errorf("journal: app %q: %w", app, ErrBadApp)
 	}
-	return filepath.Join(s.Dir, app, name+".json"), nil
+	dir := filepath.Join(s.Dir, app)
+	if fi, err := os.Lstat(dir); err == nil && !fi.IsDir() {
+		return "", fmt.Errorf("journal: %s: %w: not a directory (%s)", dir, ErrUnsafe, fi.Mode().Type())
+	}
+	return filepath.Join(dir, name+".json"), nil
+}
+
+// checkDir refuses a state directory that others than its owner can
+// write, or that another user owns: whoever can write there can rewrite
+// what the module does next.
+func checkDir(dir string) error {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return err
+	}
+	if fi.Mode().Perm()&0o022 != 0 {
+		return fmt.Errorf("state directory %s: %w: writable by group or others (mode %04o); make it 0700", dir, ErrUnsafe, fi.Mode().Perm())
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Geteuid() {
+		return fmt.Errorf("state directory %s: %w: owned by uid %d, not by the module's (%d)", dir, ErrUnsafe, st.Uid, os.Geteuid())
+	}
+	return nil
 }
 
 // Load decodes the file name of app into v. ErrNone when it does not
@@ -39,7 +62,7 @@ func (s Store) Load(app, name string, v any) error {
 	if err != nil {
 		return err
 	}
-	data, err := os.ReadFile(path)
+	data, err := readNoFollow(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return ErrNone
 	}
@@ -123,6 +146,20 @@ func (s Store) Apps(name string) ([]string, error) {
 	}
 	sort.Strings(apps)
 	return apps, nil
+}
+
+// readNoFollow reads a journal file, refusing a symbolic link in its
+// place (the module writes files, never links).
+func readNoFollow(path string) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	if errors.Is(err, syscall.ELOOP) {
+		return nil, fmt.Errorf("journal %s: %w: a symbolic link", path, ErrUnsafe)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(f)
 }
 
 func syncDir(dir string) error {

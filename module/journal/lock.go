@@ -27,6 +27,9 @@ func (s Store) Lock(ctx context.Context, wait time.Duration, waiting func(holder
 	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
 		return nil, err
 	}
+	if err := checkDir(s.Dir); err != nil {
+		return nil, err
+	}
 	path := filepath.Join(s.Dir, lockFile)
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {

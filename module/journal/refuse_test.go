@@ -1,9 +1,11 @@
 package journal_test
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -50,4 +52,31 @@ func TestStoreCorrupted(t *testing.T) {
 	assert.Contains(t, err.Error(), "journal "+path+" is corrupted")
 	assert.Contains(t, err.Error(), "label io.mender.docker.app=shop")
 	assert.Contains(t, err.Error(), "delete the file to start over")
+}
+
+// A state directory that others can write, an app directory that is a
+// link, and a journal file that is a link are refused.
+func TestStoreRefusesUnsafeDirs(t *testing.T) {
+	root := t.TempDir()
+	s := journal.Store{Dir: filepath.Join(root, "state")}
+	require.NoError(t, os.MkdirAll(s.Dir, 0o700))
+	require.NoError(t, os.Chmod(s.Dir, 0o777))
+	_, err := s.Lock(context.Background(), time.Second, nil)
+	assert.ErrorIs(t, err, journal.ErrUnsafe)
+	require.NoError(t, os.Chmod(s.Dir, 0o700))
+	unlock, err := s.Lock(context.Background(), time.Second, nil)
+	require.NoError(t, err)
+	unlock()
+
+	elsewhere := t.TempDir()
+	require.NoError(t, os.Symlink(elsewhere, filepath.Join(s.Dir, "linked")))
+	assert.ErrorIs(t, s.Save("linked", "deployment", map[string]int{"a": 1}), journal.ErrUnsafe)
+	entries, _ := os.ReadDir(elsewhere)
+	assert.Empty(t, entries, "nothing written through the link")
+
+	require.NoError(t, os.MkdirAll(filepath.Join(s.Dir, "app"), 0o700))
+	require.NoError(t, os.WriteFile(filepath.Join(elsewhere, "x.json"), []byte(`{"a":1}`), 0o600))
+	require.NoError(t, os.Symlink(filepath.Join(elsewhere, "x.json"), filepath.Join(s.Dir, "app", "deployment.json")))
+	var v map[string]int
+	assert.ErrorIs(t, s.Load("app", "deployment", &v), journal.ErrUnsafe)
 }

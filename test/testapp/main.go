@@ -3,7 +3,7 @@
 // FROM scratch, so it needs no shell.
 //
 //	testapp [-exit-after D] [-code N] [-healthy-after D | -healthy-when FILE] [-listen ADDR] [-term-delay D]
-//	        [-lock FILE [-lock-for D | -lock-until FILE]] [-need FILE]
+//	        [-lock FILE [-lock-for D | -lock-until FILE]] [-need FILE] [-symlink PATH=TARGET] [-show FILE]
 //	testapp check        (the HEALTHCHECK: exit 0 once healthy)
 //
 // The -when and -until forms wait for a file the test creates (in a bind
@@ -17,6 +17,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -45,6 +46,8 @@ func main() {
 	lockFor := flag.Duration("lock-for", 0, "release -lock after this long (0: hold it until exit)")
 	lockUntil := flag.String("lock-until", "", "release -lock once this file exists")
 	need := flag.String("need", "", "exit with code 6 at start unless this file can be read (a mounted config), printing it otherwise")
+	symlink := flag.String("symlink", "", "PATH=TARGET: at start, replace PATH (what a writable bind holds) with a symbolic link to TARGET, as a hostile container would")
+	show := flag.String("show", "", "at start, print this file's content, or that it cannot be read")
 	flag.Parse()
 
 	version := os.Getenv("VERSION")
@@ -56,6 +59,25 @@ func main() {
 			os.Exit(6)
 		}
 		fmt.Printf("%s: %s\n", *need, b)
+	}
+	if *symlink != "" {
+		path, target, _ := strings.Cut(*symlink, "=")
+		err := os.RemoveAll(path)
+		if err == nil {
+			err = os.Symlink(target, path)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(7)
+		}
+		fmt.Printf("replaced %s with a link to %s\n", path, target)
+	}
+	if *show != "" {
+		if b, err := os.ReadFile(*show); err == nil {
+			fmt.Printf("show %s: %s\n", *show, b)
+		} else {
+			fmt.Printf("show %s: cannot read it\n", *show)
+		}
 	}
 	if *touch != "" {
 		if err := os.WriteFile(*touch, []byte(version), 0o644); err != nil {

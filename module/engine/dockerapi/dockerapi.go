@@ -333,9 +333,21 @@ func (e *Engine) ListContainers(ctx context.Context, labels map[string]string) (
 		}
 		c.State.Running = s.State == container.StateRunning
 		c.State.Restarting = s.State == container.StateRestarting
+		c.Binds = binds(s.Mounts)
 		out = append(out, c)
 	}
 	return out, nil
+}
+
+// binds are the bind mounts of host paths among a container's mounts.
+func binds(mounts []container.MountPoint) []engine.Bind {
+	var out []engine.Bind
+	for _, m := range mounts {
+		if m.Type == "bind" {
+			out = append(out, engine.Bind{Source: m.Source, Destination: m.Destination, ReadOnly: !m.RW})
+		}
+	}
+	return out
 }
 
 func (e *Engine) InspectContainer(ctx context.Context, id string) (engine.Container, error) {
@@ -368,6 +380,7 @@ func (e *Engine) InspectContainer(ctx context.Context, id string) (engine.Contai
 			c.Networks[name] = configuredAliases(r.ID, hostname, ep)
 		}
 	}
+	c.Binds = binds(r.Mounts)
 	c.State.RestartCount = r.RestartCount
 	if s := r.State; s != nil {
 		c.State.Running = s.Running && !s.Restarting

@@ -10,6 +10,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -99,6 +100,30 @@ func Run(t *testing.T, env Env) {
 		assert.ErrorIs(t, err, engine.ErrConflict, "same name twice")
 	})
 	require.NotEmpty(t, id)
+
+	// Host binds are reported by list and inspect alike, as given; named
+	// volumes are not binds.
+	t.Run("binds", func(t *testing.T) {
+		dir := t.TempDir()
+		bl := map[string]string{TestLabel: run, "binds": "1"}
+		bid, err := e.CreateContainer(ctx, engine.ContainerConfig{Name: "mdtest-" + run + "-b", Image: img, NetworkMode: "none", Labels: bl,
+			Binds: []string{dir + ":/rw", dir + "/sub:/ro:ro", "mdtest-" + run + "-vol:/vol"}})
+		require.NoError(t, err)
+		defer e.RemoveContainer(ctx, bid)
+		want := []engine.Bind{{Source: dir + "/sub", Destination: "/ro", ReadOnly: true}, {Source: dir, Destination: "/rw"}}
+		sorted := func(b []engine.Bind) []engine.Bind {
+			return slices.SortedFunc(slices.Values(b), func(x, y engine.Bind) int { return strings.Compare(x.Destination, y.Destination) })
+		}
+		c, err := e.InspectContainer(ctx, bid)
+		require.NoError(t, err)
+		assert.Equal(t, want, sorted(c.Binds))
+		l, err := e.ListContainers(ctx, bl)
+		require.NoError(t, err)
+		require.Len(t, l, 1)
+		assert.Equal(t, want, sorted(l[0].Binds))
+		require.NoError(t, e.RemoveContainer(ctx, bid))
+		e.RemoveVolume(ctx, "mdtest-"+run+"-vol")
+	})
 
 	t.Run("list by label", func(t *testing.T) {
 		l, err := e.ListContainers(ctx, labels)

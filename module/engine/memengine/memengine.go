@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -364,6 +365,7 @@ func clone(c *engine.Container) engine.Container {
 			out.Networks[k] = append([]string(nil), v...)
 		}
 	}
+	out.Binds = slices.Clone(c.Binds)
 	if p := c.State.LastProbe; p != nil {
 		cp := *p
 		out.State.LastProbe = &cp
@@ -432,7 +434,13 @@ func (e *Engine) CreateContainer(ctx context.Context, cfg engine.ContainerConfig
 	if policy == "" {
 		policy = "no"
 	}
-	e.containers[id] = &engine.Container{ID: id, Name: name, Image: cfg.Image, Labels: labels, RestartPolicy: policy, Networks: nets}
+	var binds []engine.Bind
+	for _, v := range cfg.Binds {
+		if b, ok := engine.HostBind(v); ok {
+			binds = append(binds, b)
+		}
+	}
+	e.containers[id] = &engine.Container{ID: id, Name: name, Image: cfg.Image, Labels: labels, RestartPolicy: policy, Networks: nets, Binds: binds}
 	e.configs[id] = cfg
 	return id, nil
 }
