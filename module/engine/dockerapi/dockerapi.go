@@ -12,8 +12,8 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"strconv"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
