@@ -28,13 +28,18 @@ func (u *Updater) Download(ctx context.Context, filesDir string) error {
 	if err := u.Engine.Ping(ctx); err != nil {
 		return err
 	}
+	// What the policy alone cannot see: the engine's other containers,
+	// networks and volumes. Install checks again before it creates any.
+	if err := u.checkOwnership(ctx, m); err != nil {
+		return err
+	}
 	if err := u.recoverApp(ctx, m.App, true); err != nil {
 		return fmt.Errorf("recovering an earlier deployment: %w", err)
 	}
 	if err := u.checkDisk(ctx); err != nil {
 		return err
 	}
-	load, err := u.checkEmbedded(ctx, m)
+	plan, err := u.checkEmbedded(ctx, m)
 	if err != nil {
 		return err
 	}
@@ -46,8 +51,9 @@ func (u *Updater) Download(ctx context.Context, filesDir string) error {
 	for _, img := range m.Images() {
 		if isEmbeddedID(m, img) {
 			// Loaded from the payload, never pulled; checkEmbedded already
-			// asked whether it is here.
-			if load[img] {
+			// asked whether it is here. Only what was absent is the
+			// module's to remove again.
+			if plan.load[img] && !plan.present[img] {
 				d.Pulled = append(d.Pulled, img)
 			}
 			continue
@@ -66,10 +72,10 @@ func (u *Updater) Download(ctx context.Context, filesDir string) error {
 	if err := u.save(d); err != nil {
 		return err
 	}
-	u.logf("app %s: artifact %s: %d image(s), %d to load from the artifact, %d to pull", m.App, d.Artifact, len(m.Images()), len(load), len(pulls))
+	u.logf("app %s: artifact %s: %d image(s), %d to load from the artifact, %d to pull", m.App, d.Artifact, len(m.Images()), len(plan.load), len(pulls))
 	err = nil
 	if len(m.Embedded) > 0 || m.Files != nil {
-		err = u.readPayload(ctx, filesDir, m, load)
+		err = u.readPayload(ctx, filesDir, m, plan)
 	}
 	if err == nil {
 		err = u.checkFiles(m)
@@ -78,7 +84,7 @@ func (u *Updater) Download(ctx context.Context, filesDir string) error {
 		err = u.pullAll(ctx, pulls)
 	}
 	if err == nil {
-		err = u.verifyEmbedded(ctx, m)
+		err = u.verifyEmbedded(ctx, m, plan)
 	}
 	if err != nil {
 		u.logf("download failed; removing what it fetched")
