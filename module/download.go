@@ -13,7 +13,13 @@ import (
 // images, and its files archive unpacked into the app's state directory.
 // It changes no container, network or volume; on failure it removes what
 // it fetched.
-func (u *Updater) Download(ctx context.Context, filesDir string) error {
+func (u *Updater) Download(ctx context.Context, filesDir string) (err error) {
+	reading := false // the payload streams are being read
+	defer func() {
+		if err != nil && !reading {
+			u.drainPayload(filesDir)
+		}
+	}()
 	m, raw, err := u.readMeta(filesDir)
 	if err != nil {
 		return err
@@ -75,6 +81,7 @@ func (u *Updater) Download(ctx context.Context, filesDir string) error {
 	u.logf("app %s: artifact %s: %d image(s), %d to load from the artifact, %d to pull", m.App, d.Artifact, len(m.Images()), len(plan.load), len(pulls))
 	err = nil
 	if len(m.Embedded) > 0 || m.Files != nil {
+		reading = true
 		err = u.readPayload(ctx, filesDir, m, plan)
 	}
 	if err == nil {

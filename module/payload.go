@@ -130,6 +130,57 @@ func (u *Updater) loadOne(ctx context.Context, name string, r io.Reader, p *payl
 	return err
 }
 
+// drainWait is how long drainPayload waits for the client to open each
+// stream: one that stopped streaming is not waited for longer.
+const drainWait = 10 * time.Second
+
+// drainPayload reads the client's payload streams to their end and
+// discards them, after a Download that failed before it read any: Mender
+// 3.4 otherwise waits forever to write the first one (seen when the
+// module refused the artifact within a millisecond).
+func (u *Updater) drainPayload(filesDir string) {
+	next := filepath.Join(filesDir, "stream-next")
+	if fi, err := os.Lstat(next); err != nil || fi.Mode()&os.ModeNamedPipe == 0 {
+		return
+	}
+	for {
+		line, ok := waitFor(func() (string, error) { return readStreamNext(next) })
+		if !ok || line == "" {
+			return
+		}
+		f, ok := waitFor(func() (*os.File, error) { return os.Open(filepath.Join(filesDir, line)) })
+		if !ok {
+			return
+		}
+		_, err := io.Copy(io.Discard, f)
+		f.Close()
+		if err != nil {
+			return
+		}
+		u.logf("skipped payload file %s", filepath.Base(line))
+	}
+}
+
+// waitFor runs open (which blocks on a FIFO until the client opens its
+// end) for at most drainWait; ok is false when it failed or timed out.
+func waitFor[T any](open func() (T, error)) (v T, ok bool) {
+	type result struct {
+		v   T
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := open()
+		done <- result{v, err}
+	}()
+	select {
+	case r := <-done:
+		return r.v, r.err == nil
+	case <-time.After(drainWait):
+		return v, false
+	}
+}
+
 // readStreamNext reads one line from the stream-next FIFO: the client
 // writes "streams/<file>" for each payload file, then an empty line.
 func readStreamNext(path string) (string, error) {
