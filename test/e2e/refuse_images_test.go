@@ -27,12 +27,14 @@ func testEmbeddedImagesAndRegistries(t *testing.T, cl client) {
 	reg := fixture.NewRegistry(t)
 	s := newSandbox(t, cl, "")
 	policy := func(p map[string]any) {
-		conf := map[string]any{"state_dir": s.path("state"), "default_app": s.app, "health_window": "1s", "min_free_mb": 0, "stop_timeout": "5s", "policy": p}
+		conf := map[string]any{"state_dir": s.path("state"), "default_app": s.app, "health_window": "1s", "min_free_mb": 0, "stop_timeout": "5s"}
+		if p != nil {
+			conf["policy"] = p
+		}
 		b, err := json.Marshal(conf)
 		require.NoError(t, err)
 		s.write("mender-docker.conf", string(b))
 	}
-	policy(map[string]any{"allowed_registries": []string{reg.Addr}})
 	e := fixture.Docker(t)
 	ctx := context.Background()
 	run := fixture.RandHex()
@@ -69,43 +71,52 @@ func testEmbeddedImagesAndRegistries(t *testing.T, cl client) {
 		require.NoError(t, err, out)
 	}
 
+	pulled := func(name, args string) string {
+		return s.artifact(name, fmt.Sprintf(`{"containers":[%q],"run_args":%q}`, v2, args))
+	}
+	policy(nil)
 	install(s.artifact("pre", fmt.Sprintf(`{"containers":[%q],"run_args":"--network none"}`, pre)))
 	atPre := mine()
 	require.Len(t, atPre, 1)
 	require.True(t, atPre[0].Running)
+	// Two updates later pre is used by neither the current nor the
+	// previous set: still the module's commit keeps it, as it never
+	// pulled it.
+	install(pulled("v2", "--network none"))
+	install(pulled("v2-again", "--network none --restart always"))
+	assert.True(t, has(pre), "an image the device had before is not the module's to remove")
+	atV2 := mine()
+	require.Len(t, atV2, 1)
 
-	// allowed_registries alone: an embedded image comes from no registry.
-	embedded := s.generate("embedded", "--app", s.app, "--health-window", "1s", "--run-args", "--network none", "--embed", emb)
-	out, err := s.mender("install", embedded)
-	require.Error(t, err, out)
-	assert.Contains(t, out, "allow_embedded")
-	assert.Equal(t, atPre, mine())
-	assert.Equal(t, "pre", s.showArtifact())
-
-	// With allow_embedded, an entry that names the local image's ID and
-	// carries no payload must not run it.
-	policy(map[string]any{"allowed_registries": []string{reg.Addr}, "allow_embedded": true})
+	// An entry that names the local image's ID and carries no payload
+	// must not get that image run.
 	ref := reg.Addr + "/e2e/local@sha256:" + strings.Repeat("ab", 32)
 	adopt := fmt.Sprintf(`{"app":%q,"services":{"web":{"image":%q,"run_args":"--network none"}},"embedded":{%q:{"id":%q,"file":"web.tar"}}}`, s.app, ref, ref, localID)
-	out, err = s.mender("install", s.artifact("adopt", adopt))
-	require.Error(t, err, "an image on the device that the artifact does not carry must not be adopted:\n%s", out)
-	assert.Equal(t, atPre, mine())
-	assert.Equal(t, "pre", s.showArtifact())
+	out, err := s.mender("install", s.artifact("adopt", adopt))
+	assert.Error(t, err, "an image on the device that the artifact does not carry must not be adopted:\n%s", out)
+	assert.Equal(t, atV2, mine())
+	assert.Equal(t, "v2-again", s.showArtifact())
 	assert.True(t, has(localID), "the local image is kept")
 
-	// The embedded artifact installs; the commit keeps pre, which the
-	// module never pulled.
+	// allowed_registries alone: an embedded image comes from no registry.
+	policy(map[string]any{"allowed_registries": []string{reg.Addr}})
+	embedded := s.generate("embedded", "--app", s.app, "--health-window", "1s", "--run-args", "--network none", "--embed", emb)
+	out, err = s.mender("install", embedded)
+	require.Error(t, err, out)
+	assert.Contains(t, out, "allow_embedded")
+	assert.Equal(t, atV2, mine())
+	assert.Equal(t, "v2-again", s.showArtifact())
+
+	// allow_embedded lets it in; the image the module loaded goes once
+	// unused, the device's own stay.
+	policy(map[string]any{"allowed_registries": []string{reg.Addr}, "allow_embedded": true})
 	install(embedded)
 	now := mine()
 	require.Len(t, now, 1)
 	embID = now[0].Image
 	assert.True(t, strings.HasPrefix(embID, "sha256:"), embID)
-	assert.True(t, has(pre), "an image the device had before is not the module's to remove")
-
-	// The module's own image (loaded from the artifact) goes at the next
-	// commit; the device's own stay.
-	install(s.artifact("v2", fmt.Sprintf(`{"containers":[%q],"run_args":"--network none"}`, v2)))
-	install(s.artifact("v2-again", fmt.Sprintf(`{"containers":[%q],"run_args":"--network none --restart always"}`, v2)))
+	install(pulled("v2-third", "--network none"))
+	install(pulled("v2-fourth", "--network none --restart always"))
 	assert.False(t, has(embID), "the image the module loaded is removed once unused")
 	assert.True(t, has(pre))
 	assert.True(t, has(localID))
