@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -89,6 +90,20 @@ func (u *Updater) engineDiskFree(ctx context.Context) (dir string, free int64, o
 		return dir, 0, false, nil
 	}
 	return dir, int64(st.Bavail) * int64(st.Bsize), true, nil
+}
+
+// pulledImages are the images the journal says d pulled or loaded, of
+// those its meta-data names: a list in the journal cannot send the module
+// after any other image of the device. Meta-data that does not parse (it
+// did at Download) names none.
+func (u *Updater) pulledImages(d *Deployment) []string {
+	m, err := u.parse(d.Meta, recorded(d.Params))
+	if err != nil {
+		u.logf("app %s: keeping the images of the deployment: %v", d.App, err)
+		return nil
+	}
+	images := m.Images()
+	return slices.DeleteFunc(slices.Clone(d.Pulled), func(img string) bool { return !slices.Contains(images, img) })
 }
 
 // removeImages removes images nothing uses any more; an image still used by

@@ -41,17 +41,27 @@ func TestCommitRemovesOnlyItsOwnImages(t *testing.T) {
 	assert.Contains(t, d.Log.String(), "kept image "+pre+": the module did not fetch it")
 
 	// A journal that says this deployment pulled stray as well.
+	tamper := func(img string) {
+		path := filepath.Join(d.u.Config.StateDir, "shop", "deployment.json")
+		var j map[string]any
+		data, err := os.ReadFile(path)
+		require.NoError(t, err)
+		require.NoError(t, json.Unmarshal(data, &j))
+		j["pulled"] = []string{img, stray}
+		data, err = json.Marshal(j)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(path, data, 0o644))
+	}
+	v5 := d.image("web", "5", memengine.Behavior{})
+	d.artifact("v5", app(v5))
+	require.NoError(t, d.run("Download"))
+	tamper(v5)
+	require.NoError(t, d.run("Cleanup"), "a deployment that does not go on")
+	assert.True(t, has(stray), "cleanup: an image the journal names beyond its meta-data's")
+	assert.False(t, has(v5), "cleanup removes what the deployment pulled")
 	d.artifact("v3", app(v3))
 	require.NoError(t, d.run("Download"))
-	path := filepath.Join(d.u.Config.StateDir, "shop", "deployment.json")
-	var j map[string]any
-	data, err := os.ReadFile(path)
-	require.NoError(t, err)
-	require.NoError(t, json.Unmarshal(data, &j))
-	j["pulled"] = []string{v3, stray}
-	data, err = json.Marshal(j)
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(path, data, 0o644))
+	tamper(v3)
 	for _, s := range []string{"ArtifactInstall", "ArtifactCommit", "Cleanup"} {
 		require.NoError(t, d.run(s), d.Log.String())
 	}

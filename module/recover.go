@@ -91,7 +91,7 @@ func (u *Updater) cleanup(ctx context.Context, app string) error {
 		return err
 	}
 	var unused []string
-	for _, img := range d.Pulled {
+	for _, img := range u.pulledImages(d) {
 		if !slices.Contains(in.Images, img) && !slices.Contains(in.Previous, img) {
 			unused = append(unused, img)
 		}
