@@ -192,6 +192,28 @@ func Run(t *testing.T, env Env) {
 		require.NoError(t, e.RemoveContainer(ctx, other))
 		require.NoError(t, e.RenameContainer(ctx, id, name))
 	})
+	t.Run("rename after a restart", func(t *testing.T) {
+		// In the default network mode, started, stopped and started
+		// again: an engine without a default bridge cannot rename it
+		// while it runs, and must say so with ErrRenameSandbox; stopped,
+		// it can. An engine with a bridge renames it at once.
+		r, err := e.CreateContainer(ctx, engine.ContainerConfig{Name: name + "-re", Image: img, Labels: labels})
+		require.NoError(t, err)
+		defer e.RemoveContainer(ctx, r)
+		require.NoError(t, e.StartContainer(ctx, r))
+		require.NoError(t, e.StopContainer(ctx, r, 5*time.Second))
+		require.NoError(t, e.StartContainer(ctx, r))
+		err = e.RenameContainer(ctx, r, name+"-re_prev")
+		if err != nil {
+			require.ErrorIs(t, err, engine.ErrRenameSandbox)
+			assert.NotErrorIs(t, err, engine.ErrNotFound, "the container is there")
+			require.NoError(t, e.StopContainer(ctx, r, 5*time.Second))
+			require.NoError(t, e.RenameContainer(ctx, r, name+"-re_prev"))
+		}
+		c, err := e.InspectContainer(ctx, r)
+		require.NoError(t, err)
+		assert.Equal(t, name+"-re_prev", c.Name)
+	})
 	t.Run("namespaces", func(t *testing.T) {
 		// What a container joins is what the policy reads off it.
 		j, err := e.CreateContainer(ctx, engine.ContainerConfig{Name: name + "-ns", Image: img, Labels: labels, NetworkMode: "container:" + id, PidMode: "host", IpcMode: "container:" + id, UTSMode: "host"})
