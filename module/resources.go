@@ -217,7 +217,7 @@ func (u *Updater) checkOwnership(ctx context.Context, m *spec.Meta) error {
 	}
 	sp := appSpace{own: m.App, apps: apps}
 	for _, s := range m.Services {
-		if o := sp.owner(s.Config.Name, "-"); o != m.App && o != "" {
+		if o := sp.owner(s.Config.Name, "-"); o != m.App && o != "" && !u.holds(ctx, m.App, s.Config.Name) {
 			return fmt.Errorf("service %s: container name %s is in the space of app %s (%s-*); refused", s.Name, s.Config.Name, o, o)
 		}
 		for _, b := range s.Config.Binds {
@@ -249,6 +249,18 @@ func (u *Updater) checkOwnership(ctx context.Context, m *spec.Meta) error {
 		}
 	}
 	return nil
+}
+
+// holds tells whether a container of app has the name already: first come,
+// first served, as for networks and volumes, so that a new app cannot
+// stop the updates of one whose names it starts with.
+func (u *Updater) holds(ctx context.Context, app, name string) bool {
+	for _, n := range []string{name, name + prevSuffix, name + nextSuffix} {
+		if c, err := u.Engine.InspectContainer(ctx, n); err == nil && c.Labels[LabelApp] == app {
+			return true
+		}
+	}
+	return false
 }
 
 // checkVolume: the app's own declared volumes, or (for artifacts that
