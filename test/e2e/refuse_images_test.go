@@ -50,7 +50,10 @@ func testEmbeddedImagesAndRegistries(t *testing.T, cl client) {
 	var embID string
 	t.Cleanup(func() {
 		enginetest.RemoveLabelled(t, e, module.LabelApp, s.app)
-		for _, ref := range []string{pre, v2, emb, "127.0.0.1:9/e2e/local:" + run, localID, embID} {
+		// The name the module gives the image it loads, should the test
+		// stop before it knows its ID.
+		repo, digest, _ := strings.Cut(emb, "@sha256:")
+		for _, ref := range []string{pre, v2, emb, "127.0.0.1:9/e2e/local:" + run, localID, embID, repo + ":mender-" + digest[:12]} {
 			if ref != "" {
 				e.RemoveImage(ctx, ref)
 			}
