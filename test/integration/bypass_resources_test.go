@@ -56,6 +56,8 @@ func TestOtherAppsResourcesRefused(t *testing.T) {
 	w.d.U.Config.Policy.BindMountPaths = []string{allowed, lockDir}
 	w.d.U.Config.AppLockDir = lockDir
 
+	// Should a refusal fail, the engine makes this one unlabelled.
+	t.Cleanup(func() { w.d.Eng.RemoveVolume(ctx, w.app+"_fresh") })
 	attacker := w.other("a")
 	v2 := w.version("v2")
 	meta := func(runArgs string, top ...string) string {
