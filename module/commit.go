@@ -69,15 +69,22 @@ func (u *Updater) commit(ctx context.Context, app string) error {
 	if m.Remove {
 		keep = nil
 	}
+	owned := ownedImages(prev, d, current)
 	var candidates []string
 	for _, img := range slices.Concat(prev.Images, prev.Previous, u.verifiedPulled(app, m, d.Pulled), previous) {
-		if !slices.Contains(keep, img) && !slices.Contains(candidates, img) {
-			candidates = append(candidates, img)
+		if slices.Contains(keep, img) || slices.Contains(candidates, img) {
+			continue
 		}
+		if !slices.Contains(owned, img) {
+			u.logf("app %s: kept image %s: the module did not fetch it", app, img)
+			continue
+		}
+		candidates = append(candidates, img)
 	}
 	if err := u.removeImages(ctx, u.notOtherApps(app, candidates)); err != nil {
 		return err
 	}
+	owned = slices.DeleteFunc(owned, func(img string) bool { return !slices.Contains(keep, img) })
 	done := "committed"
 	if m.Remove {
 		done = "removed"
@@ -86,7 +93,7 @@ func (u *Updater) commit(ctx context.Context, app string) error {
 		}
 		err = u.journal().Remove(app, installedFile)
 	} else {
-		err = u.journal().Save(app, installedFile, Installed{Artifact: d.Artifact, Images: current, Previous: previous, Files: d.Files})
+		err = u.journal().Save(app, installedFile, Installed{Artifact: d.Artifact, Images: current, Previous: previous, Files: d.Files, Owned: owned})
 	}
 	if err != nil {
 		return err
@@ -99,4 +106,25 @@ func (u *Updater) commit(ctx context.Context, app string) error {
 	}
 	u.logf("app %s: %s %s", app, d.Artifact, done)
 	return nil
+}
+
+// ownedImages are the images the module fetched itself that a commit may
+// remove: the installed set's that it recorded as its own, and those this
+// deployment pulled or loaded. Each must be one the record names as an
+// image of its set, so that a list in the journal cannot name any other
+// image of the device.
+func ownedImages(prev Installed, d *Deployment, current []string) []string {
+	var out []string
+	add := func(img string, of ...[]string) {
+		if !slices.Contains(out, img) && slices.ContainsFunc(of, func(l []string) bool { return slices.Contains(l, img) }) {
+			out = append(out, img)
+		}
+	}
+	for _, img := range prev.Owned {
+		add(img, prev.Images, prev.Previous)
+	}
+	for _, img := range d.Pulled {
+		add(img, current)
+	}
+	return out
 }

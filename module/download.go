@@ -13,7 +13,13 @@ import (
 // images, and its files archive unpacked into the app's state directory.
 // It changes no container, network or volume; on failure it removes what
 // it fetched.
-func (u *Updater) Download(ctx context.Context, filesDir string) error {
+func (u *Updater) Download(ctx context.Context, filesDir string) (err error) {
+	reading := false // the payload streams are being read
+	defer func() {
+		if err != nil && !reading {
+			u.drainPayload(filesDir)
+		}
+	}()
 	m, raw, err := u.readMeta(filesDir)
 	if err != nil {
 		return err
@@ -44,6 +50,11 @@ func (u *Updater) Download(ctx context.Context, filesDir string) error {
 	if err := u.checkPolicy(m, device, protected); err != nil {
 		return err
 	}
+	// What the policy alone cannot see: the engine's other containers,
+	// networks and volumes. Install checks again before it creates any.
+	if err := u.checkOwnership(ctx, m); err != nil {
+		return err
+	}
 	if err := u.recoverApp(ctx, m.App, true); err != nil {
 		return fmt.Errorf("recovering an earlier deployment: %w", err)
 	}
@@ -53,7 +64,7 @@ func (u *Updater) Download(ctx context.Context, filesDir string) error {
 	if err := u.checkStateDisk(m); err != nil {
 		return err
 	}
-	load, err := u.checkEmbedded(ctx, m)
+	plan, err := u.checkEmbedded(ctx, m)
 	if err != nil {
 		return err
 	}
@@ -65,8 +76,9 @@ func (u *Updater) Download(ctx context.Context, filesDir string) error {
 	for _, img := range m.Images() {
 		if isEmbeddedID(m, img) {
 			// Loaded from the payload, never pulled; checkEmbedded already
-			// asked whether it is here.
-			if load[img] {
+			// asked whether it is here. Only what was absent is the
+			// module's to remove again.
+			if plan.load[img] && !plan.present[img] {
 				d.Pulled = append(d.Pulled, img)
 			}
 			continue
@@ -86,10 +98,11 @@ func (u *Updater) Download(ctx context.Context, filesDir string) error {
 		return err
 	}
 	u.logf("app %s: artifact %s: %d image(s): %d to load from the artifact, %d to pull, %d already on the device", m.App, d.Artifact,
-		len(m.Images()), len(load), len(pulls), len(m.Images())-len(load)-len(pulls))
+		len(m.Images()), len(plan.load), len(pulls), len(m.Images())-len(plan.load)-len(pulls))
 	err = nil
 	if len(m.Embedded) > 0 || m.Files != nil {
-		err = u.readPayload(ctx, filesDir, m, load)
+		reading = true
+		err = u.readPayload(ctx, filesDir, m, plan)
 	}
 	if err == nil {
 		err = u.checkFiles(m)
@@ -98,7 +111,7 @@ func (u *Updater) Download(ctx context.Context, filesDir string) error {
 		err = u.pullAll(ctx, pulls)
 	}
 	if err == nil {
-		err = u.verifyEmbedded(ctx, m)
+		err = u.verifyEmbedded(ctx, m, plan)
 	}
 	if err != nil {
 		u.logf("download failed; removing what it fetched")

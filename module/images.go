@@ -12,11 +12,15 @@ import (
 	"github.com/mender-docker/mender-docker/module/spec"
 )
 
-// checkImages applies the device's allowed_registries to every image the
-// artifact names.
+// checkImages applies the device's allowed_registries (and, to images the
+// artifact carries, allow_embedded) to every image the artifact names.
 func (u *Updater) checkImages(m *spec.Meta) error {
 	for _, s := range m.Services {
-		if err := u.Config.Policy.CheckImage(s.Image); err != nil {
+		check := u.Config.Policy.CheckImage
+		if _, ok := m.Embedded[s.Image]; ok {
+			check = u.Config.Policy.CheckEmbedded
+		}
+		if err := check(s.Image); err != nil {
 			return fmt.Errorf("service %s: %w", s.Name, err)
 		}
 	}

@@ -16,24 +16,36 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mender-docker/mender-docker/module/engine"
 	"github.com/mender-docker/mender-docker/module/spec"
 )
 
 // payload is what reading one artifact's payload files needs.
 type payload struct {
 	m      *spec.Meta
-	load   map[string]bool   // embedded image IDs to load
+	plan   *embedPlan
+	load   map[string]bool   // embedded image IDs to load (plan.load)
 	byFile map[string]string // embedded image reference by payload file
 }
 
+// embedPlan is what Download does with the embedded images, by ID.
+type embedPlan struct {
+	// load: to load from the payload; loaded: loaded so far.
+	load, loaded map[string]bool
+	// present: on the device before this deployment, but not as the
+	// image the meta-data pins (see checkEmbedded): loaded all the same,
+	// and never the module's to remove.
+	present map[string]bool
+}
+
 // readPayload consumes the artifact's payload files and loads into the
-// engine the embedded images listed in load (by ID). The client streams the
+// engine the embedded images the plan lists in load (by ID). The client streams the
 // files through FILES_DIR/stream-next during Download; when it has stored
 // them in FILES_DIR/files instead (or for a preload directory), they are
 // read from there. Nothing is written to disk on the way: each stream goes
 // straight into the engine's image load.
-func (u *Updater) readPayload(ctx context.Context, filesDir string, m *spec.Meta, load map[string]bool) error {
-	p := &payload{m: m, load: load, byFile: map[string]string{}}
+func (u *Updater) readPayload(ctx context.Context, filesDir string, m *spec.Meta, plan *embedPlan) error {
+	p := &payload{m: m, plan: plan, load: plan.load, byFile: map[string]string{}}
 	for ref, e := range m.Embedded {
 		p.byFile[e.File] = ref
 	}
@@ -104,17 +116,69 @@ func (u *Updater) loadOne(ctx context.Context, name string, r io.Reader, p *payl
 	} else if e := m.Embedded[ref]; load[e.ID] {
 		start := time.Now()
 		stop := u.reportProgress("loading "+ref+" from "+name, &cr.m)
-		err := u.loadImage(ctx, name, ref, e.ID, cr)
+		err := u.loadImage(ctx, name, ref, e.ID, cr, p.plan.present[e.ID])
 		stop()
 		if err != nil {
 			return err
 		}
+		p.plan.loaded[e.ID] = true
 		u.logf("loaded %s (%s, %.1f MB) in %s", ref, name, float64(cr.m.done.Load())/1e6, time.Since(start).Round(time.Millisecond))
 	} else {
 		u.logf("%s is already on the device; skipped %s", ref, name)
 	}
 	_, err := io.Copy(io.Discard, cr)
 	return err
+}
+
+// drainWait is how long drainPayload waits for the client to open each
+// stream: one that stopped streaming is not waited for longer.
+const drainWait = 10 * time.Second
+
+// drainPayload reads the client's payload streams to their end and
+// discards them, after a Download that failed before it read any: Mender
+// 3.4 otherwise waits forever to write the first one (seen when the
+// module refused the artifact within a millisecond).
+func (u *Updater) drainPayload(filesDir string) {
+	next := filepath.Join(filesDir, "stream-next")
+	if fi, err := os.Lstat(next); err != nil || fi.Mode()&os.ModeNamedPipe == 0 {
+		return
+	}
+	for {
+		line, ok := waitFor(func() (string, error) { return readStreamNext(next) })
+		if !ok || line == "" {
+			return
+		}
+		f, ok := waitFor(func() (*os.File, error) { return os.Open(filepath.Join(filesDir, line)) })
+		if !ok {
+			return
+		}
+		_, err := io.Copy(io.Discard, f)
+		f.Close()
+		if err != nil {
+			return
+		}
+		u.logf("skipped payload file %s", filepath.Base(line))
+	}
+}
+
+// waitFor runs open (which blocks on a FIFO until the client opens its
+// end) for at most drainWait; ok is false when it failed or timed out.
+func waitFor[T any](open func() (T, error)) (v T, ok bool) {
+	type result struct {
+		v   T
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := open()
+		done <- result{v, err}
+	}()
+	select {
+	case r := <-done:
+		return r.v, r.err == nil
+	case <-time.After(drainWait):
+		return v, false
+	}
 }
 
 // readStreamNext reads one line from the stream-next FIFO: the client
@@ -148,17 +212,30 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// checkEmbedded plans the loads: the embedded images absent from the
-// engine, each of whose delta base must be present.
-func (u *Updater) checkEmbedded(ctx context.Context, m *spec.Meta) (map[string]bool, error) {
-	load := map[string]bool{}
+// checkEmbedded plans the loads: every embedded image is loaded from the
+// payload, each of whose delta base must be present, unless the device has
+// it as the image the meta-data pins: an image with its ID that was pulled
+// by its reference (repo@sha256:…) or loaded by the module from an
+// artifact naming that reference (the tag loadTag gives). Any other image
+// with that ID (loaded by hand, say, from anywhere) is not taken for it: an
+// artifact that names the ID of an image on the device but carries none
+// fails.
+func (u *Updater) checkEmbedded(ctx context.Context, m *spec.Meta) (*embedPlan, error) {
+	plan := &embedPlan{load: map[string]bool{}, loaded: map[string]bool{}, present: map[string]bool{}}
 	for ref, e := range m.Embedded {
 		ok, err := u.Engine.HasImage(ctx, e.ID)
 		if err != nil {
 			return nil, err
 		}
 		if ok {
-			continue
+			pinned, err := u.pinned(ctx, ref, e.ID)
+			if err != nil {
+				return nil, err
+			}
+			if pinned {
+				continue
+			}
+			plan.present[e.ID] = true
 		}
 		if e.Base != "" {
 			has, err := u.Engine.HasImage(ctx, e.Base)
@@ -169,21 +246,43 @@ func (u *Updater) checkEmbedded(ctx context.Context, m *spec.Meta) (map[string]b
 				return nil, fmt.Errorf("%w: %s is a delta that needs layers %s of image %s, which this device does not have; install the full artifact", ErrMissingBase, ref, strings.Join(e.OmittedLayers, ", "), e.Base)
 			}
 		}
-		load[e.ID] = true
+		plan.load[e.ID] = true
 	}
-	return load, nil
+	return plan, nil
 }
 
-// verifyEmbedded checks that every embedded image is now present: its ID
-// is its config's digest, which names every layer's digest in turn.
-func (u *Updater) verifyEmbedded(ctx context.Context, m *spec.Meta) error {
+// pinned tells whether the image id on the device is the one the
+// reference ref names: pulled as ref, or loaded for it by the module.
+func (u *Updater) pinned(ctx context.Context, ref, id string) (bool, error) {
+	for _, name := range []string{ref, loadTag(ref)} {
+		if name == "" {
+			continue
+		}
+		got, err := u.Engine.ImageID(ctx, name)
+		if errors.Is(err, engine.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return false, err
+		}
+		if got == id {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// verifyEmbedded checks that every embedded image is now present, and
+// was loaded where the plan said: its ID is its config's digest, which
+// names every layer's digest in turn.
+func (u *Updater) verifyEmbedded(ctx context.Context, m *spec.Meta, plan *embedPlan) error {
 	var missing []string
 	for ref, e := range m.Embedded {
 		ok, err := u.Engine.HasImage(ctx, e.ID)
 		if err != nil {
 			return err
 		}
-		if !ok {
+		if !ok || plan.load[e.ID] && !plan.loaded[e.ID] {
 			missing = append(missing, ref+" ("+e.ID+")")
 		}
 	}
@@ -198,9 +297,8 @@ var errLoadEnded = errors.New("the engine stopped reading the image archive")
 
 // loadImage loads the embedded image id from the docker-archive r through
 // imageArchive's filter. Whatever went wrong, an image id that was absent
-// before (the caller loads only those) is removed again, so a failed load
-// leaves nothing.
-func (u *Updater) loadImage(ctx context.Context, file, ref, id string, r io.Reader) error {
+// before (not present) is removed again, so a failed load leaves nothing.
+func (u *Updater) loadImage(ctx context.Context, file, ref, id string, r io.Reader, present bool) error {
 	a := imageArchive{id: id, tag: loadTag(ref), limit: u.loadLimit(ctx)}
 	pr, pw := io.Pipe()
 	filtered := make(chan error, 1)
@@ -230,6 +328,9 @@ func (u *Updater) loadImage(ctx context.Context, file, ref, id string, r io.Read
 	}
 	err = fmt.Errorf("loading embedded image %s from %s: %w", ref, file, err)
 	ctx = context.WithoutCancel(ctx)
+	if present {
+		return err
+	}
 	if has, herr := u.Engine.HasImage(ctx, id); herr == nil && has {
 		if rerr := u.Engine.RemoveImage(ctx, id); rerr != nil {
 			return errors.Join(err, fmt.Errorf("removing the partly loaded %s: %w", id, rerr))

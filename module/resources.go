@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
+	"strings"
 
 	"github.com/mender-docker/mender-docker/module/engine"
 	"github.com/mender-docker/mender-docker/module/spec"
@@ -28,8 +30,12 @@ func resourceLabels(app, name string, extra map[string]string) map[string]string
 	return l
 }
 
-// ensureResources creates the networks and volumes of m that are missing.
+// ensureResources creates the networks and volumes of m that are missing,
+// once checkOwnership has looked at the engine as it is now.
 func (u *Updater) ensureResources(ctx context.Context, m *spec.Meta) error {
+	if err := u.checkOwnership(ctx, m); err != nil {
+		return err
+	}
 	for _, n := range m.Networks {
 		have, err := u.Engine.InspectNetwork(ctx, n.EngineName)
 		switch {
@@ -64,7 +70,41 @@ func (u *Updater) ensureResources(ctx context.Context, m *spec.Meta) error {
 		}
 		u.logf("app %s: created volume %s", m.App, v.EngineName)
 	}
+	// A volume that -v names without a declaration (the shell format's
+	// way) is created labelled as the app's too, so that no other app
+	// can take it later; one that exists is used as it is.
+	for _, name := range undeclaredVolumes(m) {
+		_, err := u.Engine.InspectVolume(ctx, name)
+		if !errors.Is(err, engine.ErrNotFound) {
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		err = u.Engine.CreateVolume(ctx, engine.VolumeConfig{Name: name, Labels: resourceLabels(m.App, name, nil)})
+		if err != nil && !errors.Is(err, engine.ErrConflict) {
+			return fmt.Errorf("creating volume %s: %w", name, err)
+		}
+		u.logf("app %s: created volume %s", m.App, name)
+	}
 	return nil
+}
+
+// undeclaredVolumes are the named volumes the services' -v name that are
+// not among m's volumes.
+func undeclaredVolumes(m *spec.Meta) []string {
+	var out []string
+	for _, s := range m.Services {
+		for _, b := range s.Config.Binds {
+			src, _, ok := strings.Cut(b, ":")
+			if !ok || strings.HasPrefix(src, "/") || slices.Contains(out, src) ||
+				slices.ContainsFunc(m.Volumes, func(v spec.Volume) bool { return v.EngineName == src }) {
+				continue
+			}
+			out = append(out, src)
+		}
+	}
+	return out
 }
 
 // removeResources removes the app's networks labelled ours and, with
@@ -92,4 +132,209 @@ func (u *Updater) removeResources(ctx context.Context, app string, volumes bool)
 		names = append(names, v.Name)
 	}
 	return u.removeEach(ctx, "volume", names, u.Engine.RemoveVolume)
+}
+
+// Who owns a name on the engine. Container, network and volume names are
+// one namespace per kind that every app shares: an app's names are
+// <app>-<service> for containers and <app>_<name> for networks and volumes
+// (Compose's naming, so that a Compose app's data carries over). A name
+// belongs to the app with the longest name it starts with (followed by the
+// separator), so that app "a" cannot take what is app "a_b"'s (a_b_c) and
+// the other way round; an existing network or volume belongs to whoever
+// its labels name, whatever its name says. checkOwnership refuses what is
+// another app's, and volumes the policy refuses for what they mount.
+
+// appSpace is the apps that have anything on the device, and the app of
+// the artifact.
+type appSpace struct {
+	own  string
+	apps []string
+}
+
+// owner is the app whose space name is in (sep: "-" or "_"), or "".
+func (sp appSpace) owner(name, sep string) string {
+	best := ""
+	for _, a := range append([]string{sp.own}, sp.apps...) {
+		if strings.HasPrefix(name, a+sep) && len(a) > len(best) {
+			best = a
+		}
+	}
+	return best
+}
+
+// deviceApps lists the apps the device has: those with containers,
+// networks or volumes labelled theirs, or with a journal.
+func (u *Updater) deviceApps(ctx context.Context) ([]string, error) {
+	var apps []string
+	add := func(labels map[string]string) {
+		if a := labels[LabelApp]; a != "" && !slices.Contains(apps, a) {
+			apps = append(apps, a)
+		}
+	}
+	all := map[string]string{LabelApp: ""}
+	cs, err := u.Engine.ListContainers(ctx, all)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range cs {
+		add(c.Labels)
+	}
+	ns, err := u.Engine.ListNetworks(ctx, all)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range ns {
+		add(n.Labels)
+	}
+	vs, err := u.Engine.ListVolumes(ctx, all)
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range vs {
+		add(v.Labels)
+	}
+	for _, f := range []string{installedFile, deploymentFile} {
+		js, err := u.journal().Apps(f)
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range js {
+			add(map[string]string{LabelApp: a})
+		}
+	}
+	return apps, nil
+}
+
+// checkOwnership refuses, for every service of m, a container name in
+// another app's space, a network or volume of another app (or, for
+// volumes, one that mounts what the policy refuses), joining a container
+// in the host's namespaces, and binds of other apps' update locks.
+// Download runs it, and install again before it creates anything.
+func (u *Updater) checkOwnership(ctx context.Context, m *spec.Meta) error {
+	apps, err := u.deviceApps(ctx)
+	if err != nil {
+		return err
+	}
+	sp := appSpace{own: m.App, apps: apps}
+	for _, s := range m.Services {
+		if o := sp.owner(s.Config.Name, "-"); o != m.App && o != "" && !u.holds(ctx, m.App, s.Config.Name) {
+			return fmt.Errorf("service %s: container name %s is in the space of app %s (%s-*); refused", s.Name, s.Config.Name, o, o)
+		}
+		for _, b := range s.Config.Binds {
+			src, _, ok := strings.Cut(b, ":")
+			if !ok || strings.HasPrefix(src, "/") {
+				continue // a bind or an anonymous volume
+			}
+			if err := u.checkVolume(ctx, sp, m, src); err != nil {
+				return fmt.Errorf("service %s: -v %s: %w", s.Name, b, err)
+			}
+		}
+		nets := []string{s.Config.NetworkMode}
+		for _, ep := range s.Config.Networks {
+			nets = append(nets, ep.Network)
+		}
+		for _, n := range nets {
+			if !engine.UserNetwork(n) {
+				continue
+			}
+			if err := u.checkNetwork(ctx, sp, m, n); err != nil {
+				return fmt.Errorf("service %s: network %s: %w", s.Name, n, err)
+			}
+		}
+		if err := u.checkJoins(ctx, m, s); err != nil {
+			return err
+		}
+		if err := u.checkLockBinds(m.App, s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// holds tells whether a container of app has the name already: first come,
+// first served, as for networks and volumes, so that a new app cannot
+// stop the updates of one whose names it starts with.
+func (u *Updater) holds(ctx context.Context, app, name string) bool {
+	for _, n := range []string{name, name + prevSuffix, name + nextSuffix} {
+		if c, err := u.Engine.InspectContainer(ctx, n); err == nil && c.Labels[LabelApp] == app {
+			return true
+		}
+	}
+	return false
+}
+
+// checkVolume: the app's own declared volumes, or (for artifacts that
+// name a volume in -v without declaring it, as the shell format does) a
+// plain volume no other app owns. An external volume that the policy
+// allows would be accepted here once the meta-data can declare one.
+func (u *Updater) checkVolume(ctx context.Context, sp appSpace, m *spec.Meta, name string) error {
+	v, err := u.Engine.InspectVolume(ctx, name)
+	if errors.Is(err, engine.ErrNotFound) {
+		// Created by install (declared) or by the engine (not): the
+		// name must be the app's to take.
+		return sp.check("volume", name, nil)
+	}
+	if err != nil {
+		return err
+	}
+	if err := sp.check("volume", name, v.Labels); err != nil {
+		return err
+	}
+	return u.Config.Policy.CheckVolume(v)
+}
+
+// checkNetwork: the app's own declared networks, or a network no other
+// app owns (one the device's operator made, say).
+func (u *Updater) checkNetwork(ctx context.Context, sp appSpace, m *spec.Meta, name string) error {
+	n, err := u.Engine.InspectNetwork(ctx, name)
+	if errors.Is(err, engine.ErrNotFound) {
+		return sp.check("network", name, nil)
+	}
+	if err != nil {
+		return err
+	}
+	return sp.check("network", name, n.Labels)
+}
+
+// check says why a network or volume called name, with labels (nil: it
+// does not exist yet), is not the app's to use.
+func (sp appSpace) check(kind, name string, labels map[string]string) error {
+	switch a := labels[LabelApp]; {
+	case a == sp.own:
+	case a != "":
+		return fmt.Errorf("the %s belongs to app %s", kind, a)
+	case labels[ComposeProjectLabel] != "" && labels[ComposeProjectLabel] != sp.own:
+		return fmt.Errorf("the %s belongs to Compose project %s", kind, labels[ComposeProjectLabel])
+	default:
+		if o := sp.owner(name, "_"); o != sp.own && o != "" {
+			return fmt.Errorf("the name is in the space of app %s (%s_*)", o, o)
+		}
+		return nil
+	}
+	return nil
+}
+
+// checkJoins applies the policy's deny_host_namespaces to the containers
+// s joins, as the engine has them now and as m creates them.
+func (u *Updater) checkJoins(ctx context.Context, m *spec.Meta, s spec.Service) error {
+	onEngine := func(name string) (engine.Container, bool, error) {
+		c, err := u.Engine.InspectContainer(ctx, name)
+		if errors.Is(err, engine.ErrNotFound) {
+			return c, false, nil
+		}
+		return c, err == nil, err
+	}
+	inMeta := func(name string) (engine.Container, bool, error) {
+		for _, o := range m.Services {
+			if o.Config.Name == name {
+				c := o.Config
+				return engine.Container{Name: c.Name, PidMode: c.PidMode, IpcMode: c.IpcMode, NetworkMode: c.NetworkMode}, true, nil
+			}
+		}
+		return engine.Container{}, false, nil
+	}
+	if err := u.Config.Policy.CheckJoins(s.Name, s.Config, onEngine); err != nil {
+		return err
+	}
+	return u.Config.Policy.CheckJoins(s.Name, s.Config, inMeta)
 }

@@ -96,11 +96,11 @@ func (u *Updater) restoreOld(ctx context.Context, d *Deployment, byID map[string
 		}
 		if c.Name != o.Name {
 			if err := u.Engine.RenameContainer(ctx, o.ID, o.Name); err != nil {
-				if !c.State.Running && !c.State.Restarting {
+				if !errors.Is(err, engine.ErrRenameSandbox) {
 					return err
 				}
 				// Running and not renamable (see swap): rename it stopped.
-				u.logf("app %s: %s cannot be renamed while it runs (%v); restarting it under its name", d.App, c.Name, err)
+				u.logf("app %s: %s is restarted under its name %s (this engine has no default bridge, and cannot rename it while it runs)", d.App, c.Name, o.Name)
 				if err := u.Engine.StopContainer(ctx, o.ID, u.stopTimeout()); err != nil {
 					return err
 				}

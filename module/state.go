@@ -90,6 +90,11 @@ type Installed struct {
 	Previous []string `json:"previous,omitempty"`
 	// Files is the digest of the files archive the installed set mounts.
 	Files string `json:"files,omitempty"`
+	// Owned are those of Images and Previous that the module pulled or
+	// loaded itself (absent before their Download): the only images a
+	// commit removes. Records of earlier releases do not have it: their
+	// images are kept.
+	Owned []string `json:"owned,omitempty"`
 }
 
 // Labels the module puts on every container it creates.

@@ -1,7 +1,6 @@
 package module_test
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"os"
@@ -16,6 +15,7 @@ import (
 	"github.com/mender-docker/mender-docker/module"
 	"github.com/mender-docker/mender-docker/module/engine"
 	"github.com/mender-docker/mender-docker/module/engine/memengine"
+	"github.com/mender-docker/mender-docker/test/fixture"
 )
 
 // A preloaded app (its image loaded from the directory and run by ID)
@@ -44,14 +44,21 @@ func TestPreloadStatusImage(t *testing.T) {
 // Preload's log line counts what it loads, and says so when the image is
 // already on the device.
 func TestPreloadCountsImages(t *testing.T) {
-	d := newDevice(t)
 	e := embed(t, "1", nil)
-	require.NoError(t, d.eng.LoadImage(context.Background(), bytes.NewReader(e.data)))
-	d.Artifact("factory-1", embeddedMeta(e, "", nil))
-	require.NoError(t, os.MkdirAll(filepath.Join(d.Files, "files"), 0o755))
-	require.NoError(t, os.WriteFile(filepath.Join(d.Files, "files", e.file), e.data, 0o644))
-	require.NoError(t, d.u.Preload(context.Background(), d.Files), d.Log.String())
-	assert.Contains(t, d.Log.String(), "1 image(s): 0 to load from the artifact, 0 to pull, 1 already on the device")
+	preload := func(d *fixture.Device) {
+		d.Artifact("factory-1", embeddedMeta(e, "", nil))
+		require.NoError(t, os.MkdirAll(filepath.Join(d.Files, "files"), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(d.Files, "files", e.file), e.data, 0o644))
+		require.NoError(t, d.U.Preload(context.Background(), d.Files), d.Log.String())
+	}
+	first := newDevice(t)
+	preload(first.Device)
+	assert.Contains(t, first.Log.String(), "1 image(s): 1 to load from the artifact, 0 to pull, 0 already on the device")
+	// A second state directory over the same engine: the image is there,
+	// loaded by the module under its own tag, so it is not loaded again.
+	again := fixture.NewDevice(t, first.eng)
+	preload(again)
+	assert.Contains(t, again.Log.String(), "1 image(s): 0 to load from the artifact, 0 to pull, 1 already on the device")
 }
 
 // stoppedUnhealthy reports every stopped container as "unhealthy", as

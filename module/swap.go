@@ -57,14 +57,16 @@ func (u *Updater) swap(ctx context.Context, m *spec.Meta, d *Deployment) error {
 			continue
 		}
 		if err := u.Engine.RenameContainer(ctx, o.ID, o.Name+prevSuffix); err != nil {
-			if !c.State.Running && !c.State.Restarting {
-				return err
+			if !errors.Is(err, engine.ErrRenameSandbox) {
+				// Anything else (a name taken by another container, most
+				// of all) fails before any container is stopped.
+				return renameError(o.Name, o.Name+prevSuffix, err)
 			}
 			// A Docker engine without a default bridge cannot rename a
-			// running container that was stopped and started again
-			// ("sandbox not found"). Rename it once it is stopped; the new
-			// container waits under a temporary name until then.
-			u.logf("app %s: %s cannot be renamed while it runs (%v); renaming it once stopped", m.App, o.Name, err)
+			// running container that was stopped and started again.
+			// Rename it once it is stopped; the new container waits under
+			// a temporary name until then.
+			u.logf("app %s: %s is renamed to %s once stopped (this engine has no default bridge, and cannot rename it while it runs)", m.App, o.Name, o.Name+prevSuffix)
 			held[o.Name] = true
 			continue
 		}
@@ -149,6 +151,14 @@ func (u *Updater) swap(ctx context.Context, m *spec.Meta, d *Deployment) error {
 	u.logf("app %s: swapped %d old for %d new container(s), kept %d, in %s (stop %s, start %s)", m.App, len(d.Old)-kept, len(m.Services)-kept, kept,
 		time.Since(t0).Round(time.Millisecond), t1.Sub(t0).Round(time.Millisecond), time.Since(t1).Round(time.Millisecond))
 	return nil
+}
+
+// renameError says why a container could not take a name.
+func renameError(from, to string, err error) error {
+	if errors.Is(err, engine.ErrConflict) {
+		return fmt.Errorf("renaming %s to %s: the name is taken by a container this app does not own; nothing was stopped: %w", from, to, err)
+	}
+	return err
 }
 
 // markStopping journals that stops are about to be sent to the old

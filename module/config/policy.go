@@ -58,6 +58,11 @@ type Policy struct {
 	// syslog-tls-cert …) would also apply to the engine's own default
 	// driver.
 	AllowedLogOpts []string `json:"allowed_log_opts"`
+	// AllowEmbedded accepts images carried in the artifact's payload when
+	// AllowedRegistries is set: such an image comes from no registry,
+	// whatever its reference names, so allowed_registries alone refuses
+	// it. Without AllowedRegistries embedded images are accepted.
+	AllowEmbedded bool `json:"allow_embedded"`
 }
 
 // The logging that Policy accepts by default: the drivers that keep logs
@@ -298,6 +303,18 @@ func (p Policy) CheckImage(ref string) error {
 	return fmt.Errorf("image %s: registry %s is refused by the device policy (allowed_registries: %s)", ref, reg, strings.Join(p.AllowedRegistries, ", "))
 }
 
+// CheckEmbedded says why the policy refuses an image the artifact carries
+// in its payload (ref as the meta-data names it), or nil.
+func (p Policy) CheckEmbedded(ref string) error {
+	if p.AllowedRegistries == nil {
+		return nil
+	}
+	if !p.AllowEmbedded {
+		return fmt.Errorf("image %s is carried in the artifact, not pulled from an allowed registry: refused by the device policy (allowed_registries is set; allow_embedded is not)", ref)
+	}
+	return p.CheckImage(ref)
+}
+
 // Registry is the registry host[:port] an image reference names, as the
 // engine reads it: the first path element when it looks like a host (has
 // a dot or a port, is localhost, or has capitals), else Docker Hub.
@@ -458,4 +475,73 @@ func (c Config) StateDirWarnings() []string {
 		}
 	}
 	return out
+}
+
+// maxJoinDepth bounds how far CheckJoins follows containers that join
+// other containers' namespaces.
+const maxJoinDepth = 8
+
+// CheckJoins says why, under deny_host_namespaces, joining another
+// container's namespaces is refused: `--pid container:X` (or --ipc, or
+// --network) where X is in the host's namespace puts the container in the
+// host's namespace too. lookup finds X by name or ID (ok false when there is
+// none: the engine refuses the join then); X's own joins are followed.
+func (p Policy) CheckJoins(service string, c engine.ContainerConfig, lookup func(name string) (x engine.Container, ok bool, err error)) error {
+	if !p.DenyHostNamespaces {
+		return nil
+	}
+	for _, j := range []struct {
+		flag, mode string
+		of         func(engine.Container) string
+	}{
+		{"--pid", c.PidMode, func(x engine.Container) string { return x.PidMode }},
+		{"--ipc", c.IpcMode, func(x engine.Container) string { return x.IpcMode }},
+		{"--network", c.NetworkMode, func(x engine.Container) string { return x.NetworkMode }},
+	} {
+		mode, via := j.mode, ""
+		for depth := 0; strings.HasPrefix(mode, "container:"); depth++ {
+			name := strings.TrimPrefix(mode, "container:")
+			if depth == maxJoinDepth {
+				return fmt.Errorf("service %s: %s %s is refused by the device policy (deny_host_namespaces: more than %d containers joined in a row)", service, j.flag, j.mode, maxJoinDepth)
+			}
+			x, ok, err := lookup(name)
+			if err != nil {
+				return fmt.Errorf("service %s: %s %s: %w", service, j.flag, j.mode, err)
+			}
+			if !ok {
+				break
+			}
+			mode, via = j.of(x), name
+		}
+		if mode == "host" && via != "" {
+			return fmt.Errorf("service %s: %s %s is refused by the device policy (deny_host_namespaces: container %s is in the host's namespace)", service, j.flag, j.mode, via)
+		}
+	}
+	return nil
+}
+
+// CheckVolume says why the policy refuses a named volume as the engine has
+// it. When bind_mount_paths is set, a volume whose options mount a host
+// path (the local driver's device=/etc with o=bind, or a block device) is
+// checked as a bind of that path, and a volume of any other driver, whose
+// options the module cannot read, is refused.
+func (p Policy) CheckVolume(v engine.Volume) error {
+	if p.BindMountPaths == nil {
+		return nil
+	}
+	if v.Driver != "" && v.Driver != "local" {
+		return fmt.Errorf("volume %s: driver %s is refused by the device policy (bind_mount_paths: only local volumes, whose options the module can check)", v.Name, v.Driver)
+	}
+	dev := v.Options["device"]
+	bind := slices.ContainsFunc(strings.Split(v.Options["o"], ","), func(o string) bool { return o == "bind" || o == "rbind" })
+	if bind && !strings.HasPrefix(dev, "/") {
+		// mount(2) reads a relative source from the daemon's directory.
+		return fmt.Errorf("volume %s: it binds %q, not an absolute path, which is refused by the device policy (bind_mount_paths)", v.Name, dev)
+	}
+	if strings.HasPrefix(dev, "/") {
+		if err := p.CheckBindSource(dev); err != nil {
+			return fmt.Errorf("volume %s: it mounts the host's %s, which is refused by the device policy (%v)", v.Name, dev, err)
+		}
+	}
+	return nil
 }

@@ -25,6 +25,11 @@ var (
 	// ErrTimeout: the engine did not answer, or a stream it sent stalled,
 	// within the configured time.
 	ErrTimeout = errors.New("engine did not answer in time")
+	// ErrRenameSandbox: a Docker engine without a default bridge cannot
+	// rename a running container that was stopped and started again
+	// ("sandbox … not found"); it can once the container is stopped.
+	// Only this answer is that quirk: any other failed rename is an error.
+	ErrRenameSandbox = errors.New("the engine cannot rename this running container (no default bridge)")
 )
 
 // Engine is what the update module asks of a container engine.
@@ -44,6 +49,9 @@ type Engine interface {
 	// format; layers may be gzipped, and layers the engine already has may
 	// be left out) read from r.
 	LoadImage(ctx context.Context, r io.Reader) error
+	// ImageID is the ID (sha256:…) of the image that ref (a reference, a
+	// tag or an ID) names; ErrNotFound when there is none.
+	ImageID(ctx context.Context, ref string) (string, error)
 	// RemoveImage removes the reference ref, and the image if nothing else
 	// refers to it. ErrConflict when a container uses it.
 	RemoveImage(ctx context.Context, ref string) error
@@ -64,6 +72,8 @@ type Engine interface {
 	// anonymous volumes; its named volumes are kept.
 	RemoveContainer(ctx context.Context, id string) error
 	// RenameContainer gives a container a new name; it may be running.
+	// ErrConflict when the name is taken; ErrRenameSandbox for the
+	// no-bridge quirk.
 	RenameContainer(ctx context.Context, id, name string) error
 
 	// InspectNetwork returns the network called name; ErrNotFound when
@@ -118,6 +128,9 @@ type Container struct {
 	// volumes or tmpfs), as given at creation: the engine resolves their
 	// sources again at every start.
 	Binds []Bind
+	// Namespaces the container joins ("", "host", "container:ID", or for
+	// NetworkMode a network name). Only InspectContainer fills them.
+	PidMode, IpcMode, NetworkMode, UTSMode, UsernsMode string
 }
 
 // Bind is one bind mount of a host path.
@@ -163,6 +176,10 @@ type NetworkConfig struct {
 type Volume struct {
 	Name   string
 	Labels map[string]string
+	// Driver and Options are what the volume was created with: the local
+	// driver's options can bind any host path (o=bind,device=/etc).
+	Driver  string
+	Options map[string]string
 }
 
 // VolumeConfig is what a named volume is created with (local driver, no

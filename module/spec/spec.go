@@ -404,6 +404,11 @@ func (m *Meta) checkNames() error {
 		if !containerNameRE.MatchString(s.Config.Name) {
 			return invalid("container name %q is not valid", s.Config.Name)
 		}
+		// The module's own names for the containers it replaces: one
+		// taken would block every update of the app that owns it.
+		if strings.HasSuffix(s.Config.Name, "_prev") || strings.HasSuffix(s.Config.Name, "_next") {
+			return invalid("container name %q: names ending in _prev or _next are the module's own, for the containers an update replaces", s.Config.Name)
+		}
 		if other, dup := names[s.Config.Name]; dup {
 			return invalid("run_args: --name %q given to services %s and %s", s.Config.Name, other, s.Name)
 		}

@@ -14,7 +14,7 @@ import (
 type inner struct {
 	RunArgs string `json:"run_args,omitempty"`
 	Plain   int
-	hidden  int //nolint:unused // unexported: never a key
+	hidden  int //lint:ignore U1000 unexported: never a key, which is what the test shows
 	Skip    int `json:"-"`
 }
 

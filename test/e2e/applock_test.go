@@ -15,8 +15,8 @@ import (
 )
 
 // Through the real client: an app that holds its update lock (a flock on
-// <app_lock_dir>/<app>.lock, bind-mounted into its container as
-// /run/mender-docker) past app_lock_timeout makes the install fail with its
+// <app_lock_dir>/<app>/lock, the app's own directory bind-mounted into its
+// container as /run/mender-docker) past app_lock_timeout makes the install fail with its
 // container untouched, and the client rolls back cleanly.
 func TestAppLockThroughClient(t *testing.T) { eachClient(t, testAppLockThroughClient) }
 
@@ -26,7 +26,7 @@ func testAppLockThroughClient(t *testing.T, cl client) {
 	e := fixture.Docker(t)
 	reg := fixture.NewRegistry(t)
 	ctx := context.Background()
-	v1 := fixture.MustPush(t, reg, "e2e/locked", "v1", fixture.Image{Version: "v1", Args: []string{"-lock", "/run/mender-docker/" + s.app + ".lock"}})
+	v1 := fixture.MustPush(t, reg, "e2e/locked", "v1", fixture.Image{Version: "v1", Args: []string{"-lock", "/run/mender-docker/lock"}})
 	v2 := fixture.MustPush(t, reg, "e2e/locked", "v2", fixture.Image{Version: "v2"})
 	t.Cleanup(func() {
 		enginetest.RemoveLabelled(t, e, module.LabelApp, s.app)
@@ -34,13 +34,13 @@ func testAppLockThroughClient(t *testing.T, cl client) {
 		e.RemoveImage(ctx, v2)
 	})
 	meta := func(ref string) string {
-		return fmt.Sprintf(`{"containers":[%q],"run_args":"--network none -v %s:/run/mender-docker"}`, ref, lockDir)
+		return fmt.Sprintf(`{"containers":[%q],"run_args":"--network none -v %s:/run/mender-docker"}`, ref, filepath.Join(lockDir, s.app))
 	}
 	out, err := s.mender("install", s.artifact("locked-1", meta(v1)))
 	require.NoError(t, err, out)
 	out, err = s.mender("commit")
 	require.NoError(t, err, out)
-	fixture.WaitLocked(t, filepath.Join(lockDir, s.app+".lock"))
+	fixture.WaitLocked(t, filepath.Join(lockDir, s.app, "lock"))
 	mine := func() []fixture.Snap {
 		return (&fixture.Device{T: t, Eng: e}).Snapshot(map[string]string{module.LabelApp: s.app})
 	}

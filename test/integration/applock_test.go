@@ -17,24 +17,37 @@ import (
 )
 
 // lockWorld runs the app's v1 in a container that holds the app's update
-// lock, through a bind-mounted lock directory (a temporary one standing
-// for /run/mender-docker): until the test creates release in that
-// directory (release true) or until it stops. It returns once the lock is
-// held, and the path of the release file.
+// lock, through its bind-mounted directory of the lock directory (a
+// temporary one standing for /run/mender-docker): until the test creates
+// release in that directory (release true) or until it stops. It returns
+// once the lock is held, and the path of the release file.
 func lockWorld(t *testing.T, release bool, timeout time.Duration) (*world, string) {
+	w, mount := lockWorldAt(t, release, timeout, false)
+	return w, filepath.Join(mount, "release")
+}
+
+// lockWorldAt is lockWorld, returning the host directory the app mounts;
+// with legacy, the app mounts the whole lock directory and locks
+// <app>.lock in it, as with earlier releases.
+func lockWorldAt(t *testing.T, release bool, timeout time.Duration, legacy bool) (*world, string) {
 	w := newWorld(t)
 	dir := t.TempDir()
 	w.d.U.Config.AppLockDir = dir
 	w.d.U.Config.AppLockTimeout = config.Duration(timeout)
-	args := []string{"-lock", "/run/mender-docker/" + w.app + ".lock"}
+	mount, file := filepath.Join(dir, w.app), filepath.Join(dir, w.app, "lock")
+	args := []string{"-lock", "/run/mender-docker/lock"}
+	if legacy {
+		mount, file = dir, filepath.Join(dir, w.app+".lock")
+		args = []string{"-lock", "/run/mender-docker/" + w.app + ".lock"}
+	}
 	if release {
 		args = append(args, "-lock-until", "/run/mender-docker/release")
 	}
 	v1 := w.push("web", fixture.Image{Version: "v1", Args: args})
-	meta := fmt.Sprintf(`{"app":%q,"health":{"window":"300ms"},"services":{"web":{"image":%q,"run_args":"--network none -v %s:/run/mender-docker"}}}`, w.app, v1, dir)
+	meta := fmt.Sprintf(`{"app":%q,"health":{"window":"300ms"},"services":{"web":{"image":%q,"run_args":"--network none -v %s:/run/mender-docker"}}}`, w.app, v1, mount)
 	require.NoError(t, w.d.Install("app-v1", meta, true), w.d.Log.String())
-	fixture.WaitLocked(t, filepath.Join(dir, w.app+".lock"))
-	return w, filepath.Join(dir, "release")
+	fixture.WaitLocked(t, file)
+	return w, mount
 }
 
 // An app that holds its update lock is not stopped until it lets go: the
@@ -77,4 +90,16 @@ func TestAppLockTimeout(t *testing.T) {
 	assert.Equal(t, before, w.snapshot(), "the old container ran throughout, untouched")
 	assert.False(t, w.has(v2), "the failed update's image is removed")
 	w.checkUnrelated()
+}
+
+// The lock file of earlier releases, <app>.lock in the directory all apps
+// shared, still holds an install off while it exists.
+func TestAppLockLegacyFile(t *testing.T) {
+	w, dir := lockWorldAt(t, false, time.Second, true)
+	before := w.snapshot()
+	err := w.d.Install("app-v2", w.meta(w.version("v2"), "300ms"), true)
+	require.ErrorIs(t, err, module.ErrAppLocked)
+	assert.Contains(t, err.Error(), filepath.Join(dir, w.app+".lock"))
+	assert.Contains(t, w.d.Log.String(), "the update lock of earlier releases")
+	assert.Equal(t, before, w.snapshot())
 }

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -152,6 +153,16 @@ func (e *Engine) HasImage(ctx context.Context, ref string) (bool, error) {
 		return false, e.timedOut(ctx, err, "inspecting image %s", ref)
 	}
 	return true, nil
+}
+
+func (e *Engine) ImageID(ctx context.Context, ref string) (string, error) {
+	ctx, cancel := e.call(ctx, 0)
+	defer cancel()
+	res, err := e.c.ImageInspect(ctx, ref)
+	if err != nil {
+		return "", e.timedOut(ctx, err, "inspecting image %s", ref)
+	}
+	return res.ID, nil
 }
 
 func (e *Engine) PullImage(ctx context.Context, ref string) error {
@@ -362,8 +373,10 @@ func (e *Engine) InspectContainer(ctx context.Context, id string) (engine.Contai
 	if r.Config != nil {
 		c.Image, c.Labels = r.Config.Image, r.Config.Labels
 	}
-	if r.HostConfig != nil {
-		c.RestartPolicy = string(r.HostConfig.RestartPolicy.Name)
+	if h := r.HostConfig; h != nil {
+		c.RestartPolicy = string(h.RestartPolicy.Name)
+		c.PidMode, c.IpcMode, c.NetworkMode = string(h.PidMode), string(h.IpcMode), string(h.NetworkMode)
+		c.UTSMode, c.UsernsMode = string(h.UTSMode), string(h.UsernsMode)
 	}
 	var hostname string
 	if r.Config != nil {
@@ -446,8 +459,16 @@ func (e *Engine) RenameContainer(ctx context.Context, id, name string) error {
 	ctx, cancel := e.call(ctx, 0)
 	defer cancel()
 	_, err := e.c.ContainerRename(ctx, id, client.ContainerRenameOptions{NewName: name})
+	if err != nil && sandboxRE.MatchString(err.Error()) {
+		// The daemon's 404 for the no-bridge quirk, not a missing container.
+		return fmt.Errorf("renaming %s to %s: %v: %w", id, name, err, engine.ErrRenameSandbox)
+	}
 	return e.timedOut(ctx, err, "renaming %s to %s", id, name)
 }
+
+// sandboxRE is the daemon's answer when it cannot rename a running
+// container whose network sandbox it lost (no default bridge).
+var sandboxRE = regexp.MustCompile(`\bsandbox [0-9a-f]{12,64} not found\b`)
 
 // maxLogBytes bounds what ContainerLogs reads: tail lines of a container
 // that never writes a newline could otherwise be its whole output.

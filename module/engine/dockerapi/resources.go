@@ -242,7 +242,7 @@ func (e *Engine) InspectVolume(ctx context.Context, name string) (engine.Volume,
 }
 
 func toVolume(v volume.Volume) engine.Volume {
-	return engine.Volume{Name: v.Name, Labels: v.Labels}
+	return engine.Volume{Name: v.Name, Labels: v.Labels, Driver: v.Driver, Options: v.Options}
 }
 
 func (e *Engine) CreateVolume(ctx context.Context, cfg engine.VolumeConfig) error {

@@ -69,6 +69,14 @@ func Run(t *testing.T, env Env) {
 		require.NoError(t, err)
 		assert.True(t, ok)
 		require.NoError(t, e.PullImage(ctx, img), "pulling twice")
+		id, err := e.ImageID(ctx, img)
+		require.NoError(t, err)
+		assert.Regexp(t, `^sha256:[0-9a-f]{64}$`, id)
+		again, err := e.ImageID(ctx, id)
+		require.NoError(t, err)
+		assert.Equal(t, id, again, "an image's ID names it")
+		_, err = e.ImageID(ctx, env.Missing)
+		assert.ErrorIs(t, err, engine.ErrNotFound)
 	})
 	t.Run("pull missing", func(t *testing.T) {
 		assert.Error(t, e.PullImage(ctx, env.Missing))
@@ -95,6 +103,8 @@ func Run(t *testing.T, env Env) {
 		assert.Equal(t, "1", c.Labels["x"])
 		assert.Equal(t, "unless-stopped", c.RestartPolicy)
 		assert.False(t, c.State.Running)
+		assert.Equal(t, "none", c.NetworkMode)
+		assert.Empty(t, c.PidMode)
 
 		_, err = e.CreateContainer(ctx, cfg)
 		assert.ErrorIs(t, err, engine.ErrConflict, "same name twice")
@@ -207,6 +217,40 @@ func Run(t *testing.T, env Env) {
 		require.NoError(t, e.RemoveContainer(ctx, other))
 		require.NoError(t, e.RenameContainer(ctx, id, name))
 	})
+	t.Run("rename after a restart", func(t *testing.T) {
+		// In the default network mode, started, stopped and started
+		// again: an engine without a default bridge cannot rename it
+		// while it runs, and must say so with ErrRenameSandbox; stopped,
+		// it can. An engine with a bridge renames it at once.
+		r, err := e.CreateContainer(ctx, engine.ContainerConfig{Name: name + "-re", Image: img, Labels: labels})
+		require.NoError(t, err)
+		defer e.RemoveContainer(ctx, r)
+		require.NoError(t, e.StartContainer(ctx, r))
+		require.NoError(t, e.StopContainer(ctx, r, 5*time.Second))
+		require.NoError(t, e.StartContainer(ctx, r))
+		err = e.RenameContainer(ctx, r, name+"-re_prev")
+		if err != nil {
+			require.ErrorIs(t, err, engine.ErrRenameSandbox)
+			assert.NotErrorIs(t, err, engine.ErrNotFound, "the container is there")
+			require.NoError(t, e.StopContainer(ctx, r, 5*time.Second))
+			require.NoError(t, e.RenameContainer(ctx, r, name+"-re_prev"))
+		}
+		c, err := e.InspectContainer(ctx, r)
+		require.NoError(t, err)
+		assert.Equal(t, name+"-re_prev", c.Name)
+	})
+	t.Run("namespaces", func(t *testing.T) {
+		// What a container joins is what the policy reads off it.
+		j, err := e.CreateContainer(ctx, engine.ContainerConfig{Name: name + "-ns", Image: img, Labels: labels, NetworkMode: "container:" + id, PidMode: "host", IpcMode: "container:" + id, UTSMode: "host"})
+		require.NoError(t, err)
+		defer e.RemoveContainer(ctx, j)
+		c, err := e.InspectContainer(ctx, j)
+		require.NoError(t, err)
+		assert.Equal(t, "container:"+id, c.NetworkMode)
+		assert.Equal(t, "host", c.PidMode)
+		assert.Equal(t, "container:"+id, c.IpcMode)
+		assert.Equal(t, "host", c.UTSMode)
+	})
 	t.Run("image in use", func(t *testing.T) {
 		assert.ErrorIs(t, e.RemoveImage(ctx, img), engine.ErrConflict)
 	})
@@ -255,6 +299,9 @@ func RunLoad(t *testing.T, env Env) {
 		ok, err = e.HasImage(ctx, id)
 		require.NoError(t, err)
 		assert.True(t, ok, "the image's ID is its config digest")
+		got, err := e.ImageID(ctx, id)
+		require.NoError(t, err)
+		assert.Equal(t, id, got)
 		c, err := e.CreateContainer(ctx, engine.ContainerConfig{Name: "mdtest-" + run + "-load", Image: id, NetworkMode: "none", Labels: map[string]string{TestLabel: run}})
 		require.NoError(t, err)
 		require.NoError(t, e.StartContainer(ctx, c))

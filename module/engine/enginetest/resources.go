@@ -81,6 +81,8 @@ func RunResources(t *testing.T, env Env) {
 		require.NoError(t, err)
 		assert.Equal(t, data, v.Name)
 		assert.Equal(t, map[string]string{TestLabel: run, "x": "1"}, v.Labels)
+		assert.Equal(t, "local", v.Driver)
+		assert.Empty(t, v.Options, "created with no driver options")
 
 		err = e.CreateVolume(ctx, engine.VolumeConfig{Name: data, Labels: labels})
 		assert.ErrorIs(t, err, engine.ErrConflict, "same name twice")
@@ -147,6 +149,7 @@ func RunResources(t *testing.T, env Env) {
 		v, err := e.InspectVolume(ctx, auto)
 		require.NoError(t, err)
 		assert.Empty(t, v.Labels)
+		assert.Equal(t, "local", v.Driver)
 		assert.ErrorIs(t, e.RemoveVolume(ctx, auto), engine.ErrConflict)
 		require.NoError(t, e.RemoveContainer(ctx, id))
 		_, err = e.InspectVolume(ctx, auto)

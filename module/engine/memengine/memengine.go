@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -52,6 +53,7 @@ type Engine struct {
 	remote     map[string]Behavior // pullable refs
 	local      map[string]bool     // present refs
 	layers     map[string]bool     // diff IDs of loaded layers
+	tags       map[string]string   // image ID by the tags loads gave
 	containers map[string]*engine.Container
 	configs    map[string]engine.ContainerConfig
 	networks   map[string]engine.Network
@@ -88,6 +90,7 @@ func New() *Engine {
 		remote:     map[string]Behavior{},
 		local:      map[string]bool{},
 		layers:     map[string]bool{},
+		tags:       map[string]string{},
 		containers: map[string]*engine.Container{},
 		configs:    map[string]engine.ContainerConfig{},
 		networks:   map[string]engine.Network{},
@@ -218,6 +221,36 @@ func (e *Engine) HasImage(ctx context.Context, ref string) (bool, error) {
 	return e.local[ref], nil
 }
 
+// ImageID: a loaded image is its ID (and a tag its load gave names it); a
+// pulled reference names an ID made from the reference.
+func (e *Engine) ImageID(ctx context.Context, ref string) (string, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err := e.enter(); err != nil {
+		return "", err
+	}
+	switch id, tagged := e.tags[ref]; {
+	case tagged && e.local[id]:
+		return id, nil
+	case e.local[ref] && strings.HasPrefix(ref, "sha256:"):
+		return ref, nil
+	case e.local[ref]:
+		return PulledID(ref), nil
+	}
+	for r := range e.local {
+		if PulledID(r) == ref {
+			return ref, nil
+		}
+	}
+	return "", fmt.Errorf("image %s: %w", ref, engine.ErrNotFound)
+}
+
+// PulledID is the ID the engine gives the image it pulls as ref.
+func PulledID(ref string) string {
+	sum := sha256.Sum256([]byte(ref))
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
 func (e *Engine) PullImage(ctx context.Context, ref string) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -250,8 +283,9 @@ func (e *Engine) LoadImage(ctx context.Context, r io.Reader) error {
 		}
 	}
 	var manifest []struct {
-		Config string
-		Layers []string
+		Config   string
+		RepoTags []string
+		Layers   []string
 	}
 	if err := json.Unmarshal(files["manifest.json"], &manifest); err != nil {
 		return fmt.Errorf("loading images: manifest.json: %v", err)
@@ -290,6 +324,9 @@ func (e *Engine) LoadImage(ctx context.Context, r io.Reader) error {
 		sum := sha256.Sum256(cfg)
 		id := "sha256:" + hex.EncodeToString(sum[:])
 		e.local[id] = true
+		for _, tag := range m.RepoTags {
+			e.tags[tag] = id
+		}
 	}
 	return nil
 }
@@ -322,6 +359,7 @@ func (e *Engine) RemoveImage(ctx context.Context, ref string) error {
 		}
 	}
 	delete(e.local, ref)
+	maps.DeleteFunc(e.tags, func(_, id string) bool { return id == ref })
 	return nil
 }
 
@@ -383,7 +421,14 @@ func (e *Engine) InspectContainer(ctx context.Context, id string) (engine.Contai
 	if err != nil {
 		return engine.Container{}, err
 	}
-	return clone(c), nil
+	out := clone(c)
+	cfg := e.configs[c.ID]
+	out.PidMode, out.IpcMode, out.UTSMode, out.UsernsMode = cfg.PidMode, cfg.IpcMode, cfg.UTSMode, cfg.UsernsMode
+	out.NetworkMode = cfg.NetworkMode
+	if out.NetworkMode == "" && len(cfg.Networks) > 0 {
+		out.NetworkMode = cfg.Networks[0].Network
+	}
+	return out, nil
 }
 
 func (e *Engine) CreateContainer(ctx context.Context, cfg engine.ContainerConfig) (string, error) {
@@ -418,7 +463,7 @@ func (e *Engine) CreateContainer(ctx context.Context, cfg engine.ContainerConfig
 	for _, v := range namedVolumes(cfg) {
 		if _, ok := e.volumes[v]; !ok {
 			// As Docker does: a volume named in a bind comes into being.
-			e.volumes[v] = engine.Volume{Name: v}
+			e.volumes[v] = engine.Volume{Name: v, Driver: "local"}
 		}
 	}
 	id := newID()
@@ -521,7 +566,7 @@ func (e *Engine) RenameContainer(ctx context.Context, id, name string) error {
 		}
 		if nm := e.configs[c.ID].NetworkMode; e.NoBridge && c.State.Running && e.starts[c.ID] > 1 && (nm == "" || nm == "default" || nm == "bridge") {
 			// What Docker answers, and how its client classes it.
-			return fmt.Errorf("renaming %s to %s: sandbox %.12s not found: %w", c.Name, name, c.ID, engine.ErrNotFound)
+			return fmt.Errorf("renaming %s to %s: sandbox %s not found: %w", c.Name, name, c.ID, engine.ErrRenameSandbox)
 		}
 		c.Name = name
 		return nil

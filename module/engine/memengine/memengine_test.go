@@ -33,3 +33,10 @@ func TestContract(t *testing.T) {
 func TestResources(t *testing.T) {
 	enginetest.RunResources(t, contractEnv())
 }
+
+// NoBridge acts out the real engine's quirk as the contract describes it.
+func TestContractNoBridge(t *testing.T) {
+	env := contractEnv()
+	env.Engine.(*memengine.Engine).NoBridge = true
+	enginetest.Run(t, env)
+}

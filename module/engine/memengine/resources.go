@@ -114,7 +114,7 @@ func (e *Engine) CreateVolume(ctx context.Context, cfg engine.VolumeConfig) erro
 	if _, ok := e.volumes[cfg.Name]; ok {
 		return fmt.Errorf("creating volume %s: %w", cfg.Name, engine.ErrConflict)
 	}
-	e.volumes[cfg.Name] = engine.Volume{Name: cfg.Name, Labels: maps.Clone(cfg.Labels)}
+	e.volumes[cfg.Name] = engine.Volume{Name: cfg.Name, Labels: maps.Clone(cfg.Labels), Driver: "local"}
 	return nil
 }
 
@@ -182,7 +182,16 @@ func cloneNetwork(n engine.Network) engine.Network {
 	return n
 }
 
+// AddVolume puts a volume on the engine as another tool would create it,
+// with any driver and options (the module never does).
+func (e *Engine) AddVolume(v engine.Volume) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.volumes[v.Name] = cloneVolume(v)
+}
+
 func cloneVolume(v engine.Volume) engine.Volume {
 	v.Labels = maps.Clone(v.Labels)
+	v.Options = maps.Clone(v.Options)
 	return v
 }
