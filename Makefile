@@ -68,10 +68,10 @@ setup: ## install Debian packages and start dockerd if needed (root)
 test: setup ## every test: unit, contract, real dockerd, real mender client, packages, then make fuzz
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
-	$(GO) test -count=1 -timeout 10m $$($(GO) list ./... | grep -v /test/packaging)
+	$(GO) test -count=1 -timeout 15m $$($(GO) list ./... | grep -v /test/packaging)
 	@# Alone: it installs the packages, and so changes the machine's
 	@# /usr/share/mender/modules/v3/docker while it runs.
-	$(GO) test -count=1 -timeout 10m ./test/packaging/
+	$(GO) test -count=1 -timeout 15m ./test/packaging/
 	$(MAKE) fuzz
 
 fuzz: ## run every Fuzz* target of the repository for FUZZTIME (default 10s) each
