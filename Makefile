@@ -68,10 +68,14 @@ setup: ## install Debian packages and start dockerd if needed (root)
 test: setup ## every test: unit, contract, real dockerd, real mender client, packages, then make fuzz
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
-	$(GO) test -count=1 -timeout 15m $$($(GO) list ./... | grep -v /test/packaging)
-	@# Alone: it installs the packages, and so changes the machine's
-	@# /usr/share/mender/modules/v3/docker while it runs.
-	$(GO) test -count=1 -timeout 15m ./test/packaging/
+	@# test/packaging runs beside the rest: it installs the packages, and
+	@# so changes the machine's /usr/share/mender/modules/v3/docker, which
+	@# no other test uses (the end-to-end tests bind a directory of their
+	@# own over it in a private mount namespace). Both must pass.
+	@$(GO) test -count=1 -timeout 15m ./test/packaging/ & pkg=$$!; \
+	$(GO) test -count=1 -timeout 15m $$($(GO) list ./... | grep -v /test/packaging); rest=$$?; \
+	wait $$pkg; pkgrc=$$?; \
+	[ $$rest -eq 0 ] && [ $$pkgrc -eq 0 ] || { echo "make test: go test failed (packaging $$pkgrc, the rest $$rest)"; exit 1; }
 	$(MAKE) fuzz
 
 fuzz: ## run every Fuzz* target of the repository for FUZZTIME (default 10s) each
