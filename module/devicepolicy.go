@@ -59,6 +59,22 @@ func (u *Updater) checkService(m *spec.Meta, s spec.Service, device []config.Own
 	return nil
 }
 
+// onDevice is what the bind rules compare an artifact's binds with, as the
+// device is now: the binds of the containers the module manages, and the
+// protected paths. Download, Install and create each look again, since
+// the device may have changed in between.
+func (u *Updater) onDevice(ctx context.Context, app string) ([]config.OwnedBind, []config.ProtectedPath, error) {
+	device, err := u.deviceBinds(ctx, app)
+	if err != nil {
+		return nil, nil, err
+	}
+	protected, err := u.protected(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return device, protected, nil
+}
+
 // deviceBinds are the bind mounts of the containers the module manages on
 // the device, of every app (and those of a Compose project that app took
 // over): a writable one lets its container change what the engine finds

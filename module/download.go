@@ -36,11 +36,7 @@ func (u *Updater) Download(ctx context.Context, filesDir string) (err error) {
 	if err := u.Engine.Ping(ctx); err != nil {
 		return err
 	}
-	device, err := u.deviceBinds(ctx, m.App)
-	if err != nil {
-		return err
-	}
-	protected, err := u.protected(ctx)
+	device, protected, err := u.onDevice(ctx, m.App)
 	if err != nil {
 		return err
 	}

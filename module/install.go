@@ -35,11 +35,7 @@ func (u *Updater) Install(ctx context.Context, filesDir string) error {
 	// The journal is not trusted more than the artifact was: its
 	// configuration passes the device policy again before anything
 	// changes (and create checks each container once more).
-	device, err := u.deviceBinds(ctx, m.App)
-	if err != nil {
-		return err
-	}
-	protected, err := u.protected(ctx)
+	device, protected, err := u.onDevice(ctx, m.App)
 	if err != nil {
 		return err
 	}

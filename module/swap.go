@@ -259,11 +259,7 @@ func (u *Updater) connect(ctx context.Context, m *spec.Meta, c engine.Container,
 // directory), with the binds on the device as they are now; and the files
 // the container mounts are verified before the engine is given their path.
 func (u *Updater) create(ctx context.Context, m *spec.Meta, d *Deployment, s spec.Service, name string) (string, error) {
-	device, err := u.deviceBinds(ctx, m.App)
-	if err != nil {
-		return "", err
-	}
-	protected, err := u.protected(ctx)
+	device, protected, err := u.onDevice(ctx, m.App)
 	if err != nil {
 		return "", err
 	}
