@@ -16,6 +16,7 @@ import (
 	"syscall"
 
 	"github.com/mender-docker/mender-docker/module/config"
+	"github.com/mender-docker/mender-docker/module/journal"
 	"github.com/mender-docker/mender-docker/module/spec"
 )
 
@@ -117,7 +118,7 @@ func (u *Updater) unpackFiles(r io.Reader, m *spec.Meta) error {
 	if err := os.Rename(tmp, dir); err != nil {
 		return err
 	}
-	if err := syncPath(root); err != nil {
+	if err := journal.SyncPath(root); err != nil {
 		return err
 	}
 	u.logf("app %s: files %s unpacked in %s", m.App, m.Files.Archive, dir)

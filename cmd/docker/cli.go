@@ -17,6 +17,7 @@ import (
 	"github.com/mender-docker/mender-docker/module"
 	"github.com/mender-docker/mender-docker/module/config"
 	"github.com/mender-docker/mender-docker/module/engine/dockerapi"
+	"github.com/mender-docker/mender-docker/module/journal"
 	"github.com/mender-docker/mender-docker/module/registryauth"
 	"github.com/mender-docker/mender-docker/module/spec"
 )
@@ -365,7 +366,7 @@ func act(what string, stderr io.Writer, work func(context.Context, *module.Updat
 	// A state directory left in the old default moves, once, to the
 	// persistent data partition that is now the default.
 	if cfg.StateDir == config.DefaultStateDir(config.DataDir, config.LegacyStateDir) {
-		if err := module.MoveStateDir(ctx, config.LegacyStateDir, cfg.StateDir, time.Duration(cfg.LockTimeout), stderr); err != nil {
+		if err := journal.Move(ctx, config.LegacyStateDir, cfg.StateDir, time.Duration(cfg.LockTimeout), stderr); err != nil {
 			fmt.Fprintf(stderr, "%s: %s\n", prefix, module.OneLine(err.Error()))
 			return exitFailure
 		}

@@ -14,6 +14,9 @@ var (
 	// be changed by others than the module (writable by group or others,
 	// owned by another user, or a symbolic link where a directory was).
 	ErrUnsafe = errors.New("unsafe state directory")
+	// ErrLocked: another process held the state directory for longer
+	// than the caller would wait.
+	ErrLocked = errors.New("state directory is in use by another module process")
 	// ErrBusy: WaitFlock gave up; another process holds the lock.
 	ErrBusy = errors.New("lock held by another process")
 )

@@ -4,6 +4,12 @@
 // always sees either the old or the new content. The Mender client wipes its
 // own FILES_DIR between deployments, so everything that rollback needs after
 // a crash lives here instead.
+//
+// The package owns the state directory as a whole, as go-containerregistry's
+// pkg/v1/layout owns an image layout: its files (Store), the lock that
+// keeps two module processes apart (Store.Lock), and the one migration it
+// has had, from the old default on the root filesystem to the data
+// partition (Move).
 package journal
 
 import (

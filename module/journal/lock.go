@@ -12,10 +12,6 @@ import (
 	"time"
 )
 
-// ErrLocked: another process held the state directory for longer than the
-// caller would wait.
-var ErrLocked = errors.New("state directory is in use by another module process")
-
 const lockFile = ".lock"
 
 // Lock takes the state directory for this process, so that two module

@@ -1,19 +1,21 @@
-package module_test
+package journal_test
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/mender-docker/mender-docker/module"
 	"github.com/mender-docker/mender-docker/module/config"
+	"github.com/mender-docker/mender-docker/module/journal"
 )
 
 // roots are a device's /data and /var/lib/mender-docker, in a temporary
@@ -78,13 +80,13 @@ func TestStateDirMovesToData(t *testing.T) {
 	oldState(t, legacy)
 
 	var log strings.Builder
-	require.NoError(t, module.MoveStateDir(context.Background(), legacy, to, time.Second, &log))
+	require.NoError(t, journal.Move(context.Background(), legacy, to, time.Second, &log))
 	checkMoved(t, legacy, to)
 	assert.Contains(t, log.String(), "moved "+legacy+" to "+to)
 
 	// Again: nothing to do, nothing changes.
 	log.Reset()
-	require.NoError(t, module.MoveStateDir(context.Background(), legacy, to, time.Second, &log))
+	require.NoError(t, journal.Move(context.Background(), legacy, to, time.Second, &log))
 	checkMoved(t, legacy, to)
 	assert.Empty(t, log.String())
 }
@@ -95,7 +97,7 @@ func TestStateDirStaysWithoutData(t *testing.T) {
 	to := config.DefaultStateDir(data, legacy)
 	require.Equal(t, legacy, to)
 	oldState(t, legacy)
-	require.NoError(t, module.MoveStateDir(context.Background(), legacy, to, time.Second, os.Stderr))
+	require.NoError(t, journal.Move(context.Background(), legacy, to, time.Second, os.Stderr))
 	_, err := os.Stat(filepath.Join(legacy, "shop", "installed.json"))
 	assert.NoError(t, err)
 	_, err = os.Stat(data)
@@ -130,7 +132,7 @@ func TestStateDirMoveResumes(t *testing.T) {
 			to := config.DefaultStateDir(data, legacy)
 			oldState(t, legacy)
 			cut(t, legacy, to)
-			require.NoError(t, module.MoveStateDir(context.Background(), legacy, to, time.Second, os.Stderr))
+			require.NoError(t, journal.Move(context.Background(), legacy, to, time.Second, os.Stderr))
 			checkMoved(t, legacy, to)
 		})
 	}
@@ -140,9 +142,9 @@ func TestStateDirMoveResumes(t *testing.T) {
 		require.NoError(t, os.Mkdir(data, 0o755))
 		to := config.DefaultStateDir(data, legacy)
 		oldState(t, legacy)
-		require.NoError(t, module.MoveStateDir(context.Background(), legacy, to, time.Second, os.Stderr))
+		require.NoError(t, journal.Move(context.Background(), legacy, to, time.Second, os.Stderr))
 		require.NoError(t, os.WriteFile(filepath.Join(to, ".moved-from"), []byte(legacy), 0o600))
-		require.NoError(t, module.MoveStateDir(context.Background(), legacy, to, time.Second, os.Stderr))
+		require.NoError(t, journal.Move(context.Background(), legacy, to, time.Second, os.Stderr))
 		checkMoved(t, legacy, to)
 	})
 }
@@ -158,7 +160,7 @@ func TestStateDirBothHoldState(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(to, "web", "installed.json"), []byte(`{"artifact":"web-1"}`), 0o600))
 
 	var log strings.Builder
-	require.NoError(t, module.MoveStateDir(context.Background(), legacy, to, time.Second, &log))
+	require.NoError(t, journal.Move(context.Background(), legacy, to, time.Second, &log))
 	assert.Contains(t, log.String(), "both")
 	_, err := os.Stat(filepath.Join(legacy, "shop", "installed.json"))
 	assert.NoError(t, err, "the old state is left alone")
@@ -173,7 +175,7 @@ func TestStateDirLinkedIsLeftAlone(t *testing.T) {
 	to := config.DefaultStateDir(data, legacy)
 	oldState(t, to)
 	require.NoError(t, os.Symlink(to, legacy))
-	require.NoError(t, module.MoveStateDir(context.Background(), legacy, to, time.Second, os.Stderr))
+	require.NoError(t, journal.Move(context.Background(), legacy, to, time.Second, os.Stderr))
 	target, err := os.Readlink(legacy)
 	require.NoError(t, err)
 	assert.Equal(t, to, target)
@@ -189,6 +191,30 @@ func TestStateDirMovesIntoEmptyDir(t *testing.T) {
 	require.NoError(t, os.Mkdir(to, 0o700))
 	require.NoError(t, os.WriteFile(filepath.Join(to, ".lock"), nil, 0o600))
 	oldState(t, legacy)
-	require.NoError(t, module.MoveStateDir(context.Background(), legacy, to, time.Second, os.Stderr))
+	require.NoError(t, journal.Move(context.Background(), legacy, to, time.Second, os.Stderr))
 	checkMoved(t, legacy, to)
+}
+
+// A move waits for another process's move, for lock_timeout at most, and
+// then says whose lock it waited for.
+func TestStateDirMoveWaitsForLock(t *testing.T) {
+	data, legacy := roots(t)
+	require.NoError(t, os.Mkdir(data, 0o755))
+	to := config.DefaultStateDir(data, legacy)
+	oldState(t, legacy)
+	held, err := os.Open(legacy)
+	require.NoError(t, err)
+	defer held.Close()
+	require.NoError(t, syscall.Flock(int(held.Fd()), syscall.LOCK_EX))
+
+	err = journal.Move(context.Background(), legacy, to, 200*time.Millisecond, os.Stderr)
+	require.Error(t, err)
+	assert.Equal(t, "moving the state directory "+legacy+": locking "+legacy+" (lock_timeout 200ms): resource temporarily unavailable", err.Error())
+	assert.ErrorIs(t, err, syscall.EWOULDBLOCK)
+	_, err = os.Lstat(legacy)
+	assert.NoError(t, err, "nothing moved")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	assert.Equal(t, context.Canceled, errors.Unwrap(journal.Move(ctx, legacy, to, time.Minute, os.Stderr)))
 }
