@@ -8,6 +8,8 @@ import (
 	"io"
 	"reflect"
 	"strings"
+
+	"github.com/mender-docker/mender-docker/module/strictjson"
 )
 
 // stripComments blanks out // and /* */ comments outside strings, so that
@@ -69,7 +71,8 @@ func (e *posError) Error() string {
 
 // decodeStrict decodes the JSON object in data into v (a pointer to a
 // struct), key by key: an unknown or repeated key is an error, keys match
-// exactly (encoding/json alone ignores case), and every error knows its
+// exactly (encoding/json alone ignores case; strictjson owns these rules
+// and the reading of json tags), and every error knows its
 // key and where it is, which json.Decoder's errors do not (a duration's
 // own error has neither). offsets are the keys' byte offsets, for errors
 // found later.
@@ -100,7 +103,7 @@ func decodeObject(dec *json.Decoder, v reflect.Value, prefix string, offsets map
 		}
 		return &posError{off: start, key: strings.TrimSuffix(prefix, "."), msg: "want an object { ... }"}
 	}
-	fields := jsonFields(v.Type())
+	keys := strictjson.NewKeys(v.Type())
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
@@ -108,15 +111,15 @@ func decodeObject(dec *json.Decoder, v reflect.Value, prefix string, offsets map
 		}
 		key := prefix + tok.(string) // inside an object, json gives keys as strings
 		at := dec.InputOffset()
-		if _, dup := offsets[key]; dup {
+		field, err := keys.Next(tok.(string))
+		if errors.Is(err, strictjson.ErrDuplicateKey) {
 			return &posError{off: at, key: key, msg: "given twice"}
 		}
 		offsets[key] = at
-		i, ok := fields[tok.(string)]
-		if !ok {
+		if err != nil {
 			return &posError{off: at, key: key, msg: "unknown key"}
 		}
-		f := v.Field(i)
+		f := v.FieldByIndex(field.Index)
 		if f.Kind() == reflect.Struct && !f.Addr().Type().Implements(reflect.TypeFor[json.Unmarshaler]()) {
 			if err := decodeObject(dec, f, key+".", offsets); err != nil {
 				return err
@@ -138,17 +141,6 @@ func decodeObject(dec *json.Decoder, v reflect.Value, prefix string, offsets map
 		return syntaxError(err, dec.InputOffset(), prefix)
 	}
 	return nil
-}
-
-// jsonFields maps each JSON key of struct type t to its field's index.
-func jsonFields(t reflect.Type) map[string]int {
-	out := map[string]int{}
-	for i := range t.NumField() {
-		if tag, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); tag != "" && tag != "-" {
-			out[tag] = i
-		}
-	}
-	return out
 }
 
 // syntaxError places a JSON syntax error at its offset.

@@ -3,7 +3,10 @@
 // field only when case is ignored ("APP" for "app"), and a key given twice
 // in one object (the last one wins there). Either makes people and tools
 // read other data than the program acts on. It walks the tokens once with
-// encoding/json's own Decoder and adds no dependency.
+// encoding/json's own Decoder and adds no dependency. It is the one owner
+// of these key rules and of how json tags name keys: Check applies them to
+// a whole document, Keys to one object of a decoder that reads the tokens
+// itself (module/config's, whose errors give line numbers).
 package strictjson
 
 import (
@@ -81,55 +84,106 @@ func walk(dec *json.Decoder, t reflect.Type, path string) error {
 	}
 	switch d {
 	case '[':
-		var elem reflect.Type
-		if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
-			elem = t.Elem()
-		}
-		for i := 0; dec.More(); i++ {
-			if err := walk(dec, elem, fmt.Sprintf("%s[%d]", path, i)); err != nil {
-				return err
-			}
-		}
+		err = walkArray(dec, t, path)
 	case '{':
-		var fields map[string]reflect.Type
-		var elem reflect.Type
-		if t != nil {
-			switch t.Kind() {
-			case reflect.Struct:
-				fields = fieldsOf(t)
-			case reflect.Map:
-				elem = t.Elem()
-			}
-		}
-		seen := map[string]bool{}
-		for dec.More() {
-			kt, err := dec.Token()
-			if err != nil {
-				return &syntaxError{err}
-			}
-			key, _ := kt.(string)
-			if seen[key] {
-				return fmt.Errorf("%s%w %q", in(path), ErrDuplicateKey, key)
-			}
-			seen[key] = true
-			next := elem
-			if fields != nil {
-				ft, ok := fields[key]
-				if !ok {
-					return fmt.Errorf("%s%w %q%s", in(path), ErrUnknownKey, key, suggest(key, fields))
-				}
-				next = ft
-			}
-			if err := walk(dec, next, join(path, key)); err != nil {
-				return err
-			}
-		}
+		err = walkObject(dec, t, path)
+	}
+	if err != nil {
+		return err
 	}
 	// The closing delimiter.
 	if _, err := dec.Token(); err != nil {
 		return &syntaxError{err}
 	}
 	return nil
+}
+
+// walkArray reads the elements of an array, up to its closing ].
+func walkArray(dec *json.Decoder, t reflect.Type, path string) error {
+	var elem reflect.Type
+	if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
+		elem = t.Elem()
+	}
+	for i := 0; dec.More(); i++ {
+		if err := walk(dec, elem, fmt.Sprintf("%s[%d]", path, i)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// walkObject reads the members of an object, up to its closing }.
+func walkObject(dec *json.Decoder, t reflect.Type, path string) error {
+	keys := NewKeys(t)
+	for dec.More() {
+		kt, err := dec.Token()
+		if err != nil {
+			return &syntaxError{err}
+		}
+		key, _ := kt.(string)
+		f, err := keys.Next(key)
+		if err != nil {
+			return fmt.Errorf("%s%w", in(path), err)
+		}
+		if err := walk(dec, f.Type, join(path, key)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Field is where a key of an object goes.
+type Field struct {
+	// Index is the struct field's index sequence (reflect.Value.FieldByIndex);
+	// nil for a map's or an untyped object's key.
+	Index []int
+	// Type is the value's type; nil for any shape.
+	Type reflect.Type
+}
+
+// Keys holds the key rules for one JSON object, for decoders that read
+// objects token by token (as module/config's, which places each error on
+// its line): every key exactly once, and, for an object decoded into a
+// struct, exactly one of its fields' JSON names, as encoding/json resolves
+// them but without ignoring case.
+type Keys struct {
+	fields map[string]Field // nil: any key
+	elem   reflect.Type     // a map's values
+	seen   map[string]bool
+}
+
+// NewKeys starts an object decoded into t: a struct (or a pointer to one)
+// takes its fields' names, a map or any other type any key.
+func NewKeys(t reflect.Type) *Keys {
+	k := &Keys{seen: map[string]bool{}}
+	if t = shape(t); t == nil {
+		return k
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		k.fields = fieldsOf(t)
+	case reflect.Map:
+		k.elem = t.Elem()
+	}
+	return k
+}
+
+// Next takes the object's next key: ErrDuplicateKey when it was given
+// before, ErrUnknownKey when it names no field (with a hint when it does
+// but for case). Errors name the key, not the object's path.
+func (k *Keys) Next(key string) (Field, error) {
+	if k.seen[key] {
+		return Field{}, fmt.Errorf("%w %q", ErrDuplicateKey, key)
+	}
+	k.seen[key] = true
+	if k.fields == nil {
+		return Field{Type: k.elem}, nil
+	}
+	f, ok := k.fields[key]
+	if !ok {
+		return Field{}, fmt.Errorf("%w %q%s", ErrUnknownKey, key, suggest(key, k.fields))
+	}
+	return f, nil
 }
 
 // shape is the type whose shape JSON must follow: pointers removed; nil
@@ -175,7 +229,7 @@ func join(path, key string) string {
 	return fmt.Sprintf("%s[%q]", path, key)
 }
 
-func suggest(key string, fields map[string]reflect.Type) string {
+func suggest(key string, fields map[string]Field) string {
 	for name := range fields {
 		if strings.EqualFold(name, key) {
 			return fmt.Sprintf(" (keys are case-sensitive: did you mean %q?)", name)
@@ -184,23 +238,24 @@ func suggest(key string, fields map[string]reflect.Type) string {
 	return ""
 }
 
-var fieldCache sync.Map // reflect.Type -> map[string]reflect.Type
+var fieldCache sync.Map // reflect.Type -> map[string]Field
 
-// fieldsOf maps the JSON names of a struct's fields to their types, as
+// fieldsOf maps the JSON names of a struct's fields to their fields, as
 // encoding/json resolves them: fields of embedded structs are promoted, and
 // of two with one name the shallower wins.
-func fieldsOf(t reflect.Type) map[string]reflect.Type {
+func fieldsOf(t reflect.Type) map[string]Field {
 	if f, ok := fieldCache.Load(t); ok {
-		return f.(map[string]reflect.Type)
+		return f.(map[string]Field)
 	}
-	out := map[string]reflect.Type{}
+	out := map[string]Field{}
 	depth := map[string]int{}
-	var add func(t reflect.Type, level int, visited map[reflect.Type]bool)
-	add = func(t reflect.Type, level int, visited map[reflect.Type]bool) {
+	var add func(t reflect.Type, index []int, visited map[reflect.Type]bool)
+	add = func(t reflect.Type, index []int, visited map[reflect.Type]bool) {
 		if visited[t] {
 			return
 		}
 		visited[t] = true
+		level := len(index)
 		for i := 0; i < t.NumField(); i++ {
 			f := t.Field(i)
 			tag, hasTag := f.Tag.Lookup("json")
@@ -208,13 +263,14 @@ func fieldsOf(t reflect.Type) map[string]reflect.Type {
 			if name == "-" && tag == "-" {
 				continue
 			}
+			at := append(index[:len(index):len(index)], i)
 			if f.Anonymous && name == "" {
 				ft := f.Type
 				if ft.Kind() == reflect.Pointer {
 					ft = ft.Elem()
 				}
 				if ft.Kind() == reflect.Struct {
-					add(ft, level+1, visited)
+					add(ft, at, visited)
 					continue
 				}
 			}
@@ -227,10 +283,10 @@ func fieldsOf(t reflect.Type) map[string]reflect.Type {
 			if d, ok := depth[name]; ok && d <= level {
 				continue
 			}
-			out[name], depth[name] = f.Type, level
+			out[name], depth[name] = Field{Index: at, Type: f.Type}, level
 		}
 	}
-	add(t, 0, map[reflect.Type]bool{})
+	add(t, nil, map[reflect.Type]bool{})
 	fieldCache.Store(t, out)
 	return out
 }

@@ -3,6 +3,7 @@ package strictjson_test
 import (
 	"encoding/json"
 	"errors"
+	"reflect"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -84,5 +85,32 @@ func TestCheck(t *testing.T) {
 func TestCheckAnyShape(t *testing.T) {
 	require.NoError(t, strictjson.Check([]byte(`{"A":1,"a":[{"b":1},{"b":2}]}`), nil))
 	err := strictjson.Check([]byte(`[{"b":1,"b":2}]`), nil)
+	assert.ErrorIs(t, err, strictjson.ErrDuplicateKey)
+}
+
+// Keys is the rule set a token-by-token decoder calls: the same answers
+// as Check, and the field each key goes to.
+func TestKeys(t *testing.T) {
+	k := strictjson.NewKeys(reflect.TypeFor[*doc]())
+	f, err := k.Next("deep")
+	require.NoError(t, err)
+	assert.Equal(t, []int{0, 1}, f.Index, "promoted from base")
+	f, err = k.Next("app")
+	require.NoError(t, err)
+	assert.Equal(t, []int{1}, f.Index, "the shallower field")
+	assert.Equal(t, reflect.TypeFor[*string](), f.Type)
+	_, err = k.Next("app")
+	assert.ErrorIs(t, err, strictjson.ErrDuplicateKey)
+	assert.EqualError(t, err, `duplicate key "app"`)
+	_, err = k.Next("Services")
+	assert.ErrorIs(t, err, strictjson.ErrUnknownKey)
+	assert.EqualError(t, err, `unknown field "Services" (keys are case-sensitive: did you mean "services"?)`)
+
+	m := strictjson.NewKeys(reflect.TypeFor[map[string]inner]())
+	f, err = m.Next("Any Key")
+	require.NoError(t, err)
+	assert.Equal(t, reflect.TypeFor[inner](), f.Type)
+	assert.Nil(t, f.Index)
+	_, err = m.Next("Any Key")
 	assert.ErrorIs(t, err, strictjson.ErrDuplicateKey)
 }
