@@ -92,35 +92,57 @@ const PhaseCommitted = "committed"
 // the old or the new content. With only, just those apps are reported
 // (each, even when the device has nothing of it).
 func (u *Updater) Status(ctx context.Context, only ...string) Status {
-	var st Status
-	apps := map[string]*AppStatus{}
-	get := func(app string) *AppStatus {
-		if a, ok := apps[app]; ok || (len(only) > 0 && !slices.Contains(only, app)) {
-			return a
-		}
-		a := &AppStatus{App: app, Phase: PhaseCommitted, Containers: []ContainerStatus{}}
-		apps[app] = a
-		return a
-	}
+	r := &statusRead{u: u, only: only, apps: map[string]*AppStatus{}, deployments: map[string]*Deployment{}}
 	for _, app := range only {
 		if spec.ValidApp(app) {
-			get(app)
+			r.get(app)
 		}
 	}
-	deployments := map[string]*Deployment{}
-	var readErrs []string
+	r.readJournal()
+	r.readEngine(ctx)
+	for _, a := range r.apps {
+		r.fillApp(ctx, a)
+	}
+	return r.result()
+}
+
+// statusRead is one Status call's reading: the apps found so far, the
+// deployments in flight and the engine's containers.
+type statusRead struct {
+	u           *Updater
+	only        []string
+	st          Status
+	apps        map[string]*AppStatus
+	deployments map[string]*Deployment
+	readErrs    []string           // journal directories that could not be listed
+	list        []engine.Container // the containers of every app found
+}
+
+// get is app's entry, made on first sight; nil for an app not asked for.
+func (r *statusRead) get(app string) *AppStatus {
+	if a, ok := r.apps[app]; ok || (len(r.only) > 0 && !slices.Contains(r.only, app)) {
+		return a
+	}
+	a := &AppStatus{App: app, Phase: PhaseCommitted, Containers: []ContainerStatus{}}
+	r.apps[app] = a
+	return a
+}
+
+// readJournal records every app's committed artifact and deployment in
+// flight.
+func (r *statusRead) readJournal() {
 	for _, file := range []string{installedFile, deploymentFile} {
-		names, err := u.journal().Apps(file)
+		names, err := r.u.journal().Apps(file)
 		if err != nil {
-			readErrs = append(readErrs, err.Error())
+			r.readErrs = append(r.readErrs, err.Error())
 		}
 		for _, app := range names {
-			a := get(app)
+			a := r.get(app)
 			if a == nil {
 				continue
 			}
 			if file == installedFile {
-				in, err := u.loadInstalled(app)
+				in, err := r.u.loadInstalled(app)
 				if err != nil {
 					a.Problems = append(a.Problems, err.Error())
 					continue
@@ -128,82 +150,92 @@ func (u *Updater) Status(ctx context.Context, only ...string) Status {
 				a.Artifact = in.Artifact
 				continue
 			}
-			d, err := u.loadDeployment(app)
+			d, err := r.u.loadDeployment(app)
 			if err != nil || d == nil {
 				if err != nil {
 					a.Problems = append(a.Problems, err.Error())
 				}
 				continue
 			}
-			deployments[app] = d
+			r.deployments[app] = d
 			a.Phase, a.Deploying = string(d.Phase), d.Artifact
 		}
 	}
+}
 
-	v, err := u.Engine.Version(ctx)
+// readEngine asks the engine for its version and the apps' containers.
+func (r *statusRead) readEngine(ctx context.Context) {
+	v, err := r.u.Engine.Version(ctx)
 	if err != nil {
-		st.Engine.Error = OneLine(err.Error())
+		r.st.Engine.Error = OneLine(err.Error())
 	}
-	st.Engine.Version = v
-	var list []engine.Container
+	r.st.Engine.Version = v
 	if err == nil {
-		list, err = u.Engine.ListContainers(ctx, map[string]string{LabelApp: ""})
+		r.list, err = r.u.Engine.ListContainers(ctx, map[string]string{LabelApp: ""})
 		if err != nil {
-			st.Engine.Error = OneLine(err.Error())
+			r.st.Engine.Error = OneLine(err.Error())
 		}
 	}
-	for _, c := range list {
+	for _, c := range r.list {
 		if app := c.Labels[LabelApp]; spec.ValidApp(app) {
-			get(app)
+			r.get(app)
 		}
 	}
-	if st.Engine.Error == "" {
-		// An update taking over an app that Docker Compose ran: its old
-		// set is the Compose project's containers.
-		for app := range deployments {
-			cs, err := u.Engine.ListContainers(ctx, map[string]string{ComposeProjectLabel: app})
-			if err != nil {
-				st.Engine.Error = OneLine(err.Error())
-				break
-			}
-			list = append(list, cs...)
-		}
+	if r.st.Engine.Error != "" {
+		return
 	}
+	// An update taking over an app that Docker Compose ran: its old set
+	// is the Compose project's containers.
+	for app := range r.deployments {
+		cs, err := r.u.Engine.ListContainers(ctx, map[string]string{ComposeProjectLabel: app})
+		if err != nil {
+			r.st.Engine.Error = OneLine(err.Error())
+			break
+		}
+		r.list = append(r.list, cs...)
+	}
+}
 
-	for _, a := range apps {
-		a.LastFailure = u.lastEvidence(a.App)
-		d := deployments[a.App]
-		seen := map[string]bool{}
-		for _, c := range list {
-			if seen[c.ID] || (c.Labels[LabelApp] != a.App && !(d != nil && c.Labels[LabelApp] == "" && c.Labels[ComposeProjectLabel] == a.App)) {
-				continue
-			}
-			seen[c.ID] = true
-			full, err := u.Engine.InspectContainer(ctx, c.ID)
-			if errors.Is(err, engine.ErrNotFound) {
-				continue // removed since the list
-			}
-			if err != nil {
-				st.Engine.Error = OneLine(err.Error())
-				continue
-			}
-			a.Containers = append(a.Containers, containerStatus(full, d))
+// fillApp adds a's containers, problems and health.
+func (r *statusRead) fillApp(ctx context.Context, a *AppStatus) {
+	a.LastFailure = r.u.lastEvidence(a.App)
+	d := r.deployments[a.App]
+	seen := map[string]bool{}
+	for _, c := range r.list {
+		if seen[c.ID] || (c.Labels[LabelApp] != a.App && !(d != nil && c.Labels[LabelApp] == "" && c.Labels[ComposeProjectLabel] == a.App)) {
+			continue
 		}
-		sort.Slice(a.Containers, func(i, j int) bool { return a.Containers[i].Name < a.Containers[j].Name })
-		a.Problems = append(a.Problems, appProblems(a, st.Engine.Error != "")...)
-		a.Healthy = len(a.Problems) == 0
+		seen[c.ID] = true
+		full, err := r.u.Engine.InspectContainer(ctx, c.ID)
+		if errors.Is(err, engine.ErrNotFound) {
+			continue // removed since the list
+		}
+		if err != nil {
+			r.st.Engine.Error = OneLine(err.Error())
+			continue
+		}
+		a.Containers = append(a.Containers, containerStatus(full, d))
 	}
+	sort.Slice(a.Containers, func(i, j int) bool { return a.Containers[i].Name < a.Containers[j].Name })
+	a.Problems = append(a.Problems, appProblems(a, r.st.Engine.Error != "")...)
+	a.Healthy = len(a.Problems) == 0
+}
+
+// result is the Status: the apps sorted, healthy when the engine, the
+// journal and every app are.
+func (r *statusRead) result() Status {
+	st := r.st
 	st.Apps = []AppStatus{}
-	for _, a := range apps {
+	for _, a := range r.apps {
 		st.Apps = append(st.Apps, *a)
 	}
 	sort.Slice(st.Apps, func(i, j int) bool { return st.Apps[i].App < st.Apps[j].App })
-	st.Healthy = st.Engine.Error == "" && len(readErrs) == 0
+	st.Healthy = st.Engine.Error == "" && len(r.readErrs) == 0
 	for _, a := range st.Apps {
 		st.Healthy = st.Healthy && a.Healthy
 	}
-	if len(readErrs) > 0 && st.Engine.Error == "" {
-		st.Engine.Error = OneLine(strings.Join(readErrs, "; "))
+	if len(r.readErrs) > 0 && st.Engine.Error == "" {
+		st.Engine.Error = OneLine(strings.Join(r.readErrs, "; "))
 	}
 	return st
 }
