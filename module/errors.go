@@ -1,6 +1,10 @@
 package module
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/mender-docker/mender-docker/module/imagearchive"
+)
 
 var (
 	// ErrUnhealthy: the new containers did not stay up or become healthy.
@@ -21,8 +25,9 @@ var (
 	// install would wait.
 	ErrAppLocked = errors.New("the app holds its update lock")
 	// ErrArchive: a tar in the payload is refused (sparse entries, too
-	// big, or an image archive that is not the one the meta-data names).
-	ErrArchive = errors.New("payload archive refused")
+	// big, or an image archive that is not the one the meta-data names);
+	// the image archive's package owns it.
+	ErrArchive = imagearchive.ErrRefused
 	// ErrUnsafePath: a path in the state directory that the module would
 	// hand to the engine is a symbolic link or not what the module made.
 	ErrUnsafePath = errors.New("unsafe path in the state directory")

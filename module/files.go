@@ -16,6 +16,7 @@ import (
 	"syscall"
 
 	"github.com/mender-docker/mender-docker/module/config"
+	"github.com/mender-docker/mender-docker/module/imagearchive"
 	"github.com/mender-docker/mender-docker/module/journal"
 	"github.com/mender-docker/mender-docker/module/spec"
 )
@@ -426,7 +427,7 @@ func extractBounded(r io.Reader, dir string, b unpackBounds) error {
 		if entries > maxFilesEntries {
 			return fmt.Errorf("%w: more than %d files", ErrArchive, maxFilesEntries)
 		}
-		name, err := entryName(h)
+		name, err := imagearchive.EntryName(h)
 		if err != nil {
 			return err
 		}

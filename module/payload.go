@@ -1,22 +1,17 @@
 package module
 
 import (
-	"archive/tar"
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/mender-docker/mender-docker/module/engine"
+	"github.com/mender-docker/mender-docker/module/imagearchive"
 	"github.com/mender-docker/mender-docker/module/spec"
 )
 
@@ -296,14 +291,14 @@ func (u *Updater) verifyEmbedded(ctx context.Context, m *spec.Meta, plan *embedP
 var errLoadEnded = errors.New("the engine stopped reading the image archive")
 
 // loadImage loads the embedded image id from the docker-archive r through
-// imageArchive's filter. Whatever went wrong, an image id that was absent
+// imagearchive's filter. Whatever went wrong, an image id that was absent
 // before (not present) is removed again, so a failed load leaves nothing.
 func (u *Updater) loadImage(ctx context.Context, file, ref, id string, r io.Reader, present bool) error {
-	a := imageArchive{id: id, tag: loadTag(ref), limit: u.loadLimit(ctx)}
+	a := imagearchive.Archive{ID: id, Tag: loadTag(ref), Limit: u.loadLimit(ctx)}
 	pr, pw := io.Pipe()
 	filtered := make(chan error, 1)
 	go func() {
-		err := a.filter(r, pw)
+		err := a.Filter(r, pw)
 		pw.CloseWithError(err) // nil: the engine reads io.EOF
 		filtered <- err
 	}()
@@ -371,185 +366,4 @@ func (u *Updater) loadLimit(ctx context.Context) int64 {
 		free = 1
 	}
 	return free
-}
-
-// Bounds on an embedded image archive. An image config is a few KB (its
-// history, environment and labels), a manifest.json less; a docker-archive
-// has a few files per layer, and an image at most about 127 layers.
-const (
-	maxImageJSON      = 8 << 20
-	maxArchiveEntries = 4096
-)
-
-// imageArchive checks and rewrites an embedded image's docker-archive on
-// its way to the engine, which unpacks the whole upload before it loads
-// anything: an error before the archive's end makes the upload fail and
-// the engine load nothing.
-type imageArchive struct {
-	id    string // the image the meta-data names: sha256 of its config
-	tag   string // the one name the image gets; "" for none
-	limit int64  // most bytes of content; 0 for no limit
-}
-
-// archiveManifest is one entry of a docker-archive's manifest.json.
-type archiveManifest struct {
-	Config       string
-	RepoTags     []string `json:",omitempty"`
-	Layers       []string
-	LayerSources map[string]json.RawMessage `json:",omitempty"`
-}
-
-// filter copies the docker-archive r to w, entry by entry, in constant
-// memory. It passes directories, regular files and links; drops
-// repositories, index.json and oci-layout (names the engine would give
-// the image); refuses sparse entries and more than limit bytes; and reads
-// manifest.json, which must name exactly one image, whose config file
-// must hash to id. At the end it writes that config (as <id>.json) and a
-// manifest.json of its own naming it, with no tag but a.tag: the last
-// entries written are the ones the engine reads, whatever the archive
-// held under those names.
-func (a imageArchive) filter(r io.Reader, w io.Writer) error {
-	tr, tw := tar.NewReader(r), tar.NewWriter(w)
-	var (
-		manifest *archiveManifest
-		config   []byte              // the content that hashes to a.id
-		matching = map[string]bool{} // entries whose content is config
-		total    int64
-		buf      bytes.Buffer
-	)
-	epoch := time.Unix(0, 0)
-	for entries := 1; ; entries++ {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return fmt.Errorf("%w: not a docker-archive: %v", ErrArchive, err)
-		}
-		if entries > maxArchiveEntries {
-			return fmt.Errorf("%w: more than %d entries", ErrArchive, maxArchiveEntries)
-		}
-		name, err := entryName(h)
-		if err != nil {
-			return err
-		}
-		// A later entry of the same name replaces an earlier one when the
-		// engine unpacks them.
-		delete(matching, name)
-		switch name {
-		case ".":
-			continue
-		case "manifest.json":
-			if manifest, err = readManifest(tr, h, a.id); err != nil {
-				return err
-			}
-			continue
-		case "repositories", "index.json", "oci-layout":
-			continue
-		}
-		out := &tar.Header{Name: name, Typeflag: h.Typeflag, ModTime: epoch}
-		switch h.Typeflag {
-		case tar.TypeDir:
-			out.Mode = 0o755
-		case tar.TypeSymlink, tar.TypeLink:
-			// The engine unpacks into a chroot: links cannot leave it.
-			out.Mode, out.Linkname = 0o777, h.Linkname
-		case tar.TypeReg:
-			if total += h.Size; a.limit > 0 && total > a.limit {
-				return fmt.Errorf("%w: %q: the archive holds more than the %d MB free on the engine's disk (above min_free_mb)", ErrArchive, h.Name, a.limit>>20)
-			}
-			out.Mode, out.Size = 0o644, h.Size
-		default:
-			return fmt.Errorf("%w: %q: entries of type %q are not accepted", ErrArchive, h.Name, h.Typeflag)
-		}
-		if err := tw.WriteHeader(out); err != nil {
-			return err
-		}
-		if out.Size == 0 {
-			continue
-		}
-		if out.Size > maxImageJSON {
-			if _, err := io.Copy(tw, tr); err != nil {
-				return err
-			}
-			continue
-		}
-		// Small enough to be the config: hash it on the way.
-		buf.Reset()
-		if _, err := io.Copy(io.MultiWriter(tw, &buf), tr); err != nil {
-			return err
-		}
-		if sum := sha256.Sum256(buf.Bytes()); "sha256:"+hex.EncodeToString(sum[:]) == a.id {
-			matching[name] = true
-			if config == nil {
-				config = bytes.Clone(buf.Bytes())
-			}
-		}
-	}
-	if manifest == nil {
-		return fmt.Errorf("%w: no manifest.json: not a docker-archive (docker save) of image %s", ErrArchive, a.id)
-	}
-	if !matching[path.Clean(manifest.Config)] || config == nil {
-		return fmt.Errorf("%w: the archive's image (config %s) is not %s, the image the meta-data names", ErrArchive, manifest.Config, a.id)
-	}
-	manifest.Config = strings.TrimPrefix(a.id, "sha256:") + ".json"
-	manifest.RepoTags = nil
-	if a.tag != "" {
-		manifest.RepoTags = []string{a.tag}
-	}
-	m, err := json.Marshal([]archiveManifest{*manifest})
-	if err != nil {
-		return err
-	}
-	for _, f := range []struct {
-		name string
-		data []byte
-	}{{manifest.Config, config}, {"manifest.json", m}} {
-		if err := tw.WriteHeader(&tar.Header{Name: f.name, Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(f.data)), ModTime: epoch}); err != nil {
-			return err
-		}
-		if _, err := tw.Write(f.data); err != nil {
-			return err
-		}
-	}
-	return tw.Close()
-}
-
-// readManifest reads a docker-archive's manifest.json, which must name
-// exactly one image.
-func readManifest(r io.Reader, h *tar.Header, id string) (*archiveManifest, error) {
-	if h.Typeflag != tar.TypeReg || h.Size > maxImageJSON {
-		return nil, fmt.Errorf("%w: manifest.json: not a small regular file", ErrArchive)
-	}
-	data, err := io.ReadAll(r)
-	if err != nil {
-		return nil, err
-	}
-	var l []archiveManifest
-	if err := json.Unmarshal(data, &l); err != nil {
-		return nil, fmt.Errorf("%w: manifest.json: %v", ErrArchive, err)
-	}
-	if len(l) != 1 {
-		return nil, fmt.Errorf("%w: manifest.json names %d images; an embedded archive holds only the image the meta-data names, %s", ErrArchive, len(l), id)
-	}
-	return &l[0], nil
-}
-
-// entryName is a tar entry's name, cleaned, refused when it leaves the
-// directory unpacked into or when the entry is sparse: Go's archive/tar
-// (the module's and the engine's) expands sparse entries, so a few KB
-// would write gigabytes.
-func entryName(h *tar.Header) (string, error) {
-	sparse := h.Typeflag == tar.TypeGNUSparse
-	for k := range h.PAXRecords {
-		sparse = sparse || strings.HasPrefix(k, "GNU.sparse.")
-	}
-	if sparse {
-		return "", fmt.Errorf("%w: %q is a sparse file; sparse entries are not accepted", ErrArchive, h.Name)
-	}
-	name := path.Clean(h.Name)
-	if path.IsAbs(name) || name == ".." || strings.HasPrefix(name, "../") {
-		return "", fmt.Errorf("%w: %q is outside the archive", ErrArchive, h.Name)
-	}
-	return name, nil
 }

@@ -3,11 +3,7 @@ package module
 import (
 	"archive/tar"
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -96,93 +92,6 @@ func paxSparse(t testing.TB, name string, size int64) []byte {
 	return b
 }
 
-const testConfig = `{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["sha256:0000000000000000000000000000000000000000000000000000000000000000"]}}`
-
-func testID(s string) string {
-	sum := sha256.Sum256([]byte(s))
-	return "sha256:" + hex.EncodeToString(sum[:])
-}
-
-// archiveEntries is a docker-archive of testConfig with tags and the legacy
-// repositories file.
-func archiveEntries(extra ...entry) []entry {
-	hexID := strings.TrimPrefix(testID(testConfig), "sha256:")
-	return append([]entry{
-		{name: hexID + ".json", data: testConfig},
-		{name: "layer/layer.tar", data: strings.Repeat("l", 2048)},
-		{name: "repositories", data: `{"victim":{"latest":"` + hexID + `"}}`},
-		{name: "manifest.json", data: `[{"Config":"` + hexID + `.json","RepoTags":["victim:latest"],"Layers":["layer/layer.tar"]}]`},
-	}, extra...)
-}
-
-func runFilter(a imageArchive, in []byte) (map[string]string, error) {
-	var out bytes.Buffer
-	if err := a.filter(bytes.NewReader(in), &out); err != nil {
-		return nil, err
-	}
-	files := map[string]string{}
-	tr := tar.NewReader(&out)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return files, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		b, _ := io.ReadAll(tr)
-		files[h.Name] = string(b) // the last one wins, as when the engine unpacks
-	}
-}
-
-func TestImageArchiveFilter(t *testing.T) {
-	id := testID(testConfig)
-	hexID := strings.TrimPrefix(id, "sha256:")
-	a := imageArchive{id: id, tag: "127.0.0.1:5000/acme/web:mender-0123456789ab"}
-
-	files, err := runFilter(a, tarOf(t, archiveEntries()...))
-	require.NoError(t, err)
-	assert.NotContains(t, files, "repositories")
-	assert.Equal(t, testConfig, files[hexID+".json"])
-	var m []map[string]any
-	require.NoError(t, json.Unmarshal([]byte(files["manifest.json"]), &m))
-	assert.Equal(t, []map[string]any{{"Config": hexID + ".json", "RepoTags": []any{a.tag}, "Layers": []any{"layer/layer.tar"}}}, m, "only the module's own tag")
-
-	a.tag = ""
-	files, err = runFilter(a, tarOf(t, archiveEntries()...))
-	require.NoError(t, err)
-	assert.NotContains(t, files["manifest.json"], "RepoTags")
-
-	for name, tc := range map[string]struct {
-		in   []byte
-		want string
-	}{
-		"other image": {tarOf(t, archiveEntries(entry{name: hexID + ".json", data: strings.Replace(testConfig, "amd64", "arm64", 1)})...), "is not " + id},
-		"two images": {tarOf(t, archiveEntries(entry{name: "manifest.json",
-			data: `[{"Config":"` + hexID + `.json","Layers":[]},{"Config":"other.json","Layers":[]}]`})...), "names 2 images"},
-		"no manifest":  {tarOf(t, archiveEntries()[:2]...), "no manifest.json"},
-		"not a tar":    {[]byte(strings.Repeat("garbage!", 200)), "not a docker-archive"},
-		"outside":      {tarOf(t, archiveEntries(entry{name: "../x", data: "x"})...), `"../x" is outside`},
-		"absolute":     {tarOf(t, archiveEntries(entry{name: "/etc/x", data: "x"})...), `"/etc/x" is outside`},
-		"device":       {tarOf(t, archiveEntries(entry{name: "dev", typ: tar.TypeChar})...), `"dev": entries of type '3'`},
-		"gnu sparse":   {withRaw(tarOf(t, archiveEntries()...), gnuSparse(t, "big", 1<<30)), `"big" is a sparse file`},
-		"pax sparse":   {withRaw(tarOf(t, archiveEntries()...), paxSparse(t, "big", 1<<30)), `"big" is a sparse file`},
-		"manifest dir": {tarOf(t, archiveEntries(entry{name: "manifest.json", typ: tar.TypeDir})...), "manifest.json: not a small regular file"},
-	} {
-		t.Run(name, func(t *testing.T) {
-			_, err := runFilter(imageArchive{id: id}, tc.in)
-			require.ErrorIs(t, err, ErrArchive)
-			assert.Contains(t, err.Error(), tc.want)
-		})
-	}
-
-	t.Run("limit", func(t *testing.T) {
-		_, err := runFilter(imageArchive{id: id, limit: 1 << 20}, tarOf(t, archiveEntries(entry{name: "big", data: strings.Repeat("b", 1<<20)})...))
-		require.ErrorIs(t, err, ErrArchive)
-		assert.Contains(t, err.Error(), `"big": the archive holds more than the 1 MB free`)
-	})
-}
-
 func TestExtractTreeRefuses(t *testing.T) {
 	compose := entry{name: "docker-compose.yml", data: "services: {}\n"}
 	for name, tc := range map[string]struct {
@@ -217,32 +126,6 @@ func TestExtractTreeRefuses(t *testing.T) {
 	}
 	err := extractTree(bytes.NewReader(tarOf(t, many...)), t.TempDir(), 1<<20)
 	assert.ErrorIs(t, err, ErrArchive)
-}
-
-// FuzzImageArchive: the filter never panics, and what it lets through is
-// a tar whose manifest names only the expected image, by a config that
-// hashes to it, with no tag but the module's.
-func FuzzImageArchive(f *testing.F) {
-	id := testID(testConfig)
-	f.Add(tarOf(f, archiveEntries()...))
-	f.Add(tarOf(f, archiveEntries()[:2]...))
-	f.Add(withRaw(tarOf(f, archiveEntries()...), paxSparse(f, "big", 1<<30)))
-	f.Add(withRaw(tarOf(f, archiveEntries()...), gnuSparse(f, "big", 1<<30)))
-	f.Fuzz(func(t *testing.T, in []byte) {
-		a := imageArchive{id: id, tag: "r:mender-0123456789ab", limit: 64 << 10}
-		files, err := runFilter(a, in)
-		if err != nil {
-			return
-		}
-		var m []archiveManifest
-		require.NoError(t, json.Unmarshal([]byte(files["manifest.json"]), &m))
-		require.Len(t, m, 1)
-		assert.Equal(t, id, testID(files[m[0].Config]))
-		assert.Equal(t, []string{a.tag}, m[0].RepoTags)
-		for name := range files {
-			assert.False(t, name == "repositories" || name == "index.json" || strings.HasPrefix(name, "/") || strings.HasPrefix(name, "../"), name)
-		}
-	})
 }
 
 // FuzzExtractTree: unpacking never panics, never writes outside the
