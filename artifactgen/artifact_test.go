@@ -262,7 +262,7 @@ func TestWriteRefusesIncompleteHeaders(t *testing.T) {
 	o := baseOptions()
 	o.DeviceTypes = nil
 	_, err := o.Artifact()
-	assert.ErrorContains(t, err, "--device-type")
+	assert.ErrorContains(t, err, "DeviceTypes")
 	o = baseOptions()
 	o.Images = []string{"127.0.0.1:5000/acme/web:latest"}
 	_, err = o.Artifact()

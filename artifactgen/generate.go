@@ -53,8 +53,8 @@ type Result struct {
 	Files    int       // payload files
 }
 
-// FieldError is an error about one field of a Request, so that a command
-// can name the flag it came from.
+// FieldError is an error about one field of a Request (or its Options),
+// named as the Go field, so that a command can name the flag it came from.
 type FieldError struct {
 	Field string // the Request field, e.g. "DeltaFrom"
 	Value string
@@ -164,14 +164,14 @@ func (req Request) prepare(ctx context.Context, preload bool) (Options, func(), 
 	if len(opts.Images) == 0 && len(opts.Services) == 0 && !opts.RemoveApp && req.ComposeDir == "" {
 		return opts, nothing, ErrNoImage
 	}
-	if len(opts.Images) > 0 && len(opts.Services) > 0 {
-		return opts, nothing, fmt.Errorf("images and --service: give one or the other")
+	if err := opts.check(); err != nil {
+		return opts, nothing, err
 	}
 	if len(req.DeltaFrom) > 0 && !req.Embed {
 		return opts, nothing, &FieldError{"DeltaFrom", "", ErrNeedsEmbed}
 	}
 	if req.ComposeDir != "" && (len(opts.Images) > 0 || len(opts.Services) > 0) {
-		return opts, nothing, &FieldError{"ComposeDir", "", fmt.Errorf("give no image or service with it")}
+		return opts, nothing, &FieldError{"ComposeDir", "", ErrComposeWithImages}
 	}
 	sources := append([]string(nil), opts.Images...)
 	for _, s := range opts.Services {
@@ -180,7 +180,7 @@ func (req Request) prepare(ctx context.Context, preload bool) (Options, func(), 
 	if !req.Embed {
 		for _, s := range sources {
 			if strings.HasPrefix(s, image.DockerArchivePrefix) || strings.HasPrefix(s, image.OCILayoutPrefix) {
-				return opts, nothing, fmt.Errorf("image %s: a file source %w", s, ErrNeedsEmbed)
+				return opts, nothing, &FieldError{"Images", s, fmt.Errorf("a file source %w", ErrNeedsEmbed)}
 			}
 		}
 	}
@@ -207,7 +207,7 @@ func (req Request) prepare(ctx context.Context, preload bool) (Options, func(), 
 				Params: opts.Params, Embed: req.Embed, TmpDir: tmp, Warn: req.Warn,
 			})
 			if err != nil {
-				return err
+				return &FieldError{"ComposeDir", req.ComposeDir, err}
 			}
 			opts.Services, opts.Networks, opts.Volumes = c.Services, c.Networks, c.Volumes
 			opts.FilesArchive, opts.Files = c.Files, c.Payload

@@ -3,7 +3,7 @@ package artifactgen
 import (
 	"github.com/mender-docker/mender-docker/artifactgen/artifact"
 
-	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/mender-docker/mender-docker/module/spec"
@@ -66,39 +66,49 @@ type Options struct {
 // names it.
 type Service = spec.ServiceDoc
 
-// ParseService parses NAME=IMAGE[,RUN-ARGS] as given to --service.
+// ParseService parses NAME=IMAGE[,RUN-ARGS], one of Services as a
+// command takes it.
 func ParseService(s string) (Service, error) {
 	name, rest, ok := strings.Cut(s, "=")
 	if !ok || name == "" || rest == "" {
-		return Service{}, fmt.Errorf("--service %q: want NAME=IMAGE[,RUN-ARGS]", s)
+		return Service{}, &FieldError{"Services", strconv.Quote(s), ErrServiceSyntax}
 	}
 	img, args, _ := strings.Cut(rest, ",")
 	return Service{Name: name, Image: img, RunArgs: args}, nil
 }
 
+// check refuses options that do not go together, before any image is
+// asked for.
+func (o Options) check() error {
+	switch {
+	case o.RemoveApp && (o.App == "" || len(o.Services) > 0 || len(o.Images) > 0 || o.RunArgs != ""):
+		return ErrRemoveAppAlone
+	case o.RemoveVolumes && !o.RemoveApp:
+		return ErrNeedsRemoveApp
+	case len(o.Services) > 0 && len(o.Images) > 0:
+		return ErrImagesAndServices
+	case len(o.Services) > 0 && o.RunArgs != "":
+		return ErrRunArgsWithServices
+	}
+	seen := map[string]bool{}
+	for _, s := range o.Services {
+		if seen[s.Name] {
+			return &FieldError{"Services", s.Name, ErrServiceTwice}
+		}
+		seen[s.Name] = true
+	}
+	return nil
+}
+
 // Document is the module's meta-data for o.
 func (o Options) Document() (spec.Document, error) {
+	if err := o.check(); err != nil {
+		return spec.Document{}, err
+	}
 	switch {
 	case o.RemoveApp:
-		if o.App == "" || len(o.Services) > 0 || len(o.Images) > 0 || o.RunArgs != "" {
-			return spec.Document{}, fmt.Errorf("--remove-app: give --app and no image, --service or --run-args")
-		}
 		return spec.Document{App: o.App, Remove: true, RemoveVolumes: o.RemoveVolumes}, nil
-	case o.RemoveVolumes:
-		return spec.Document{}, fmt.Errorf("--remove-volumes goes with --remove-app")
-	case len(o.Services) > 0 && len(o.Images) > 0:
-		return spec.Document{}, fmt.Errorf("images and --service: give one or the other")
 	case len(o.Services) > 0:
-		if o.RunArgs != "" {
-			return spec.Document{}, fmt.Errorf("--run-args: with --service, give each service its own arguments")
-		}
-		seen := map[string]bool{}
-		for _, s := range o.Services {
-			if seen[s.Name] {
-				return spec.Document{}, fmt.Errorf("--service %s: the name is used twice", s.Name)
-			}
-			seen[s.Name] = true
-		}
 		return spec.Document{App: o.App, Health: o.Health.Doc(), Services: o.Services, Networks: o.Networks, Volumes: o.Volumes, Files: o.FilesArchive, Embedded: o.Embedded, Params: o.Params}, nil
 	default:
 		// The shell generator's shape (run_args always written), plus
@@ -137,10 +147,10 @@ func (o Options) Artifact() (artifact.Artifact, error) {
 		return artifact.Artifact{}, err
 	}
 	if o.ArtifactName == "" {
-		return artifact.Artifact{}, fmt.Errorf("--artifact-name: must be given")
+		return artifact.Artifact{}, &FieldError{"ArtifactName", "", ErrMissing}
 	}
 	if len(o.DeviceTypes) == 0 {
-		return artifact.Artifact{}, fmt.Errorf("--device-type: at least one must be given")
+		return artifact.Artifact{}, &FieldError{"DeviceTypes", "", ErrNoDeviceType}
 	}
 	ptype := o.PayloadType
 	if ptype == "" {
@@ -177,7 +187,7 @@ func (o Options) Artifact() (artifact.Artifact, error) {
 	}
 	for k, v := range o.Provides {
 		if k == "artifact_name" || k == "artifact_group" {
-			return artifact.Artifact{}, fmt.Errorf("--provides %s: set it with --artifact-name or --provides-group", k)
+			return artifact.Artifact{}, &FieldError{"Provides", k, ErrReservedProvide}
 		}
 		provides[k] = v
 	}

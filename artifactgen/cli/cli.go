@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -303,15 +304,9 @@ func (o *flags) request(cmd *cobra.Command, args []string) (artifactgen.Request,
 		}
 		args = args[:dash]
 	}
-	if len(args) == 0 && len(o.services) == 0 && !o.removeApp && o.compose == "" {
-		return req, fmt.Errorf("%w: give at least one IMAGE or --service", artifactgen.ErrNoImage)
-	}
 	comp := artifact.Compression(o.compression)
 	if comp == artifact.Zstd {
 		fmt.Fprintln(cmd.ErrOrStderr(), "warning: --compression zstd: mender 3.4 and mender-artifact 3.9 refuse zstd artifacts")
-	}
-	if o.removeVolumes && !o.removeApp {
-		return req, fmt.Errorf("--remove-volumes goes with --remove-app")
 	}
 	if o.registryTimeout <= 0 {
 		return req, fmt.Errorf("--registry-timeout %s: must be more than 0", o.registryTimeout)
@@ -385,12 +380,9 @@ func (o *flags) request(cmd *cobra.Command, args []string) (artifactgen.Request,
 	for _, s := range o.services {
 		svc, err := artifactgen.ParseService(s)
 		if err != nil {
-			return req, err
+			return req, flagError(err)
 		}
 		req.Services = append(req.Services, svc)
-	}
-	if o.compose != "" && (len(args) > 0 || len(req.Services) > 0) {
-		return req, fmt.Errorf("--compose: give no image or --service with it")
 	}
 	if o.compose == "" && (len(o.composeFiles) > 0 || len(o.profiles) > 0) {
 		return req, fmt.Errorf("--compose-file and --profile go with --compose")
@@ -417,25 +409,73 @@ func (o *flags) request(cmd *cobra.Command, args []string) (artifactgen.Request,
 
 // flagNames are the flags that set a Request's fields.
 var flagNames = map[string]string{
-	"Output":     "--output-path",
-	"DeltaFrom":  "--delta-from",
-	"ComposeDir": "--compose",
+	"Output":       "--output-path",
+	"DeltaFrom":    "--delta-from",
+	"ComposeDir":   "--compose",
+	"Services":     "--service",
+	"Images":       "image",
+	"ArtifactName": "--artifact-name",
+	"DeviceTypes":  "--device-type",
+	"Provides":     "--provides",
 }
 
-// flagError says a library error about a Request field with the flag's
-// name.
+// flagWords say, for the library's errors that name fields in their text,
+// the same in flags; each applies only to an error that is its sentinel,
+// but the registry's hints to any: the registry client joins its tries'
+// errors as text, which errors.Is cannot see through.
+var flagWords = []struct {
+	is   error
+	lib  *regexp.Regexp
+	with string
+}{
+	{is: artifactgen.ErrNoImage, lib: regexp.MustCompile(`^no image$`), with: "no image: give at least one IMAGE or --service"},
+	{is: artifactgen.ErrNeedsEmbed, lib: regexp.MustCompile(`goes with Embed`), with: "goes with --embed"},
+	{is: artifactgen.ErrRemoveAppAlone, lib: regexp.MustCompile(`RemoveApp: give App and no Images, Services or RunArgs`), with: "--remove-app: give --app and no image, --service or --run-args"},
+	{is: artifactgen.ErrNeedsRemoveApp, lib: regexp.MustCompile(`RemoveVolumes goes with RemoveApp`), with: "--remove-volumes goes with --remove-app"},
+	{is: artifactgen.ErrImagesAndServices, lib: regexp.MustCompile(`Images and Services: give`), with: "images and --service: give"},
+	{is: artifactgen.ErrRunArgsWithServices, lib: regexp.MustCompile(`RunArgs: with Services,`), with: "--run-args: with --service,"},
+	{is: artifactgen.ErrComposeWithImages, lib: regexp.MustCompile(`give no Images or Services with it`), with: "give no image or --service with it"},
+	{is: artifactgen.ErrReservedProvide, lib: regexp.MustCompile(`set it with ArtifactName or ProvidesGroup`), with: "set it with --artifact-name or --provides-group"},
+	{lib: regexp.MustCompile(`list (\S+) in Resolver\.Insecure`), with: "give --insecure-registry $1"},
+	{lib: regexp.MustCompile(`\(Resolver\.Timeout\)`), with: "(--registry-timeout)"},
+}
+
+// flagError says a library error, which names Request fields, with the
+// flags' names; errors.Is and errors.As still see the library's error.
 func flagError(err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
 	var fe *artifactgen.FieldError
 	if errors.As(err, &fe) {
 		if name, ok := flagNames[fe.Field]; ok {
+			said := name + ": " + fe.Err.Error()
 			if fe.Value != "" {
-				return fmt.Errorf("%s %s: %w", name, fe.Value, fe.Err)
+				said = name + " " + fe.Value + ": " + fe.Err.Error()
 			}
-			return fmt.Errorf("%s: %w", name, fe.Err)
+			msg = strings.Replace(msg, fe.Error(), said, 1)
 		}
 	}
-	return err
+	for _, w := range flagWords {
+		if w.is == nil || errors.Is(err, w.is) {
+			msg = w.lib.ReplaceAllString(msg, w.with)
+		}
+	}
+	if msg == err.Error() {
+		return err
+	}
+	return &flagged{msg, err}
 }
+
+// flagged is a library error in the command's words.
+type flagged struct {
+	msg string
+	err error
+}
+
+func (e *flagged) Error() string { return e.msg }
+func (e *flagged) Unwrap() error { return e.err }
 
 // version is set at build time (-ldflags "-X ...cli.version=1.2.3").
 var version = ""

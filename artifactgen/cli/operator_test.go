@@ -103,6 +103,25 @@ func TestArgvOperator(t *testing.T) {
 			meta:   `{"app":"shop","remove":true,"remove_volumes":true}`, payloadType: "docker"},
 		{name: "--remove-volumes alone", args: []string{"-n", "x", "-t", "rpi4", "--remove-volumes", webTag}, code: 1,
 			stderr: "--remove-volumes goes with --remove-app"},
+		// The library names fields; the command says them as flags.
+		{name: "--remove-app with an image", args: []string{"-n", "x", "-t", "rpi4", "--app", "shop", "--remove-app", webTag}, code: 1,
+			stderr: "docker-artifact-gen: --remove-app: give --app and no image, --service or --run-args\n"},
+		{name: "images and --service", args: []string{"-n", "x", "-t", "rpi4", "--service", "a=" + webTag, webTag}, code: 1,
+			stderr: "docker-artifact-gen: images and --service: give one or the other\n"},
+		{name: "--run-args with --service", args: []string{"-n", "x", "-t", "rpi4", "--run-args", "--init", "--service", "a=" + webTag}, code: 1,
+			stderr: "docker-artifact-gen: --run-args: with --service, give each service its own arguments\n"},
+		{name: "--provides artifact_name", args: []string{"-n", "x", "-t", "rpi4", "--provides", "artifact_name:y", webTag}, code: 1, asked: true,
+			stderr: "docker-artifact-gen: --provides artifact_name: set it with --artifact-name or --provides-group\n"},
+		{name: "a file source without --embed", args: []string{"-n", "x", "-t", "rpi4", "docker-archive:" + filepath.Join(dir, "web.tar")}, code: 1,
+			stderr: "docker-artifact-gen: image docker-archive:" + filepath.Join(dir, "web.tar") + ": a file source goes with --embed\n"},
+		{name: "--delta-from without --embed", args: []string{"-n", "x", "-t", "rpi4", "--delta-from", signed, webTag}, code: 1,
+			stderr: "docker-artifact-gen: --delta-from: goes with --embed\n"},
+		{name: "--compose with an image", args: []string{"-n", "x", "-t", "rpi4", "--compose", dir, webTag}, code: 1,
+			stderr: "docker-artifact-gen: --compose: give no image or --service with it\n"},
+		{name: "no image", args: []string{"-n", "x", "-t", "rpi4"}, code: 1,
+			stderr: "docker-artifact-gen: no image: give at least one IMAGE or --service\n"},
+		{name: "no image for preload", args: []string{"preload", "-o", outDir}, code: 1,
+			stderr: "docker-artifact-gen: no image: give at least one IMAGE or --service\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "a.mender")

@@ -73,12 +73,12 @@ type App struct {
 	Fetched []*image.EmbeddedImage
 }
 
-// Compile loads the project in dir and compiles it. Errors start with
-// "--compose DIR: ".
+// Compile loads the project in dir and compiles it. Errors name the
+// service and key, not dir: the caller names where the project came from.
 func Compile(ctx context.Context, r *image.Resolver, dir string, o Options) (*App, error) {
 	app, err := compile(ctx, r, dir, o)
 	if err != nil {
-		return nil, shownError{fmt.Errorf("--compose %s: %w", dir, err)}
+		return nil, shownError{err}
 	}
 	return app, nil
 }

@@ -46,7 +46,7 @@ func (r *Resolver) transport() http.RoundTripper {
 func (g *guardTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	host := req.URL.Host
 	if req.URL.Scheme == "http" && !g.plainAllowed(host) {
-		return nil, fmt.Errorf("%w: %s over plain HTTP (its HTTPS failed); give --insecure-registry %s if it really serves plain HTTP", ErrInsecure, host, host)
+		return nil, fmt.Errorf("%w: %s over plain HTTP (its HTTPS failed); list %s in Resolver.Insecure if it really serves plain HTTP", ErrInsecure, host, host)
 	}
 	if g.trace != nil {
 		start := time.Now()
@@ -76,7 +76,7 @@ func (g *guardTransport) roundTrip(req *http.Request) (*http.Response, error) {
 		timer.Stop()
 		cancel()
 		if fired.Load() {
-			return nil, fmt.Errorf("%w: registry %s did not answer within %s (--registry-timeout)", ErrTimeout, host, g.timeout)
+			return nil, fmt.Errorf("%w: registry %s did not answer within %s (Resolver.Timeout)", ErrTimeout, host, g.timeout)
 		}
 		return nil, err
 	}
@@ -116,7 +116,7 @@ type idleBody struct {
 func (b *idleBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
 	if err != nil && b.fired.Load() {
-		return n, fmt.Errorf("%w: registry %s sent nothing for %s (--registry-timeout)", ErrTimeout, b.host, b.timeout)
+		return n, fmt.Errorf("%w: registry %s sent nothing for %s (Resolver.Timeout)", ErrTimeout, b.host, b.timeout)
 	}
 	b.timer.Reset(b.timeout)
 	return n, err
