@@ -12,6 +12,7 @@ import (
 
 	"github.com/mender-docker/mender-docker/module"
 	"github.com/mender-docker/mender-docker/module/config"
+	"github.com/mender-docker/mender-docker/module/journal"
 )
 
 // A device whose state sits in the old default (/var/lib/mender-docker)
@@ -57,7 +58,7 @@ func TestStateDirMoveMidDeployment(t *testing.T) {
 	// The OS update brings /data and the new default.
 	require.NoError(t, os.Mkdir(data, 0o755))
 	to := config.DefaultStateDir(data, legacy)
-	require.NoError(t, module.MoveStateDir(ctx, legacy, to, time.Second, w.d.Log))
+	require.NoError(t, journal.Move(ctx, legacy, to, time.Second, w.d.Log))
 	w.d.U.Config.StateDir = to
 	_, err := os.Stat(legacy)
 	require.ErrorIs(t, err, os.ErrNotExist)
