@@ -3,7 +3,6 @@ package module
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 
 	"github.com/mender-docker/mender-docker/module/engine"
@@ -14,19 +13,9 @@ import (
 // archives the new set does not mount. When the target removes the app,
 // nothing of it is kept: its images, its networks and, if it asks, its
 // volumes go too (those labelled ours only).
-func (u *Updater) commit(ctx context.Context, app string) error {
-	d, err := u.loadDeployment(app)
-	if err != nil {
-		return err
-	}
-	if d == nil {
-		u.logf("app %s: nothing to commit", app)
-		return nil
-	}
-	if d.Phase != PhaseInstalled && d.Phase != PhaseCommitting {
-		return fmt.Errorf("app %s: cannot commit in phase %s", app, d.Phase)
-	}
-	m, err := u.parseJournal(d)
+func commit(ctx context.Context, x *deployment) error {
+	u, app, d := x.u, x.app, x.d
+	m, err := x.meta()
 	if err != nil {
 		return err
 	}
@@ -104,6 +93,7 @@ func (u *Updater) commit(ctx context.Context, app string) error {
 	if err := u.journal().Remove(app, deploymentFile); err != nil {
 		return err
 	}
+	x.d = nil
 	u.logf("app %s: %s %s", app, d.Artifact, done)
 	return nil
 }

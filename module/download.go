@@ -13,7 +13,12 @@ import (
 // images, and its files archive unpacked into the app's state directory.
 // It changes no container, network or volume; on failure it removes what
 // it fetched.
-func (u *Updater) Download(ctx context.Context, filesDir string) (err error) {
+func (u *Updater) Download(ctx context.Context, filesDir string) error {
+	return u.download(ctx, filesDir)
+}
+
+// download is Download's work, which Preload does too.
+func (u *Updater) download(ctx context.Context, filesDir string) (err error) {
 	reading := false // the payload streams are being read
 	defer func() {
 		if err != nil && !reading {
@@ -51,7 +56,7 @@ func (u *Updater) Download(ctx context.Context, filesDir string) (err error) {
 	if err := u.checkOwnership(ctx, m); err != nil {
 		return err
 	}
-	if err := u.recoverApp(ctx, m.App, true); err != nil {
+	if err := u.drive(ctx, m.App, goalSupersede); err != nil {
 		return fmt.Errorf("recovering an earlier deployment: %w", err)
 	}
 	if err := u.checkDisk(ctx); err != nil {
@@ -111,7 +116,7 @@ func (u *Updater) Download(ctx context.Context, filesDir string) (err error) {
 	}
 	if err != nil {
 		u.logf("download failed; removing what it fetched")
-		if cerr := u.cleanup(context.WithoutCancel(ctx), m.App); cerr != nil {
+		if cerr := u.drive(context.WithoutCancel(ctx), m.App, goalCleanup); cerr != nil {
 			u.logf("tidying up after the failed download: %v", cerr)
 		}
 		return err

@@ -3,7 +3,6 @@ package module
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"time"
 
@@ -13,25 +12,8 @@ import (
 // rollback removes the new set (under whatever name a killed run left it)
 // and restores the old one exactly: the same containers, under their
 // names, running as they were. Networks, volumes and files stay.
-func (u *Updater) rollback(ctx context.Context, app string) error {
-	d, err := u.loadDeployment(app)
-	if err != nil {
-		return err
-	}
-	if d == nil {
-		u.logf("app %s: nothing to roll back", app)
-		return nil
-	}
-	switch d.Phase {
-	case PhaseDownloading, PhaseDownloaded, PhaseRolledBack:
-		d.Phase = PhaseRolledBack
-		return u.save(d)
-	case PhaseCommitting:
-		if err := u.commit(ctx, app); err != nil {
-			return err
-		}
-		return fmt.Errorf("app %s: %w; it is now committed", app, ErrCommitted)
-	}
+func rollBack(ctx context.Context, x *deployment) error {
+	u, app, d := x.u, x.app, x.d
 	if d.Phase != PhaseRollingBack {
 		d.Phase = PhaseRollingBack
 		if err := u.save(d); err != nil {

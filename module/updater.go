@@ -99,13 +99,13 @@ func (u *Updater) Run(ctx context.Context, state, filesDir string, stdout io.Wri
 	case "ArtifactInstall":
 		work = func(ctx context.Context) error { return u.Install(ctx, filesDir) }
 	case "ArtifactCommit":
-		work = func(ctx context.Context) error { return u.forApps(ctx, filesDir, u.commit) }
+		work = func(ctx context.Context) error { return u.forApps(ctx, filesDir, goalCommit) }
 	case "ArtifactRollback":
-		work = func(ctx context.Context) error { return u.forApps(ctx, filesDir, u.rollback) }
+		work = func(ctx context.Context) error { return u.forApps(ctx, filesDir, goalRollback) }
 	case "ArtifactFailure":
-		work = func(ctx context.Context) error { return u.forApps(ctx, filesDir, u.converge) }
+		work = func(ctx context.Context) error { return u.forApps(ctx, filesDir, goalSettle) }
 	case "Cleanup":
-		work = func(ctx context.Context) error { return u.forApps(ctx, filesDir, u.cleanup) }
+		work = func(ctx context.Context) error { return u.forApps(ctx, filesDir, goalCleanup) }
 	default:
 		// Unknown states (including the reboot states we never ask for)
 		// are no-ops by the protocol.
@@ -206,14 +206,14 @@ func readArtifactName(filesDir string) string {
 // there is none (a wiped FILES_DIR after a crash), for every app with a
 // deployment in flight. Meta-data that is there but names no valid app is
 // an error: Download refused it, so no app has anything of it to undo.
-func (u *Updater) forApps(ctx context.Context, filesDir string, fn func(context.Context, string) error) error {
+func (u *Updater) forApps(ctx context.Context, filesDir string, g goal) error {
 	data, err := readRaw(filesDir)
 	if err == nil {
 		app, err := u.appOf(data)
 		if err != nil {
 			return err
 		}
-		return fn(ctx, app)
+		return u.drive(ctx, app, g)
 	}
 	if !errors.Is(err, os.ErrNotExist) {
 		return err
@@ -224,7 +224,7 @@ func (u *Updater) forApps(ctx context.Context, filesDir string, fn func(context.
 	}
 	var errs []error
 	for _, app := range apps {
-		errs = append(errs, fn(ctx, app))
+		errs = append(errs, u.drive(ctx, app, g))
 	}
 	return errors.Join(errs...)
 }
@@ -266,9 +266,7 @@ func (u *Updater) loadDeployment(app string) (*Deployment, error) {
 // (journalImages), configurations only once they pass the device policy
 // (create).
 func checkJournal(d *Deployment) error {
-	switch d.Phase {
-	case PhaseDownloading, PhaseDownloaded, PhaseInstalling, PhaseInstalled, PhaseCommitting, PhaseRollingBack, PhaseRolledBack:
-	default:
+	if _, ok := lifecycle[d.Phase]; !ok || d.Phase == phaseNone {
 		return fmt.Errorf("unknown phase %q", d.Phase)
 	}
 	for _, o := range d.Old {
