@@ -15,8 +15,7 @@ import (
 // volumes go too (those labelled ours only).
 func commit(ctx context.Context, x *deployment) error {
 	u, app, d := x.u, x.app, x.d
-	m, err := x.meta()
-	if err != nil {
+	if _, err := x.meta(); err != nil {
 		return err
 	}
 	all, err := u.appContainers(ctx, app)
@@ -37,16 +36,36 @@ func commit(ctx context.Context, x *deployment) error {
 	}
 	// Checked against the containers before they go.
 	oldImages := u.verifiedOldImages(d, all, prev.Images)
+	if err := x.removeOld(ctx, all); err != nil {
+		return err
+	}
+	previous, owned, err := x.removeUnneededImages(ctx, prev, oldImages)
+	if err != nil {
+		return err
+	}
+	return x.recordCommit(ctx, previous, owned)
+}
+
+// removeOld removes the app's containers (all) that are neither new nor
+// kept.
+func (x *deployment) removeOld(ctx context.Context, all []engine.Container) error {
 	for _, c := range all {
-		if c.Labels[LabelDeployment] != d.ID && !d.kept(c.ID) {
-			if err := u.Engine.RemoveContainer(ctx, c.ID); err != nil && !errors.Is(err, engine.ErrNotFound) {
+		if c.Labels[LabelDeployment] != x.d.ID && !x.d.kept(c.ID) {
+			if err := x.u.Engine.RemoveContainer(ctx, c.ID); err != nil && !errors.Is(err, engine.ErrNotFound) {
 				return err
 			}
-			u.logf("app %s: removed previous container %s", app, c.Name)
+			x.logf("app %s: removed previous container %s", x.app, c.Name)
 		}
 	}
+	return nil
+}
+
+// removeUnneededImages removes the images the module fetched that neither
+// the new set nor (for one more update) the old one uses, and returns the
+// old set's images that stay (previous) and those the module owns.
+func (x *deployment) removeUnneededImages(ctx context.Context, prev Installed, oldImages []string) (previous, owned []string, err error) {
+	u, app, d, m := x.u, x.app, x.d, x.m
 	current := m.Images()
-	var previous []string
 	for _, img := range oldImages {
 		if !slices.Contains(previous, img) && !slices.Contains(current, img) {
 			previous = append(previous, img)
@@ -58,7 +77,7 @@ func commit(ctx context.Context, x *deployment) error {
 	if m.Remove {
 		keep = nil
 	}
-	owned := ownedImages(prev, d, current)
+	owned = ownedImages(prev, d, current)
 	var candidates []string
 	for _, img := range slices.Concat(prev.Images, prev.Previous, u.verifiedPulled(app, m, d.Pulled), previous) {
 		if slices.Contains(keep, img) || slices.Contains(candidates, img) {
@@ -71,9 +90,18 @@ func commit(ctx context.Context, x *deployment) error {
 		candidates = append(candidates, img)
 	}
 	if err := u.removeImages(ctx, u.notOtherApps(app, candidates)); err != nil {
-		return err
+		return nil, nil, err
 	}
 	owned = slices.DeleteFunc(owned, func(img string) bool { return !slices.Contains(keep, img) })
+	return previous, owned, nil
+}
+
+// recordCommit writes what the commit leaves (or, for a removed app,
+// removes the app's resources and record), removes the files archives the
+// new set does not mount, and ends the deployment's journal.
+func (x *deployment) recordCommit(ctx context.Context, previous, owned []string) error {
+	u, app, d, m := x.u, x.app, x.d, x.m
+	var err error
 	done := "committed"
 	if m.Remove {
 		done = "removed"
@@ -82,7 +110,7 @@ func commit(ctx context.Context, x *deployment) error {
 		}
 		err = u.journal().Remove(app, installedFile)
 	} else {
-		err = u.journal().Save(app, installedFile, Installed{Artifact: d.Artifact, Images: current, Previous: previous, Files: d.Files, Owned: owned})
+		err = u.journal().Save(app, installedFile, Installed{Artifact: d.Artifact, Images: m.Images(), Previous: previous, Files: d.Files, Owned: owned})
 	}
 	if err != nil {
 		return err

@@ -57,13 +57,13 @@ func installFrom(start step) step {
 		if err := u.ensureResources(ctx, m); err != nil {
 			return err
 		}
-		if err := u.swap(ctx, m, d); err != nil {
+		if err := x.swap(ctx); err != nil {
 			return err
 		}
 		// The swap is done: the new set may take the lock as it starts.
 		unlock()
 		locked = false
-		if err := u.waitHealthy(ctx, m, d); err != nil {
+		if err := x.waitHealthy(ctx); err != nil {
 			return err
 		}
 		d.Phase = PhaseInstalled

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/mender-docker/mender-docker/module/engine"
 	"github.com/mender-docker/mender-docker/module/spec"
 )
 
@@ -172,6 +173,13 @@ type deployment struct {
 	d   *Deployment
 	m   *spec.Meta
 	err error // of parsing d.Meta, once m was asked for
+	// What the engine showed (look): the app's containers by ID, and this
+	// deployment's (new or kept) by service.
+	byID, mine map[string]engine.Container
+	// handOvers is the old container each hand-over service replaces;
+	// held the names old containers keep until they are stopped.
+	handOvers map[string]OldContainer
+	held      map[string]bool
 }
 
 func (x *deployment) phase() Phase {

@@ -24,9 +24,9 @@ func rollBack(ctx context.Context, x *deployment) error {
 	if err != nil {
 		return err
 	}
-	byID := map[string]engine.Container{}
+	x.byID = map[string]engine.Container{}
 	for _, c := range all {
-		byID[c.ID] = c
+		x.byID[c.ID] = c
 		if c.Labels[LabelDeployment] == d.ID {
 			if err := u.Engine.RemoveContainer(ctx, c.ID); err != nil && !errors.Is(err, engine.ErrNotFound) {
 				return err
@@ -34,7 +34,7 @@ func rollBack(ctx context.Context, x *deployment) error {
 			u.logf("app %s: removed new container %s", app, c.Name)
 		}
 	}
-	if err := u.restoreOld(ctx, d, byID); err != nil {
+	if err := x.restore(ctx); err != nil {
 		return err
 	}
 	d.Phase = PhaseRolledBack
@@ -45,10 +45,11 @@ func rollBack(ctx context.Context, x *deployment) error {
 	return nil
 }
 
-// restoreOld gives the old set back its names and starts what was running,
+// restore gives the old set back its names and starts what was running,
 // then checks that it stays so: a stop that a killed install had sent may
 // land after we look.
-func (u *Updater) restoreOld(ctx context.Context, d *Deployment, byID map[string]engine.Container) error {
+func (x *deployment) restore(ctx context.Context) error {
+	u, d, byID := x.u, x.d, x.byID
 	if d.Stopping {
 		// The engine may still be carrying out the install's stop of a
 		// container that looks running: finish that stop ourselves, so
@@ -100,13 +101,14 @@ func (u *Updater) restoreOld(ctx context.Context, d *Deployment, byID map[string
 			u.logf("app %s: restarted previous container %s", d.App, o.Name)
 		}
 	}
-	return u.settle(ctx, d)
+	return x.settle(ctx)
 }
 
 // settle checks, a few polls apart, that every old container that ran
 // before the update runs now, starting again any that an engine operation
 // still in flight stopped after all.
-func (u *Updater) settle(ctx context.Context, d *Deployment) error {
+func (x *deployment) settle(ctx context.Context) error {
+	u, d := x.u, x.d
 	poll := u.pollInterval()
 	const checks = 3
 	for i := 0; i < checks; i++ {
