@@ -81,39 +81,6 @@ func (u *Updater) remember(m *spec.Meta) {
 	u.parsedMu.Unlock()
 }
 
-// Run carries out state for the deployment whose files are in filesDir,
-// writing protocol answers (and nothing else) to stdout.
-func (u *Updater) Run(ctx context.Context, state, filesDir string, stdout io.Writer) error {
-	switch state {
-	case "NeedsArtifactReboot":
-		_, err := io.WriteString(stdout, "No\n")
-		return err
-	case "SupportsRollback":
-		_, err := io.WriteString(stdout, "Yes\n")
-		return err
-	}
-	var work func(context.Context) error
-	switch state {
-	case "Download":
-		work = func(ctx context.Context) error { return u.Download(ctx, filesDir) }
-	case "ArtifactInstall":
-		work = func(ctx context.Context) error { return u.Install(ctx, filesDir) }
-	case "ArtifactCommit":
-		work = func(ctx context.Context) error { return u.forApps(ctx, filesDir, goalCommit) }
-	case "ArtifactRollback":
-		work = func(ctx context.Context) error { return u.forApps(ctx, filesDir, goalRollback) }
-	case "ArtifactFailure":
-		work = func(ctx context.Context) error { return u.forApps(ctx, filesDir, goalSettle) }
-	case "Cleanup":
-		work = func(ctx context.Context) error { return u.forApps(ctx, filesDir, goalCleanup) }
-	default:
-		// Unknown states (including the reboot states we never ask for)
-		// are no-ops by the protocol.
-		return nil
-	}
-	return u.locked(ctx, work)
-}
-
 // locked runs fn holding the state directory's lock, waiting up to the
 // configured time for another module process to let go of it.
 func (u *Updater) locked(ctx context.Context, fn func(context.Context) error) error {
