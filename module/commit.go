@@ -3,7 +3,6 @@ package module
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 
 	"github.com/mender-docker/mender-docker/module/engine"
@@ -14,20 +13,9 @@ import (
 // archives the new set does not mount. When the target removes the app,
 // nothing of it is kept: its images, its networks and, if it asks, its
 // volumes go too (those labelled ours only).
-func (u *Updater) commit(ctx context.Context, app string) error {
-	d, err := u.loadDeployment(app)
-	if err != nil {
-		return err
-	}
-	if d == nil {
-		u.logf("app %s: nothing to commit", app)
-		return nil
-	}
-	if d.Phase != PhaseInstalled && d.Phase != PhaseCommitting {
-		return fmt.Errorf("app %s: cannot commit in phase %s", app, d.Phase)
-	}
-	m, err := u.parseJournal(d)
-	if err != nil {
+func commit(ctx context.Context, x *deployment) error {
+	u, app, d := x.u, x.app, x.d
+	if _, err := x.meta(); err != nil {
 		return err
 	}
 	all, err := u.appContainers(ctx, app)
@@ -48,16 +36,36 @@ func (u *Updater) commit(ctx context.Context, app string) error {
 	}
 	// Checked against the containers before they go.
 	oldImages := u.verifiedOldImages(d, all, prev.Images)
+	if err := x.removeOld(ctx, all); err != nil {
+		return err
+	}
+	previous, owned, err := x.removeUnneededImages(ctx, prev, oldImages)
+	if err != nil {
+		return err
+	}
+	return x.recordCommit(ctx, previous, owned)
+}
+
+// removeOld removes the app's containers (all) that are neither new nor
+// kept.
+func (x *deployment) removeOld(ctx context.Context, all []engine.Container) error {
 	for _, c := range all {
-		if c.Labels[LabelDeployment] != d.ID && !d.kept(c.ID) {
-			if err := u.Engine.RemoveContainer(ctx, c.ID); err != nil && !errors.Is(err, engine.ErrNotFound) {
+		if c.Labels[LabelDeployment] != x.d.ID && !x.d.kept(c.ID) {
+			if err := x.u.Engine.RemoveContainer(ctx, c.ID); err != nil && !errors.Is(err, engine.ErrNotFound) {
 				return err
 			}
-			u.logf("app %s: removed previous container %s", app, c.Name)
+			x.logf("app %s: removed previous container %s", x.app, c.Name)
 		}
 	}
+	return nil
+}
+
+// removeUnneededImages removes the images the module fetched that neither
+// the new set nor (for one more update) the old one uses, and returns the
+// old set's images that stay (previous) and those the module owns.
+func (x *deployment) removeUnneededImages(ctx context.Context, prev Installed, oldImages []string) (previous, owned []string, err error) {
+	u, app, d, m := x.u, x.app, x.d, x.m
 	current := m.Images()
-	var previous []string
 	for _, img := range oldImages {
 		if !slices.Contains(previous, img) && !slices.Contains(current, img) {
 			previous = append(previous, img)
@@ -69,7 +77,7 @@ func (u *Updater) commit(ctx context.Context, app string) error {
 	if m.Remove {
 		keep = nil
 	}
-	owned := ownedImages(prev, d, current)
+	owned = ownedImages(prev, d, current)
 	var candidates []string
 	for _, img := range slices.Concat(prev.Images, prev.Previous, u.verifiedPulled(app, m, d.Pulled), previous) {
 		if slices.Contains(keep, img) || slices.Contains(candidates, img) {
@@ -82,9 +90,18 @@ func (u *Updater) commit(ctx context.Context, app string) error {
 		candidates = append(candidates, img)
 	}
 	if err := u.removeImages(ctx, u.notOtherApps(app, candidates)); err != nil {
-		return err
+		return nil, nil, err
 	}
 	owned = slices.DeleteFunc(owned, func(img string) bool { return !slices.Contains(keep, img) })
+	return previous, owned, nil
+}
+
+// recordCommit writes what the commit leaves (or, for a removed app,
+// removes the app's resources and record), removes the files archives the
+// new set does not mount, and ends the deployment's journal.
+func (x *deployment) recordCommit(ctx context.Context, previous, owned []string) error {
+	u, app, d, m := x.u, x.app, x.d, x.m
+	var err error
 	done := "committed"
 	if m.Remove {
 		done = "removed"
@@ -93,7 +110,7 @@ func (u *Updater) commit(ctx context.Context, app string) error {
 		}
 		err = u.journal().Remove(app, installedFile)
 	} else {
-		err = u.journal().Save(app, installedFile, Installed{Artifact: d.Artifact, Images: current, Previous: previous, Files: d.Files, Owned: owned})
+		err = u.journal().Save(app, installedFile, Installed{Artifact: d.Artifact, Images: m.Images(), Previous: previous, Files: d.Files, Owned: owned})
 	}
 	if err != nil {
 		return err
@@ -104,6 +121,7 @@ func (u *Updater) commit(ctx context.Context, app string) error {
 	if err := u.journal().Remove(app, deploymentFile); err != nil {
 		return err
 	}
+	x.d = nil
 	u.logf("app %s: %s %s", app, d.Artifact, done)
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/mender-docker/mender-docker/module/engine"
 	"github.com/mender-docker/mender-docker/module/spec"
 )
 
@@ -13,7 +14,12 @@ import (
 // images, and its files archive unpacked into the app's state directory.
 // It changes no container, network or volume; on failure it removes what
 // it fetched.
-func (u *Updater) Download(ctx context.Context, filesDir string) (err error) {
+func (u *Updater) Download(ctx context.Context, filesDir string) error {
+	return u.download(ctx, filesDir)
+}
+
+// download is Download's work, which Preload does too.
+func (u *Updater) download(ctx context.Context, filesDir string) (err error) {
 	reading := false // the payload streams are being read
 	defer func() {
 		if err != nil && !reading {
@@ -24,6 +30,53 @@ func (u *Updater) Download(ctx context.Context, filesDir string) (err error) {
 	if err != nil {
 		return err
 	}
+	if err := u.admit(ctx, m); err != nil {
+		return err
+	}
+	if err := u.drive(ctx, m.App, goalSupersede); err != nil {
+		return fmt.Errorf("recovering an earlier deployment: %w", err)
+	}
+	if err := u.checkDisk(ctx); err != nil {
+		return err
+	}
+	if err := u.checkStateDisk(m); err != nil {
+		return err
+	}
+	plan, err := u.checkEmbedded(ctx, m)
+	if err != nil {
+		return err
+	}
+	d := &Deployment{Phase: PhaseDownloading, App: m.App, Artifact: readArtifactName(filesDir), Meta: raw, Params: m.Values(), PublicParams: m.Public(), Started: time.Now().UTC()}
+	if m.Files != nil {
+		d.Files = m.Files.Digest
+	}
+	pulls, err := absentImages(ctx, u.Engine, m, plan, d)
+	if err != nil {
+		return err
+	}
+	// Journal first, so that a kill mid-pull still gets its images (and
+	// its unpacked files) removed.
+	if err := u.save(d); err != nil {
+		return err
+	}
+	u.logf("app %s: artifact %s: %d image(s): %d to load from the artifact, %d to pull, %d already on the device", m.App, d.Artifact,
+		len(m.Images()), len(plan.load), len(pulls), len(m.Images())-len(plan.load)-len(pulls))
+	reading = len(m.Embedded) > 0 || m.Files != nil
+	if err := u.fetch(ctx, filesDir, m, plan, pulls); err != nil {
+		u.logf("download failed; removing what it fetched")
+		if cerr := u.drive(context.WithoutCancel(ctx), m.App, goalCleanup); cerr != nil {
+			u.logf("tidying up after the failed download: %v", cerr)
+		}
+		return err
+	}
+	d.Phase = PhaseDownloaded
+	return u.save(d)
+}
+
+// admit checks the artifact against the device before anything is
+// fetched: the policy on every service's final configuration, and what
+// the policy alone cannot see.
+func (u *Updater) admit(ctx context.Context, m *spec.Meta) error {
 	for _, w := range u.Config.StateDirWarnings() {
 		u.logf("warning: %s", w)
 	}
@@ -48,26 +101,12 @@ func (u *Updater) Download(ctx context.Context, filesDir string) (err error) {
 	}
 	// What the policy alone cannot see: the engine's other containers,
 	// networks and volumes. Install checks again before it creates any.
-	if err := u.checkOwnership(ctx, m); err != nil {
-		return err
-	}
-	if err := u.recoverApp(ctx, m.App, true); err != nil {
-		return fmt.Errorf("recovering an earlier deployment: %w", err)
-	}
-	if err := u.checkDisk(ctx); err != nil {
-		return err
-	}
-	if err := u.checkStateDisk(m); err != nil {
-		return err
-	}
-	plan, err := u.checkEmbedded(ctx, m)
-	if err != nil {
-		return err
-	}
-	d := &Deployment{Phase: PhaseDownloading, App: m.App, Artifact: readArtifactName(filesDir), Meta: raw, Params: m.Values(), PublicParams: m.Public(), Started: time.Now().UTC()}
-	if m.Files != nil {
-		d.Files = m.Files.Digest
-	}
+	return u.checkOwnership(ctx, m)
+}
+
+// absentImages records in d.Pulled the images of m that are not on the
+// device (the module's to remove again), and returns those to pull.
+func absentImages(ctx context.Context, e engine.Engine, m *spec.Meta, plan *embedPlan, d *Deployment) ([]string, error) {
 	var pulls []string
 	for _, img := range m.Images() {
 		if isEmbeddedID(m, img) {
@@ -79,45 +118,33 @@ func (u *Updater) Download(ctx context.Context, filesDir string) (err error) {
 			}
 			continue
 		}
-		ok, err := u.Engine.HasImage(ctx, img)
+		ok, err := e.HasImage(ctx, img)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if !ok {
 			d.Pulled = append(d.Pulled, img)
 			pulls = append(pulls, img)
 		}
 	}
-	// Journal first, so that a kill mid-pull still gets its images (and
-	// its unpacked files) removed.
-	if err := u.save(d); err != nil {
-		return err
-	}
-	u.logf("app %s: artifact %s: %d image(s): %d to load from the artifact, %d to pull, %d already on the device", m.App, d.Artifact,
-		len(m.Images()), len(plan.load), len(pulls), len(m.Images())-len(plan.load)-len(pulls))
-	err = nil
+	return pulls, nil
+}
+
+// fetch reads the payload (embedded images, files archive), checks the
+// files, pulls pulls and verifies the embedded images.
+func (u *Updater) fetch(ctx context.Context, filesDir string, m *spec.Meta, plan *embedPlan, pulls []string) error {
 	if len(m.Embedded) > 0 || m.Files != nil {
-		reading = true
-		err = u.readPayload(ctx, filesDir, m, plan)
-	}
-	if err == nil {
-		err = u.checkFiles(m)
-	}
-	if err == nil {
-		err = u.pullAll(ctx, pulls)
-	}
-	if err == nil {
-		err = u.verifyEmbedded(ctx, m, plan)
-	}
-	if err != nil {
-		u.logf("download failed; removing what it fetched")
-		if cerr := u.cleanup(context.WithoutCancel(ctx), m.App); cerr != nil {
-			u.logf("tidying up after the failed download: %v", cerr)
+		if err := u.readPayload(ctx, filesDir, m, plan); err != nil {
+			return err
 		}
+	}
+	if err := u.checkFiles(m); err != nil {
 		return err
 	}
-	d.Phase = PhaseDownloaded
-	return u.save(d)
+	if err := u.pullAll(ctx, pulls); err != nil {
+		return err
+	}
+	return u.verifyEmbedded(ctx, m, plan)
 }
 
 func isEmbeddedID(m *spec.Meta, img string) bool {

@@ -38,9 +38,9 @@ func (u *Updater) healthLimits(m *spec.Meta) (window, timeout time.Duration) {
 
 // fail records the evidence of the containers ids (before rollback
 // removes them) and returns err.
-func (u *Updater) fail(ctx context.Context, d *Deployment, ids []string, err error) error {
+func (x *deployment) fail(ctx context.Context, ids []string, err error) error {
 	if len(ids) > 0 {
-		u.recordFailure(ctx, d.App, d.Artifact, ids, err)
+		x.u.recordFailure(ctx, x.d.App, x.d.Artifact, ids, err)
 	}
 	return err
 }
@@ -69,10 +69,11 @@ func (u *Updater) poll(ctx context.Context, limit time.Duration, check func() (b
 // service_started (it was started), service_healthy (its health check says
 // healthy within the health timeout; unhealthy or exited fails the
 // install) or service_completed_successfully (it exited with code 0).
-func (u *Updater) waitDependencies(ctx context.Context, m *spec.Meta, d *Deployment, s spec.Service, mine map[string]engine.Container) error {
+func (x *deployment) waitDependencies(ctx context.Context, s spec.Service) error {
+	u, m := x.u, x.m
 	window, timeout := u.healthLimits(m)
 	for _, dep := range s.DependsOn {
-		id := mine[dep.Service].ID
+		id := x.mine[dep.Service].ID
 		limit := timeout
 		if dep.Condition == spec.ServiceCompleted {
 			limit = max(timeout, window)
@@ -113,7 +114,7 @@ func (u *Updater) waitDependencies(ctx context.Context, m *spec.Meta, d *Deploym
 		}
 		u.logf("app %s: %s waits for %s (%s)", m.App, s.Name, dep.Service, dep.Condition)
 		if err := u.poll(ctx, limit, check, late); err != nil {
-			return u.fail(ctx, d, []string{id}, err)
+			return x.fail(ctx, []string{id}, err)
 		}
 	}
 	return nil
@@ -122,7 +123,8 @@ func (u *Updater) waitDependencies(ctx context.Context, m *spec.Meta, d *Deploym
 // waitReady waits until a hand-over's new container can take over: healthy
 // when it has a health check, else running with no restart for a few
 // polls. Unhealthy or exited fails the install, as does the health timeout.
-func (u *Updater) waitReady(ctx context.Context, m *spec.Meta, d *Deployment, id string) error {
+func (x *deployment) waitReady(ctx context.Context, id string) error {
+	u, m := x.u, x.m
 	const polls = 3
 	window, timeout := u.healthLimits(m)
 	var first, last engine.Container
@@ -152,7 +154,7 @@ func (u *Updater) waitReady(ctx context.Context, m *spec.Meta, d *Deployment, id
 		return fmt.Errorf("%w: %s not ready to take over after %s", ErrUnhealthy, last.Name, max(timeout, window))
 	}
 	if err := u.poll(ctx, max(timeout, window), check, late); err != nil {
-		return u.fail(ctx, d, []string{id}, err)
+		return x.fail(ctx, []string{id}, err)
 	}
 	u.logf("app %s: %s is ready to take over", m.App, last.Name)
 	return nil
@@ -163,64 +165,20 @@ func (u *Updater) waitReady(ctx context.Context, m *spec.Meta, d *Deployment, id
 // complete may exit with code 0 instead), and those with a health check
 // must turn healthy before the health timeout. On failure it records the
 // evidence of the containers that failed.
-func (u *Updater) waitHealthy(ctx context.Context, m *spec.Meta, d *Deployment) error {
+func (x *deployment) waitHealthy(ctx context.Context) error {
+	u, m := x.u, x.m
 	window, timeout := u.healthLimits(m)
-	all, err := u.Engine.ListContainers(ctx, map[string]string{LabelApp: m.App})
-	if err != nil {
-		return err
-	}
-	// The new set: the containers this deployment created, and the old
-	// ones it keeps, which must keep running too.
-	type watch struct {
-		c        engine.Container
-		oneShot  bool
-		restarts int
-		started  time.Time
-		healthy  bool
-	}
-	var ws []*watch
-	for _, c := range all {
-		if c.Labels[LabelDeployment] == d.ID || d.kept(c.ID) {
-			ws = append(ws, &watch{c: c, restarts: -1, oneShot: m.OneShot(c.Labels[LabelService])})
-		}
-	}
-	if len(ws) == 0 {
-		return nil // the app is being removed: nothing to watch
+	ws, err := x.newSet(ctx)
+	if err != nil || len(ws) == 0 {
+		return err // none: the app is being removed, nothing to watch
 	}
 	u.logf("app %s: watching %d container(s) for %s (health timeout %s)", m.App, len(ws), window, timeout)
 	start := time.Now()
 	check := func() (bool, error) {
 		allHealthy := true
 		for _, w := range ws {
-			c, err := u.Engine.InspectContainer(ctx, w.c.ID)
-			if err != nil {
+			if err := x.watch(ctx, w, start); err != nil {
 				return false, err
-			}
-			failed := func(err error) (bool, error) { return false, u.fail(ctx, d, []string{c.ID}, err) }
-			st := c.State
-			if w.restarts < 0 {
-				w.restarts, w.started = st.RestartCount, st.StartedAt
-			}
-			switch {
-			case w.oneShot && !st.Running && !st.Restarting && st.ExitCode == 0:
-				// Finished its job, as what waits for it expects.
-				w.healthy = true
-				continue
-			case !st.Running && !st.Restarting:
-				return failed(fmt.Errorf("%w: %s exited with code %d", ErrUnhealthy, c.Name, st.ExitCode))
-			case st.Restarting || st.RestartCount != w.restarts || !st.StartedAt.Equal(w.started):
-				if st.ExitCode != 0 {
-					return failed(fmt.Errorf("%w: %s exited with code %d and was restarted", ErrUnhealthy, c.Name, st.ExitCode))
-				}
-				return failed(fmt.Errorf("%w: %s restarted", ErrUnhealthy, c.Name))
-			case st.Health == engine.HealthUnhealthy:
-				return failed(fmt.Errorf("%w: %s reports unhealthy", ErrUnhealthy, c.Name))
-			}
-			if !w.healthy && (st.Health == "" || st.Health == engine.HealthHealthy) {
-				w.healthy = true
-				if st.Health != "" {
-					u.logf("%s is healthy after %s", c.Name, time.Since(start).Round(time.Millisecond))
-				}
 			}
 			allHealthy = allHealthy && w.healthy
 		}
@@ -235,7 +193,68 @@ func (u *Updater) waitHealthy(ctx context.Context, m *spec.Meta, d *Deployment) 
 				slow, ids = append(slow, w.c.Name), append(ids, w.c.ID)
 			}
 		}
-		return u.fail(ctx, d, ids, fmt.Errorf("%w: %v not healthy after %s", ErrUnhealthy, slow, timeout))
+		return x.fail(ctx, ids, fmt.Errorf("%w: %v not healthy after %s", ErrUnhealthy, slow, timeout))
 	}
 	return u.poll(ctx, max(timeout, window), check, late)
+}
+
+// healthWatch is one container of the new set under waitHealthy.
+type healthWatch struct {
+	c        engine.Container
+	oneShot  bool
+	restarts int
+	started  time.Time
+	healthy  bool
+}
+
+// newSet is the new set: the containers this deployment created, and the
+// old ones it keeps, which must keep running too.
+func (x *deployment) newSet(ctx context.Context) ([]*healthWatch, error) {
+	all, err := x.u.Engine.ListContainers(ctx, map[string]string{LabelApp: x.m.App})
+	if err != nil {
+		return nil, err
+	}
+	var ws []*healthWatch
+	for _, c := range all {
+		if c.Labels[LabelDeployment] == x.d.ID || x.d.kept(c.ID) {
+			ws = append(ws, &healthWatch{c: c, restarts: -1, oneShot: x.m.OneShot(c.Labels[LabelService])})
+		}
+	}
+	return ws, nil
+}
+
+// watch looks at w's container once: an error when it failed, else
+// w.healthy tells whether it is healthy (start is when watching began).
+func (x *deployment) watch(ctx context.Context, w *healthWatch, start time.Time) error {
+	c, err := x.u.Engine.InspectContainer(ctx, w.c.ID)
+	if err != nil {
+		return err
+	}
+	failed := func(err error) error { return x.fail(ctx, []string{c.ID}, err) }
+	st := c.State
+	if w.restarts < 0 {
+		w.restarts, w.started = st.RestartCount, st.StartedAt
+	}
+	switch {
+	case w.oneShot && !st.Running && !st.Restarting && st.ExitCode == 0:
+		// Finished its job, as what waits for it expects.
+		w.healthy = true
+		return nil
+	case !st.Running && !st.Restarting:
+		return failed(fmt.Errorf("%w: %s exited with code %d", ErrUnhealthy, c.Name, st.ExitCode))
+	case st.Restarting || st.RestartCount != w.restarts || !st.StartedAt.Equal(w.started):
+		if st.ExitCode != 0 {
+			return failed(fmt.Errorf("%w: %s exited with code %d and was restarted", ErrUnhealthy, c.Name, st.ExitCode))
+		}
+		return failed(fmt.Errorf("%w: %s restarted", ErrUnhealthy, c.Name))
+	case st.Health == engine.HealthUnhealthy:
+		return failed(fmt.Errorf("%w: %s reports unhealthy", ErrUnhealthy, c.Name))
+	}
+	if !w.healthy && (st.Health == "" || st.Health == engine.HealthHealthy) {
+		w.healthy = true
+		if st.Health != "" {
+			x.logf("%s is healthy after %s", c.Name, time.Since(start).Round(time.Millisecond))
+		}
+	}
+	return nil
 }

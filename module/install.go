@@ -6,7 +6,6 @@ import (
 	"slices"
 
 	"github.com/mender-docker/mender-docker/module/engine"
-	"github.com/mender-docker/mender-docker/module/spec"
 )
 
 // Install replaces the app's old set with the target graph and waits for
@@ -18,75 +17,78 @@ func (u *Updater) Install(ctx context.Context, filesDir string) error {
 	if err != nil {
 		return err
 	}
-	d, err := u.loadDeployment(app)
-	if err != nil {
-		return err
-	}
-	if d == nil || d.Phase == PhaseDownloading {
-		return fmt.Errorf("app %s: %w: Download did not finish", app, ErrNoDeployment)
-	}
-	m, err := u.parseJournal(d)
-	if err != nil {
-		return err
-	}
-	if d.Phase == PhaseInstalled {
-		return nil
-	}
-	// The journal is not trusted more than the artifact was: its
-	// configuration passes the device policy again before anything
-	// changes (and create checks each container once more).
-	device, protected, err := u.onDevice(ctx, m.App)
-	if err != nil {
-		return err
-	}
-	if err := u.checkPolicy(m, device, protected); err != nil {
-		return err
-	}
-	// Before anything is changed: the app may ask not to be stopped now.
-	unlock, err := u.appLock(ctx, m.App)
-	if err != nil {
-		return err
-	}
-	locked := true
-	defer func() {
-		if locked {
-			unlock()
-		}
-	}()
-	switch d.Phase {
-	case PhaseDownloaded:
-		if err := u.beginInstall(ctx, m, d); err != nil {
+	return u.drive(ctx, app, goalInstall)
+}
+
+// installFrom is the install step of a phase: start is what that phase
+// does once the app's configuration passed the policy again and its lock
+// is held (begin, resume, or refuse).
+func installFrom(start step) step {
+	return func(ctx context.Context, x *deployment) error {
+		m, err := x.meta()
+		if err != nil {
 			return err
 		}
-	case PhaseInstalling:
-		u.logf("app %s: resuming the installation of %s", m.App, d.Artifact)
-	default:
-		return fmt.Errorf("app %s: cannot install in phase %s", m.App, d.Phase)
+		u, d := x.u, x.d
+		// The journal is not trusted more than the artifact was: its
+		// configuration passes the device policy again before anything
+		// changes (and create checks each container once more).
+		device, protected, err := u.onDevice(ctx, m.App)
+		if err != nil {
+			return err
+		}
+		if err := u.checkPolicy(m, device, protected); err != nil {
+			return err
+		}
+		// Before anything is changed: the app may ask not to be stopped now.
+		unlock, err := u.appLock(ctx, m.App)
+		if err != nil {
+			return err
+		}
+		locked := true
+		defer func() {
+			if locked {
+				unlock()
+			}
+		}()
+		if err := start(ctx, x); err != nil {
+			return err
+		}
+		if err := u.ensureResources(ctx, m); err != nil {
+			return err
+		}
+		if err := x.swap(ctx); err != nil {
+			return err
+		}
+		// The swap is done: the new set may take the lock as it starts.
+		unlock()
+		locked = false
+		if err := x.waitHealthy(ctx); err != nil {
+			return err
+		}
+		d.Phase = PhaseInstalled
+		if err := x.save(); err != nil {
+			return err
+		}
+		u.logf("app %s: %s installed; waiting for commit", m.App, d.Artifact)
+		return nil
 	}
-	if err := u.ensureResources(ctx, m); err != nil {
-		return err
-	}
-	if err := u.swap(ctx, m, d); err != nil {
-		return err
-	}
-	// The swap is done: the new set may take the lock as it starts.
-	unlock()
-	locked = false
-	if err := u.waitHealthy(ctx, m, d); err != nil {
-		return err
-	}
-	d.Phase = PhaseInstalled
-	if err := u.save(d); err != nil {
-		return err
-	}
-	u.logf("app %s: %s installed; waiting for commit", m.App, d.Artifact)
+}
+
+func resumeInstall(_ context.Context, x *deployment) error {
+	x.logf("app %s: resuming the installation of %s", x.app, x.d.Artifact)
 	return nil
+}
+
+func refuseInstall(_ context.Context, x *deployment) error {
+	return fmt.Errorf("app %s: cannot install in phase %s", x.app, x.d.Phase)
 }
 
 // beginInstall decides, once, what the old set is and which of its
 // containers the target keeps, and journals it with the move to
 // PhaseInstalling: every later step and a resumed run agree on it.
-func (u *Updater) beginInstall(ctx context.Context, m *spec.Meta, d *Deployment) error {
+func beginInstall(ctx context.Context, x *deployment) error {
+	u, m, d := x.u, x.m, x.d
 	all, err := u.appContainers(ctx, m.App)
 	if err != nil {
 		return err

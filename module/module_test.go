@@ -278,79 +278,82 @@ func TestKillAnywhere(t *testing.T) {
 		{name: "graph, power cut", commit: true, boot: true, graph: true},
 		{name: "graph, restarted, stop lands late", commit: true, restarted: true, lag: 2, graph: true},
 		{name: "graph, restarted, rollback, stop lands later", restarted: true, lag: 5, graph: true}}
-	runs := 0
-	defer func() { t.Logf("%d kill points checked", runs) }()
 	for _, f := range flows {
-		if f.graph {
-			n := killGraph(t, f.name, f.commit, f.bad, f.badAPI, f.boot, f.restarted, f.lag)
-			t.Logf("%s: %d kill points", f.name, n)
-			runs += n
-			continue
-		}
-		for k := 1; ; k++ {
-			d := newDevice(t)
-			other := d.unrelated()
-			v1 := d.image("web", "1", memengine.Behavior{})
-			db1 := d.image("db", "1", memengine.Behavior{})
-			require.NoError(t, d.install("app-1", meta(v1, db1), true))
-			if f.restarted {
-				d.eng.NoBridge, d.eng.StopLag = true, f.lag
-				d.restartAll(other)
+		t.Run(f.name, func(t *testing.T) {
+			t.Parallel()
+			if f.graph {
+				n := killGraph(t, f.name, f.commit, f.bad, f.badAPI, f.boot, f.restarted, f.lag)
+				t.Logf("%s: %d kill points", f.name, n)
+				return
 			}
-			old := d.snapshot()
-			v2 := d.image("web", "2", memengine.Behavior{Crash: f.bad})
-			db2 := d.image("db", "2", memengine.Behavior{})
-			db := d.byName()["default-db"]
-			if f.same {
-				db2 = db1
-			}
+			// One subtest per kill point, until k exceeds the calls of the
+			// whole deployment (nothing was killed).
+			for k := 1; ; k++ {
+				killed := "?"
+				if !t.Run(fmt.Sprintf("kill-%d", k), func(t *testing.T) {
+					d := newDevice(t)
+					other := d.unrelated()
+					v1 := d.image("web", "1", memengine.Behavior{})
+					db1 := d.image("db", "1", memengine.Behavior{})
+					require.NoError(t, d.install("app-1", meta(v1, db1), true))
+					if f.restarted {
+						d.eng.NoBridge, d.eng.StopLag = true, f.lag
+						d.restartAll(other)
+					}
+					old := d.snapshot()
+					v2 := d.image("web", "2", memengine.Behavior{Crash: f.bad})
+					db2 := d.image("db", "2", memengine.Behavior{})
+					db := d.byName()["default-db"]
+					if f.same {
+						db2 = db1
+					}
 
-			d.eng.KillAfter(k)
-			killed := d.deployKilled(f.commit, f.boot, meta(v2, db2))
-			d.eng.KillAfter(0)
-			if f.boot && killed != "" {
-				require.NoError(t, d.u.Recover(context.Background()))
-				if killed == "ArtifactCommit" || killed == "Cleanup" {
-					d.run("ArtifactCommit") // the client, started again, commits
+					d.eng.KillAfter(k)
+					killed = d.deployKilled(f.commit, f.boot, meta(v2, db2))
+					d.eng.KillAfter(0)
+					if f.boot && killed != "" {
+						require.NoError(t, d.u.Recover(context.Background()))
+						if killed == "ArtifactCommit" || killed == "Cleanup" {
+							d.run("ArtifactCommit") // the client, started again, commits
+						}
+					}
+
+					label := fmt.Sprintf("%s, killed in %s after %d calls", f.name, killed, k)
+					now := d.snapshot()
+					var images []string
+					var others int
+					for _, c := range now {
+						if c.ID == other {
+							assert.True(t, c.Running, label)
+							continue
+						}
+						others++
+						images = append(images, c.Image)
+					}
+					isOld := assert.ObjectsAreEqual(old, now)
+					isNew := others == 2 && assert.ObjectsAreEqual([]string{v2, db2}, []string{images[1], images[0]}) && now[0].Running && now[1].Running
+					if !isOld && !isNew {
+						t.Fatalf("%s: device is in neither state:\nold %v\nnow %v\nlog:\n%s", label, old, now, d.Log.String())
+					}
+					if f.same {
+						// Either way it is the same container, never stopped.
+						sameContainer(t, db, d.byName()["default-db"], label)
+					}
+					if killed == "" && f.commit && !f.bad && !isNew {
+						t.Fatalf("%s: nothing was killed, yet the update did not stick:\n%s", label, d.Log.String())
+					}
+					// A killed Cleanup may leave the journal; the next run (boot
+					// recover, or the next Download) finishes it without changing
+					// the running set.
+					require.NoError(t, d.u.Recover(context.Background()), label)
+					assert.Equal(t, now, d.snapshot(), label)
+					_, err := os.Stat(filepath.Join(d.u.Config.StateDir, "default", "deployment.json"))
+					assert.True(t, os.IsNotExist(err), "%s: journal left behind", label)
+				}) || killed == "" {
+					break
 				}
 			}
-
-			label := fmt.Sprintf("%s, killed in %s after %d calls", f.name, killed, k)
-			now := d.snapshot()
-			var images []string
-			var others int
-			for _, c := range now {
-				if c.ID == other {
-					assert.True(t, c.Running, label)
-					continue
-				}
-				others++
-				images = append(images, c.Image)
-			}
-			isOld := assert.ObjectsAreEqual(old, now)
-			isNew := others == 2 && assert.ObjectsAreEqual([]string{v2, db2}, []string{images[1], images[0]}) && now[0].Running && now[1].Running
-			if !isOld && !isNew {
-				t.Fatalf("%s: device is in neither state:\nold %v\nnow %v\nlog:\n%s", label, old, now, d.Log.String())
-			}
-			if f.same {
-				// Either way it is the same container, never stopped.
-				sameContainer(t, db, d.byName()["default-db"], label)
-			}
-			if killed == "" && f.commit && !f.bad && !isNew {
-				t.Fatalf("%s: nothing was killed, yet the update did not stick:\n%s", label, d.Log.String())
-			}
-			// A killed Cleanup may leave the journal; the next run (boot
-			// recover, or the next Download) finishes it without changing
-			// the running set.
-			require.NoError(t, d.u.Recover(context.Background()), label)
-			assert.Equal(t, now, d.snapshot(), label)
-			_, err := os.Stat(filepath.Join(d.u.Config.StateDir, "default", "deployment.json"))
-			assert.True(t, os.IsNotExist(err), "%s: journal left behind", label)
-			runs++
-			if killed == "" {
-				break // k exceeded the calls of the whole deployment
-			}
-		}
+		})
 	}
 }
 
@@ -362,64 +365,67 @@ func TestKillAnywhere(t *testing.T) {
 func killGraph(t *testing.T, name string, commit, bad, badAPI, boot, restarted bool, lag int) int {
 	runs := 0
 	for k := 1; ; k++ {
-		d := newDevice(t)
-		other := d.unrelated()
-		v1 := d.shop("1", shopBehaviour())
-		require.NoError(t, d.installShop("shop-1", v1, true), d.Log.String())
-		if restarted {
-			d.eng.StopLag = lag
-			d.restartAll(other)
-		}
-		old := d.snapshot()
-		b := shopBehaviour()
-		if bad {
-			b["web"] = memengine.Behavior{Crash: true}
-		}
-		if badAPI {
-			b["api"] = memengine.Behavior{Health: engine.HealthUnhealthy}
-		}
-		v2 := d.shop("2", b)
-		v2.db = v1.db // unchanged: kept
-		db := d.byName()["shop-db"]
-		d.payload = map[string][]byte{"files.tar": v2.archive}
-
-		d.eng.KillAfter(k)
-		killed := d.deployKilled(commit, boot, v2.meta())
-		d.eng.KillAfter(0)
-		if boot && killed != "" {
-			require.NoError(t, d.u.Recover(context.Background()))
-			if killed == "ArtifactCommit" || killed == "Cleanup" {
-				d.run("ArtifactCommit") // the client, started again, commits
+		killed := "?"
+		ok := t.Run(fmt.Sprintf("kill-%d", k), func(t *testing.T) {
+			d := newDevice(t)
+			other := d.unrelated()
+			v1 := d.shop("1", shopBehaviour())
+			require.NoError(t, d.installShop("shop-1", v1, true), d.Log.String())
+			if restarted {
+				d.eng.StopLag = lag
+				d.restartAll(other)
 			}
-		}
-
-		label := fmt.Sprintf("%s, killed in %s after %d calls", name, killed, k)
-		now := d.snapshot()
-		for _, c := range now {
-			if c.ID == other {
-				assert.True(t, c.Running, label)
+			old := d.snapshot()
+			b := shopBehaviour()
+			if bad {
+				b["web"] = memengine.Behavior{Crash: true}
 			}
-		}
-		isOld := assert.ObjectsAreEqual(old, now)
-		isNew := d.isShop(v2, d.shopSnapshot(), db.ID)
-		if !isOld && !isNew {
-			t.Fatalf("%s: device is in neither state:\nold %v\nnow %v\nlog:\n%s", label, old, now, d.Log.String())
-		}
-		sameContainer(t, db, d.byName()["shop-db"], label)
-		if killed == "" && commit && !bad && !badAPI && !isNew {
-			t.Fatalf("%s: nothing was killed, yet the update did not stick:\n%s", label, d.Log.String())
-		}
-		require.NoError(t, d.u.Recover(context.Background()), label)
-		assert.Equal(t, now, d.snapshot(), label)
-		_, err := os.Stat(filepath.Join(d.u.Config.StateDir, "shop", "deployment.json"))
-		assert.True(t, os.IsNotExist(err), "%s: journal left behind", label)
-		if isNew {
-			d.checkShopResources(label, digestOf(v2.archive))
-		} else {
-			d.checkShopResources(label, digestOf(v1.archive))
-		}
+			if badAPI {
+				b["api"] = memengine.Behavior{Health: engine.HealthUnhealthy}
+			}
+			v2 := d.shop("2", b)
+			v2.db = v1.db // unchanged: kept
+			db := d.byName()["shop-db"]
+			d.payload = map[string][]byte{"files.tar": v2.archive}
+
+			d.eng.KillAfter(k)
+			killed = d.deployKilled(commit, boot, v2.meta())
+			d.eng.KillAfter(0)
+			if boot && killed != "" {
+				require.NoError(t, d.u.Recover(context.Background()))
+				if killed == "ArtifactCommit" || killed == "Cleanup" {
+					d.run("ArtifactCommit") // the client, started again, commits
+				}
+			}
+
+			label := fmt.Sprintf("%s, killed in %s after %d calls", name, killed, k)
+			now := d.snapshot()
+			for _, c := range now {
+				if c.ID == other {
+					assert.True(t, c.Running, label)
+				}
+			}
+			isOld := assert.ObjectsAreEqual(old, now)
+			isNew := d.isShop(v2, d.shopSnapshot(), db.ID)
+			if !isOld && !isNew {
+				t.Fatalf("%s: device is in neither state:\nold %v\nnow %v\nlog:\n%s", label, old, now, d.Log.String())
+			}
+			sameContainer(t, db, d.byName()["shop-db"], label)
+			if killed == "" && commit && !bad && !badAPI && !isNew {
+				t.Fatalf("%s: nothing was killed, yet the update did not stick:\n%s", label, d.Log.String())
+			}
+			require.NoError(t, d.u.Recover(context.Background()), label)
+			assert.Equal(t, now, d.snapshot(), label)
+			_, err := os.Stat(filepath.Join(d.u.Config.StateDir, "shop", "deployment.json"))
+			assert.True(t, os.IsNotExist(err), "%s: journal left behind", label)
+			if isNew {
+				d.checkShopResources(label, digestOf(v2.archive))
+			} else {
+				d.checkShopResources(label, digestOf(v1.archive))
+			}
+		})
 		runs++
-		if killed == "" {
+		if !ok || killed == "" {
 			return runs
 		}
 	}

@@ -29,14 +29,14 @@ func (u *Updater) preload(ctx context.Context, dir string) error {
 		return nil
 	}
 	u.logf("app %s: preloading from %s", m.App, dir)
-	if err := u.Download(ctx, dir); err != nil {
+	if err := u.download(ctx, dir); err != nil {
 		return fmt.Errorf("preload: %w", err)
 	}
-	if err := u.Install(ctx, dir); err != nil {
-		if rerr := u.cleanup(context.WithoutCancel(ctx), m.App); rerr != nil {
+	if err := u.drive(ctx, m.App, goalInstall); err != nil {
+		if rerr := u.drive(context.WithoutCancel(ctx), m.App, goalCleanup); rerr != nil {
 			u.logf("undoing the preload: %v", rerr)
 		}
 		return fmt.Errorf("preload: %w", err)
 	}
-	return u.commit(ctx, m.App)
+	return u.drive(ctx, m.App, goalCommit)
 }

@@ -21,77 +21,24 @@ func (u *Updater) recoverAll(ctx context.Context) error {
 	}
 	var errs []error
 	for _, app := range apps {
-		if err := u.recoverApp(ctx, app, false); err != nil {
+		if err := u.drive(ctx, app, goalRecover); err != nil {
 			errs = append(errs, fmt.Errorf("app %s: %w", app, err))
 		}
 	}
 	return errors.Join(errs...)
 }
 
-func (u *Updater) recoverApp(ctx context.Context, app string, newDeployment bool) error {
-	d, err := u.loadDeployment(app)
-	if err != nil || d == nil {
-		return err
-	}
-	switch d.Phase {
-	case PhaseInstalled:
-		if !newDeployment {
-			return nil
-		}
-		u.logf("app %s: deployment of %s was never committed; rolling it back first", app, d.Artifact)
-		if err := u.rollback(ctx, app); err != nil {
-			return err
-		}
-	case PhaseCommitting:
-		u.logf("app %s: finishing the interrupted commit of %s", app, d.Artifact)
-		return u.commit(ctx, app)
-	default:
-		u.logf("app %s: undoing the interrupted deployment of %s (phase %s)", app, d.Artifact, d.Phase)
-	}
-	return u.cleanup(ctx, app)
-}
-
-// converge brings a half-done deployment to a consistent end: used by
-// ArtifactFailure, which may follow a killed state.
-func (u *Updater) converge(ctx context.Context, app string) error {
-	d, err := u.loadDeployment(app)
-	if err != nil || d == nil {
-		return err
-	}
-	switch d.Phase {
-	case PhaseInstalling, PhaseRollingBack, PhaseInstalled:
-		return u.rollback(ctx, app)
-	case PhaseCommitting:
-		return u.commit(ctx, app)
-	}
-	return nil
-}
-
-// cleanup ends a deployment that did not stick: converges it, removes the
-// images it fetched and the files it unpacked that the installed set does
-// not use, and deletes its journal. A deployment waiting for commit is left
-// alone.
-func (u *Updater) cleanup(ctx context.Context, app string) error {
-	d, err := u.loadDeployment(app)
-	if err != nil || d == nil {
-		return err
-	}
-	switch d.Phase {
-	case PhaseInstalled:
-		return nil
-	case PhaseCommitting:
-		return u.commit(ctx, app)
-	case PhaseInstalling, PhaseRollingBack:
-		if err := u.rollback(ctx, app); err != nil {
-			return err
-		}
-	}
+// tidy ends a deployment that did not stick, once nothing of it runs:
+// removes the images it fetched and the files it unpacked that the
+// installed set does not use, and deletes its journal.
+func tidy(ctx context.Context, x *deployment) error {
+	u, app, d := x.u, x.app, x.d
 	in, err := u.loadInstalled(app)
 	if err != nil {
 		return err
 	}
 	// Meta-data that no longer parses vouches for no image.
-	m, perr := u.parseJournal(d)
+	m, perr := x.meta()
 	if perr != nil {
 		m = nil
 	}
@@ -107,5 +54,9 @@ func (u *Updater) cleanup(ctx context.Context, app string) error {
 	if err := u.removeFiles(app, in.Files); err != nil {
 		return err
 	}
-	return u.journal().Remove(app, deploymentFile)
+	if err := u.journal().Remove(app, deploymentFile); err != nil {
+		return err
+	}
+	x.d = nil
+	return nil
 }

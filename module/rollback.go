@@ -3,7 +3,6 @@ package module
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"time"
 
@@ -13,25 +12,8 @@ import (
 // rollback removes the new set (under whatever name a killed run left it)
 // and restores the old one exactly: the same containers, under their
 // names, running as they were. Networks, volumes and files stay.
-func (u *Updater) rollback(ctx context.Context, app string) error {
-	d, err := u.loadDeployment(app)
-	if err != nil {
-		return err
-	}
-	if d == nil {
-		u.logf("app %s: nothing to roll back", app)
-		return nil
-	}
-	switch d.Phase {
-	case PhaseDownloading, PhaseDownloaded, PhaseRolledBack:
-		d.Phase = PhaseRolledBack
-		return u.save(d)
-	case PhaseCommitting:
-		if err := u.commit(ctx, app); err != nil {
-			return err
-		}
-		return fmt.Errorf("app %s: %w; it is now committed", app, ErrCommitted)
-	}
+func rollBack(ctx context.Context, x *deployment) error {
+	u, app, d := x.u, x.app, x.d
 	if d.Phase != PhaseRollingBack {
 		d.Phase = PhaseRollingBack
 		if err := u.save(d); err != nil {
@@ -42,9 +24,9 @@ func (u *Updater) rollback(ctx context.Context, app string) error {
 	if err != nil {
 		return err
 	}
-	byID := map[string]engine.Container{}
+	x.byID = map[string]engine.Container{}
 	for _, c := range all {
-		byID[c.ID] = c
+		x.byID[c.ID] = c
 		if c.Labels[LabelDeployment] == d.ID {
 			if err := u.Engine.RemoveContainer(ctx, c.ID); err != nil && !errors.Is(err, engine.ErrNotFound) {
 				return err
@@ -52,7 +34,7 @@ func (u *Updater) rollback(ctx context.Context, app string) error {
 			u.logf("app %s: removed new container %s", app, c.Name)
 		}
 	}
-	if err := u.restoreOld(ctx, d, byID); err != nil {
+	if err := x.restore(ctx); err != nil {
 		return err
 	}
 	d.Phase = PhaseRolledBack
@@ -63,10 +45,11 @@ func (u *Updater) rollback(ctx context.Context, app string) error {
 	return nil
 }
 
-// restoreOld gives the old set back its names and starts what was running,
+// restore gives the old set back its names and starts what was running,
 // then checks that it stays so: a stop that a killed install had sent may
 // land after we look.
-func (u *Updater) restoreOld(ctx context.Context, d *Deployment, byID map[string]engine.Container) error {
+func (x *deployment) restore(ctx context.Context) error {
+	u, d, byID := x.u, x.d, x.byID
 	if d.Stopping {
 		// The engine may still be carrying out the install's stop of a
 		// container that looks running: finish that stop ourselves, so
@@ -118,13 +101,14 @@ func (u *Updater) restoreOld(ctx context.Context, d *Deployment, byID map[string
 			u.logf("app %s: restarted previous container %s", d.App, o.Name)
 		}
 	}
-	return u.settle(ctx, d)
+	return x.settle(ctx)
 }
 
 // settle checks, a few polls apart, that every old container that ran
 // before the update runs now, starting again any that an engine operation
 // still in flight stopped after all.
-func (u *Updater) settle(ctx context.Context, d *Deployment) error {
+func (x *deployment) settle(ctx context.Context) error {
+	u, d := x.u, x.d
 	poll := u.pollInterval()
 	const checks = 3
 	for i := 0; i < checks; i++ {

@@ -20,43 +20,81 @@ import (
 //  4. the new containers start in dependency order, each once what it
 //     depends on holds. A hand-over service starts beside its old
 //     container, and the old one stops only once the new one is ready.
-func (u *Updater) swap(ctx context.Context, m *spec.Meta, d *Deployment) error {
-	order, err := m.StartOrder()
+func (x *deployment) swap(ctx context.Context) error {
+	order, err := x.m.StartOrder()
 	if err != nil {
 		return err
 	}
-	all, err := u.appContainers(ctx, m.App)
-	if err != nil {
+	if err := x.look(ctx); err != nil {
 		return err
 	}
-	byID := map[string]engine.Container{}
-	mine := map[string]engine.Container{} // new or kept containers by service
-	for _, c := range all {
-		byID[c.ID] = c
-		if c.Labels[LabelDeployment] == d.ID || d.kept(c.ID) {
-			mine[c.Labels[LabelService]] = c
+	if err := x.freeNames(ctx); err != nil {
+		return err
+	}
+	if err := x.createNew(ctx); err != nil {
+		return err
+	}
+	t0 := time.Now()
+	if err := x.stopReplaced(ctx); err != nil {
+		return err
+	}
+	t1 := time.Now()
+	if err := x.startNew(ctx, order); err != nil {
+		return err
+	}
+	kept := 0
+	for _, o := range x.d.Old {
+		if o.Kept {
+			kept++
 		}
 	}
-	// A hand-over replaces one old container of its service, if there is one.
-	handOver := map[string]OldContainer{}
-	for _, s := range m.Services {
-		for _, o := range d.Old {
-			if _, ok := byID[o.ID]; ok && s.Update == spec.HandOver && !o.Kept && o.Service == s.Name {
-				handOver[s.Name] = o
+	x.logf("app %s: swapped %d old for %d new container(s), kept %d, in %s (stop %s, start %s)", x.m.App, len(x.d.Old)-kept, len(x.m.Services)-kept, kept,
+		time.Since(t0).Round(time.Millisecond), t1.Sub(t0).Round(time.Millisecond), time.Since(t1).Round(time.Millisecond))
+	return nil
+}
+
+// look records what the engine shows of the app: its containers, those of
+// them that are this deployment's (new or kept) by service, and the old
+// container each hand-over service replaces, if there is one.
+func (x *deployment) look(ctx context.Context) error {
+	all, err := x.u.appContainers(ctx, x.m.App)
+	if err != nil {
+		return err
+	}
+	x.byID = map[string]engine.Container{}
+	x.mine = map[string]engine.Container{}
+	for _, c := range all {
+		x.byID[c.ID] = c
+		if c.Labels[LabelDeployment] == x.d.ID || x.d.kept(c.ID) {
+			x.mine[c.Labels[LabelService]] = c
+		}
+	}
+	x.handOvers = map[string]OldContainer{}
+	for _, s := range x.m.Services {
+		for _, o := range x.d.Old {
+			if _, ok := x.byID[o.ID]; ok && s.Update == spec.HandOver && !o.Kept && o.Service == s.Name {
+				x.handOvers[s.Name] = o
 				break
 			}
 		}
 	}
-	handsOver := func(o OldContainer) bool { h, ok := handOver[o.Service]; return ok && h.ID == o.ID }
+	x.held = map[string]bool{}
+	return nil
+}
 
-	// 1. Free the names: the old set keeps running under other names.
-	held := map[string]bool{} // names an old container still holds
-	for _, o := range d.Old {
-		c, ok := byID[o.ID]
-		if o.Kept || handsOver(o) || !ok || c.Name != o.Name {
+func (x *deployment) handsOver(o OldContainer) bool {
+	h, ok := x.handOvers[o.Service]
+	return ok && h.ID == o.ID
+}
+
+// freeNames is step 1: the old set keeps running under other names.
+func (x *deployment) freeNames(ctx context.Context) error {
+	for _, o := range x.d.Old {
+		c, ok := x.byID[o.ID]
+		if o.Kept || x.handsOver(o) || !ok || c.Name != o.Name {
 			continue
 		}
-		if err := u.Engine.RenameContainer(ctx, o.ID, o.Name+prevSuffix); err != nil {
+		if err := x.u.Engine.RenameContainer(ctx, o.ID, o.Name+prevSuffix); err != nil {
 			if !errors.Is(err, engine.ErrRenameSandbox) {
 				// Anything else (a name taken by another container, most
 				// of all) fails before any container is stopped.
@@ -66,90 +104,105 @@ func (u *Updater) swap(ctx context.Context, m *spec.Meta, d *Deployment) error {
 			// running container that was stopped and started again.
 			// Rename it once it is stopped; the new container waits under
 			// a temporary name until then.
-			u.logf("app %s: %s is renamed to %s once stopped (this engine has no default bridge, and cannot rename it while it runs)", m.App, o.Name, o.Name+prevSuffix)
-			held[o.Name] = true
+			x.logf("app %s: %s is renamed to %s once stopped (this engine has no default bridge, and cannot rename it while it runs)", x.m.App, o.Name, o.Name+prevSuffix)
+			x.held[o.Name] = true
 			continue
 		}
-		u.logf("app %s: renamed %s to %s", m.App, o.Name, o.Name+prevSuffix)
+		x.logf("app %s: renamed %s to %s", x.m.App, o.Name, o.Name+prevSuffix)
 	}
-	// 2. Create the new set while the old one still serves.
-	for _, s := range m.Services {
-		if _, ok := mine[s.Name]; ok {
+	return nil
+}
+
+// createNew is step 2: the new set is created while the old one still
+// serves.
+func (x *deployment) createNew(ctx context.Context) error {
+	for _, s := range x.m.Services {
+		if _, ok := x.mine[s.Name]; ok {
 			continue
 		}
 		name := s.Config.Name
-		if _, ok := handOver[s.Name]; ok || held[name] {
+		if _, ok := x.handOvers[s.Name]; ok || x.held[name] {
 			name += nextSuffix
 		}
-		id, err := u.create(ctx, m, d, s, name)
+		id, err := x.create(ctx, s, name)
 		if err != nil {
 			return err
 		}
 		// Attached now, not at start: outside the downtime.
-		if err := u.connect(ctx, m, engine.Container{ID: id, Name: name}, s.Config.Networks[min(1, len(s.Config.Networks)):]); err != nil {
+		if err := x.connect(ctx, engine.Container{ID: id, Name: name}, s.Config.Networks[min(1, len(s.Config.Networks)):]); err != nil {
 			return err
 		}
-		mine[s.Name] = engine.Container{ID: id, Name: name}
+		x.mine[s.Name] = engine.Container{ID: id, Name: name}
 	}
-	// 3. Stop the replaced old containers, in reverse start order (services
-	// the target drops first): beginInstall journalled d.Old in start order.
+	return nil
+}
+
+// stopReplaced is step 3: the replaced old containers stop, in reverse
+// start order (services the target drops first: beginInstall journalled
+// d.Old in start order); those whose names were held take the old name
+// now.
+func (x *deployment) stopReplaced(ctx context.Context) error {
 	var stops []OldContainer
-	for _, o := range slices.Backward(d.Old) {
-		if c, ok := byID[o.ID]; ok && !o.Kept && !handsOver(o) && (c.State.Running || c.State.Restarting) {
+	for _, o := range slices.Backward(x.d.Old) {
+		if c, ok := x.byID[o.ID]; ok && !o.Kept && !x.handsOver(o) && (c.State.Running || c.State.Restarting) {
 			stops = append(stops, o)
 		}
 	}
 	if len(stops) > 0 {
-		if err := u.markStopping(d, stops...); err != nil {
+		if err := x.markStopping(stops...); err != nil {
 			return err
 		}
 	}
-	t0 := time.Now()
 	for _, o := range stops {
-		if err := u.Engine.StopContainer(ctx, o.ID, u.stopTimeout()); err != nil && !errors.Is(err, engine.ErrNotFound) {
+		if err := x.u.Engine.StopContainer(ctx, o.ID, x.u.stopTimeout()); err != nil && !errors.Is(err, engine.ErrNotFound) {
 			return err
 		}
-		u.logf("app %s: stopped %s", m.App, o.Name)
+		x.logf("app %s: stopped %s", x.m.App, o.Name)
 	}
-	for _, o := range d.Old {
-		if held[o.Name] && !o.Kept {
-			if err := u.Engine.RenameContainer(ctx, o.ID, o.Name+prevSuffix); err != nil {
+	for _, o := range x.d.Old {
+		if x.held[o.Name] && !o.Kept {
+			if err := x.u.Engine.RenameContainer(ctx, o.ID, o.Name+prevSuffix); err != nil {
 				return err
 			}
-			u.logf("app %s: renamed %s to %s", m.App, o.Name, o.Name+prevSuffix)
+			x.logf("app %s: renamed %s to %s", x.m.App, o.Name, o.Name+prevSuffix)
 		}
 	}
-	t1 := time.Now()
-	// 4. Start the new set in dependency order.
+	return nil
+}
+
+// startNew is step 4: the new set starts in dependency order.
+func (x *deployment) startNew(ctx context.Context, order []spec.Service) error {
 	for _, s := range order {
-		c := mine[s.Name]
-		if d.kept(c.ID) {
+		c := x.mine[s.Name]
+		if x.d.kept(c.ID) {
 			continue
 		}
-		if o, ok := handOver[s.Name]; ok {
-			if err := u.handOver(ctx, m, d, s, c, o, byID[o.ID], mine); err != nil {
+		if o, ok := x.handOvers[s.Name]; ok {
+			if err := x.handOver(ctx, s, c, o); err != nil {
 				return err
 			}
 			continue
 		}
-		if c.Name != s.Config.Name {
-			if err := u.Engine.RenameContainer(ctx, c.ID, s.Config.Name); err != nil {
-				return err
-			}
-			u.logf("app %s: renamed %s to %s", m.App, c.Name, s.Config.Name)
+		if err := x.rename(ctx, c, s.Config.Name); err != nil {
+			return err
 		}
-		if err := u.start(ctx, m, d, s, c.ID, mine); err != nil {
+		if err := x.start(ctx, s, c.ID); err != nil {
 			return err
 		}
 	}
-	kept := 0
-	for _, o := range d.Old {
-		if o.Kept {
-			kept++
-		}
+	return nil
+}
+
+// rename gives the new container c the name of its service, unless it has
+// it already.
+func (x *deployment) rename(ctx context.Context, c engine.Container, name string) error {
+	if c.Name == name {
+		return nil
 	}
-	u.logf("app %s: swapped %d old for %d new container(s), kept %d, in %s (stop %s, start %s)", m.App, len(d.Old)-kept, len(m.Services)-kept, kept,
-		time.Since(t0).Round(time.Millisecond), t1.Sub(t0).Round(time.Millisecond), time.Since(t1).Round(time.Millisecond))
+	if err := x.u.Engine.RenameContainer(ctx, c.ID, name); err != nil {
+		return err
+	}
+	x.logf("app %s: renamed %s to %s", x.m.App, c.Name, name)
 	return nil
 }
 
@@ -163,7 +216,8 @@ func renameError(from, to string, err error) error {
 
 // markStopping journals that stops are about to be sent to the old
 // containers in stops.
-func (u *Updater) markStopping(d *Deployment, stops ...OldContainer) error {
+func (x *deployment) markStopping(stops ...OldContainer) error {
+	d := x.d
 	changed := !d.Stopping
 	d.Stopping = true
 	for i, o := range d.Old {
@@ -174,54 +228,49 @@ func (u *Updater) markStopping(d *Deployment, stops ...OldContainer) error {
 	if !changed {
 		return nil
 	}
-	return u.save(d)
+	return x.save()
 }
 
-// handOver starts the new container of s beside the old one, waits until
+// handOver starts s's new container c beside the old one o, waits until
 // it is ready, then stops the old one and gives the new one the name.
-func (u *Updater) handOver(ctx context.Context, m *spec.Meta, d *Deployment, s spec.Service, c engine.Container, o OldContainer, old engine.Container, mine map[string]engine.Container) error {
-	if err := u.start(ctx, m, d, s, c.ID, mine); err != nil {
+func (x *deployment) handOver(ctx context.Context, s spec.Service, c engine.Container, o OldContainer) error {
+	old := x.byID[o.ID]
+	if err := x.start(ctx, s, c.ID); err != nil {
 		return err
 	}
-	if err := u.waitReady(ctx, m, d, c.ID); err != nil {
+	if err := x.waitReady(ctx, c.ID); err != nil {
 		return err
 	}
-	if err := u.markStopping(d, o); err != nil {
+	if err := x.markStopping(o); err != nil {
 		return err
 	}
 	if old.State.Running || old.State.Restarting {
-		if err := u.Engine.StopContainer(ctx, o.ID, u.stopTimeout()); err != nil && !errors.Is(err, engine.ErrNotFound) {
+		if err := x.u.Engine.StopContainer(ctx, o.ID, x.u.stopTimeout()); err != nil && !errors.Is(err, engine.ErrNotFound) {
 			return err
 		}
-		u.logf("app %s: %s handed over to %s; stopped it", m.App, o.Name, c.Name)
+		x.logf("app %s: %s handed over to %s; stopped it", x.m.App, o.Name, c.Name)
 	}
 	if old.Name == o.Name {
-		if err := u.Engine.RenameContainer(ctx, o.ID, o.Name+prevSuffix); err != nil {
+		if err := x.u.Engine.RenameContainer(ctx, o.ID, o.Name+prevSuffix); err != nil {
 			return err
 		}
-		u.logf("app %s: renamed %s to %s", m.App, o.Name, o.Name+prevSuffix)
+		x.logf("app %s: renamed %s to %s", x.m.App, o.Name, o.Name+prevSuffix)
 	}
-	if c.Name != s.Config.Name {
-		if err := u.Engine.RenameContainer(ctx, c.ID, s.Config.Name); err != nil {
-			return err
-		}
-		u.logf("app %s: renamed %s to %s", m.App, c.Name, s.Config.Name)
-	}
-	return nil
+	return x.rename(ctx, c, s.Config.Name)
 }
 
 // start starts s's new container id once its dependencies hold, attached
 // to every network it needs first. A container that has started once is
 // not started again (a one-shot that finished stays finished).
-func (u *Updater) start(ctx context.Context, m *spec.Meta, d *Deployment, s spec.Service, id string, mine map[string]engine.Container) error {
-	c, err := u.Engine.InspectContainer(ctx, id)
+func (x *deployment) start(ctx context.Context, s spec.Service, id string) error {
+	c, err := x.u.Engine.InspectContainer(ctx, id)
 	if err != nil {
 		return err
 	}
 	if c.State.Running || c.State.Restarting || !c.State.StartedAt.IsZero() {
 		return nil
 	}
-	if err := u.waitDependencies(ctx, m, d, s, mine); err != nil {
+	if err := x.waitDependencies(ctx, s); err != nil {
 		return err
 	}
 	// Attached after its creation already, unless a killed run stopped
@@ -232,23 +281,23 @@ func (u *Updater) start(ctx context.Context, m *spec.Meta, d *Deployment, s spec
 			missing = append(missing, ep)
 		}
 	}
-	if err := u.connect(ctx, m, c, missing); err != nil {
+	if err := x.connect(ctx, c, missing); err != nil {
 		return err
 	}
-	if err := u.Engine.StartContainer(ctx, id); err != nil {
+	if err := x.u.Engine.StartContainer(ctx, id); err != nil {
 		return fmt.Errorf("starting %s: %w", c.Name, err)
 	}
-	u.logf("app %s: started %s", m.App, c.Name)
+	x.logf("app %s: started %s", x.m.App, c.Name)
 	return nil
 }
 
 // connect attaches c to the networks of eps, with their aliases.
-func (u *Updater) connect(ctx context.Context, m *spec.Meta, c engine.Container, eps []engine.Endpoint) error {
+func (x *deployment) connect(ctx context.Context, c engine.Container, eps []engine.Endpoint) error {
 	for _, ep := range eps {
-		if err := u.Engine.ConnectNetwork(ctx, c.ID, ep.Network, ep.Aliases); err != nil {
+		if err := x.u.Engine.ConnectNetwork(ctx, c.ID, ep.Network, ep.Aliases); err != nil {
 			return fmt.Errorf("attaching %s to network %s: %w", c.Name, ep.Network, err)
 		}
-		u.logf("app %s: attached %s to network %s", m.App, c.Name, ep.Network)
+		x.logf("app %s: attached %s to network %s", x.m.App, c.Name, ep.Network)
 	}
 	return nil
 }
@@ -258,7 +307,8 @@ func (u *Updater) connect(ctx context.Context, m *spec.Meta, c engine.Container,
 // configuration, whatever it was read from (the journal, a preload
 // directory), with the binds on the device as they are now; and the files
 // the container mounts are verified before the engine is given their path.
-func (u *Updater) create(ctx context.Context, m *spec.Meta, d *Deployment, s spec.Service, name string) (string, error) {
+func (x *deployment) create(ctx context.Context, s spec.Service, name string) (string, error) {
+	u, m, d := x.u, x.m, x.d
 	device, protected, err := u.onDevice(ctx, m.App)
 	if err != nil {
 		return "", err

@@ -81,39 +81,6 @@ func (u *Updater) remember(m *spec.Meta) {
 	u.parsedMu.Unlock()
 }
 
-// Run carries out state for the deployment whose files are in filesDir,
-// writing protocol answers (and nothing else) to stdout.
-func (u *Updater) Run(ctx context.Context, state, filesDir string, stdout io.Writer) error {
-	switch state {
-	case "NeedsArtifactReboot":
-		_, err := io.WriteString(stdout, "No\n")
-		return err
-	case "SupportsRollback":
-		_, err := io.WriteString(stdout, "Yes\n")
-		return err
-	}
-	var work func(context.Context) error
-	switch state {
-	case "Download":
-		work = func(ctx context.Context) error { return u.Download(ctx, filesDir) }
-	case "ArtifactInstall":
-		work = func(ctx context.Context) error { return u.Install(ctx, filesDir) }
-	case "ArtifactCommit":
-		work = func(ctx context.Context) error { return u.forApps(ctx, filesDir, u.commit) }
-	case "ArtifactRollback":
-		work = func(ctx context.Context) error { return u.forApps(ctx, filesDir, u.rollback) }
-	case "ArtifactFailure":
-		work = func(ctx context.Context) error { return u.forApps(ctx, filesDir, u.converge) }
-	case "Cleanup":
-		work = func(ctx context.Context) error { return u.forApps(ctx, filesDir, u.cleanup) }
-	default:
-		// Unknown states (including the reboot states we never ask for)
-		// are no-ops by the protocol.
-		return nil
-	}
-	return u.locked(ctx, work)
-}
-
 // locked runs fn holding the state directory's lock, waiting up to the
 // configured time for another module process to let go of it.
 func (u *Updater) locked(ctx context.Context, fn func(context.Context) error) error {
@@ -206,14 +173,14 @@ func readArtifactName(filesDir string) string {
 // there is none (a wiped FILES_DIR after a crash), for every app with a
 // deployment in flight. Meta-data that is there but names no valid app is
 // an error: Download refused it, so no app has anything of it to undo.
-func (u *Updater) forApps(ctx context.Context, filesDir string, fn func(context.Context, string) error) error {
+func (u *Updater) forApps(ctx context.Context, filesDir string, g goal) error {
 	data, err := readRaw(filesDir)
 	if err == nil {
 		app, err := u.appOf(data)
 		if err != nil {
 			return err
 		}
-		return fn(ctx, app)
+		return u.drive(ctx, app, g)
 	}
 	if !errors.Is(err, os.ErrNotExist) {
 		return err
@@ -224,7 +191,7 @@ func (u *Updater) forApps(ctx context.Context, filesDir string, fn func(context.
 	}
 	var errs []error
 	for _, app := range apps {
-		errs = append(errs, fn(ctx, app))
+		errs = append(errs, u.drive(ctx, app, g))
 	}
 	return errors.Join(errs...)
 }
@@ -266,9 +233,7 @@ func (u *Updater) loadDeployment(app string) (*Deployment, error) {
 // (journalImages), configurations only once they pass the device policy
 // (create).
 func checkJournal(d *Deployment) error {
-	switch d.Phase {
-	case PhaseDownloading, PhaseDownloaded, PhaseInstalling, PhaseInstalled, PhaseCommitting, PhaseRollingBack, PhaseRolledBack:
-	default:
+	if _, ok := lifecycle[d.Phase]; !ok || d.Phase == phaseNone {
 		return fmt.Errorf("unknown phase %q", d.Phase)
 	}
 	for _, o := range d.Old {
