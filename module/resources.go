@@ -37,6 +37,9 @@ func (u *Updater) ensureResources(ctx context.Context, m *spec.Meta) error {
 		return err
 	}
 	for _, n := range m.Networks {
+		if n.External {
+			continue
+		}
 		have, err := u.Engine.InspectNetwork(ctx, n.EngineName)
 		switch {
 		case err == nil:
@@ -54,6 +57,9 @@ func (u *Updater) ensureResources(ctx context.Context, m *spec.Meta) error {
 		u.logf("app %s: created network %s", m.App, n.EngineName)
 	}
 	for _, v := range m.Volumes {
+		if v.External {
+			continue
+		}
 		have, err := u.Engine.InspectVolume(ctx, v.EngineName)
 		switch {
 		case err == nil:
@@ -216,6 +222,9 @@ func (u *Updater) checkOwnership(ctx context.Context, m *spec.Meta) error {
 		return err
 	}
 	sp := appSpace{own: m.App, apps: apps}
+	if err := checkExternals(ctx, u.Engine, u.Config.Policy, m); err != nil {
+		return err
+	}
 	for _, s := range m.Services {
 		if o := sp.owner(s.Config.Name, "-"); o != m.App && o != "" && !u.holds(ctx, m.App, s.Config.Name) {
 			return fmt.Errorf("service %s: container name %s is in the space of app %s (%s-*); refused", s.Name, s.Config.Name, o, o)
@@ -265,9 +274,11 @@ func (u *Updater) holds(ctx context.Context, app, name string) bool {
 
 // checkVolume: the app's own declared volumes, or (for artifacts that
 // name a volume in -v without declaring it, as the shell format does) a
-// plain volume no other app owns. An external volume that the policy
-// allows would be accepted here once the meta-data can declare one.
+// plain volume no other app owns. External ones: see checkExternals.
 func (u *Updater) checkVolume(ctx context.Context, sp appSpace, m *spec.Meta, name string) error {
+	if isExternal(m, "volume", name) {
+		return nil
+	}
 	v, err := u.Engine.InspectVolume(ctx, name)
 	if errors.Is(err, engine.ErrNotFound) {
 		// Created by install (declared) or by the engine (not): the
@@ -286,6 +297,9 @@ func (u *Updater) checkVolume(ctx context.Context, sp appSpace, m *spec.Meta, na
 // checkNetwork: the app's own declared networks, or a network no other
 // app owns (one the device's operator made, say).
 func (u *Updater) checkNetwork(ctx context.Context, sp appSpace, m *spec.Meta, name string) error {
+	if isExternal(m, "network", name) {
+		return nil
+	}
 	n, err := u.Engine.InspectNetwork(ctx, name)
 	if errors.Is(err, engine.ErrNotFound) {
 		return sp.check("network", name, nil)

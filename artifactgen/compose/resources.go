@@ -174,11 +174,16 @@ func (c *compiler) networks() (map[string]spec.NetworkDoc, error) {
 		if p := scan(reflect.ValueOf(n)); p != "" {
 			return nil, fmt.Errorf("%s: %s is a device parameter; %w", where, p, ErrParamInStructure)
 		}
+		if bool(n.External) {
+			if err := extra(where, n, "name", "external"); err != nil {
+				return nil, fmt.Errorf("%w (an external network is used as the device has it: leave out what would create it)", err)
+			}
+			out[key] = spec.NetworkDoc{External: true, Name: n.Name}
+			continue
+		}
 		switch {
-		case bool(n.External):
-			return nil, fmt.Errorf("%s: external: %w: the app owns its networks (created as <app>_%s)", where, ErrUnsupported, key)
 		case c.explicitName(key, n.Name):
-			return nil, fmt.Errorf("%s: name: %w: the device names it <app>_%s", where, ErrUnsupported, key)
+			return nil, fmt.Errorf("%s: name: %w: the device names it <app>_%s (for an existing network of that name, add external: true)", where, ErrUnsupported, key)
 		case n.Driver != "" && n.Driver != "bridge":
 			return nil, fmt.Errorf("%s: driver: %q %w (only the default bridge driver)", where, n.Driver, ErrUnsupported)
 		case len(n.DriverOpts) > 0:
@@ -204,11 +209,16 @@ func (c *compiler) volumes() (map[string]spec.VolumeDoc, error) {
 		if p := scan(reflect.ValueOf(v)); p != "" {
 			return nil, fmt.Errorf("%s: %s is a device parameter; %w", where, p, ErrParamInStructure)
 		}
+		if bool(v.External) {
+			if err := extra(where, v, "name", "external"); err != nil {
+				return nil, fmt.Errorf("%w (an external volume is used as the device has it: leave out what would create it)", err)
+			}
+			out[key] = spec.VolumeDoc{External: true, Name: v.Name}
+			continue
+		}
 		switch {
-		case bool(v.External):
-			return nil, fmt.Errorf("%s: external: %w: the app owns its volumes (created as <app>_%s)", where, ErrUnsupported, key)
 		case c.explicitName(key, v.Name):
-			return nil, fmt.Errorf("%s: name: %w: the device names it <app>_%s, as Compose does", where, ErrUnsupported, key)
+			return nil, fmt.Errorf("%s: name: %w: the device names it <app>_%s, as Compose does (for an existing volume of that name, add external: true)", where, ErrUnsupported, key)
 		case len(v.DriverOpts) > 0:
 			return nil, fmt.Errorf("%s: driver_opts: %w: options such as o: bind with device: / mount any host path past the device policy", where, ErrUnsupported)
 		case v.Driver != "" && v.Driver != "local":

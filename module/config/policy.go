@@ -63,6 +63,13 @@ type Policy struct {
 	// whatever its reference names, so allowed_registries alone refuses
 	// it. Without AllowedRegistries embedded images are accepted.
 	AllowEmbedded bool `json:"allow_embedded"`
+	// AllowedExternalNetworks and AllowedExternalVolumes, when set, are
+	// the only existing networks and volumes that an artifact may declare
+	// external and join (an empty list: none). When absent any existing
+	// user-defined network or volume may be joined, so that shared-proxy
+	// and shared-database setups work out of the box.
+	AllowedExternalNetworks []string `json:"allowed_external_networks"`
+	AllowedExternalVolumes  []string `json:"allowed_external_volumes"`
 }
 
 // The logging that Policy accepts by default: the drivers that keep logs
@@ -90,6 +97,13 @@ func (p *Policy) validate() error {
 	for _, r := range p.AllowedRegistries {
 		if r == "" || strings.ContainsAny(r, "/ ") {
 			return fmt.Errorf("policy.allowed_registries: %q is not a registry host[:port]", r)
+		}
+	}
+	for _, l := range [][]string{p.AllowedExternalNetworks, p.AllowedExternalVolumes} {
+		for _, n := range l {
+			if n == "" || strings.ContainsAny(n, " \t/:") {
+				return fmt.Errorf("policy.allowed_external_networks/volumes: %q is not a network or volume name", n)
+			}
 		}
 	}
 	return p.validateLogging()
@@ -544,4 +558,27 @@ func (p Policy) CheckVolume(v engine.Volume) error {
 		}
 	}
 	return nil
+}
+
+// CheckExternalNetwork says why the policy refuses joining n, an existing
+// network that an artifact declares external. The engine's own networks
+// are never external ones: network_mode joins them, under its own rules.
+func (p Policy) CheckExternalNetwork(n engine.Network) error {
+	switch {
+	case !engine.UserNetwork(n.Name) || n.Driver == "host" || n.Driver == "null" || n.Scope == "host" || n.Scope == "null":
+		return fmt.Errorf("external network %s is one of the engine's own networks (driver %s), not a user-defined one; use network_mode", n.Name, n.Driver)
+	case p.AllowedExternalNetworks != nil && !slices.Contains(p.AllowedExternalNetworks, n.Name):
+		return fmt.Errorf("external network %s is refused by the device policy (allowed_external_networks: %s)", n.Name, strings.Join(p.AllowedExternalNetworks, ", "))
+	}
+	return nil
+}
+
+// CheckExternalVolume says why the policy refuses mounting v, an existing
+// volume that an artifact declares external: allowed_external_volumes,
+// and what CheckVolume says of every named volume.
+func (p Policy) CheckExternalVolume(v engine.Volume) error {
+	if p.AllowedExternalVolumes != nil && !slices.Contains(p.AllowedExternalVolumes, v.Name) {
+		return fmt.Errorf("external volume %s is refused by the device policy (allowed_external_volumes: %s)", v.Name, strings.Join(p.AllowedExternalVolumes, ", "))
+	}
+	return p.CheckVolume(v)
 }

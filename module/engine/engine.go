@@ -163,6 +163,10 @@ type Network struct {
 	Name     string
 	Internal bool
 	Labels   map[string]string
+	// Driver ("bridge", "host", "null", …) and Scope ("local", …): what
+	// tells the engine's own networks from user-defined ones.
+	Driver string
+	Scope  string
 }
 
 // NetworkConfig is what a network is created with.

@@ -55,11 +55,20 @@ type NetworkDoc struct {
 	// Internal networks have no route out of the host.
 	Internal bool              `json:"internal,omitempty"`
 	Labels   map[string]string `json:"labels,omitempty"`
+	// External: the network exists on the device, called Name (default:
+	// the key itself, without the app's prefix); the module joins it and
+	// never creates, changes or removes it. Internal and Labels are then
+	// not allowed: they describe a network the app creates.
+	External bool   `json:"external,omitempty"`
+	Name     string `json:"name,omitempty"`
 }
 
 // VolumeDoc is a named volume of the app (local driver, no options).
 type VolumeDoc struct {
 	Labels map[string]string `json:"labels,omitempty"`
+	// External and Name: as for NetworkDoc.
+	External bool   `json:"external,omitempty"`
+	Name     string `json:"name,omitempty"`
 }
 
 // FilesDoc names the payload file with the files services mount.

@@ -55,6 +55,9 @@ type Network struct {
 	EngineName string // <app>_<name>
 	Internal   bool
 	Labels     map[string]string
+	// External: an existing network the app joins, called EngineName on
+	// the engine; never created, changed or removed.
+	External bool
 }
 
 // Volume is a named volume of the app.
@@ -62,6 +65,8 @@ type Volume struct {
 	Name       string
 	EngineName string
 	Labels     map[string]string
+	// External: as for Network.
+	External bool
 }
 
 // Files is the payload archive of files that services mount.
@@ -89,7 +94,16 @@ func (m *Meta) addResources(d *Document) error {
 		if err := checkLabels("networks."+n+".labels", doc.Labels); err != nil {
 			return err
 		}
-		m.Networks = append(m.Networks, Network{Name: n, EngineName: ResourceName(m.App, n), Internal: doc.Internal, Labels: doc.Labels})
+		eng, err := externalName("networks."+n, n, doc.External, doc.Name, doc.Internal || len(doc.Labels) > 0)
+		if err != nil {
+			return err
+		}
+		if eng == "" {
+			eng = ResourceName(m.App, n)
+		} else if !engine.UserNetwork(eng) {
+			return invalid("networks.%s: external network %q is one of the engine's own; write network_mode: %s on the service instead", n, eng, eng)
+		}
+		m.Networks = append(m.Networks, Network{Name: n, EngineName: eng, Internal: doc.Internal, Labels: doc.Labels, External: doc.External})
 	}
 	for _, n := range slices.Sorted(maps.Keys(d.Volumes)) {
 		if !resourceRE().MatchString(n) {
@@ -99,7 +113,17 @@ func (m *Meta) addResources(d *Document) error {
 		if err := checkLabels("volumes."+n+".labels", doc.Labels); err != nil {
 			return err
 		}
-		m.Volumes = append(m.Volumes, Volume{Name: n, EngineName: ResourceName(m.App, n), Labels: doc.Labels})
+		eng, err := externalName("volumes."+n, n, doc.External, doc.Name, len(doc.Labels) > 0)
+		if err != nil {
+			return err
+		}
+		if eng == "" {
+			eng = ResourceName(m.App, n)
+		}
+		m.Volumes = append(m.Volumes, Volume{Name: n, EngineName: eng, Labels: doc.Labels, External: doc.External})
+	}
+	if err := m.checkExternalClash(); err != nil {
+		return err
 	}
 	if d.Files != nil {
 		if !fileRE().MatchString(d.Files.Archive) {

@@ -47,7 +47,7 @@ func (e *Engine) InspectNetwork(ctx context.Context, name string) (engine.Networ
 }
 
 func toNetwork(n network.Network) engine.Network {
-	return engine.Network{ID: n.ID, Name: n.Name, Internal: n.Internal, Labels: n.Labels}
+	return engine.Network{ID: n.ID, Name: n.Name, Internal: n.Internal, Labels: n.Labels, Driver: n.Driver, Scope: n.Scope}
 }
 
 // networksNamed lists the networks called exactly name (the engine's name

@@ -35,7 +35,7 @@ func (e *Engine) CreateNetwork(ctx context.Context, cfg engine.NetworkConfig) er
 	if _, ok := e.networks[cfg.Name]; ok {
 		return fmt.Errorf("creating network %s: name in use: %w", cfg.Name, engine.ErrConflict)
 	}
-	e.networks[cfg.Name] = engine.Network{ID: newID(), Name: cfg.Name, Internal: cfg.Internal, Labels: maps.Clone(cfg.Labels)}
+	e.networks[cfg.Name] = engine.Network{ID: newID(), Name: cfg.Name, Internal: cfg.Internal, Labels: maps.Clone(cfg.Labels), Driver: "bridge", Scope: "local"}
 	return nil
 }
 
