@@ -24,6 +24,7 @@ var (
 	// ErrNeedsRemoveApp: RemoveVolumes without RemoveApp.
 	ErrNeedsRemoveApp = errors.New("RemoveVolumes goes with RemoveApp")
 	// ErrImagesAndServices: both forms of the app at once.
+	//lint:ignore ST1005 the text starts with the Images field's name
 	ErrImagesAndServices = errors.New("Images and Services: give one or the other")
 	// ErrRunArgsWithServices: RunArgs, which go with Images, given with Services.
 	ErrRunArgsWithServices = errors.New("RunArgs: with Services, give each service its own arguments")
