@@ -245,7 +245,7 @@ func (u *Updater) start(ctx context.Context, m *spec.Meta, d *Deployment, s spec
 // connect attaches c to the networks of eps, with their aliases.
 func (u *Updater) connect(ctx context.Context, m *spec.Meta, c engine.Container, eps []engine.Endpoint) error {
 	for _, ep := range eps {
-		if err := u.Engine.ConnectNetwork(ctx, c.ID, ep.Network, ep.Aliases); err != nil {
+		if err := u.Engine.ConnectEndpoint(ctx, c.ID, ep); err != nil {
 			return fmt.Errorf("attaching %s to network %s: %w", c.Name, ep.Network, err)
 		}
 		u.logf("app %s: attached %s to network %s", m.App, c.Name, ep.Network)
