@@ -3,9 +3,9 @@ package spec
 import (
 	"fmt"
 	"maps"
-	"strconv"
 	"net/netip"
 	"slices"
+	"strconv"
 
 	"github.com/mender-docker/mender-docker/module/engine"
 )
