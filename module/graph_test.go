@@ -198,9 +198,9 @@ func (r *recorder) StopContainer(ctx context.Context, id string, timeout time.Du
 	return r.Engine.StopContainer(ctx, id, timeout)
 }
 
-func (r *recorder) ConnectNetwork(ctx context.Context, container, network string, aliases []string) error {
-	r.add("connect "+network, container)
-	return r.Engine.ConnectNetwork(ctx, container, network, aliases)
+func (r *recorder) ConnectEndpoint(ctx context.Context, container string, ep engine.Endpoint) error {
+	r.add("connect "+ep.Network, container)
+	return r.Engine.ConnectEndpoint(ctx, container, ep)
 }
 
 func (r *recorder) RenameContainer(ctx context.Context, id, name string) error {

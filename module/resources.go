@@ -50,7 +50,7 @@ func (u *Updater) ensureResources(ctx context.Context, m *spec.Meta) error {
 		case !errors.Is(err, engine.ErrNotFound):
 			return err
 		}
-		err = u.Engine.CreateNetwork(ctx, engine.NetworkConfig{Name: n.EngineName, Internal: n.Internal, Labels: resourceLabels(m.App, n.Name, n.Labels)})
+		err = u.Engine.CreateNetwork(ctx, engine.NetworkConfig{Name: n.EngineName, Internal: n.Internal, Labels: resourceLabels(m.App, n.Name, n.Labels), IPAM: n.IPAM, EnableIPv6: n.EnableIPv6})
 		if err != nil && !errors.Is(err, engine.ErrConflict) {
 			return fmt.Errorf("creating network %s: %w", n.EngineName, err)
 		}

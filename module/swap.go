@@ -294,7 +294,7 @@ func (x *deployment) start(ctx context.Context, s spec.Service, id string) error
 // connect attaches c to the networks of eps, with their aliases.
 func (x *deployment) connect(ctx context.Context, c engine.Container, eps []engine.Endpoint) error {
 	for _, ep := range eps {
-		if err := x.u.Engine.ConnectNetwork(ctx, c.ID, ep.Network, ep.Aliases); err != nil {
+		if err := x.u.Engine.ConnectEndpoint(ctx, c.ID, ep); err != nil {
 			return fmt.Errorf("attaching %s to network %s: %w", c.Name, ep.Network, err)
 		}
 		x.logf("app %s: attached %s to network %s", x.m.App, c.Name, ep.Network)

@@ -39,7 +39,6 @@ var corpusRefused = map[string]string{
 	"minecraft":                     "service minecraft: volumes: /data: ~/minecraft_data: a home directory means nothing on the device; give an absolute path, or a named volume for data",
 	"nginx-flask-mongo":             "service backend: volumes: /src: ./flask: a writable bind of project files",
 	"nginx-wsgi-flask":              "service nginx-proxy: volumes: /tmp/default.conf: ./nginx/default.conf: a writable bind of project files",
-	"pihole-cloudflared-doh":        "networks.dns-net: ipam: not supported",
 	"prometheus-grafana":            "service grafana: volumes: /etc/grafana/provisioning/datasources: ./grafana: a writable bind of project files",
 	"react-express-mongodb":         "service backend: volumes: /usr/src/app: ./backend: a writable bind of project files",
 	"react-express-mysql":           "service backend: volumes: /code/package.json: ./backend/package.json: a writable bind of project files",

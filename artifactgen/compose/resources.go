@@ -189,10 +189,14 @@ func (c *compiler) networks() (map[string]spec.NetworkDoc, error) {
 		case len(n.DriverOpts) > 0:
 			return nil, fmt.Errorf("%s: driver_opts: %w: they configure the host's network", where, ErrUnsupported)
 		}
-		if err := extra(where, n, "name", "driver", "internal", "labels", "attachable"); err != nil {
-			return nil, fmt.Errorf("%w (the engine picks the subnet; leave it out, services reach each other by name)", err)
+		if err := extra(where, n, "name", "driver", "internal", "labels", "attachable", "ipam", "enable_ipv4", "enable_ipv6"); err != nil {
+			return nil, fmt.Errorf("%w (services reach each other by name)", err)
 		}
-		out[key] = spec.NetworkDoc{Internal: n.Internal, Labels: map[string]string(n.Labels)}
+		doc := spec.NetworkDoc{Internal: n.Internal, Labels: map[string]string(n.Labels)}
+		if err := networkIPAM(where, n, &doc); err != nil {
+			return nil, err
+		}
+		out[key] = doc
 	}
 	return out, nil
 }

@@ -126,6 +126,9 @@ func (c *compiler) service(s types.ServiceConfig) (spec.ServiceDoc, error) {
 	if doc.Networks, err = networks(where, s, a); err != nil {
 		return doc, err
 	}
+	if doc.Addresses, err = addresses(where, s); err != nil {
+		return doc, err
+	}
 	if err := c.mounts(where, s, a, &doc); err != nil {
 		return doc, err
 	}
@@ -504,7 +507,7 @@ func networks(where string, s types.ServiceConfig, a *args) (map[string][]string
 			aliases = append(aliases, s.Name)
 		}
 		if cfg != nil {
-			if err := extra(where+": networks."+n, cfg, "aliases", "use_service_name_alias"); err != nil {
+			if err := extra(where+": networks."+n, cfg, "aliases", "use_service_name_alias", "ipv4_address", "ipv6_address", "mac_address"); err != nil {
 				return nil, fmt.Errorf("%w (the engine assigns addresses and interfaces; services reach each other by name and aliases)", err)
 			}
 			for _, al := range cfg.Aliases {

@@ -91,6 +91,9 @@ type Engine interface {
 	// with aliases. Attaching it where it is attached already is not an
 	// error.
 	ConnectNetwork(ctx context.Context, container, network string, aliases []string) error
+	// ConnectEndpoint is ConnectNetwork with the endpoint's static
+	// addresses.
+	ConnectEndpoint(ctx context.Context, container string, ep Endpoint) error
 
 	// InspectVolume returns the volume called name; ErrNotFound when there
 	// is none.
@@ -124,6 +127,10 @@ type Container struct {
 	// (only the ones given at creation or connection). Only
 	// InspectContainer fills it.
 	Networks map[string][]string
+	// Addresses are the static addresses (IPv4, then IPv6) the container
+	// was given on a network, by network name; only InspectContainer
+	// fills it.
+	Addresses map[string][]string
 	// Binds are the container's bind mounts of host paths (not named
 	// volumes or tmpfs), as given at creation: the engine resolves their
 	// sources again at every start.
@@ -167,6 +174,10 @@ type Network struct {
 	// tells the engine's own networks from user-defined ones.
 	Driver string
 	Scope  string
+	// IPAM is the network's address configuration as created (nil: the
+	// engine's defaults); EnableIPv6 whether it has IPv6.
+	IPAM       *IPAM
+	EnableIPv6 bool
 }
 
 // NetworkConfig is what a network is created with.
@@ -174,6 +185,27 @@ type NetworkConfig struct {
 	Name     string
 	Internal bool
 	Labels   map[string]string
+	// IPAM, when set, fixes the network's subnets (nil: the engine picks
+	// one); EnableIPv6 gives it IPv6.
+	IPAM       *IPAM
+	EnableIPv6 bool
+}
+
+// IPAM is a network's address management: its driver ("" or "default")
+// and address pools.
+type IPAM struct {
+	Driver string
+	Config []IPAMPool
+}
+
+// IPAMPool is one subnet of a network, in CIDR and address notation:
+// IPRange the part containers get addresses from, AuxAddresses addresses
+// kept from them by host name.
+type IPAMPool struct {
+	Subnet       string
+	IPRange      string
+	Gateway      string
+	AuxAddresses map[string]string
 }
 
 // Volume is a named volume as the engine reports it.
@@ -207,6 +239,11 @@ func UserNetwork(mode string) bool {
 type Endpoint struct {
 	Network string
 	Aliases []string
+	// IPv4Address and IPv6Address are static addresses on the network
+	// (empty: the engine assigns one). Left out of JSON when unset, so
+	// that the config hash of a container without them is unchanged.
+	IPv4Address string `json:",omitempty"`
+	IPv6Address string `json:",omitempty"`
 }
 
 // State is a container's run state.

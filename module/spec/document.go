@@ -61,6 +61,30 @@ type NetworkDoc struct {
 	// not allowed: they describe a network the app creates.
 	External bool   `json:"external,omitempty"`
 	Name     string `json:"name,omitempty"`
+	// IPAM fixes the network's subnets (default: the engine picks one);
+	// EnableIPv6 gives it IPv6 (an IPv6 subnet needs it).
+	IPAM       *IPAMDoc `json:"ipam,omitempty"`
+	EnableIPv6 bool     `json:"enable_ipv6,omitempty"`
+}
+
+// IPAMDoc is a network's address management, as Compose writes it.
+type IPAMDoc struct {
+	Driver string        `json:"driver,omitempty"`
+	Config []IPAMPoolDoc `json:"config,omitempty"`
+}
+
+// IPAMPoolDoc is one subnet of a network.
+type IPAMPoolDoc struct {
+	Subnet       string            `json:"subnet"`
+	IPRange      string            `json:"ip_range,omitempty"`
+	Gateway      string            `json:"gateway,omitempty"`
+	AuxAddresses map[string]string `json:"aux_addresses,omitempty"`
+}
+
+// AddressDoc is a service's static addresses on one network.
+type AddressDoc struct {
+	IPv4 string `json:"ipv4_address,omitempty"`
+	IPv6 string `json:"ipv6_address,omitempty"`
 }
 
 // VolumeDoc is a named volume of the app (local driver, no options).
@@ -127,6 +151,9 @@ type ServiceDoc struct {
 	// Networks the service joins (short names from the top-level
 	// networks), each with its aliases.
 	Networks map[string][]string `json:"networks,omitempty"`
+	// Addresses are static addresses on some of those networks, which
+	// must then have ipam subnets that hold them.
+	Addresses map[string]AddressDoc `json:"addresses,omitempty"`
 	// DependsOn: services that must be started (service_started), healthy
 	// (service_healthy) or exited 0 (service_completed_successfully)
 	// before this one starts.

@@ -14,7 +14,7 @@ func externalName(field, key string, external bool, name string, created bool) (
 	case !external:
 		return "", nil
 	case created:
-		return "", invalid("%s: an external one is used as the device has it: leave internal and labels out", field)
+		return "", invalid("%s: an external one is used as the device has it: leave internal, labels, ipam and enable_ipv6 out", field)
 	case name == "":
 		name = key
 	}

@@ -58,6 +58,9 @@ type Network struct {
 	// External: an existing network the app joins, called EngineName on
 	// the engine; never created, changed or removed.
 	External bool
+	// IPAM fixes its subnets (nil: the engine picks); EnableIPv6.
+	IPAM       *engine.IPAM
+	EnableIPv6 bool
 }
 
 // Volume is a named volume of the app.
@@ -94,7 +97,11 @@ func (m *Meta) addResources(d *Document) error {
 		if err := checkLabels("networks."+n+".labels", doc.Labels); err != nil {
 			return err
 		}
-		eng, err := externalName("networks."+n, n, doc.External, doc.Name, doc.Internal || len(doc.Labels) > 0)
+		eng, err := externalName("networks."+n, n, doc.External, doc.Name, doc.Internal || len(doc.Labels) > 0 || doc.IPAM != nil || doc.EnableIPv6)
+		if err != nil {
+			return err
+		}
+		ipam, err := networkIPAM("networks."+n, doc)
 		if err != nil {
 			return err
 		}
@@ -103,7 +110,7 @@ func (m *Meta) addResources(d *Document) error {
 		} else if !engine.UserNetwork(eng) {
 			return invalid("networks.%s: external network %q is one of the engine's own; write network_mode: %s on the service instead", n, eng, eng)
 		}
-		m.Networks = append(m.Networks, Network{Name: n, EngineName: eng, Internal: doc.Internal, Labels: doc.Labels, External: doc.External})
+		m.Networks = append(m.Networks, Network{Name: n, EngineName: eng, Internal: doc.Internal, Labels: doc.Labels, External: doc.External, IPAM: ipam, EnableIPv6: doc.EnableIPv6})
 	}
 	for _, n := range slices.Sorted(maps.Keys(d.Volumes)) {
 		if !resourceRE().MatchString(n) {
@@ -195,6 +202,9 @@ func (m *Meta) addGraph(r ServiceDoc, s *Service, sub *substituter) error {
 		// --network NAME of a network of the app.
 		s.Config.NetworkMode = net.EngineName
 		s.Config.Networks = []engine.Endpoint{{Network: net.EngineName}}
+	}
+	if err := m.addAddresses(field, r, s); err != nil {
+		return err
 	}
 	// -v NAME:/path of a volume of the app.
 	for i, b := range s.Config.Binds {

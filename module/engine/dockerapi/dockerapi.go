@@ -391,6 +391,12 @@ func (e *Engine) InspectContainer(ctx context.Context, id string) (engine.Contai
 				c.Networks = map[string][]string{}
 			}
 			c.Networks[name] = configuredAliases(r.ID, hostname, ep)
+			if a := staticAddresses(ep); a != nil {
+				if c.Addresses == nil {
+					c.Addresses = map[string][]string{}
+				}
+				c.Addresses[name] = a
+			}
 		}
 	}
 	c.Binds = binds(r.Mounts)

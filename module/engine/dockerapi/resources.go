@@ -3,6 +3,7 @@ package dockerapi
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 
@@ -47,7 +48,21 @@ func (e *Engine) InspectNetwork(ctx context.Context, name string) (engine.Networ
 }
 
 func toNetwork(n network.Network) engine.Network {
-	return engine.Network{ID: n.ID, Name: n.Name, Internal: n.Internal, Labels: n.Labels, Driver: n.Driver, Scope: n.Scope}
+	out := engine.Network{ID: n.ID, Name: n.Name, Internal: n.Internal, Labels: n.Labels, Driver: n.Driver, Scope: n.Scope, EnableIPv6: n.EnableIPv6}
+	if len(n.IPAM.Config) > 0 {
+		out.IPAM = &engine.IPAM{Driver: n.IPAM.Driver}
+		for _, p := range n.IPAM.Config {
+			pool := engine.IPAMPool{Subnet: zeroless(p.Subnet), IPRange: zeroless(p.IPRange), Gateway: zeroless(p.Gateway)}
+			for h, a := range p.AuxAddress {
+				if pool.AuxAddresses == nil {
+					pool.AuxAddresses = map[string]string{}
+				}
+				pool.AuxAddresses[h] = a.String()
+			}
+			out.IPAM.Config = append(out.IPAM.Config, pool)
+		}
+	}
+	return out
 }
 
 // networksNamed lists the networks called exactly name (the engine's name
@@ -79,10 +94,20 @@ func (e *Engine) CreateNetwork(ctx context.Context, cfg engine.NetworkConfig) er
 	if len(have) > 0 {
 		return fmt.Errorf("creating network %s: name in use: %w", cfg.Name, engine.ErrConflict)
 	}
+	ipam, err := toIPAM(cfg.IPAM)
+	if err != nil {
+		return fmt.Errorf("creating network %s: %w", cfg.Name, err)
+	}
+	var v6 *bool
+	if cfg.EnableIPv6 {
+		v6 = &cfg.EnableIPv6
+	}
 	res, err := e.c.NetworkCreate(ctx, cfg.Name, client.NetworkCreateOptions{
-		Driver:   "bridge",
-		Internal: cfg.Internal,
-		Labels:   cfg.Labels,
+		Driver:     "bridge",
+		Internal:   cfg.Internal,
+		Labels:     cfg.Labels,
+		IPAM:       ipam,
+		EnableIPv6: v6,
 	})
 	if err != nil {
 		return e.timedOut(ctx, err, "creating network %s", cfg.Name)
@@ -160,6 +185,15 @@ func containerName(names []string, id string) string {
 }
 
 func (e *Engine) ConnectNetwork(ctx context.Context, container, net string, aliases []string) error {
+	return e.ConnectEndpoint(ctx, container, engine.Endpoint{Network: net, Aliases: aliases})
+}
+
+func (e *Engine) ConnectEndpoint(ctx context.Context, container string, ep engine.Endpoint) error {
+	net := ep.Network
+	settings, err := endpointSettings(ep)
+	if err != nil {
+		return fmt.Errorf("connecting %s to network %s: %w", container, net, err)
+	}
 	ctx, cancel := e.call(ctx, 0)
 	defer cancel()
 	attached := func() (bool, error) {
@@ -176,9 +210,9 @@ func (e *Engine) ConnectNetwork(ctx context.Context, container, net string, alia
 	if ok, err := attached(); err != nil || ok {
 		return e.timedOut(ctx, err, "connecting %s to network %s", container, net)
 	}
-	_, err := e.c.NetworkConnect(ctx, net, client.NetworkConnectOptions{
+	_, err = e.c.NetworkConnect(ctx, net, client.NetworkConnectOptions{
 		Container:      container,
-		EndpointConfig: &network.EndpointSettings{Aliases: aliases},
+		EndpointConfig: settings,
 	})
 	if err != nil && !cerrdefs.IsNotFound(err) {
 		// Attached by someone else since we looked: not an error either.
@@ -197,8 +231,10 @@ func networkingConfig(c engine.ContainerConfig) *network.NetworkingConfig {
 		return nil
 	}
 	ep := c.Networks[0]
+	// The spec checked the addresses: a bad one here is left to the engine.
+	settings, _ := endpointSettings(ep)
 	return &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{
-		ep.Network: {Aliases: ep.Aliases},
+		ep.Network: settings,
 	}}
 }
 
@@ -282,4 +318,89 @@ func (e *Engine) RemoveVolume(ctx context.Context, name string) error {
 	defer cancel()
 	_, err := e.c.VolumeRemove(ctx, name, client.VolumeRemoveOptions{})
 	return e.timedOut(ctx, err, "removing volume %s", name)
+}
+
+// endpointSettings are ep's aliases and static addresses.
+func endpointSettings(ep engine.Endpoint) (*network.EndpointSettings, error) {
+	out := &network.EndpointSettings{Aliases: ep.Aliases}
+	if ep.IPv4Address == "" && ep.IPv6Address == "" {
+		return out, nil
+	}
+	out.IPAMConfig = &network.EndpointIPAMConfig{}
+	for _, a := range []struct {
+		s  string
+		to *netip.Addr
+	}{{ep.IPv4Address, &out.IPAMConfig.IPv4Address}, {ep.IPv6Address, &out.IPAMConfig.IPv6Address}} {
+		if a.s == "" {
+			continue
+		}
+		ip, err := netip.ParseAddr(a.s)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not an address", a.s)
+		}
+		*a.to = ip
+	}
+	return out, nil
+}
+
+// toIPAM is i in the engine's types.
+func toIPAM(i *engine.IPAM) (*network.IPAM, error) {
+	if i == nil {
+		return nil, nil
+	}
+	out := &network.IPAM{Driver: i.Driver}
+	for _, p := range i.Config {
+		var c network.IPAMConfig
+		var err error
+		if c.Subnet, err = netip.ParsePrefix(p.Subnet); err != nil {
+			return nil, fmt.Errorf("ipam subnet %q: %w", p.Subnet, err)
+		}
+		if p.IPRange != "" {
+			if c.IPRange, err = netip.ParsePrefix(p.IPRange); err != nil {
+				return nil, fmt.Errorf("ipam ip_range %q: %w", p.IPRange, err)
+			}
+		}
+		if p.Gateway != "" {
+			if c.Gateway, err = netip.ParseAddr(p.Gateway); err != nil {
+				return nil, fmt.Errorf("ipam gateway %q: %w", p.Gateway, err)
+			}
+		}
+		for h, a := range p.AuxAddresses {
+			ip, err := netip.ParseAddr(a)
+			if err != nil {
+				return nil, fmt.Errorf("ipam aux_addresses %s: %q: %w", h, a, err)
+			}
+			if c.AuxAddress == nil {
+				c.AuxAddress = map[string]netip.Addr{}
+			}
+			c.AuxAddress[h] = ip
+		}
+		out.Config = append(out.Config, c)
+	}
+	return out, nil
+}
+
+// zeroless is v as text, "" for the zero value.
+func zeroless[T interface {
+	IsValid() bool
+	String() string
+}](v T) string {
+	if !v.IsValid() {
+		return ""
+	}
+	return v.String()
+}
+
+// staticAddresses are the addresses ep was configured with.
+func staticAddresses(ep *network.EndpointSettings) []string {
+	if ep == nil || ep.IPAMConfig == nil {
+		return nil
+	}
+	var out []string
+	for _, a := range []netip.Addr{ep.IPAMConfig.IPv4Address, ep.IPAMConfig.IPv6Address} {
+		if a.IsValid() {
+			out = append(out, a.String())
+		}
+	}
+	return out
 }

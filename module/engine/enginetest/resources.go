@@ -247,6 +247,7 @@ func RunResources(t *testing.T, env Env) {
 		require.NoError(t, err)
 		assert.Empty(t, vols)
 	})
+	t.Run("static addresses", func(t *testing.T) { runIPAM(t, e, img, prefix, labels) })
 }
 
 func networkNames(l []engine.Network) []string {

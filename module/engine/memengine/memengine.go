@@ -373,7 +373,7 @@ func (e *Engine) ListContainers(ctx context.Context, labels map[string]string) (
 	for _, c := range e.containers {
 		if matches(c.Labels, labels) {
 			l := clone(c)
-			l.Networks = nil // InspectContainer only fills it
+			l.Networks, l.Addresses = nil, nil // InspectContainer only fills them
 			out = append(out, l)
 		}
 	}
@@ -401,6 +401,12 @@ func clone(c *engine.Container) engine.Container {
 		out.Networks = map[string][]string{}
 		for k, v := range c.Networks {
 			out.Networks[k] = append([]string(nil), v...)
+		}
+	}
+	if c.Addresses != nil {
+		out.Addresses = map[string][]string{}
+		for k, v := range c.Addresses {
+			out.Addresses[k] = slices.Clone(v)
 		}
 	}
 	out.Binds = slices.Clone(c.Binds)
@@ -445,7 +451,7 @@ func (e *Engine) CreateContainer(ctx context.Context, cfg engine.ContainerConfig
 			return "", fmt.Errorf("creating %s: name in use: %w", cfg.Name, engine.ErrConflict)
 		}
 	}
-	var nets map[string][]string
+	var nets, addrs map[string][]string
 	mode := cfg.NetworkMode
 	if mode == "" && len(cfg.Networks) > 0 {
 		mode = cfg.Networks[0].Network
@@ -457,6 +463,13 @@ func (e *Engine) CreateContainer(ctx context.Context, cfg engine.ContainerConfig
 		var aliases []string
 		if len(cfg.Networks) > 0 && cfg.Networks[0].Network == mode {
 			aliases = append(aliases, cfg.Networks[0].Aliases...)
+			a, err := e.staticAddresses(cfg.Name, cfg.Networks[0])
+			if err != nil {
+				return "", err
+			}
+			if a != nil {
+				addrs = map[string][]string{mode: a}
+			}
 		}
 		nets = map[string][]string{mode: aliases}
 	}
@@ -485,7 +498,7 @@ func (e *Engine) CreateContainer(ctx context.Context, cfg engine.ContainerConfig
 			binds = append(binds, b)
 		}
 	}
-	e.containers[id] = &engine.Container{ID: id, Name: name, Image: cfg.Image, Labels: labels, RestartPolicy: policy, Networks: nets, Binds: binds}
+	e.containers[id] = &engine.Container{ID: id, Name: name, Image: cfg.Image, Labels: labels, RestartPolicy: policy, Networks: nets, Addresses: addrs, Binds: binds}
 	e.configs[id] = cfg
 	return id, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"net/netip"
 	"slices"
 	"strings"
 
@@ -35,7 +36,8 @@ func (e *Engine) CreateNetwork(ctx context.Context, cfg engine.NetworkConfig) er
 	if _, ok := e.networks[cfg.Name]; ok {
 		return fmt.Errorf("creating network %s: name in use: %w", cfg.Name, engine.ErrConflict)
 	}
-	e.networks[cfg.Name] = engine.Network{ID: newID(), Name: cfg.Name, Internal: cfg.Internal, Labels: maps.Clone(cfg.Labels), Driver: "bridge", Scope: "local"}
+	e.networks[cfg.Name] = engine.Network{ID: newID(), Name: cfg.Name, Internal: cfg.Internal, Labels: maps.Clone(cfg.Labels), Driver: "bridge", Scope: "local",
+		IPAM: cloneIPAM(cfg.IPAM), EnableIPv6: cfg.EnableIPv6}
 	return nil
 }
 
@@ -73,6 +75,11 @@ func (e *Engine) RemoveNetwork(ctx context.Context, name string) error {
 }
 
 func (e *Engine) ConnectNetwork(ctx context.Context, container, network string, aliases []string) error {
+	return e.ConnectEndpoint(ctx, container, engine.Endpoint{Network: network, Aliases: aliases})
+}
+
+func (e *Engine) ConnectEndpoint(ctx context.Context, container string, ep engine.Endpoint) error {
+	network, aliases := ep.Network, ep.Aliases
 	return e.withContainer(container, func(c *engine.Container) error {
 		if _, ok := e.networks[network]; !ok {
 			return fmt.Errorf("network %s: %w", network, engine.ErrNotFound)
@@ -87,9 +94,43 @@ func (e *Engine) ConnectNetwork(ctx context.Context, container, network string, 
 		if c.Networks == nil {
 			c.Networks = map[string][]string{}
 		}
+		addrs, err := e.staticAddresses(c.Name, ep)
+		if err != nil {
+			return err
+		}
 		c.Networks[network] = slices.Clone(aliases)
+		if addrs != nil {
+			if c.Addresses == nil {
+				c.Addresses = map[string][]string{}
+			}
+			c.Addresses[network] = addrs
+		}
 		return nil
 	})
+}
+
+// staticAddresses checks ep's static addresses as Docker does: only on a
+// network whose IPAM names subnets, and inside one of them.
+func (e *Engine) staticAddresses(name string, ep engine.Endpoint) ([]string, error) {
+	var out []string
+	for _, a := range []string{ep.IPv4Address, ep.IPv6Address} {
+		if a == "" {
+			continue
+		}
+		ip, err := netip.ParseAddr(a)
+		if err != nil {
+			return nil, fmt.Errorf("connecting %s to network %s: %q is not an address", name, ep.Network, a)
+		}
+		n := e.networks[ep.Network]
+		if n.IPAM == nil || !slices.ContainsFunc(n.IPAM.Config, func(p engine.IPAMPool) bool {
+			s, err := netip.ParsePrefix(p.Subnet)
+			return err == nil && s.Contains(ip)
+		}) {
+			return nil, fmt.Errorf("connecting %s to network %s: no configured subnet contains %s", name, ep.Network, a)
+		}
+		out = append(out, a)
+	}
+	return out, nil
 }
 
 func (e *Engine) InspectVolume(ctx context.Context, name string) (engine.Volume, error) {
@@ -179,7 +220,20 @@ func namedVolumes(cfg engine.ContainerConfig) []string {
 
 func cloneNetwork(n engine.Network) engine.Network {
 	n.Labels = maps.Clone(n.Labels)
+	n.IPAM = cloneIPAM(n.IPAM)
 	return n
+}
+
+func cloneIPAM(i *engine.IPAM) *engine.IPAM {
+	if i == nil {
+		return nil
+	}
+	out := &engine.IPAM{Driver: i.Driver}
+	for _, p := range i.Config {
+		p.AuxAddresses = maps.Clone(p.AuxAddresses)
+		out.Config = append(out.Config, p)
+	}
+	return out
 }
 
 // AddVolume puts a volume on the engine as another tool would create it,
