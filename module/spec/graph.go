@@ -89,11 +89,33 @@ var (
 
 // addResources reads the top-level networks, volumes and files.
 func (m *Meta) addResources(d *Document) error {
-	for _, n := range slices.Sorted(maps.Keys(d.Networks)) {
+	if err := m.addAppNetworks(d.Networks); err != nil {
+		return err
+	}
+	if err := m.addAppVolumes(d.Volumes); err != nil {
+		return err
+	}
+	if err := m.checkExternalClash(); err != nil {
+		return err
+	}
+	if d.Files != nil {
+		if !fileRE().MatchString(d.Files.Archive) {
+			return invalid("files.archive: %q is not a plain file name", d.Files.Archive)
+		}
+		if !ValidDigest(d.Files.Digest) {
+			return invalid("files.digest: %q is not sha256:<64 hex>", d.Files.Digest)
+		}
+		m.Files = &Files{Archive: d.Files.Archive, Digest: d.Files.Digest}
+	}
+	return nil
+}
+
+func (m *Meta) addAppNetworks(docs map[string]NetworkDoc) error {
+	for _, n := range slices.Sorted(maps.Keys(docs)) {
 		if !resourceRE().MatchString(n) {
 			return invalid("networks: %q must be 1-63 of a-z A-Z 0-9 _ . - and start with a letter or digit", n)
 		}
-		doc := d.Networks[n]
+		doc := docs[n]
 		if err := checkLabels("networks."+n+".labels", doc.Labels); err != nil {
 			return err
 		}
@@ -112,11 +134,15 @@ func (m *Meta) addResources(d *Document) error {
 		}
 		m.Networks = append(m.Networks, Network{Name: n, EngineName: eng, Internal: doc.Internal, Labels: doc.Labels, External: doc.External, IPAM: ipam, EnableIPv6: doc.EnableIPv6})
 	}
-	for _, n := range slices.Sorted(maps.Keys(d.Volumes)) {
+	return nil
+}
+
+func (m *Meta) addAppVolumes(docs map[string]VolumeDoc) error {
+	for _, n := range slices.Sorted(maps.Keys(docs)) {
 		if !resourceRE().MatchString(n) {
 			return invalid("volumes: %q must be 1-63 of a-z A-Z 0-9 _ . - and start with a letter or digit", n)
 		}
-		doc := d.Volumes[n]
+		doc := docs[n]
 		if err := checkLabels("volumes."+n+".labels", doc.Labels); err != nil {
 			return err
 		}
@@ -128,18 +154,6 @@ func (m *Meta) addResources(d *Document) error {
 			eng = ResourceName(m.App, n)
 		}
 		m.Volumes = append(m.Volumes, Volume{Name: n, EngineName: eng, Labels: doc.Labels, External: doc.External})
-	}
-	if err := m.checkExternalClash(); err != nil {
-		return err
-	}
-	if d.Files != nil {
-		if !fileRE().MatchString(d.Files.Archive) {
-			return invalid("files.archive: %q is not a plain file name", d.Files.Archive)
-		}
-		if !ValidDigest(d.Files.Digest) {
-			return invalid("files.digest: %q is not sha256:<64 hex>", d.Files.Digest)
-		}
-		m.Files = &Files{Archive: d.Files.Archive, Digest: d.Files.Digest}
 	}
 	return nil
 }
