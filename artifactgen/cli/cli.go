@@ -22,6 +22,7 @@ import (
 
 	"github.com/mender-docker/mender-docker/artifactgen"
 	"github.com/mender-docker/mender-docker/artifactgen/artifact"
+	"github.com/mender-docker/mender-docker/artifactgen/compose"
 	"github.com/mender-docker/mender-docker/artifactgen/image"
 	"github.com/mender-docker/mender-docker/module/spec"
 )
@@ -436,6 +437,7 @@ var flagWords = []struct {
 	{is: artifactgen.ErrRunArgsWithServices, lib: regexp.MustCompile(`RunArgs: with Services,`), with: "--run-args: with --service,"},
 	{is: artifactgen.ErrComposeWithImages, lib: regexp.MustCompile(`give no Images or Services with it`), with: "give no image or --service with it"},
 	{is: artifactgen.ErrReservedProvide, lib: regexp.MustCompile(`set it with ArtifactName or ProvidesGroup`), with: "set it with --artifact-name or --provides-group"},
+	{is: compose.ErrUnsupported, lib: regexp.MustCompile(`with Resolver\.Platform`), with: "with --platform"},
 	{lib: regexp.MustCompile(`list (\S+) in Resolver\.Insecure`), with: "give --insecure-registry $1"},
 	{lib: regexp.MustCompile(`\(Resolver\.Timeout\)`), with: "(--registry-timeout)"},
 }

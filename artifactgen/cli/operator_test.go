@@ -65,6 +65,8 @@ func TestArgvOperator(t *testing.T) {
 	code, _, stderr := run("-n", "web-1", "-t", "rpi4", "-k", ecKey, "-o", signed, webTag)
 	require.Equal(t, 0, code, stderr)
 	outDir := t.TempDir()
+	platform := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(platform, "compose.yaml"), []byte("services:\n  web:\n    image: "+webTag+"\n    platform: linux/arm64\n"), 0o644))
 
 	for _, tc := range []struct {
 		name              string
@@ -118,6 +120,9 @@ func TestArgvOperator(t *testing.T) {
 			stderr: "docker-artifact-gen: --delta-from: goes with --embed\n"},
 		{name: "--compose with an image", args: []string{"-n", "x", "-t", "rpi4", "--compose", dir, webTag}, code: 1,
 			stderr: "docker-artifact-gen: --compose: give no image or --service with it\n"},
+		{name: "a compose key refused for --platform", args: []string{"-n", "x", "-t", "rpi4", "--compose", platform}, code: 1,
+			stderr:    "docker-artifact-gen: --compose " + platform + ": service web: platform: not supported: pin the platform's image with --platform\n",
+			notStderr: "Resolver"},
 		{name: "no image", args: []string{"-n", "x", "-t", "rpi4"}, code: 1,
 			stderr: "docker-artifact-gen: no image: give at least one IMAGE or --service\n"},
 		{name: "no image for preload", args: []string{"preload", "-o", outDir}, code: 1,

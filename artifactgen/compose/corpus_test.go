@@ -45,8 +45,8 @@ var corpusRefused = map[string]string{
 	"react-java-mysql":              "service frontend: volumes: /code/src: ./frontend/src: a writable bind of project files",
 	"react-rust-postgres":           "service backend: volumes: /code/src: ./backend/src: a writable bind of project files",
 	"vuejs":                         "service web: volumes: /project: ./vuejs: a writable bind of project files",
-	"wasmedge-kafka-mysql":          "service etl: platform: not supported: pin the platform's image with --platform",
-	"wasmedge-mysql-nginx":          "service backend: platform: not supported: pin the platform's image with --platform",
+	"wasmedge-kafka-mysql":          "service etl: platform: not supported: pin the platform's image with Resolver.Platform",
+	"wasmedge-mysql-nginx":          "service backend: platform: not supported: pin the platform's image with Resolver.Platform",
 }
 
 // corpusAfterRO is what a project refused for a writable bind fails with

@@ -58,7 +58,7 @@ func TestRefused(t *testing.T) {
 		{name: "cgroup_parent", compose: svc("    cgroup_parent: x\n"), want: []string{"service web", "cgroup_parent"}},
 		{name: "use_api_socket", compose: svc("    use_api_socket: true\n"), want: []string{"service web", "use_api_socket"}},
 		{name: "mac_address", compose: svc("    mac_address: 02:42:ac:11:00:02\n"), want: []string{"service web", "mac_address", "leave it out"}},
-		{name: "platform", compose: svc("    platform: linux/arm64\n"), want: []string{"service web", "platform", "--platform"}},
+		{name: "platform", compose: svc("    platform: linux/arm64\n"), want: []string{"service web", "platform", "not supported: pin the platform's image with Resolver.Platform"}},
 		{name: "runtime", compose: svc("    runtime: runc\n"), want: []string{"service web", "runtime"}},
 		{name: "scale", compose: svc("    scale: 2\n"), want: []string{"service web", "scale"}},
 		{name: "post_start", compose: svc("    post_start: [{command: x}]\n"), want: []string{"service web", "post_start"}},

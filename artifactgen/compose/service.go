@@ -35,8 +35,10 @@ var supported = []string{
 }
 
 // ignored are service keys that change nothing on the device, and why.
+// Here and in refused the reasons name the library's fields, never the
+// command's flags: artifactgen/cli says them as flags.
 var ignored = map[string]string{
-	"profiles":           "applied when the project is loaded (--profile)",
+	"profiles":           "applied when the project is loaded (Options.Profiles)",
 	"extends":            "applied when the project is loaded",
 	"attach":             "only docker compose up's log output",
 	"pull_policy":        "images are pinned by digest and pulled in Download",
@@ -62,7 +64,7 @@ var refused = map[string]string{
 	"cgroup":          "the cgroup namespace cannot be chosen",
 	"cgroup_parent":   "the cgroup parent cannot be chosen",
 	"use_api_socket":  "would hand the Docker engine (root on the device) to the container",
-	"platform":        "pin the platform's image with --platform",
+	"platform":        "pin the platform's image with Resolver.Platform",
 	"runtime":         "the runtime cannot be chosen",
 	"isolation":       "Windows only",
 	"gpus":            "no GPU requests",

@@ -89,11 +89,33 @@ var (
 
 // addResources reads the top-level networks, volumes and files.
 func (m *Meta) addResources(d *Document) error {
-	for _, n := range slices.Sorted(maps.Keys(d.Networks)) {
+	if err := m.addAppNetworks(d.Networks); err != nil {
+		return err
+	}
+	if err := m.addAppVolumes(d.Volumes); err != nil {
+		return err
+	}
+	if err := m.checkExternalClash(); err != nil {
+		return err
+	}
+	if d.Files != nil {
+		if !fileRE().MatchString(d.Files.Archive) {
+			return invalid("files.archive: %q is not a plain file name", d.Files.Archive)
+		}
+		if !ValidDigest(d.Files.Digest) {
+			return invalid("files.digest: %q is not sha256:<64 hex>", d.Files.Digest)
+		}
+		m.Files = &Files{Archive: d.Files.Archive, Digest: d.Files.Digest}
+	}
+	return nil
+}
+
+func (m *Meta) addAppNetworks(docs map[string]NetworkDoc) error {
+	for _, n := range slices.Sorted(maps.Keys(docs)) {
 		if !resourceRE().MatchString(n) {
 			return invalid("networks: %q must be 1-63 of a-z A-Z 0-9 _ . - and start with a letter or digit", n)
 		}
-		doc := d.Networks[n]
+		doc := docs[n]
 		if err := checkLabels("networks."+n+".labels", doc.Labels); err != nil {
 			return err
 		}
@@ -112,11 +134,15 @@ func (m *Meta) addResources(d *Document) error {
 		}
 		m.Networks = append(m.Networks, Network{Name: n, EngineName: eng, Internal: doc.Internal, Labels: doc.Labels, External: doc.External, IPAM: ipam, EnableIPv6: doc.EnableIPv6})
 	}
-	for _, n := range slices.Sorted(maps.Keys(d.Volumes)) {
+	return nil
+}
+
+func (m *Meta) addAppVolumes(docs map[string]VolumeDoc) error {
+	for _, n := range slices.Sorted(maps.Keys(docs)) {
 		if !resourceRE().MatchString(n) {
 			return invalid("volumes: %q must be 1-63 of a-z A-Z 0-9 _ . - and start with a letter or digit", n)
 		}
-		doc := d.Volumes[n]
+		doc := docs[n]
 		if err := checkLabels("volumes."+n+".labels", doc.Labels); err != nil {
 			return err
 		}
@@ -128,18 +154,6 @@ func (m *Meta) addResources(d *Document) error {
 			eng = ResourceName(m.App, n)
 		}
 		m.Volumes = append(m.Volumes, Volume{Name: n, EngineName: eng, Labels: doc.Labels, External: doc.External})
-	}
-	if err := m.checkExternalClash(); err != nil {
-		return err
-	}
-	if d.Files != nil {
-		if !fileRE().MatchString(d.Files.Archive) {
-			return invalid("files.archive: %q is not a plain file name", d.Files.Archive)
-		}
-		if !ValidDigest(d.Files.Digest) {
-			return invalid("files.digest: %q is not sha256:<64 hex>", d.Files.Digest)
-		}
-		m.Files = &Files{Archive: d.Files.Archive, Digest: d.Files.Digest}
 	}
 	return nil
 }
@@ -162,17 +176,8 @@ func checkLabels(field string, labels map[string]string) error {
 // words, never in names of networks, volumes, files or services.
 func (m *Meta) addGraph(r ServiceDoc, s *Service, sub *substituter) error {
 	field := r.errField()
-	if r.Entrypoint != nil {
-		s.Config.Entrypoint = []string{}
-		if !(len(r.Entrypoint) == 1 && r.Entrypoint[0] == "") {
-			for j, w := range r.Entrypoint {
-				v, err := sub.word(w)
-				if err != nil {
-					return invalid("%s.entrypoint[%d]: %v", field, j, err)
-				}
-				s.Config.Entrypoint = append(s.Config.Entrypoint, v)
-			}
-		}
+	if err := addEntrypoint(field, r, s, sub); err != nil {
+		return err
 	}
 	if r.Healthcheck != nil {
 		hc, err := parseHealthcheck(field+".healthcheck", r.Healthcheck, sub)
@@ -181,32 +186,78 @@ func (m *Meta) addGraph(r ServiceDoc, s *Service, sub *substituter) error {
 		}
 		s.Config.Healthcheck = hc
 	}
-	if len(r.Networks) > 0 {
-		if s.Config.NetworkMode != "" {
-			return invalid("%s.networks: run_args sets --network %q too; give one or the other", field, s.Config.NetworkMode)
-		}
-		for _, n := range slices.Sorted(maps.Keys(r.Networks)) {
-			net := m.network(n)
-			if net == nil {
-				return invalid("%s.networks: %q is not in the top-level networks", field, n)
-			}
-			for _, a := range r.Networks[n] {
-				if !resourceRE().MatchString(a) {
-					return invalid("%s.networks.%s: alias %q is not a valid host name", field, n, a)
-				}
-			}
-			s.Config.Networks = append(s.Config.Networks, engine.Endpoint{Network: net.EngineName, Aliases: slices.Clone(r.Networks[n])})
-		}
-		s.Config.NetworkMode = s.Config.Networks[0].Network
-	} else if net := m.network(s.Config.NetworkMode); net != nil {
-		// --network NAME of a network of the app.
-		s.Config.NetworkMode = net.EngineName
-		s.Config.Networks = []engine.Endpoint{{Network: net.EngineName}}
+	if err := m.addNetworks(field, r, s); err != nil {
+		return err
 	}
 	if err := m.addAddresses(field, r, s); err != nil {
 		return err
 	}
-	// -v NAME:/path of a volume of the app.
+	m.bindVolumes(s)
+	if err := m.addFiles(field, r, s); err != nil {
+		return err
+	}
+	if err := addDependencies(field, r, s); err != nil {
+		return err
+	}
+	update, err := parseStrategy(field, r.Update)
+	if err != nil {
+		return err
+	}
+	s.Update = update
+	return nil
+}
+
+// addEntrypoint reads entrypoint; [""] clears the image's.
+func addEntrypoint(field string, r ServiceDoc, s *Service, sub *substituter) error {
+	if r.Entrypoint == nil {
+		return nil
+	}
+	s.Config.Entrypoint = []string{}
+	if len(r.Entrypoint) == 1 && r.Entrypoint[0] == "" {
+		return nil
+	}
+	for j, w := range r.Entrypoint {
+		v, err := sub.word(w)
+		if err != nil {
+			return invalid("%s.entrypoint[%d]: %v", field, j, err)
+		}
+		s.Config.Entrypoint = append(s.Config.Entrypoint, v)
+	}
+	return nil
+}
+
+// addNetworks joins the service to the app's networks it lists, or to the
+// one run_args' --network names; the first is its network mode.
+func (m *Meta) addNetworks(field string, r ServiceDoc, s *Service) error {
+	if len(r.Networks) == 0 {
+		if net := m.network(s.Config.NetworkMode); net != nil {
+			// --network NAME of a network of the app.
+			s.Config.NetworkMode = net.EngineName
+			s.Config.Networks = []engine.Endpoint{{Network: net.EngineName}}
+		}
+		return nil
+	}
+	if s.Config.NetworkMode != "" {
+		return invalid("%s.networks: run_args sets --network %q too; give one or the other", field, s.Config.NetworkMode)
+	}
+	for _, n := range slices.Sorted(maps.Keys(r.Networks)) {
+		net := m.network(n)
+		if net == nil {
+			return invalid("%s.networks: %q is not in the top-level networks", field, n)
+		}
+		for _, a := range r.Networks[n] {
+			if !resourceRE().MatchString(a) {
+				return invalid("%s.networks.%s: alias %q is not a valid host name", field, n, a)
+			}
+		}
+		s.Config.Networks = append(s.Config.Networks, engine.Endpoint{Network: net.EngineName, Aliases: slices.Clone(r.Networks[n])})
+	}
+	s.Config.NetworkMode = s.Config.Networks[0].Network
+	return nil
+}
+
+// bindVolumes gives -v NAME:/path of a volume of the app the engine's name.
+func (m *Meta) bindVolumes(s *Service) {
 	for i, b := range s.Config.Binds {
 		src, rest, ok := strings.Cut(b, ":")
 		if !ok || strings.HasPrefix(src, "/") {
@@ -216,6 +267,10 @@ func (m *Meta) addGraph(r ServiceDoc, s *Service, sub *substituter) error {
 			s.Config.Binds[i] = v.EngineName + ":" + rest
 		}
 	}
+}
+
+// addFiles reads files: target in the container → path in the archive.
+func (m *Meta) addFiles(field string, r ServiceDoc, s *Service) error {
 	for _, target := range slices.Sorted(maps.Keys(r.Files)) {
 		src := r.Files[target]
 		if m.Files == nil {
@@ -229,6 +284,10 @@ func (m *Meta) addGraph(r ServiceDoc, s *Service, sub *substituter) error {
 		}
 		s.Files = append(s.Files, FileMount{Target: target, Source: src})
 	}
+	return nil
+}
+
+func addDependencies(field string, r ServiceDoc, s *Service) error {
 	for _, dep := range slices.Sorted(maps.Keys(r.DependsOn)) {
 		cond := r.DependsOn[dep]
 		switch cond {
@@ -238,15 +297,17 @@ func (m *Meta) addGraph(r ServiceDoc, s *Service, sub *substituter) error {
 		}
 		s.DependsOn = append(s.DependsOn, Dependency{Service: dep, Condition: cond})
 	}
-	switch Strategy(r.Update) {
-	case "", Recreate:
-		s.Update = Recreate
-	case HandOver:
-		s.Update = HandOver
-	default:
-		return invalid("%s.update: %q is not recreate or hand-over", field, r.Update)
-	}
 	return nil
+}
+
+func parseStrategy(field, update string) (Strategy, error) {
+	switch Strategy(update) {
+	case "", Recreate:
+		return Recreate, nil
+	case HandOver:
+		return HandOver, nil
+	}
+	return "", invalid("%s.update: %q is not recreate or hand-over", field, update)
 }
 
 func parseHealthcheck(field string, d *HealthcheckDoc, sub *substituter) (*engine.Healthcheck, error) {

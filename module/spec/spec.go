@@ -189,6 +189,39 @@ func (d *Document) Meta(o ParseOptions) (*Meta, error) {
 }
 
 func (d *Document) meta(o ParseOptions, sub *substituter) (*Meta, error) {
+	m, err := d.metaHeader(o)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.addResources(d); err != nil {
+		return nil, err
+	}
+	if d.Remove {
+		if err := d.checkRemove(); err != nil {
+			return nil, err
+		}
+		m.Remove, m.RemoveVolumes = true, d.RemoveVolumes
+		return m, nil
+	}
+	if err := m.addWorkload(d, sub); err != nil {
+		return nil, err
+	}
+	m.Substitutions = sub.list()
+	if err := m.checkNames(); err != nil {
+		return nil, err
+	}
+	if err := m.checkGraph(); err != nil {
+		return nil, err
+	}
+	if err := m.addEmbedded(d.Embedded); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// metaHeader reads the app's name and health settings, and refuses the
+// keys that do not belong in this artifact.
+func (d *Document) metaHeader(o ParseOptions) (*Meta, error) {
 	defaultApp := o.DefaultApp
 	if defaultApp == "" {
 		defaultApp = DefaultApp
@@ -209,55 +242,43 @@ func (d *Document) meta(o ParseOptions, sub *substituter) (*Meta, error) {
 			return nil, err
 		}
 	}
-
 	if d.Compose != nil {
 		return nil, invalid("compose: this artifact was made for an earlier release that ran Docker Compose on the device; regenerate it with docker-artifact-gen --compose")
 	}
 	if d.RemoveVolumes && !d.Remove {
 		return nil, invalid("remove_volumes: only an artifact that removes the app (remove: true) can remove its volumes")
 	}
-	if err := m.addResources(d); err != nil {
-		return nil, err
+	return m, nil
+}
+
+// checkRemove: an artifact that removes an app names it and nothing else.
+func (d *Document) checkRemove() error {
+	if d.Containers != nil || d.Services != nil || d.RunArgs != nil || d.Embedded != nil || d.Networks != nil || d.Volumes != nil || d.Files != nil {
+		return invalid("remove: an artifact that removes an app has no containers, services, run_args, networks, volumes, files or embedded images")
 	}
+	if d.App == "" {
+		return invalid("remove: name the app to remove in app")
+	}
+	return nil
+}
+
+// addWorkload reads the containers or the services, whichever the artifact
+// gives.
+func (m *Meta) addWorkload(d *Document, sub *substituter) error {
 	switch {
-	case d.Remove:
-		if d.Containers != nil || d.Services != nil || d.RunArgs != nil || d.Embedded != nil || d.Networks != nil || d.Volumes != nil || d.Files != nil {
-			return nil, invalid("remove: an artifact that removes an app has no containers, services, run_args, networks, volumes, files or embedded images")
-		}
-		if d.App == "" {
-			return nil, invalid("remove: name the app to remove in app")
-		}
-		m.Remove, m.RemoveVolumes = true, d.RemoveVolumes
-		return m, nil
 	case d.Containers != nil && (d.Networks != nil || d.Volumes != nil || d.Files != nil):
-		return nil, invalid("containers: networks, volumes and files need services")
+		return invalid("containers: networks, volumes and files need services")
 	case d.Containers != nil && d.Services != nil:
-		return nil, invalid("containers and services: give one or the other")
+		return invalid("containers and services: give one or the other")
 	case d.Services != nil:
 		if d.RunArgs != nil {
-			return nil, invalid("run_args: goes inside each service when services is used")
+			return invalid("run_args: goes inside each service when services is used")
 		}
-		if err := m.addServices(d.Services, sub); err != nil {
-			return nil, err
-		}
+		return m.addServices(d.Services, sub)
 	case d.Containers != nil:
-		if err := m.addContainers(d.Containers, d.RunArgs, sub); err != nil {
-			return nil, err
-		}
-	default:
-		return nil, invalid("containers: missing (want a list of images pinned as repo@sha256:<digest>)")
+		return m.addContainers(d.Containers, d.RunArgs, sub)
 	}
-	m.Substitutions = sub.list()
-	if err := m.checkNames(); err != nil {
-		return nil, err
-	}
-	if err := m.checkGraph(); err != nil {
-		return nil, err
-	}
-	if err := m.addEmbedded(d.Embedded); err != nil {
-		return nil, err
-	}
-	return m, nil
+	return invalid("containers: missing (want a list of images pinned as repo@sha256:<digest>)")
 }
 
 var (

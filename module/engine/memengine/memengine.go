@@ -268,25 +268,11 @@ func (e *Engine) PullImage(ctx context.Context, ref string) error {
 // ID is the SHA-256 of its config, and a layer file may be left out only if
 // an earlier load brought that layer.
 func (e *Engine) LoadImage(ctx context.Context, r io.Reader) error {
-	files := map[string][]byte{}
-	tr := tar.NewReader(r)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return fmt.Errorf("loading images: %w", err)
-		}
-		if files[h.Name], err = io.ReadAll(tr); err != nil {
-			return fmt.Errorf("loading images: %w", err)
-		}
+	files, err := readArchive(r)
+	if err != nil {
+		return err
 	}
-	var manifest []struct {
-		Config   string
-		RepoTags []string
-		Layers   []string
-	}
+	var manifest []archiveImage
 	if err := json.Unmarshal(files["manifest.json"], &manifest); err != nil {
 		return fmt.Errorf("loading images: manifest.json: %v", err)
 	}
@@ -296,37 +282,71 @@ func (e *Engine) LoadImage(ctx context.Context, r io.Reader) error {
 		return err
 	}
 	for _, m := range manifest {
-		cfg, ok := files[m.Config]
-		if !ok {
-			return fmt.Errorf("loading images: %s missing", m.Config)
+		if err := e.loadImage(files, m); err != nil {
+			return err
 		}
-		var c struct {
-			RootFS struct {
-				DiffIDs []string `json:"diff_ids"`
-			} `json:"rootfs"`
+	}
+	return nil
+}
+
+// archiveImage is one entry of a docker-archive's manifest.json.
+type archiveImage struct {
+	Config   string
+	RepoTags []string
+	Layers   []string
+}
+
+// readArchive reads a whole tar into memory, file name → content.
+func readArchive(r io.Reader) (map[string][]byte, error) {
+	files := map[string][]byte{}
+	tr := tar.NewReader(r)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return files, nil
 		}
-		json.Unmarshal(cfg, &c)
-		for i, l := range m.Layers {
-			if i >= len(c.RootFS.DiffIDs) {
-				return fmt.Errorf("loading images: more layers than diff IDs")
-			}
-			data, have := files[l]
-			if !have && !e.layers[c.RootFS.DiffIDs[i]] {
-				return fmt.Errorf("loading images: open %s: no such file or directory", l)
-			}
-			if have && diffID(data) != c.RootFS.DiffIDs[i] {
-				return fmt.Errorf("loading images: layer %s: invalid diffID", l)
-			}
+		if err != nil {
+			return nil, fmt.Errorf("loading images: %w", err)
 		}
-		for _, d := range c.RootFS.DiffIDs {
-			e.layers[d] = true
+		if files[h.Name], err = io.ReadAll(tr); err != nil {
+			return nil, fmt.Errorf("loading images: %w", err)
 		}
-		sum := sha256.Sum256(cfg)
-		id := "sha256:" + hex.EncodeToString(sum[:])
-		e.local[id] = true
-		for _, tag := range m.RepoTags {
-			e.tags[tag] = id
+	}
+}
+
+// loadImage checks one image's layers against its config's diff IDs, then
+// stores the image, its layers and its tags. e.mu is held.
+func (e *Engine) loadImage(files map[string][]byte, m archiveImage) error {
+	cfg, ok := files[m.Config]
+	if !ok {
+		return fmt.Errorf("loading images: %s missing", m.Config)
+	}
+	var c struct {
+		RootFS struct {
+			DiffIDs []string `json:"diff_ids"`
+		} `json:"rootfs"`
+	}
+	json.Unmarshal(cfg, &c)
+	for i, l := range m.Layers {
+		if i >= len(c.RootFS.DiffIDs) {
+			return fmt.Errorf("loading images: more layers than diff IDs")
 		}
+		data, have := files[l]
+		if !have && !e.layers[c.RootFS.DiffIDs[i]] {
+			return fmt.Errorf("loading images: open %s: no such file or directory", l)
+		}
+		if have && diffID(data) != c.RootFS.DiffIDs[i] {
+			return fmt.Errorf("loading images: layer %s: invalid diffID", l)
+		}
+	}
+	for _, d := range c.RootFS.DiffIDs {
+		e.layers[d] = true
+	}
+	sum := sha256.Sum256(cfg)
+	id := "sha256:" + hex.EncodeToString(sum[:])
+	e.local[id] = true
+	for _, tag := range m.RepoTags {
+		e.tags[tag] = id
 	}
 	return nil
 }
@@ -451,27 +471,9 @@ func (e *Engine) CreateContainer(ctx context.Context, cfg engine.ContainerConfig
 			return "", fmt.Errorf("creating %s: name in use: %w", cfg.Name, engine.ErrConflict)
 		}
 	}
-	var nets, addrs map[string][]string
-	mode := cfg.NetworkMode
-	if mode == "" && len(cfg.Networks) > 0 {
-		mode = cfg.Networks[0].Network
-	}
-	if engine.UserNetwork(mode) {
-		if _, ok := e.networks[mode]; !ok {
-			return "", fmt.Errorf("creating %s: network %s: %w", cfg.Name, mode, engine.ErrNotFound)
-		}
-		var aliases []string
-		if len(cfg.Networks) > 0 && cfg.Networks[0].Network == mode {
-			aliases = append(aliases, cfg.Networks[0].Aliases...)
-			a, err := e.staticAddresses(cfg.Name, cfg.Networks[0])
-			if err != nil {
-				return "", err
-			}
-			if a != nil {
-				addrs = map[string][]string{mode: a}
-			}
-		}
-		nets = map[string][]string{mode: aliases}
+	nets, addrs, err := e.createEndpoint(cfg)
+	if err != nil {
+		return "", err
 	}
 	for _, v := range namedVolumes(cfg) {
 		if _, ok := e.volumes[v]; !ok {
@@ -480,6 +482,41 @@ func (e *Engine) CreateContainer(ctx context.Context, cfg engine.ContainerConfig
 		}
 	}
 	id := newID()
+	e.containers[id] = newContainer(id, cfg, nets, addrs)
+	e.configs[id] = cfg
+	return id, nil
+}
+
+// createEndpoint is the container's place on the user network of its
+// network mode, as Docker creates it: that network's aliases and static
+// addresses; nil for the engine's own networks. e.mu is held.
+func (e *Engine) createEndpoint(cfg engine.ContainerConfig) (nets, addrs map[string][]string, err error) {
+	mode := cfg.NetworkMode
+	if mode == "" && len(cfg.Networks) > 0 {
+		mode = cfg.Networks[0].Network
+	}
+	if !engine.UserNetwork(mode) {
+		return nil, nil, nil
+	}
+	if _, ok := e.networks[mode]; !ok {
+		return nil, nil, fmt.Errorf("creating %s: network %s: %w", cfg.Name, mode, engine.ErrNotFound)
+	}
+	var aliases []string
+	if len(cfg.Networks) > 0 && cfg.Networks[0].Network == mode {
+		aliases = append(aliases, cfg.Networks[0].Aliases...)
+		a, err := e.staticAddresses(cfg.Name, cfg.Networks[0])
+		if err != nil {
+			return nil, nil, err
+		}
+		if a != nil {
+			addrs = map[string][]string{mode: a}
+		}
+	}
+	return map[string][]string{mode: aliases}, addrs, nil
+}
+
+// newContainer is what the engine reports of a container created from cfg.
+func newContainer(id string, cfg engine.ContainerConfig, nets, addrs map[string][]string) *engine.Container {
 	name := cfg.Name
 	if name == "" {
 		name = "mem_" + id[:8]
@@ -498,9 +535,7 @@ func (e *Engine) CreateContainer(ctx context.Context, cfg engine.ContainerConfig
 			binds = append(binds, b)
 		}
 	}
-	e.containers[id] = &engine.Container{ID: id, Name: name, Image: cfg.Image, Labels: labels, RestartPolicy: policy, Networks: nets, Addresses: addrs, Binds: binds}
-	e.configs[id] = cfg
-	return id, nil
+	return &engine.Container{ID: id, Name: name, Image: cfg.Image, Labels: labels, RestartPolicy: policy, Networks: nets, Addresses: addrs, Binds: binds}
 }
 
 func (e *Engine) StartContainer(ctx context.Context, id string) error {
