@@ -29,7 +29,7 @@ var supported = []string{
 	"shm_size", "mem_limit", "cpus", "mem_reservation", "memswap_limit", "cpu_shares",
 	"cpu_period", "cpu_quota", "cpuset", "pids_limit", "oom_score_adj", "oom_kill_disable",
 	"blkio_config", "ulimits", "links", "dns", "dns_search", "dns_opt", "domainname", "extra_hosts", "stop_signal",
-	"stop_grace_period", "pid", "ipc", "uts", "userns_mode", "network_mode", "networks",
+	"stop_grace_period", "mac_address", "pid", "ipc", "uts", "userns_mode", "network_mode", "networks",
 	"volumes", "configs", "secrets", "depends_on", "healthcheck", "logging",
 	"log_driver", "log_opt", "scale", "deploy",
 }
@@ -72,7 +72,6 @@ var refused = map[string]string{
 	"post_start":      "no lifecycle hooks",
 	"pre_stop":        "no lifecycle hooks",
 	"volume_driver":   "named volumes use the local driver",
-	"mac_address":     "the engine assigns the MAC address; leave it out",
 	"annotations":     "OCI annotations are not passed; give labels",
 	"credential_spec": "Windows only",
 }
@@ -216,6 +215,11 @@ func (c *compiler) container(where string, s types.ServiceConfig, a *args) error
 	}
 	a.flag("--name", nonEmpty(s.ContainerName)...)
 	a.flag("--hostname", nonEmpty(s.Hostname)...)
+	mac, err := macAddress(where, s)
+	if err != nil {
+		return err
+	}
+	a.flag("--mac-address", nonEmpty(mac)...)
 	a.flag("--user", nonEmpty(s.User)...)
 	a.flag("--workdir", nonEmpty(s.WorkingDir)...)
 	a.bool("--privileged", s.Privileged)

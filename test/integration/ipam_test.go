@@ -21,15 +21,17 @@ import (
 )
 
 // ipamProject is a Compose project with an internal network of a fixed
-// subnet (IPv4 and IPv6) and a service with static addresses on it. %[1]s
+// subnet (IPv4 and IPv6) and a service with static addresses (and its own
+// MAC address) on it. %[1]s
 // is the image, %[2]s the IPv4 subnet's first three octets, %[3]s the
 // IPv6 subnet's prefix (fdXX:XXXX:XXXX), %[4]s the host part of the
-// service's addresses.
+// service's addresses and the last octet of its MAC.
 const ipamProject = `
 services:
   web:
     image: %[1]s
     restart: unless-stopped
+    mac_address: "02:42:0a:00:00:%[4]s"
     networks:
       fixed:
         ipv4_address: %[2]s.%[4]s
@@ -45,13 +47,14 @@ networks:
         - subnet: "%[3]s::/64"
 `
 
-// A Compose project with a fixed subnet and a static address, generated
-// and installed on the real engine: the network has the subnets, the
-// container the addresses; an update to another address, its rollback
-// and the app's removal leave the addresses and the network as they
-// should be. The subnets are random (10.x.y.0/24, a ULA /64), out of the
-// engine's own default pools; should another run hold the same, the
-// engine says "Pool overlaps" and the test takes another.
+// A Compose project with a fixed subnet, static addresses and a MAC
+// address, generated and installed on the real engine: the network has
+// the subnets, the container the addresses and the MAC; an update to
+// other ones, its rollback and the app's removal leave the addresses and
+// the network as they should be. The subnets are random (10.x.y.0/24, a
+// ULA /64), out of the engine's own default pools; should another run
+// hold the same, the engine says "Pool overlaps" and the test takes
+// another.
 func TestIPAMOnEngine(t *testing.T) {
 	w := newWorld(t)
 	ctx := context.Background()
@@ -127,6 +130,7 @@ func TestIPAMOnEngine(t *testing.T) {
 		assert.Equal(t, v4+"."+h, f("{{.IPAddress}}"), when)
 		assert.Equal(t, v6+"::"+h, f("{{.GlobalIPv6Address}}"), when)
 		assert.Equal(t, v4+"."+h+" "+v6+"::"+h, f("{{.IPAMConfig.IPv4Address}} {{.IPAMConfig.IPv6Address}}"), when)
+		assert.Equal(t, "02:42:0a:00:00:"+h, f("{{.MacAddress}}"), when)
 	}
 	addrs("installed", "10")
 	net0 := n

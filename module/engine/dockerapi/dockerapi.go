@@ -400,6 +400,7 @@ func (e *Engine) InspectContainer(ctx context.Context, id string) (engine.Contai
 		}
 	}
 	c.Binds = binds(r.Mounts)
+	c.MacAddress = primaryMAC(r)
 	c.State.RestartCount = r.RestartCount
 	if s := r.State; s != nil {
 		c.State.Running = s.Running && !s.Restarting
@@ -431,7 +432,12 @@ func (e *Engine) CreateContainer(ctx context.Context, cfg engine.ContainerConfig
 			return "", fmt.Errorf("creating %s: %w", cfg.Name, err)
 		}
 	}
-	res, err := e.c.ContainerCreate(ctx, client.ContainerCreateOptions{Config: cc, HostConfig: hc, NetworkingConfig: networkingConfig(cfg), Name: cfg.Name})
+	opts := client.ContainerCreateOptions{Config: cc, HostConfig: hc, NetworkingConfig: networkingConfig(cfg), Name: cfg.Name}
+	if cfg.MacAddress != "" {
+		id, err := e.createWithMAC(ctx, cfg, opts)
+		return id, e.timedOut(ctx, err, "creating %s", cfg.Name)
+	}
+	res, err := e.c.ContainerCreate(ctx, opts)
 	if err != nil {
 		return "", e.timedOut(ctx, err, "creating %s", cfg.Name)
 	}
