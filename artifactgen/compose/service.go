@@ -512,7 +512,7 @@ func networks(where string, s types.ServiceConfig, a *args) (map[string][]string
 		}
 		if cfg != nil {
 			if err := extra(where+": networks."+n, cfg, "aliases", "use_service_name_alias", "ipv4_address", "ipv6_address", "mac_address"); err != nil {
-				return nil, fmt.Errorf("%w (the engine assigns addresses and interfaces; services reach each other by name and aliases)", err)
+				return nil, fmt.Errorf("%w: leave it out (a service's network takes aliases, ipv4_address, ipv6_address and mac_address; the container joins its networks in name order, the first one as its primary)", err)
 			}
 			for _, al := range cfg.Aliases {
 				if !slices.Contains(aliases, al) {
