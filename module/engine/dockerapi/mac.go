@@ -72,20 +72,25 @@ func (e *Engine) createWithMAC(ctx context.Context, cfg engine.ContainerConfig, 
 		res, err := e.c.ContainerCreate(ctx, opts)
 		return res.ID, err
 	}
-	body, err := json.Marshal(legacyCreateRequest{Config: opts.Config, MacAddress: mac.String(), HostConfig: opts.HostConfig, NetworkingConfig: opts.NetworkingConfig})
+	return e.createLegacy(ctx, v, legacyCreateRequest{Config: opts.Config, MacAddress: mac.String(), HostConfig: opts.HostConfig, NetworkingConfig: opts.NetworkingConfig}, opts.Name)
+}
+
+// createLegacy sends req, at API version v, over the client's connection.
+func (e *Engine) createLegacy(ctx context.Context, v string, req legacyCreateRequest, name string) (string, error) {
+	body, err := json.Marshal(req)
 	if err != nil {
 		return "", err
 	}
 	dial := e.c.Dialer()
 	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) { return dial(ctx) }}
 	defer tr.CloseIdleConnections()
-	u := "http://docker/v" + strings.TrimPrefix(v, "v") + "/containers/create?" + url.Values{"name": {opts.Name}}.Encode()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
+	u := "http://docker/v" + strings.TrimPrefix(v, "v") + "/containers/create?" + url.Values{"name": {name}}.Encode()
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
 	if err != nil {
 		return "", err
 	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := (&http.Client{Transport: tr}).Do(req)
+	hr.Header.Set("Content-Type", "application/json")
+	resp, err := (&http.Client{Transport: tr}).Do(hr)
 	if err != nil {
 		return "", err
 	}
