@@ -92,6 +92,24 @@ func TestRefused(t *testing.T) {
 		{name: "external network bridge", compose: svc("    networks: [n]\nnetworks:\n  n: {external: true, name: bridge}\n"), want: []string{"networks.n", "bridge", "network_mode"}},
 		{name: "volume driver", compose: svc("    volumes: [v:/v]\nvolumes:\n  v: {driver: nfs}\n"), want: []string{"volumes.v", "driver"}},
 		{name: "empty command", compose: svc("    command: []\n"), want: []string{"service web", "command"}},
+		{name: "cpu_rt_period", compose: svc("    cpu_rt_period: 1000\n"), want: []string{"service web", "cpu_rt_period", "real-time"}},
+		{name: "cpu_percent", compose: svc("    cpu_percent: 50\n"), want: []string{"service web", "cpu_percent", "give cpus"}},
+		{name: "credential_spec", compose: svc("    credential_spec: {file: x.json}\n"), want: []string{"service web", "credential_spec", "Windows only"}},
+		{name: "service volume_driver", compose: svc("    volume_driver: nfs\n"), want: []string{"services.web", "unknown key \"volume_driver\""}}, // compose-go's own refusal
+		{name: "gpus", compose: svc("    gpus: all\n"), want: []string{"service web", "gpus", "no GPU requests"}},
+		{name: "isolation", compose: svc("    isolation: process\n"), want: []string{"service web", "isolation", "Windows only"}},
+		{name: "pre_stop", compose: svc("    pre_stop: [{command: [x]}]\n"), want: []string{"service web", "pre_stop", "no lifecycle hooks"}},
+		{name: "post_start", compose: svc("    post_start: [{command: [x]}]\n"), want: []string{"service web", "post_start", "no lifecycle hooks"}},
+		{name: "develop", compose: svc("    develop: {watch: [{path: ., action: rebuild}]}\n"), want: []string{"service web", "develop", "development only"}},
+		{name: "selinux Z on a project bind", compose: svc("    volumes: [\"./conf:/etc/conf:ro,Z\"]\n"), files: map[string]string{"conf/a": "a"},
+			want: []string{"service web: volumes: /etc/conf: :Z: not supported on a project file", "absolute host path"}},
+		{name: "network enable_ipv4 false", compose: svc("    networks: [n]\nnetworks:\n  n: {enable_ipv4: false}\n"), want: []string{"networks.n: enable_ipv4: false", "leave it out"}},
+		{name: "network ipam options", compose: svc("    networks: [n]\nnetworks:\n  n: {ipam: {options: {a: b}, config: [{subnet: 10.9.0.0/24}]}}\n"), want: []string{"networks.n: ipam.options", "the default driver takes none"}},
+		{name: "network gw_priority", compose: svc("    networks:\n      n: {gw_priority: 1}\nnetworks:\n  n: {}\n"), want: []string{"service web: networks.n: gw_priority: not supported: leave it out"}},
+		{name: "network interface_name", compose: svc("    networks:\n      n: {interface_name: eth7}\nnetworks:\n  n: {}\n"), want: []string{"service web: networks.n: interface_name: not supported: leave it out"}},
+		{name: "network driver_opts", compose: svc("    networks: [n]\nnetworks:\n  n: {driver_opts: {a: b}}\n"), want: []string{"networks.n: driver_opts", "leave them out"}},
+		{name: "net", compose: svc("    net: host\n"), want: []string{"services.web", "unknown key \"net\""}}, // compose-go's own refusal
+		{name: "provider", compose: "services:\n  web:\n    provider: {type: model}\n", want: []string{"service web: provider", "provider services run no container"}},
 		{name: "jobs", compose: svc("") + "jobs:\n  j:\n" + img, want: []string{"jobs"}},
 
 		// Bypasses of the device policy through Compose.
