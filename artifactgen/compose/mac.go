@@ -38,6 +38,9 @@ func macAddress(where string, s types.ServiceConfig) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%s: %s: %w", where, key, err)
 	}
+	if handOver(s) {
+		return "", fmt.Errorf("%s: %s: hand-over starts a second copy beside the first, and a MAC address (%s) can be only one container's: two copies cannot coexist", where, UpdateExtension, key)
+	}
 	if why := spec.MACRefusal(s.NetworkMode); why != "" {
 		return "", fmt.Errorf("%s: %s with network_mode %s: %w: %s; leave %s out", where, key, s.NetworkMode, ErrUnsupported, why, key)
 	}

@@ -50,3 +50,17 @@ func checkMAC(c *engine.ContainerConfig) error {
 	}
 	return nil
 }
+
+// canHandOverAddresses tells why two copies of s could not run side by
+// side on its networks: an address or MAC can be only one container's.
+func canHandOverAddresses(s Service) error {
+	for _, ep := range s.Config.Networks {
+		if ep.IPv4Address != "" || ep.IPv6Address != "" {
+			return fmt.Errorf("needs two copies running at once, and a static address on network %s can be held by only one", ep.Network)
+		}
+	}
+	if s.Config.MacAddress != "" {
+		return fmt.Errorf("needs two copies running at once, and MAC address %s can be one container's only", s.Config.MacAddress)
+	}
+	return nil
+}

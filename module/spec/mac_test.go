@@ -1,6 +1,7 @@
 package spec_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -32,6 +33,21 @@ func TestRunArgsMacAddress(t *testing.T) {
 		err := spec.ParseRunArgs(args, &c)
 		if assert.Error(t, err, args) {
 			assert.Contains(t, err.Error(), want, args)
+		}
+	}
+}
+
+// Hand-over runs two copies at once: a MAC address or a static address
+// can be only one container's.
+func TestHandOverRefusesOneOfAKind(t *testing.T) {
+	img := "r.example/a@sha256:" + strings.Repeat("a", 64)
+	for doc, want := range map[string]string{
+		`{"services":{"a":{"image":"` + img + `","update":"hand-over","run_args":"--network mynet --mac-address 02:42:0a:00:00:07"}}}`:                                                                      "services.a.update: hand-over needs two copies running at once, and MAC address 02:42:0a:00:00:07 can be one container's only",
+		`{"networks":{"n":{"ipam":{"config":[{"subnet":"10.9.0.0/24"}]}}},"services":{"a":{"image":"` + img + `","update":"hand-over","networks":{"n":[]},"addresses":{"n":{"ipv4_address":"10.9.0.2"}}}}}`: "services.a.update: hand-over needs two copies running at once, and a static address on network default_n can be held by only one",
+	} {
+		_, err := spec.Parse([]byte(doc))
+		if assert.Error(t, err, doc) {
+			assert.Contains(t, err.Error(), want)
 		}
 	}
 }
