@@ -111,6 +111,7 @@ func TestRefused(t *testing.T) {
 		{name: "network driver_opts", compose: svc("    networks: [n]\nnetworks:\n  n: {driver_opts: {a: b}}\n"), want: []string{"networks.n: driver_opts", "leave them out"}},
 		{name: "net", compose: svc("    net: host\n"), want: []string{"services.web", "unknown key \"net\""}}, // compose-go's own refusal
 		{name: "provider", compose: "services:\n  web:\n    provider: {type: model}\n", want: []string{"service web: provider", "provider services run no container"}},
+		{name: "models", compose: svc("") + "models:\n  m: {model: ai/x}\n", want: []string{"models: not supported", "serve the model from a service"}},
 		{name: "jobs", compose: svc("") + "jobs:\n  j:\n" + img, want: []string{"jobs"}},
 
 		// Bypasses of the device policy through Compose.
