@@ -212,7 +212,7 @@ func load(ctx context.Context, dir string, o Options) (*types.Project, error) {
 		return nil, fmt.Errorf("jobs: %w (run a service that depends_on: condition: service_completed_successfully instead)", ErrUnsupported)
 	}
 	if len(p.Models) > 0 {
-		return nil, fmt.Errorf("models: %w", ErrUnsupported)
+		return nil, fmt.Errorf("models: %w (the device runs no model runner: serve the model from a service with an image)", ErrUnsupported)
 	}
 	for _, name := range p.ServiceNames() {
 		s := p.Services[name]

@@ -43,6 +43,8 @@ services:
       mode: replicated
       placement: {constraints: [node.role==manager]}
       update_config: {parallelism: 2}
+      rollback_config: {parallelism: 1}
+      endpoint_mode: vip
       labels: {a: b}
       resources:
         limits: {cpus: "0.25", memory: 32m, pids: 50}
@@ -80,6 +82,8 @@ services:
 		"service db: deploy.labels is swarm's and ignored, as docker compose up ignores it",
 		"service db: deploy.placement is swarm's and ignored, as docker compose up ignores it",
 		"service db: deploy.update_config is swarm's and ignored, as docker compose up ignores it",
+		"service db: deploy.rollback_config is swarm's and ignored, as docker compose up ignores it",
+		"service db: deploy.endpoint_mode is swarm's and ignored, as docker compose up ignores it",
 		"service db: deploy.resources.reservations cpus and pids are ignored, as docker compose up ignores them",
 		"service db: deploy.restart_policy delay and window are swarm's and ignored, as docker compose up ignores them",
 	}, warnings)

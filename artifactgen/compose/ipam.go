@@ -47,9 +47,6 @@ func addresses(where string, s types.ServiceConfig) (map[string]spec.AddressDoc,
 		if cfg == nil {
 			continue
 		}
-		if cfg.MacAddress != "" {
-			return nil, fmt.Errorf("%s: networks.%s: mac_address: %w: the device's engine (Docker 20.10, API 1.41) sets a MAC address per container, not per network; write mac_address on the service instead", where, n, ErrUnsupported)
-		}
 		if cfg.Ipv4Address == "" && cfg.Ipv6Address == "" {
 			continue
 		}

@@ -185,12 +185,12 @@ func (c *compiler) networks() (map[string]spec.NetworkDoc, error) {
 		case c.explicitName(key, n.Name):
 			return nil, fmt.Errorf("%s: name: %w: the device names it <app>_%s (for an existing network of that name, add external: true)", where, ErrUnsupported, key)
 		case n.Driver != "" && n.Driver != "bridge":
-			return nil, fmt.Errorf("%s: driver: %q %w (only the default bridge driver)", where, n.Driver, ErrUnsupported)
+			return nil, fmt.Errorf("%s: driver: %q %w (only the default bridge driver: leave driver out; %s would configure the device's own interfaces)", where, n.Driver, ErrUnsupported, n.Driver)
 		case len(n.DriverOpts) > 0:
-			return nil, fmt.Errorf("%s: driver_opts: %w: they configure the host's network", where, ErrUnsupported)
+			return nil, fmt.Errorf("%s: driver_opts: %w: they configure the host's network; leave them out", where, ErrUnsupported)
 		}
 		if err := extra(where, n, "name", "driver", "internal", "labels", "attachable", "ipam", "enable_ipv4", "enable_ipv6"); err != nil {
-			return nil, fmt.Errorf("%w (services reach each other by name)", err)
+			return nil, fmt.Errorf("%w: leave it out (a network takes internal, labels, ipam, enable_ipv6 and attachable)", err)
 		}
 		doc := spec.NetworkDoc{Internal: n.Internal, Labels: map[string]string(n.Labels)}
 		if err := networkIPAM(where, n, &doc); err != nil {

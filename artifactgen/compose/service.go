@@ -29,7 +29,7 @@ var supported = []string{
 	"shm_size", "mem_limit", "cpus", "mem_reservation", "memswap_limit", "cpu_shares",
 	"cpu_period", "cpu_quota", "cpuset", "pids_limit", "oom_score_adj", "oom_kill_disable",
 	"blkio_config", "ulimits", "links", "dns", "dns_search", "dns_opt", "domainname", "extra_hosts", "stop_signal",
-	"stop_grace_period", "pid", "ipc", "uts", "userns_mode", "network_mode", "networks",
+	"stop_grace_period", "mac_address", "pid", "ipc", "uts", "userns_mode", "network_mode", "networks",
 	"volumes", "configs", "secrets", "depends_on", "healthcheck", "logging",
 	"log_driver", "log_opt", "scale", "deploy",
 }
@@ -74,7 +74,6 @@ var refused = map[string]string{
 	"post_start":      "no lifecycle hooks",
 	"pre_stop":        "no lifecycle hooks",
 	"volume_driver":   "named volumes use the local driver",
-	"mac_address":     "the engine assigns the MAC address; leave it out",
 	"annotations":     "OCI annotations are not passed; give labels",
 	"credential_spec": "Windows only",
 }
@@ -218,6 +217,11 @@ func (c *compiler) container(where string, s types.ServiceConfig, a *args) error
 	}
 	a.flag("--name", nonEmpty(s.ContainerName)...)
 	a.flag("--hostname", nonEmpty(s.Hostname)...)
+	mac, err := macAddress(where, s)
+	if err != nil {
+		return err
+	}
+	a.flag("--mac-address", nonEmpty(mac)...)
 	a.flag("--user", nonEmpty(s.User)...)
 	a.flag("--workdir", nonEmpty(s.WorkingDir)...)
 	a.bool("--privileged", s.Privileged)
@@ -510,7 +514,7 @@ func networks(where string, s types.ServiceConfig, a *args) (map[string][]string
 		}
 		if cfg != nil {
 			if err := extra(where+": networks."+n, cfg, "aliases", "use_service_name_alias", "ipv4_address", "ipv6_address", "mac_address"); err != nil {
-				return nil, fmt.Errorf("%w (the engine assigns addresses and interfaces; services reach each other by name and aliases)", err)
+				return nil, fmt.Errorf("%w: leave it out (a service's network takes aliases, ipv4_address, ipv6_address and mac_address; the container joins its networks in name order, the first one as its primary)", err)
 			}
 			for _, al := range cfg.Aliases {
 				if !slices.Contains(aliases, al) {

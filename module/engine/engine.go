@@ -131,6 +131,11 @@ type Container struct {
 	// was given on a network, by network name; only InspectContainer
 	// fills it.
 	Addresses map[string][]string
+	// MacAddress is the container's MAC address on its primary network
+	// while it runs: the one ContainerConfig.MacAddress asked for, or the
+	// engine's own (memengine has none of its own). Only
+	// InspectContainer fills it.
+	MacAddress string
 	// Binds are the container's bind mounts of host paths (not named
 	// volumes or tmpfs), as given at creation: the engine resolves their
 	// sources again at every start.
@@ -347,6 +352,11 @@ type ContainerConfig struct {
 	DNSSearch         []string `json:",omitempty"`
 	DNSOptions        []string `json:",omitempty"`
 	Domainname        string   `json:",omitempty"`
+	// MacAddress is the container's MAC address (lower-case
+	// aa:bb:cc:dd:ee:ff) on its primary network, NetworkMode's (the
+	// first of Networks); other networks get the engine's own. Empty:
+	// the engine's.
+	MacAddress string `json:",omitempty"`
 
 	LogDriver string
 	LogOpts   map[string]string

@@ -388,7 +388,7 @@ func canHandOver(s Service) error {
 	if s.fixedName {
 		return fmt.Errorf("needs two copies running at once, and --name %q is a fixed container name", s.Config.Name)
 	}
-	return nil
+	return canHandOverAddresses(s)
 }
 
 // StartOrder is the services in the order they start: each after those it

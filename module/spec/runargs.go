@@ -328,6 +328,10 @@ var flagDefs = []flagDef{
 		return nil
 	}},
 	{names: []string{"--hostname", "-h"}, apply: func(c *engine.ContainerConfig, v string) error { c.Hostname = v; return nil }},
+	{names: []string{"--mac-address"}, apply: func(c *engine.ContainerConfig, v string) (err error) {
+		c.MacAddress, err = ParseMAC(v)
+		return err
+	}},
 	{names: []string{"--add-host"}, apply: func(c *engine.ContainerConfig, v string) error {
 		// host=ip, or host:ip with the host cut at the first colon (an
 		// IPv6 address keeps the rest), as the docker CLI reads it.
@@ -509,7 +513,10 @@ func parseRunArgs(runArgs string, cfg *engine.ContainerConfig, sub *substituter)
 			return sub.hideValues(err, orig[start:min(i+1, len(orig))])
 		}
 	}
-	return checkResources(cfg)
+	if err := checkResources(cfg); err != nil {
+		return err
+	}
+	return checkMAC(cfg)
 }
 
 // checkResources refuses the resource flags that the engine refuses

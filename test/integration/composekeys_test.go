@@ -46,6 +46,7 @@ services:
       com.example.role: web
     label_file: main.labels
     hostname: ckhost
+    mac_address: "02:42:0a:00:00:99"
     user: "1000:1000"
     working_dir: /srv
     restart: on-failure:3

@@ -47,7 +47,7 @@ func graphKeysRun(t *testing.T) *keyRun {
 				RunArgs: strings.Join([]string{
 					"-e FOO=bar -e 'SPACED=a b'",
 					"--label com.example.role=web",
-					"--user 1000:1000 --workdir /srv --hostname ckhost -t -i",
+					"--user 1000:1000 --workdir /srv --hostname ckhost -t -i --mac-address 02:42:0a:00:00:99",
 					"--restart on-failure:3 --read-only --init",
 					"--cap-add NET_ADMIN --cap-drop MKNOD",
 					"--tmpfs /run:rw,size=1m",

@@ -132,6 +132,17 @@ var keyRows = []keyRow{
 	{"hostname", fromCompose("main", "hostname: ckhost"), fromMeta("full", "--hostname ckhost"), func(t *testing.T, k *keyRun, cc *container.Config, hc *container.HostConfig, r container.InspectResponse) {
 		assert.Equal(t, "ckhost", cc.Hostname)
 	}},
+	{"mac_address", fromCompose("main", `mac_address: "02:42:0a:00:00:99"`), fromMeta("full", "--mac-address 02:42:0a:00:00:99"), func(t *testing.T, k *keyRun, cc *container.Config, hc *container.HostConfig, r container.InspectResponse) {
+		// The client library has no Config.MacAddress any more; the CLI's
+		// template reads the engine's JSON (API 1.41 keeps it there).
+		assert.Equal(t, "02:42:0a:00:00:99", inspectField(t, r.ID, "{{.Config.MacAddress}}"))
+		if r.State != nil && r.State.Running {
+			primary := string(hc.NetworkMode) // the first in name order: back
+			assert.Equal(t, k.back, primary)
+			assert.Equal(t, "02:42:0a:00:00:99", r.NetworkSettings.Networks[primary].MacAddress.String(), "on the primary network")
+			assert.NotEqual(t, "02:42:0a:00:00:99", r.NetworkSettings.Networks[k.front].MacAddress.String(), "the engine's own on another")
+		}
+	}},
 	{"user", fromCompose("main", `user: "1000:1000"`), fromMeta("full", "--user 1000:1000"), func(t *testing.T, k *keyRun, cc *container.Config, hc *container.HostConfig, r container.InspectResponse) {
 		assert.Equal(t, "1000:1000", cc.User)
 	}},

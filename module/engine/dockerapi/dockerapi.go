@@ -400,6 +400,7 @@ func (e *Engine) InspectContainer(ctx context.Context, id string) (engine.Contai
 		}
 	}
 	c.Binds = binds(r.Mounts)
+	c.MacAddress = primaryMAC(r)
 	c.State.RestartCount = r.RestartCount
 	if s := r.State; s != nil {
 		c.State.Running = s.Running && !s.Restarting
@@ -431,7 +432,12 @@ func (e *Engine) CreateContainer(ctx context.Context, cfg engine.ContainerConfig
 			return "", fmt.Errorf("creating %s: %w", cfg.Name, err)
 		}
 	}
-	res, err := e.c.ContainerCreate(ctx, client.ContainerCreateOptions{Config: cc, HostConfig: hc, NetworkingConfig: networkingConfig(cfg), Name: cfg.Name})
+	opts := client.ContainerCreateOptions{Config: cc, HostConfig: hc, NetworkingConfig: networkingConfig(cfg), Name: cfg.Name}
+	if cfg.MacAddress != "" {
+		id, err := e.createWithMAC(ctx, cfg, opts)
+		return id, e.timedOut(ctx, err, "creating %s", cfg.Name)
+	}
+	res, err := e.c.ContainerCreate(ctx, opts)
 	if err != nil {
 		return "", e.timedOut(ctx, err, "creating %s", cfg.Name)
 	}
@@ -534,6 +540,26 @@ func (e *Engine) Version(ctx context.Context) (string, error) {
 
 // toDocker maps our configuration onto the API's types.
 func toDocker(c engine.ContainerConfig) (*container.Config, *container.HostConfig, error) {
+	cc, hc := containerConfig(c), hostConfig(c)
+	setResources(hc, c)
+	setSecurityOpt(hc, c.SecurityOpt)
+	hc.Devices = deviceMappings(c.Devices)
+	for _, d := range c.DNS {
+		a, err := netip.ParseAddr(d)
+		if err != nil {
+			return nil, nil, fmt.Errorf("--dns %q: not an IP address", d)
+		}
+		hc.DNS = append(hc.DNS, a)
+	}
+	if err := setPorts(cc, hc, c.Ports); err != nil {
+		return nil, nil, err
+	}
+	return cc, hc, nil
+}
+
+// containerConfig is the part of c that the engine keeps in the
+// container's config (what docker inspect shows under Config).
+func containerConfig(c engine.ContainerConfig) *container.Config {
 	cc := &container.Config{
 		Image:       c.Image,
 		Labels:      c.Labels,
@@ -543,11 +569,22 @@ func toDocker(c engine.ContainerConfig) (*container.Config, *container.HostConfi
 		User:        c.User,
 		WorkingDir:  c.WorkingDir,
 		Hostname:    c.Hostname,
+		Domainname:  c.Domainname,
 		Tty:         c.Tty,
 		OpenStdin:   c.OpenStdin,
 		StopSignal:  c.StopSignal,
 		StopTimeout: c.StopTimeout,
 	}
+	if h := c.Healthcheck; h != nil {
+		cc.Healthcheck = &container.HealthConfig{Test: h.Test, Interval: h.Interval, Timeout: h.Timeout, StartPeriod: h.StartPeriod, Retries: h.Retries}
+	}
+	return cc
+}
+
+// hostConfig is the part of c that the engine keeps in the container's
+// host config, but for resources, security options, devices, DNS servers
+// and ports (toDocker's other steps).
+func hostConfig(c engine.ContainerConfig) *container.HostConfig {
 	hc := &container.HostConfig{
 		Binds:           c.Binds,
 		Tmpfs:           c.Tmpfs,
@@ -568,8 +605,11 @@ func toDocker(c engine.ContainerConfig) (*container.Config, *container.HostConfi
 			Name:              container.RestartPolicyMode(c.RestartPolicy),
 			MaximumRetryCount: c.RestartRetries,
 		},
-		LogConfig: container.LogConfig{Type: c.LogDriver, Config: c.LogOpts},
+		LogConfig:  container.LogConfig{Type: c.LogDriver, Config: c.LogOpts},
+		DNSSearch:  c.DNSSearch,
+		DNSOptions: c.DNSOptions,
 	}
+	hc.DeviceCgroupRules = c.DeviceCgroupRules
 	if c.Init {
 		t := true
 		hc.Init = &t
@@ -577,12 +617,16 @@ func toDocker(c engine.ContainerConfig) (*container.Config, *container.HostConfi
 	for _, h := range c.ExtraHosts {
 		hc.ExtraHosts = append(hc.ExtraHosts, extraHost(h))
 	}
+	return hc
+}
+
+// setResources puts c's resource limits in hc.
+func setResources(hc *container.HostConfig, c engine.ContainerConfig) {
 	hc.Memory, hc.NanoCPUs = c.Memory, c.NanoCPUs
 	hc.MemoryReservation, hc.MemorySwap = c.MemoryReservation, c.MemorySwap
 	hc.CPUShares, hc.CPUPeriod, hc.CPUQuota = c.CPUShares, c.CPUPeriod, c.CPUQuota
 	hc.CpusetCpus, hc.CpusetMems, hc.BlkioWeight = c.CpusetCpus, c.CpusetMems, c.BlkioWeight
 	hc.OomScoreAdj = c.OomScoreAdj
-	hc.DNSSearch, hc.DNSOptions, cc.Domainname = c.DNSSearch, c.DNSOptions, c.Domainname
 	if c.PidsLimit != 0 {
 		hc.PidsLimit = &c.PidsLimit
 	}
@@ -593,8 +637,11 @@ func toDocker(c engine.ContainerConfig) (*container.Config, *container.HostConfi
 	for _, u := range c.Ulimits {
 		hc.Ulimits = append(hc.Ulimits, &container.Ulimit{Name: u.Name, Soft: u.Soft, Hard: u.Hard})
 	}
-	hc.DeviceCgroupRules = c.DeviceCgroupRules
-	for _, o := range c.SecurityOpt {
+}
+
+// setSecurityOpt puts the --security-opt values in hc.
+func setSecurityOpt(hc *container.HostConfig, opts []string) {
+	for _, o := range opts {
 		if o == "systempaths=unconfined" {
 			// What the docker CLI sends for it: no masked or read-only
 			// paths (an empty list, not nil, which would mean the default).
@@ -603,14 +650,13 @@ func toDocker(c engine.ContainerConfig) (*container.Config, *container.HostConfi
 		}
 		hc.SecurityOpt = append(hc.SecurityOpt, o)
 	}
-	for _, d := range c.DNS {
-		a, err := netip.ParseAddr(d)
-		if err != nil {
-			return nil, nil, fmt.Errorf("--dns %q: not an IP address", d)
-		}
-		hc.DNS = append(hc.DNS, a)
-	}
-	for _, d := range c.Devices {
+}
+
+// deviceMappings are --device values (host[:container[:perms]]) as the
+// engine takes them.
+func deviceMappings(devices []string) []container.DeviceMapping {
+	var out []container.DeviceMapping
+	for _, d := range devices {
 		parts := strings.SplitN(d, ":", 3)
 		m := container.DeviceMapping{PathOnHost: parts[0], PathInContainer: parts[0], CgroupPermissions: "rwm"}
 		if len(parts) > 1 && parts[1] != "" {
@@ -619,30 +665,33 @@ func toDocker(c engine.ContainerConfig) (*container.Config, *container.HostConfi
 		if len(parts) > 2 {
 			m.CgroupPermissions = parts[2]
 		}
-		hc.Devices = append(hc.Devices, m)
+		out = append(out, m)
 	}
-	if len(c.Ports) > 0 {
-		cc.ExposedPorts = network.PortSet{}
-		hc.PortBindings = network.PortMap{}
-		for _, p := range c.Ports {
-			port, err := network.ParsePort(fmt.Sprintf("%d/%s", p.ContainerPort, p.Proto))
-			if err != nil {
-				return nil, nil, err
-			}
-			b := network.PortBinding{HostPort: p.HostPort}
-			if p.HostIP != "" {
-				if b.HostIP, err = netip.ParseAddr(p.HostIP); err != nil {
-					return nil, nil, fmt.Errorf("--publish: %q is not an IP address", p.HostIP)
-				}
-			}
-			cc.ExposedPorts[port] = struct{}{}
-			hc.PortBindings[port] = append(hc.PortBindings[port], b)
+	return out
+}
+
+// setPorts exposes and publishes ports.
+func setPorts(cc *container.Config, hc *container.HostConfig, ports []engine.PortBinding) error {
+	if len(ports) == 0 {
+		return nil
+	}
+	cc.ExposedPorts = network.PortSet{}
+	hc.PortBindings = network.PortMap{}
+	for _, p := range ports {
+		port, err := network.ParsePort(fmt.Sprintf("%d/%s", p.ContainerPort, p.Proto))
+		if err != nil {
+			return err
 		}
+		b := network.PortBinding{HostPort: p.HostPort}
+		if p.HostIP != "" {
+			if b.HostIP, err = netip.ParseAddr(p.HostIP); err != nil {
+				return fmt.Errorf("--publish: %q is not an IP address", p.HostIP)
+			}
+		}
+		cc.ExposedPorts[port] = struct{}{}
+		hc.PortBindings[port] = append(hc.PortBindings[port], b)
 	}
-	if h := c.Healthcheck; h != nil {
-		cc.Healthcheck = &container.HealthConfig{Test: h.Test, Interval: h.Interval, Timeout: h.Timeout, StartPeriod: h.StartPeriod, Retries: h.Retries}
-	}
-	return cc, hc, nil
+	return nil
 }
 
 // extraHost is an --add-host value as the engine reads it: host:ip. The

@@ -248,6 +248,7 @@ func RunResources(t *testing.T, env Env) {
 		assert.Empty(t, vols)
 	})
 	t.Run("static addresses", func(t *testing.T) { runIPAM(t, e, img, prefix, labels) })
+	t.Run("mac address", func(t *testing.T) { runMAC(t, e, img, prefix, labels) })
 }
 
 func networkNames(l []engine.Network) []string {

@@ -454,6 +454,9 @@ func (e *Engine) InspectContainer(ctx context.Context, id string) (engine.Contai
 	if out.NetworkMode == "" && len(cfg.Networks) > 0 {
 		out.NetworkMode = cfg.Networks[0].Network
 	}
+	if out.State.Running && out.NetworkMode != "none" && out.NetworkMode != "host" {
+		out.MacAddress = cfg.MacAddress // the engine's own: none here
+	}
 	return out, nil
 }
 
