@@ -56,7 +56,7 @@ func (u *Updater) download(ctx context.Context, filesDir string) (err error) {
 	}
 	// Journal first, so that a kill mid-pull still gets its images (and
 	// its unpacked files) removed.
-	if err := u.save(d); err != nil {
+	if err := u.journals().save(d); err != nil {
 		return err
 	}
 	u.logf("app %s: artifact %s: %d image(s): %d to load from the artifact, %d to pull, %d already on the device", m.App, d.Artifact,
@@ -70,7 +70,7 @@ func (u *Updater) download(ctx context.Context, filesDir string) (err error) {
 		return err
 	}
 	d.Phase = PhaseDownloaded
-	return u.save(d)
+	return u.journals().save(d)
 }
 
 // admit checks the artifact against the device before anything is

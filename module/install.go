@@ -118,7 +118,7 @@ func beginInstall(ctx context.Context, x *deployment) error {
 		u.logf("app %s: keeping %d container(s) whose configuration did not change", m.App, len(keep))
 	}
 	d.Phase = PhaseInstalling
-	return u.save(d)
+	return u.journals().save(d)
 }
 
 // appContainers lists the app's containers: ours, and those of a Docker

@@ -148,7 +148,7 @@ func phaseTable() map[Phase][numGoals]cell {
 // drive takes app's deployment to goal: it loads the journal once, then
 // takes the cell of the phase it is in, until a cell reaches the goal.
 func (u *Updater) drive(ctx context.Context, app string, g goal) error {
-	d, err := u.loadDeployment(app)
+	d, err := u.journals().deployment(app)
 	if err != nil {
 		return err
 	}
@@ -192,14 +192,14 @@ func (x *deployment) phase() Phase {
 // meta is the journal's meta-data, parsed the first time it is asked for.
 func (x *deployment) meta() (*spec.Meta, error) {
 	if x.m == nil && x.err == nil {
-		x.m, x.err = x.u.parseJournal(x.d)
+		x.m, x.err = x.u.journals().meta(x.d)
 	}
 	return x.m, x.err
 }
 
 func (x *deployment) logf(format string, a ...any) { x.u.logf(format, a...) }
 
-func (x *deployment) save() error { return x.u.save(x.d) }
+func (x *deployment) save() error { return x.u.journals().save(x.d) }
 
 // The small steps of the table; the large ones live beside what they do
 // (install.go, commit.go, rollback.go, recover.go).

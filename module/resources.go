@@ -200,7 +200,7 @@ func (u *Updater) deviceApps(ctx context.Context) ([]string, error) {
 		add(v.Labels)
 	}
 	for _, f := range []string{installedFile, deploymentFile} {
-		js, err := u.journal().Apps(f)
+		js, err := u.journals().store.Apps(f)
 		if err != nil {
 			return nil, err
 		}

@@ -16,7 +16,7 @@ func rollBack(ctx context.Context, x *deployment) error {
 	u, app, d := x.u, x.app, x.d
 	if d.Phase != PhaseRollingBack {
 		d.Phase = PhaseRollingBack
-		if err := u.save(d); err != nil {
+		if err := u.journals().save(d); err != nil {
 			return err
 		}
 	}
@@ -38,7 +38,7 @@ func rollBack(ctx context.Context, x *deployment) error {
 		return err
 	}
 	d.Phase = PhaseRolledBack
-	if err := u.save(d); err != nil {
+	if err := u.journals().save(d); err != nil {
 		return err
 	}
 	u.logf("app %s: rolled back to the previous set (%d container(s))", app, len(d.Old))
@@ -67,7 +67,7 @@ func (x *deployment) restore(ctx context.Context) error {
 			}
 		}
 		d.Stopping = false
-		if err := u.save(d); err != nil {
+		if err := u.journals().save(d); err != nil {
 			return err
 		}
 	}
