@@ -115,7 +115,7 @@ func (x *deployment) recordCommit(ctx context.Context, previous, owned []string)
 	if err != nil {
 		return err
 	}
-	if err := u.removeFiles(app, d.Files); err != nil {
+	if err := u.files().remove(app, d.Files); err != nil {
 		return err
 	}
 	if err := u.journals().store.Remove(app, deploymentFile); err != nil {

@@ -39,7 +39,7 @@ func (u *Updater) download(ctx context.Context, filesDir string) (err error) {
 	if err := u.checkDisk(ctx); err != nil {
 		return err
 	}
-	if err := u.checkStateDisk(m); err != nil {
+	if err := u.files().checkDisk(m); err != nil {
 		return err
 	}
 	plan, err := u.checkEmbedded(ctx, m)
@@ -138,7 +138,7 @@ func (u *Updater) fetch(ctx context.Context, filesDir string, m *spec.Meta, plan
 			return err
 		}
 	}
-	if err := u.checkFiles(m); err != nil {
+	if err := u.files().check(m); err != nil {
 		return err
 	}
 	if err := u.pullAll(ctx, pulls); err != nil {

@@ -17,7 +17,7 @@ import (
 // artifacts must agree on for the container to be kept across an update.
 func (u *Updater) serviceConfig(m *spec.Meta, s spec.Service) engine.ContainerConfig {
 	cfg := s.Config
-	cfg.Binds = append(slices.Clone(s.Config.Binds), u.fileBinds(m, s)...)
+	cfg.Binds = append(slices.Clone(s.Config.Binds), u.files().binds(m, s)...)
 	cfg.Labels = make(map[string]string, len(s.Config.Labels)+5)
 	maps.Copy(cfg.Labels, s.Config.Labels)
 	cfg.Labels[LabelApp] = m.App

@@ -103,7 +103,7 @@ func (u *Updater) loadOne(ctx context.Context, name string, r io.Reader, p *payl
 	cr := &countingReader{r: r}
 	ref, known := p.byFile[name]
 	if m.Files != nil && name == m.Files.Archive {
-		if err := u.unpackFiles(cr, m); err != nil {
+		if err := u.files().unpack(cr, m); err != nil {
 			return err
 		}
 	} else if !known {

@@ -51,7 +51,7 @@ func tidy(ctx context.Context, x *deployment) error {
 	if err := u.removeImages(ctx, u.journals().notOtherApps(app, unused)); err != nil {
 		return err
 	}
-	if err := u.removeFiles(app, in.Files); err != nil {
+	if err := u.files().remove(app, in.Files); err != nil {
 		return err
 	}
 	if err := u.journals().store.Remove(app, deploymentFile); err != nil {

@@ -316,7 +316,7 @@ func (x *deployment) create(ctx context.Context, s spec.Service, name string) (s
 	if err := u.checkService(m, s, device, protected); err != nil {
 		return "", err
 	}
-	if err := u.verifyFileBinds(m, s); err != nil {
+	if err := u.files().verifyBinds(m, s); err != nil {
 		return "", err
 	}
 	cfg := u.serviceConfig(m, s)
