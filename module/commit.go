@@ -89,7 +89,7 @@ func (x *deployment) removeUnneededImages(ctx context.Context, prev Installed, o
 		}
 		candidates = append(candidates, img)
 	}
-	if err := u.removeImages(ctx, u.journals().notOtherApps(app, candidates)); err != nil {
+	if err := u.images().remove(ctx, u.journals().notOtherApps(app, candidates)); err != nil {
 		return nil, nil, err
 	}
 	owned = slices.DeleteFunc(owned, func(img string) bool { return !slices.Contains(keep, img) })

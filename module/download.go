@@ -23,7 +23,7 @@ func (u *Updater) download(ctx context.Context, filesDir string) (err error) {
 	reading := false // the payload streams are being read
 	defer func() {
 		if err != nil && !reading {
-			u.drainPayload(filesDir)
+			u.images().drainPayload(filesDir)
 		}
 	}()
 	m, raw, err := u.readMeta(filesDir)
@@ -36,13 +36,13 @@ func (u *Updater) download(ctx context.Context, filesDir string) (err error) {
 	if err := u.drive(ctx, m.App, goalSupersede); err != nil {
 		return fmt.Errorf("recovering an earlier deployment: %w", err)
 	}
-	if err := u.checkDisk(ctx); err != nil {
+	if err := u.images().checkDisk(ctx); err != nil {
 		return err
 	}
 	if err := u.files().checkDisk(m); err != nil {
 		return err
 	}
-	plan, err := u.checkEmbedded(ctx, m)
+	plan, err := u.images().checkEmbedded(ctx, m)
 	if err != nil {
 		return err
 	}
@@ -134,17 +134,17 @@ func absentImages(ctx context.Context, e engine.Engine, m *spec.Meta, plan *embe
 // files, pulls pulls and verifies the embedded images.
 func (u *Updater) fetch(ctx context.Context, filesDir string, m *spec.Meta, plan *embedPlan, pulls []string) error {
 	if len(m.Embedded) > 0 || m.Files != nil {
-		if err := u.readPayload(ctx, filesDir, m, plan); err != nil {
+		if err := u.images().readPayload(ctx, filesDir, m, plan); err != nil {
 			return err
 		}
 	}
 	if err := u.files().check(m); err != nil {
 		return err
 	}
-	if err := u.pullAll(ctx, pulls); err != nil {
+	if err := u.images().pull(ctx, pulls); err != nil {
 		return err
 	}
-	return u.verifyEmbedded(ctx, m, plan)
+	return u.images().verifyEmbedded(ctx, m, plan)
 }
 
 func isEmbeddedID(m *spec.Meta, img string) bool {

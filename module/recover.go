@@ -48,7 +48,7 @@ func tidy(ctx context.Context, x *deployment) error {
 			unused = append(unused, img)
 		}
 	}
-	if err := u.removeImages(ctx, u.journals().notOtherApps(app, unused)); err != nil {
+	if err := u.images().remove(ctx, u.journals().notOtherApps(app, unused)); err != nil {
 		return err
 	}
 	if err := u.files().remove(app, in.Files); err != nil {

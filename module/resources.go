@@ -126,7 +126,7 @@ func (u *Updater) removeResources(ctx context.Context, app string, volumes bool)
 	for _, n := range nets {
 		names = append(names, n.Name)
 	}
-	if err := u.removeEach(ctx, "network", names, u.Engine.RemoveNetwork); err != nil || !volumes {
+	if err := removeEach(ctx, u.logger(), "network", names, u.Engine.RemoveNetwork); err != nil || !volumes {
 		return err
 	}
 	vols, err := u.Engine.ListVolumes(ctx, map[string]string{LabelApp: app})
@@ -137,7 +137,7 @@ func (u *Updater) removeResources(ctx context.Context, app string, volumes bool)
 	for _, v := range vols {
 		names = append(names, v.Name)
 	}
-	return u.removeEach(ctx, "volume", names, u.Engine.RemoveVolume)
+	return removeEach(ctx, u.logger(), "volume", names, u.Engine.RemoveVolume)
 }
 
 // Who owns a name on the engine. Container, network and volume names are

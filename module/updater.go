@@ -88,7 +88,7 @@ func (u *Updater) readMeta(filesDir string) (*spec.Meta, []byte, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := u.checkImages(m); err != nil {
+	if err := u.images().check(m); err != nil {
 		return nil, nil, err
 	}
 	// The name and where its value came from; the value only when public
