@@ -18,7 +18,7 @@ func commit(ctx context.Context, x *deployment) error {
 	if _, err := x.meta(); err != nil {
 		return err
 	}
-	all, err := u.appContainers(ctx, app)
+	all, err := appContainers(ctx, u.Engine, app)
 	if err != nil {
 		return err
 	}
@@ -105,7 +105,7 @@ func (x *deployment) recordCommit(ctx context.Context, previous, owned []string)
 	done := "committed"
 	if m.Remove {
 		done = "removed"
-		if err := u.removeResources(ctx, app, m.RemoveVolumes); err != nil {
+		if err := u.resources().remove(ctx, app, m.RemoveVolumes); err != nil {
 			return err
 		}
 		err = u.journals().store.Remove(app, installedFile)

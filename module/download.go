@@ -83,25 +83,25 @@ func (u *Updater) admit(ctx context.Context, m *spec.Meta) error {
 	// Once per service, on the configuration after parameters were put
 	// in and before the module adds its own file mounts; then again with
 	// the binds of the containers on the device.
-	if err := u.checkPolicy(m, nil, u.Config.Protected()); err != nil {
+	if err := u.policy().check(m, nil, u.Config.Protected()); err != nil {
 		return err
 	}
 	if err := u.Engine.Ping(ctx); err != nil {
 		return err
 	}
-	device, protected, err := u.onDevice(ctx, m.App)
+	device, protected, err := u.policy().onDevice(ctx, m.App)
 	if err != nil {
 		return err
 	}
-	if err := u.warnProtectedBinds(ctx, protected); err != nil {
+	if err := u.policy().warnProtected(ctx, protected); err != nil {
 		return err
 	}
-	if err := u.checkPolicy(m, device, protected); err != nil {
+	if err := u.policy().check(m, device, protected); err != nil {
 		return err
 	}
 	// What the policy alone cannot see: the engine's other containers,
 	// networks and volumes. Install checks again before it creates any.
-	return u.checkOwnership(ctx, m)
+	return u.policy().checkOwnership(ctx, m)
 }
 
 // absentImages records in d.Pulled the images of m that are not on the

@@ -20,7 +20,7 @@ func rollBack(ctx context.Context, x *deployment) error {
 			return err
 		}
 	}
-	all, err := u.appContainers(ctx, app)
+	all, err := appContainers(ctx, u.Engine, app)
 	if err != nil {
 		return err
 	}

@@ -57,7 +57,7 @@ func (x *deployment) swap(ctx context.Context) error {
 // them that are this deployment's (new or kept) by service, and the old
 // container each hand-over service replaces, if there is one.
 func (x *deployment) look(ctx context.Context) error {
-	all, err := x.u.appContainers(ctx, x.m.App)
+	all, err := appContainers(ctx, x.u.Engine, x.m.App)
 	if err != nil {
 		return err
 	}
@@ -309,11 +309,11 @@ func (x *deployment) connect(ctx context.Context, c engine.Container, eps []engi
 // the container mounts are verified before the engine is given their path.
 func (x *deployment) create(ctx context.Context, s spec.Service, name string) (string, error) {
 	u, m, d := x.u, x.m, x.d
-	device, protected, err := u.onDevice(ctx, m.App)
+	device, protected, err := u.policy().onDevice(ctx, m.App)
 	if err != nil {
 		return "", err
 	}
-	if err := u.checkService(m, s, device, protected); err != nil {
+	if err := u.policy().checkService(m, s, device, protected); err != nil {
 		return "", err
 	}
 	if err := u.files().verifyBinds(m, s); err != nil {
