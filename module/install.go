@@ -106,7 +106,7 @@ func beginInstall(ctx context.Context, x *deployment) error {
 		rank[s.Name] = i
 	}
 	slices.SortStableFunc(all, func(a, b engine.Container) int { return startRank(rank, serviceOf(a)) - startRank(rank, serviceOf(b)) })
-	keep := u.unchanged(m, all)
+	keep := unchanged(u.files(), m, all)
 	for _, c := range all {
 		d.Old = append(d.Old, OldContainer{ID: c.ID, Name: c.Name, Image: c.Image, Running: c.State.Running || c.State.Restarting,
 			Service: serviceOf(c), Kept: keep[c.ID]})

@@ -59,7 +59,7 @@ func (x *deployment) restore(ctx context.Context) error {
 		marked := slices.ContainsFunc(d.Old, func(o OldContainer) bool { return o.Stop })
 		for _, o := range d.Old {
 			if c, ok := byID[o.ID]; ok && !o.Kept && o.Running && (o.Stop || !marked) && (c.State.Running || c.State.Restarting) {
-				if err := u.Engine.StopContainer(ctx, o.ID, u.stopTimeout()); err != nil && !errors.Is(err, engine.ErrNotFound) {
+				if err := u.Engine.StopContainer(ctx, o.ID, u.timing().stopTimeout()); err != nil && !errors.Is(err, engine.ErrNotFound) {
 					return err
 				}
 				c.State.Running, c.State.Restarting = false, false
@@ -84,7 +84,7 @@ func (x *deployment) restore(ctx context.Context) error {
 				}
 				// Running and not renamable (see swap): rename it stopped.
 				u.logf("app %s: %s is restarted under its name %s (this engine has no default bridge, and cannot rename it while it runs)", d.App, c.Name, o.Name)
-				if err := u.Engine.StopContainer(ctx, o.ID, u.stopTimeout()); err != nil {
+				if err := u.Engine.StopContainer(ctx, o.ID, u.timing().stopTimeout()); err != nil {
 					return err
 				}
 				if err := u.Engine.RenameContainer(ctx, o.ID, o.Name); err != nil {
@@ -109,7 +109,7 @@ func (x *deployment) restore(ctx context.Context) error {
 // still in flight stopped after all.
 func (x *deployment) settle(ctx context.Context) error {
 	u, d := x.u, x.d
-	poll := u.pollInterval()
+	poll := u.timing().pollInterval()
 	const checks = 3
 	for i := 0; i < checks; i++ {
 		select {

@@ -198,7 +198,7 @@ func (r *statusRead) readEngine(ctx context.Context) {
 
 // fillApp adds a's containers, problems and health.
 func (r *statusRead) fillApp(ctx context.Context, a *AppStatus) {
-	a.LastFailure = r.u.lastEvidence(a.App)
+	a.LastFailure = r.u.evidence().last(a.App)
 	d := r.deployments[a.App]
 	seen := map[string]bool{}
 	for _, c := range r.list {

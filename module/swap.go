@@ -154,7 +154,7 @@ func (x *deployment) stopReplaced(ctx context.Context) error {
 		}
 	}
 	for _, o := range stops {
-		if err := x.u.Engine.StopContainer(ctx, o.ID, x.u.stopTimeout()); err != nil && !errors.Is(err, engine.ErrNotFound) {
+		if err := x.u.Engine.StopContainer(ctx, o.ID, x.u.timing().stopTimeout()); err != nil && !errors.Is(err, engine.ErrNotFound) {
 			return err
 		}
 		x.logf("app %s: stopped %s", x.m.App, o.Name)
@@ -245,7 +245,7 @@ func (x *deployment) handOver(ctx context.Context, s spec.Service, c engine.Cont
 		return err
 	}
 	if old.State.Running || old.State.Restarting {
-		if err := x.u.Engine.StopContainer(ctx, o.ID, x.u.stopTimeout()); err != nil && !errors.Is(err, engine.ErrNotFound) {
+		if err := x.u.Engine.StopContainer(ctx, o.ID, x.u.timing().stopTimeout()); err != nil && !errors.Is(err, engine.ErrNotFound) {
 			return err
 		}
 		x.logf("app %s: %s handed over to %s; stopped it", x.m.App, o.Name, c.Name)
@@ -319,7 +319,7 @@ func (x *deployment) create(ctx context.Context, s spec.Service, name string) (s
 	if err := u.files().verifyBinds(m, s); err != nil {
 		return "", err
 	}
-	cfg := u.serviceConfig(m, s)
+	cfg := serviceConfig(u.files(), m, s)
 	cfg.Labels[LabelConfigHash] = configHash(cfg)
 	cfg.Name = name
 	cfg.Labels[LabelArtifact] = d.Artifact

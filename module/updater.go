@@ -76,11 +76,11 @@ func (u *Updater) readMeta(filesDir string) (*spec.Meta, []byte, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	app, err := u.appOf(data)
+	app, err := appOf(data, u.Config.DefaultApp)
 	if err != nil {
 		return nil, nil, err
 	}
-	params, err := u.deviceParams(app)
+	params, err := deviceParams(u.Config, app)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -105,7 +105,7 @@ func (u *Updater) appOfFiles(filesDir string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return u.appOf(data)
+	return appOf(data, u.Config.DefaultApp)
 }
 
 func readArtifactName(filesDir string) string {
@@ -123,7 +123,7 @@ func readArtifactName(filesDir string) string {
 func (u *Updater) forApps(ctx context.Context, filesDir string, g goal) error {
 	data, err := readRaw(filesDir)
 	if err == nil {
-		app, err := u.appOf(data)
+		app, err := appOf(data, u.Config.DefaultApp)
 		if err != nil {
 			return err
 		}
