@@ -10,6 +10,7 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -150,7 +151,7 @@ func (u *Updater) forApps(ctx context.Context, filesDir string, g goal) error {
 // (journalImages), configurations only once they pass the device policy
 // (create).
 func checkJournal(d *Deployment) error {
-	if _, ok := lifecycle[d.Phase]; !ok || d.Phase == phaseNone {
+	if !slices.Contains(phases, d.Phase) {
 		return fmt.Errorf("unknown phase %q", d.Phase)
 	}
 	for _, o := range d.Old {
