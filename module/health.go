@@ -27,8 +27,8 @@ func (t timing) pollInterval() time.Duration {
 }
 
 func (t timing) stopTimeout() time.Duration {
-	if t := time.Duration(t.cfg.StopTimeout); t > 0 {
-		return t
+	if d := time.Duration(t.cfg.StopTimeout); d > 0 {
+		return d
 	}
 	return 10 * time.Second
 }
