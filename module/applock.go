@@ -20,15 +20,15 @@ import (
 // none of them can reach another app's lock.
 const appLockFile = "lock"
 
-// appLock waits for the app's update lock (APP_LOCK_DIR/<app>/lock, a
+// lockApp waits for the app's update lock (APP_LOCK_DIR/<app>/lock, a
 // flock the app holds while it must not be interrupted) and holds it until
 // unlock: taken before anything of the app is stopped. No APP_LOCK_DIR
 // means no app uses the contract; the app's directory and file are created
 // if missing, so that the app and the module lock the same file whoever
 // comes first. The lock of earlier releases, APP_LOCK_DIR/<app>.lock in
 // the directory all apps shared, is taken too while it exists.
-func (u *Updater) appLock(ctx context.Context, app string) (unlock func(), err error) {
-	dir := u.Config.AppLockDir
+func lockApp(ctx context.Context, cfg config.Config, log logger, app string) (unlock func(), err error) {
+	dir := cfg.AppLockDir
 	if dir == "" {
 		return func() {}, nil
 	}
@@ -39,13 +39,13 @@ func (u *Updater) appLock(ctx context.Context, app string) (unlock func(), err e
 	} else if !fi.IsDir() {
 		return nil, fmt.Errorf("app_lock_dir %s: not a directory", dir)
 	}
-	deadline := time.Now().Add(time.Duration(u.Config.AppLockTimeout))
+	deadline := time.Now().Add(time.Duration(cfg.AppLockTimeout))
 	f, err := openAppLock(dir, app)
 	if err != nil {
 		return nil, fmt.Errorf("app %s: opening its update lock: %w", app, err)
 	}
 	path := filepath.Join(dir, app, appLockFile)
-	if err := u.waitAppLock(ctx, app, f, path, deadline); err != nil {
+	if err := waitAppLock(ctx, log, time.Duration(cfg.AppLockTimeout), app, f, path, deadline); err != nil {
 		return nil, err
 	}
 	legacy := filepath.Join(dir, app+".lock")
@@ -59,8 +59,8 @@ func (u *Updater) appLock(ctx context.Context, app string) (unlock func(), err e
 		f.Close()
 		return nil, fmt.Errorf("app %s: opening its update lock: %w", app, err)
 	}
-	u.logf("app %s: also taking %s, the update lock of earlier releases (an app now locks %s)", app, legacy, path)
-	if err := u.waitAppLock(ctx, app, old, legacy, deadline); err != nil {
+	log.logf("app %s: also taking %s, the update lock of earlier releases (an app now locks %s)", app, legacy, path)
+	if err := waitAppLock(ctx, log, time.Duration(cfg.AppLockTimeout), app, old, legacy, deadline); err != nil {
 		f.Close()
 		return nil, err
 	}
@@ -88,22 +88,22 @@ func openAppLock(dir, app string) (*os.File, error) {
 }
 
 // waitAppLock takes the flock on f, waiting until deadline.
-func (u *Updater) waitAppLock(ctx context.Context, app string, f *os.File, path string, deadline time.Time) error {
+func waitAppLock(ctx context.Context, log logger, timeout time.Duration, app string, f *os.File, path string, deadline time.Time) error {
 	wait := max(time.Until(deadline), 0)
 	start := time.Now()
 	err := journal.WaitFlock(ctx, f, wait, func() {
-		u.logf("app %s: waiting up to %s for the app to release its update lock %s (app_lock_timeout)", app, wait.Round(time.Second), path)
+		log.logf("app %s: waiting up to %s for the app to release its update lock %s (app_lock_timeout)", app, wait.Round(time.Second), path)
 	})
 	if errors.Is(err, journal.ErrBusy) {
 		f.Close()
-		return fmt.Errorf("app %s: %w %s after %s (app_lock_timeout); nothing was changed", app, ErrAppLocked, path, time.Duration(u.Config.AppLockTimeout))
+		return fmt.Errorf("app %s: %w %s after %s (app_lock_timeout); nothing was changed", app, ErrAppLocked, path, timeout)
 	}
 	if err != nil {
 		f.Close()
 		return fmt.Errorf("app %s: taking its update lock %s: %w", app, path, err)
 	}
 	if waited := time.Since(start); waited > time.Second {
-		u.logf("app %s: got its update lock after %s", app, waited.Round(time.Millisecond))
+		log.logf("app %s: got its update lock after %s", app, waited.Round(time.Millisecond))
 	}
 	return nil
 }
@@ -112,9 +112,9 @@ func (u *Updater) waitAppLock(ctx context.Context, app string, f *os.File, path 
 // (bind_mount_paths), a bind that would give the app's containers another
 // app's update lock: APP_LOCK_DIR itself or a directory above it, or
 // another app's directory in it. An app mounts APP_LOCK_DIR/<app> only.
-func (u *Updater) checkLockBinds(app string, s spec.Service) error {
-	dir := u.Config.AppLockDir
-	if dir == "" || u.Config.Policy.BindMountPaths == nil {
+func (policy devicePolicy) checkLockBinds(app string, s spec.Service) error {
+	dir := policy.cfg.AppLockDir
+	if dir == "" || policy.cfg.Policy.BindMountPaths == nil {
 		return nil
 	}
 	lock, err := config.ResolvePath(filepath.Clean(dir))

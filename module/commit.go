@@ -18,7 +18,7 @@ func commit(ctx context.Context, x *deployment) error {
 	if _, err := x.meta(); err != nil {
 		return err
 	}
-	all, err := u.appContainers(ctx, app)
+	all, err := appContainers(ctx, u.Engine, app)
 	if err != nil {
 		return err
 	}
@@ -26,16 +26,16 @@ func commit(ctx context.Context, x *deployment) error {
 	// old set.
 	if d.Phase == PhaseInstalled {
 		d.Phase = PhaseCommitting
-		if err := u.save(d); err != nil {
+		if err := u.journals().save(d); err != nil {
 			return err
 		}
 	}
-	prev, err := u.loadInstalled(app)
+	prev, err := u.journals().installed(app)
 	if err != nil {
 		return err
 	}
 	// Checked against the containers before they go.
-	oldImages := u.verifiedOldImages(d, all, prev.Images)
+	oldImages := u.journals().verifiedOldImages(d, all, prev.Images)
 	if err := x.removeOld(ctx, all); err != nil {
 		return err
 	}
@@ -79,7 +79,7 @@ func (x *deployment) removeUnneededImages(ctx context.Context, prev Installed, o
 	}
 	owned = ownedImages(prev, d, current)
 	var candidates []string
-	for _, img := range slices.Concat(prev.Images, prev.Previous, u.verifiedPulled(app, m, d.Pulled), previous) {
+	for _, img := range slices.Concat(prev.Images, prev.Previous, u.journals().verifiedPulled(app, m, d.Pulled), previous) {
 		if slices.Contains(keep, img) || slices.Contains(candidates, img) {
 			continue
 		}
@@ -89,7 +89,7 @@ func (x *deployment) removeUnneededImages(ctx context.Context, prev Installed, o
 		}
 		candidates = append(candidates, img)
 	}
-	if err := u.removeImages(ctx, u.notOtherApps(app, candidates)); err != nil {
+	if err := u.images().remove(ctx, u.journals().notOtherApps(app, candidates)); err != nil {
 		return nil, nil, err
 	}
 	owned = slices.DeleteFunc(owned, func(img string) bool { return !slices.Contains(keep, img) })
@@ -105,20 +105,20 @@ func (x *deployment) recordCommit(ctx context.Context, previous, owned []string)
 	done := "committed"
 	if m.Remove {
 		done = "removed"
-		if err := u.removeResources(ctx, app, m.RemoveVolumes); err != nil {
+		if err := u.resources().remove(ctx, app, m.RemoveVolumes); err != nil {
 			return err
 		}
-		err = u.journal().Remove(app, installedFile)
+		err = u.journals().store.Remove(app, installedFile)
 	} else {
-		err = u.journal().Save(app, installedFile, Installed{Artifact: d.Artifact, Images: m.Images(), Previous: previous, Files: d.Files, Owned: owned})
+		err = u.journals().store.Save(app, installedFile, Installed{Artifact: d.Artifact, Images: m.Images(), Previous: previous, Files: d.Files, Owned: owned})
 	}
 	if err != nil {
 		return err
 	}
-	if err := u.removeFiles(app, d.Files); err != nil {
+	if err := u.files().remove(app, d.Files); err != nil {
 		return err
 	}
-	if err := u.journal().Remove(app, deploymentFile); err != nil {
+	if err := u.journals().store.Remove(app, deploymentFile); err != nil {
 		return err
 	}
 	x.d = nil

@@ -10,13 +10,28 @@ import (
 	"github.com/mender-docker/mender-docker/module/spec"
 )
 
-// checkPolicy checks every service of m against the device policy, with
+// devicePolicy owns the admission checks of what an artifact asks for
+// against the device's policy and what the device has now: binds,
+// images, the app's space of names, networks and volumes
+// (resources.go), the app locks' directory (applock.go).
+type devicePolicy struct {
+	eng      engine.Engine
+	cfg      config.Config
+	log      logger
+	journals journals // the apps they name have a space too
+}
+
+func (u *Updater) policy() devicePolicy {
+	return devicePolicy{eng: u.Engine, cfg: u.Config, log: u.logger(), journals: u.journals()}
+}
+
+// check checks every service of m against the device policy, with
 // the binds of the containers on the device (device; nil to leave those
 // out): Download before it fetches anything, Install before it changes
 // anything, whatever the configuration was read from.
-func (u *Updater) checkPolicy(m *spec.Meta, device []config.OwnedBind, protected []config.ProtectedPath) error {
+func (policy devicePolicy) check(m *spec.Meta, device []config.OwnedBind, protected []config.ProtectedPath) error {
 	for _, s := range m.Services {
-		if err := u.checkService(m, s, device, protected); err != nil {
+		if err := policy.checkService(m, s, device, protected); err != nil {
 			return err
 		}
 	}
@@ -28,8 +43,8 @@ func (u *Updater) checkPolicy(m *spec.Meta, device []config.OwnedBind, protected
 // binds, which must reach neither the protected paths nor, under
 // bind_mount_paths, into or around a writable bind of the artifact or of
 // the device (config.CheckBindOverlap).
-func (u *Updater) checkService(m *spec.Meta, s spec.Service, device []config.OwnedBind, protected []config.ProtectedPath) error {
-	p := u.Config.Policy
+func (policy devicePolicy) checkService(m *spec.Meta, s spec.Service, device []config.OwnedBind, protected []config.ProtectedPath) error {
+	p := policy.cfg.Policy
 	if err := p.Check(s.Name, s.Config); err != nil {
 		return err
 	}
@@ -63,12 +78,12 @@ func (u *Updater) checkService(m *spec.Meta, s spec.Service, device []config.Own
 // device is now: the binds of the containers the module manages, and the
 // protected paths. Download, Install and create each look again, since
 // the device may have changed in between.
-func (u *Updater) onDevice(ctx context.Context, app string) ([]config.OwnedBind, []config.ProtectedPath, error) {
-	device, err := u.deviceBinds(ctx, app)
+func (policy devicePolicy) onDevice(ctx context.Context, app string) ([]config.OwnedBind, []config.ProtectedPath, error) {
+	device, err := policy.deviceBinds(ctx, app)
 	if err != nil {
 		return nil, nil, err
 	}
-	protected, err := u.protected(ctx)
+	protected, err := policy.protected(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -79,15 +94,15 @@ func (u *Updater) onDevice(ctx context.Context, app string) ([]config.OwnedBind,
 // the device, of every app (and those of a Compose project that app took
 // over): a writable one lets its container change what the engine finds
 // on the path of any bind source beneath it, at the next start.
-func (u *Updater) deviceBinds(ctx context.Context, app string) ([]config.OwnedBind, error) {
-	if u.Config.Policy.BindMountPaths == nil {
+func (policy devicePolicy) deviceBinds(ctx context.Context, app string) ([]config.OwnedBind, error) {
+	if policy.cfg.Policy.BindMountPaths == nil {
 		return nil, nil
 	}
-	managed, err := u.Engine.ListContainers(ctx, map[string]string{LabelApp: ""})
+	managed, err := policy.eng.ListContainers(ctx, map[string]string{LabelApp: ""})
 	if err != nil {
 		return nil, err
 	}
-	composed, err := u.appContainers(ctx, app)
+	composed, err := appContainers(ctx, policy.eng, app)
 	if err != nil {
 		return nil, err
 	}
@@ -110,12 +125,12 @@ func (u *Updater) deviceBinds(ctx context.Context, app string) ([]config.OwnedBi
 // directory, which holds every container's configuration and every
 // volume's data, and its socket: either is the host's root to a
 // container that can write it.
-func (u *Updater) protected(ctx context.Context) ([]config.ProtectedPath, error) {
-	out := u.Config.Protected()
-	if u.Config.Policy.BindMountPaths == nil {
+func (policy devicePolicy) protected(ctx context.Context) ([]config.ProtectedPath, error) {
+	out := policy.cfg.Protected()
+	if policy.cfg.Policy.BindMountPaths == nil {
 		return out, nil
 	}
-	root, err := u.Engine.RootDir(ctx)
+	root, err := policy.eng.RootDir(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -123,7 +138,7 @@ func (u *Updater) protected(ctx context.Context) ([]config.ProtectedPath, error)
 		out = append(out, config.ProtectedPath{Path: root, What: "the engine's directory"})
 	}
 	sock := "/var/run/docker.sock"
-	if h := u.Config.DockerHost; h != "" {
+	if h := policy.cfg.DockerHost; h != "" {
 		sock = ""
 		if p, ok := strings.CutPrefix(h, "unix://"); ok {
 			sock = p
@@ -135,21 +150,21 @@ func (u *Updater) protected(ctx context.Context) ([]config.ProtectedPath, error)
 	return out, nil
 }
 
-// warnProtectedBinds says, loudly, when a container the module manages
+// warnProtected says, loudly, when a container the module manages
 // already binds a protected path (created before this release refused
 // it): it can rewrite what the module does next.
-func (u *Updater) warnProtectedBinds(ctx context.Context, protected []config.ProtectedPath) error {
-	managed, err := u.Engine.ListContainers(ctx, map[string]string{LabelApp: ""})
+func (policy devicePolicy) warnProtected(ctx context.Context, protected []config.ProtectedPath) error {
+	managed, err := policy.eng.ListContainers(ctx, map[string]string{LabelApp: ""})
 	if err != nil {
 		return err
 	}
 	for _, c := range managed {
 		for _, b := range c.Binds {
-			if strings.HasPrefix(b.Source, u.Config.StateDir+"/") && b.ReadOnly {
+			if strings.HasPrefix(b.Source, policy.cfg.StateDir+"/") && b.ReadOnly {
 				continue // the module's own mounts of a files archive
 			}
 			if err := config.CheckProtected(b.Source, protected); err != nil {
-				u.logf("warning: container %s binds %s: %v; update its app or remove it", c.Name, b.Source, err)
+				policy.log.logf("warning: container %s binds %s: %v; update its app or remove it", c.Name, b.Source, err)
 			}
 		}
 	}

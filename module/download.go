@@ -23,7 +23,7 @@ func (u *Updater) download(ctx context.Context, filesDir string) (err error) {
 	reading := false // the payload streams are being read
 	defer func() {
 		if err != nil && !reading {
-			u.drainPayload(filesDir)
+			u.images().drainPayload(filesDir)
 		}
 	}()
 	m, raw, err := u.readMeta(filesDir)
@@ -36,13 +36,13 @@ func (u *Updater) download(ctx context.Context, filesDir string) (err error) {
 	if err := u.drive(ctx, m.App, goalSupersede); err != nil {
 		return fmt.Errorf("recovering an earlier deployment: %w", err)
 	}
-	if err := u.checkDisk(ctx); err != nil {
+	if err := u.images().checkDisk(ctx); err != nil {
 		return err
 	}
-	if err := u.checkStateDisk(m); err != nil {
+	if err := u.files().checkDisk(m); err != nil {
 		return err
 	}
-	plan, err := u.checkEmbedded(ctx, m)
+	plan, err := u.images().checkEmbedded(ctx, m)
 	if err != nil {
 		return err
 	}
@@ -56,7 +56,7 @@ func (u *Updater) download(ctx context.Context, filesDir string) (err error) {
 	}
 	// Journal first, so that a kill mid-pull still gets its images (and
 	// its unpacked files) removed.
-	if err := u.save(d); err != nil {
+	if err := u.journals().save(d); err != nil {
 		return err
 	}
 	u.logf("app %s: artifact %s: %d image(s): %d to load from the artifact, %d to pull, %d already on the device", m.App, d.Artifact,
@@ -70,7 +70,7 @@ func (u *Updater) download(ctx context.Context, filesDir string) (err error) {
 		return err
 	}
 	d.Phase = PhaseDownloaded
-	return u.save(d)
+	return u.journals().save(d)
 }
 
 // admit checks the artifact against the device before anything is
@@ -83,25 +83,25 @@ func (u *Updater) admit(ctx context.Context, m *spec.Meta) error {
 	// Once per service, on the configuration after parameters were put
 	// in and before the module adds its own file mounts; then again with
 	// the binds of the containers on the device.
-	if err := u.checkPolicy(m, nil, u.Config.Protected()); err != nil {
+	if err := u.policy().check(m, nil, u.Config.Protected()); err != nil {
 		return err
 	}
 	if err := u.Engine.Ping(ctx); err != nil {
 		return err
 	}
-	device, protected, err := u.onDevice(ctx, m.App)
+	device, protected, err := u.policy().onDevice(ctx, m.App)
 	if err != nil {
 		return err
 	}
-	if err := u.warnProtectedBinds(ctx, protected); err != nil {
+	if err := u.policy().warnProtected(ctx, protected); err != nil {
 		return err
 	}
-	if err := u.checkPolicy(m, device, protected); err != nil {
+	if err := u.policy().check(m, device, protected); err != nil {
 		return err
 	}
 	// What the policy alone cannot see: the engine's other containers,
 	// networks and volumes. Install checks again before it creates any.
-	return u.checkOwnership(ctx, m)
+	return u.policy().checkOwnership(ctx, m)
 }
 
 // absentImages records in d.Pulled the images of m that are not on the
@@ -134,17 +134,17 @@ func absentImages(ctx context.Context, e engine.Engine, m *spec.Meta, plan *embe
 // files, pulls pulls and verifies the embedded images.
 func (u *Updater) fetch(ctx context.Context, filesDir string, m *spec.Meta, plan *embedPlan, pulls []string) error {
 	if len(m.Embedded) > 0 || m.Files != nil {
-		if err := u.readPayload(ctx, filesDir, m, plan); err != nil {
+		if err := u.images().readPayload(ctx, filesDir, m, plan); err != nil {
 			return err
 		}
 	}
-	if err := u.checkFiles(m); err != nil {
+	if err := u.files().check(m); err != nil {
 		return err
 	}
-	if err := u.pullAll(ctx, pulls); err != nil {
+	if err := u.images().pull(ctx, pulls); err != nil {
 		return err
 	}
-	return u.verifyEmbedded(ctx, m, plan)
+	return u.images().verifyEmbedded(ctx, m, plan)
 }
 
 func isEmbeddedID(m *spec.Meta, img string) bool {

@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/mender-docker/mender-docker/module/engine"
 	"github.com/mender-docker/mender-docker/module/spec"
 )
 
@@ -90,21 +91,34 @@ func stripEscapes(s string) string {
 	return b.String()
 }
 
-// recordFailure puts the evidence of a failed health window in the
+// evidence keeps what a failed deployment's containers showed (their
+// state and last log lines) in STATE_DIR/APP/failures, for the log and
+// for status.
+type evidence struct {
+	eng      engine.Engine
+	stateDir string
+	log      logger
+}
+
+func (u *Updater) evidence() evidence {
+	return evidence{eng: u.Engine, stateDir: u.Config.StateDir, log: u.logger()}
+}
+
+// record puts the evidence of a failed health window in the
 // deployment log: the last lines of each failed container's own log and
 // its health check's last output, read before rollback removes it. A copy
 // goes to the app's state directory, which keeps the last evidenceKeep.
 // Nothing here may fail the state: the failure itself is the answer.
-func (u *Updater) recordFailure(ctx context.Context, app, artifact string, ids []string, cause error) {
+func (ev evidence) record(ctx context.Context, app, artifact string, ids []string, cause error) {
 	var lines []string
 	add := func(format string, a ...any) {
 		l := OneLine(fmt.Sprintf(format, a...))
 		lines = append(lines, l)
-		u.logf("%s", l)
+		ev.log.logf("%s", l)
 	}
 	add("app %s: %s failed: %v", app, artifact, cause)
 	for _, id := range ids {
-		c, err := u.Engine.InspectContainer(ctx, id)
+		c, err := ev.eng.InspectContainer(ctx, id)
 		if err != nil {
 			add("app %s: evidence: inspecting %.12s: %v", app, id, err)
 			continue
@@ -115,7 +129,7 @@ func (u *Updater) recordFailure(ctx context.Context, app, artifact string, ids [
 		if p := st.LastProbe; p != nil {
 			add("%s: last health probe at %s: exit code %d: %s", c.Name, p.End.UTC().Format(time.RFC3339), p.ExitCode, strings.TrimSpace(p.Output))
 		}
-		logs, err := u.Engine.ContainerLogs(ctx, id, evidenceLines)
+		logs, err := ev.eng.ContainerLogs(ctx, id, evidenceLines)
 		if err != nil {
 			add("%s: cannot read its log: %v", c.Name, err)
 			continue
@@ -125,18 +139,18 @@ func (u *Updater) recordFailure(ctx context.Context, app, artifact string, ids [
 			add("%s | %s", c.Name, l)
 		}
 	}
-	path, err := u.keepEvidence(app, artifact, lines)
+	path, err := ev.keep(app, artifact, lines)
 	if err != nil {
-		u.logf("app %s: keeping the evidence: %v", app, err)
+		ev.log.logf("app %s: keeping the evidence: %v", app, err)
 		return
 	}
-	u.logf("app %s: evidence kept in %s", app, path)
+	ev.log.logf("app %s: evidence kept in %s", app, path)
 }
 
-// keepEvidence writes lines to a new file under the app's failures
+// keep writes lines to a new file under the app's failures
 // directory and deletes all but the newest evidenceKeep files.
-func (u *Updater) keepEvidence(app, artifact string, lines []string) (string, error) {
-	dir, err := u.failuresDir(app)
+func (ev evidence) keep(app, artifact string, lines []string) (string, error) {
+	dir, err := ev.dir(app)
 	if err != nil {
 		return "", err
 	}
@@ -161,11 +175,11 @@ func (u *Updater) keepEvidence(app, artifact string, lines []string) (string, er
 	return path, nil
 }
 
-func (u *Updater) failuresDir(app string) (string, error) {
+func (ev evidence) dir(app string) (string, error) {
 	if !spec.ValidApp(app) {
 		return "", fmt.Errorf("app %q: not a valid app name", app)
 	}
-	return filepath.Join(u.Config.StateDir, app, failuresDir), nil
+	return filepath.Join(ev.stateDir, app, failuresDir), nil
 }
 
 // evidenceFiles lists the evidence files in dir, oldest first (their names
@@ -188,9 +202,9 @@ func evidenceFiles(dir string) ([]string, error) {
 	return names, nil
 }
 
-// lastEvidence is the newest evidence file of app, "" when none.
-func (u *Updater) lastEvidence(app string) string {
-	dir, err := u.failuresDir(app)
+// last is the newest evidence file of app, "" when none.
+func (ev evidence) last(app string) string {
+	dir, err := ev.dir(app)
 	if err != nil {
 		return ""
 	}

@@ -26,3 +26,15 @@ func goalOf(name string) goal {
 	}
 	panic("no goal " + name)
 }
+
+// JournalPhases are the phases the journal check accepts.
+func JournalPhases() []Phase { return phases }
+
+// LifecycleRows are the phases the phase table has a row for.
+func LifecycleRows() []Phase {
+	var out []Phase
+	for p := range lifecycle {
+		out = append(out, p)
+	}
+	return out
+}

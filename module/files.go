@@ -35,19 +35,28 @@ const filesSubdir = "files"
 // costs an inode whatever its size.
 const maxFilesEntries = 10000
 
-// filesDir is where the files archive with digest is unpacked for app.
-func (u *Updater) filesDir(app, digest string) string {
-	return filepath.Join(u.Config.StateDir, app, filesSubdir, strings.TrimPrefix(digest, "sha256:"))
+// fileStore owns the unpacked files archives of the apps in the state
+// directory.
+type fileStore struct {
+	cfg config.Config
+	log logger
 }
 
-// fileBinds are the read-only bind mounts of s's files, from the app's
+func (u *Updater) files() fileStore { return fileStore{cfg: u.Config, log: u.logger()} }
+
+// dir is where the files archive with digest is unpacked for app.
+func (files fileStore) dir(app, digest string) string {
+	return filepath.Join(files.cfg.StateDir, app, filesSubdir, strings.TrimPrefix(digest, "sha256:"))
+}
+
+// binds are the read-only bind mounts of s's files, from the app's
 // unpacked archive: added to the container's configuration after the
 // policy check, since the module chose the host path, not the artifact.
-func (u *Updater) fileBinds(m *spec.Meta, s spec.Service) []string {
+func (files fileStore) binds(m *spec.Meta, s spec.Service) []string {
 	if m.Files == nil {
 		return nil
 	}
-	dir := u.filesDir(m.App, m.Files.Digest)
+	dir := files.dir(m.App, m.Files.Digest)
 	var out []string
 	for _, f := range s.Files {
 		out = append(out, filepath.Join(dir, filepath.FromSlash(f.Source))+":"+f.Target+":ro")
@@ -55,7 +64,7 @@ func (u *Updater) fileBinds(m *spec.Meta, s spec.Service) []string {
 	return out
 }
 
-// unpackFiles unpacks the files archive read from r into the app's files
+// unpack unpacks the files archive read from r into the app's files
 // directory for its digest, checking the digest of what it read: into a
 // temporary directory first, renamed into place once complete and
 // verified, so that the directory exists only whole. A directory already
@@ -63,14 +72,14 @@ func (u *Updater) fileBinds(m *spec.Meta, s spec.Service) []string {
 // without following any link) is the one just unpacked, and replaced
 // otherwise. The unpack is bounded by max_unpack_mb and by the free space
 // of the state directory's filesystem above min_free_mb.
-func (u *Updater) unpackFiles(r io.Reader, m *spec.Meta) error {
+func (files fileStore) unpack(r io.Reader, m *spec.Meta) error {
 	hexDigest := strings.TrimPrefix(m.Files.Digest, "sha256:")
-	root, err := u.appFilesRoot(m.App, true)
+	root, err := files.root(m.App, true)
 	if err != nil {
 		return err
 	}
 	dir := filepath.Join(root, hexDigest)
-	b, err := u.unpackBounds(root)
+	b, err := files.bounds(root)
 	if err != nil {
 		return err
 	}
@@ -79,31 +88,22 @@ func (u *Updater) unpackFiles(r io.Reader, m *spec.Meta) error {
 		return err
 	}
 	defer os.RemoveAll(tmp) // a no-op after the rename
-	h := sha256.New()
-	tr := io.TeeReader(r, h)
-	if err := extractBounded(tr, tmp, b); err != nil {
-		return fmt.Errorf("files archive %s: %w", m.Files.Archive, err)
-	}
-	// The tar's end-of-archive blocks and padding count in the digest.
-	if _, err := io.Copy(io.Discard, tr); err != nil {
-		return fmt.Errorf("files archive %s: %w", m.Files.Archive, err)
-	}
-	if got := "sha256:" + hex.EncodeToString(h.Sum(nil)); got != m.Files.Digest {
-		return fmt.Errorf("%w: files archive %s has digest %s, the meta-data says %s (files.digest)", ErrArchive, m.Files.Archive, got, m.Files.Digest)
+	if err := extractDigest(r, tmp, b, m.Files); err != nil {
+		return err
 	}
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		return err
 	}
 	if _, err := os.Lstat(dir); err == nil {
-		fresh, err := u.filesTree(m.App, filepath.Base(tmp))
+		fresh, err := files.tree(m.App, filepath.Base(tmp))
 		if err != nil {
 			return err
 		}
-		if have, err := u.filesTree(m.App, hexDigest); err == nil && have.digest == fresh.digest {
-			u.logf("app %s: files %s are unpacked already (verified)", m.App, m.Files.Digest)
+		if have, err := files.tree(m.App, hexDigest); err == nil && have.digest == fresh.digest {
+			files.log.logf("app %s: files %s are unpacked already (verified)", m.App, m.Files.Digest)
 			return nil
 		}
-		u.logf("app %s: files %s in %s are not what the archive holds; replacing them", m.App, m.Files.Digest, dir)
+		files.log.logf("app %s: files %s in %s are not what the archive holds; replacing them", m.App, m.Files.Digest, dir)
 		stale, err := os.MkdirTemp(root, ".stale-")
 		if err != nil {
 			return err
@@ -122,19 +122,37 @@ func (u *Updater) unpackFiles(r io.Reader, m *spec.Meta) error {
 	if err := journal.SyncPath(root); err != nil {
 		return err
 	}
-	u.logf("app %s: files %s unpacked in %s", m.App, m.Files.Archive, dir)
+	files.log.logf("app %s: files %s unpacked in %s", m.App, m.Files.Archive, dir)
 	return nil
 }
 
-// appFilesRoot is STATE_DIR/APP/files, made (0700) when create is set.
+// extractDigest extracts the files archive read from r into dir, within
+// b, and checks that what it read has the digest the meta-data gives.
+func extractDigest(r io.Reader, dir string, b unpackBounds, f *spec.Files) error {
+	h := sha256.New()
+	tr := io.TeeReader(r, h)
+	if err := extractBounded(tr, dir, b); err != nil {
+		return fmt.Errorf("files archive %s: %w", f.Archive, err)
+	}
+	// The tar's end-of-archive blocks and padding count in the digest.
+	if _, err := io.Copy(io.Discard, tr); err != nil {
+		return fmt.Errorf("files archive %s: %w", f.Archive, err)
+	}
+	if got := "sha256:" + hex.EncodeToString(h.Sum(nil)); got != f.Digest {
+		return fmt.Errorf("%w: files archive %s has digest %s, the meta-data says %s (files.digest)", ErrArchive, f.Archive, got, f.Digest)
+	}
+	return nil
+}
+
+// root is STATE_DIR/APP/files, made (0700) when create is set.
 // Neither it nor APP may be a symbolic link: what the module unpacks and
 // removes there, and the paths it gives the engine, stay in the state
 // directory.
-func (u *Updater) appFilesRoot(app string, create bool) (string, error) {
+func (files fileStore) root(app string, create bool) (string, error) {
 	if !spec.ValidApp(app) {
 		return "", fmt.Errorf("app %q: not a valid app name", app)
 	}
-	dir := u.Config.StateDir
+	dir := files.cfg.StateDir
 	for _, name := range []string{app, filesSubdir} {
 		dir = filepath.Join(dir, name)
 		fi, err := os.Lstat(dir)
@@ -154,12 +172,12 @@ func (u *Updater) appFilesRoot(app string, create bool) (string, error) {
 	return dir, nil
 }
 
-// unpackBounds are the bounds of one files archive: max_unpack_mb of
+// bounds are the bounds of one files archive: max_unpack_mb of
 // content, and the free space of the state directory's filesystem (dir's)
 // above min_free_mb, which a Download without room fails on before it
 // writes anything.
-func (u *Updater) unpackBounds(dir string) (unpackBounds, error) {
-	limit := u.Config.MaxUnpackMB
+func (files fileStore) bounds(dir string) (unpackBounds, error) {
+	limit := files.cfg.MaxUnpackMB
 	if limit <= 0 {
 		limit = config.Default().MaxUnpackMB
 	}
@@ -169,32 +187,32 @@ func (u *Updater) unpackBounds(dir string) (unpackBounds, error) {
 		return b, fmt.Errorf("free space of the state directory: %w", err)
 	}
 	free := int64(st.Bavail) * int64(st.Bsize)
-	room := free - u.Config.MinFreeMB<<20
+	room := free - files.cfg.MinFreeMB<<20
 	if room <= 0 {
-		return b, fmt.Errorf("%w: %d MB free in %s (state_dir), need at least %d MB (min_free_mb) to unpack the files archive", ErrDiskSpace, free>>20, u.Config.StateDir, u.Config.MinFreeMB)
+		return b, fmt.Errorf("%w: %d MB free in %s (state_dir), need at least %d MB (min_free_mb) to unpack the files archive", ErrDiskSpace, free>>20, files.cfg.StateDir, files.cfg.MinFreeMB)
 	}
 	b.disk = room
 	return b, nil
 }
 
-// checkStateDisk fails a Download whose files archive cannot fit: the
+// checkDisk fails a Download whose files archive cannot fit: the
 // state directory's filesystem must have min_free_mb free.
-func (u *Updater) checkStateDisk(m *spec.Meta) error {
+func (files fileStore) checkDisk(m *spec.Meta) error {
 	if m.Files == nil {
 		return nil
 	}
-	_, err := u.unpackBounds(u.Config.StateDir)
+	_, err := files.bounds(files.cfg.StateDir)
 	return err
 }
 
-// checkFiles: after the payload was read, the files archive it lists must
+// check: after the payload was read, the files archive it lists must
 // have been in it, holding every file a service mounts (the engine would
 // otherwise make an empty directory of a missing source).
-func (u *Updater) checkFiles(m *spec.Meta) error {
+func (files fileStore) check(m *spec.Meta) error {
 	if m.Files == nil {
 		return nil
 	}
-	tree, err := u.filesTree(m.App, strings.TrimPrefix(m.Files.Digest, "sha256:"))
+	tree, err := files.tree(m.App, strings.TrimPrefix(m.Files.Digest, "sha256:"))
 	if errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("files archive %s (files.archive): %w", m.Files.Archive, ErrPayload)
 	}
@@ -211,15 +229,15 @@ func (u *Updater) checkFiles(m *spec.Meta) error {
 	return nil
 }
 
-// verifyFileBinds checks, right before s's container is created, that
+// verifyBinds checks, right before s's container is created, that
 // the files it mounts are in place with no symbolic link on their path
 // from the state directory down, and nothing but files and directories
 // in the archive's tree: the engine follows links in a bind's source.
-func (u *Updater) verifyFileBinds(m *spec.Meta, s spec.Service) error {
+func (files fileStore) verifyBinds(m *spec.Meta, s spec.Service) error {
 	if m.Files == nil || len(s.Files) == 0 {
 		return nil
 	}
-	tree, err := u.filesTree(m.App, strings.TrimPrefix(m.Files.Digest, "sha256:"))
+	tree, err := files.tree(m.App, strings.TrimPrefix(m.Files.Digest, "sha256:"))
 	if err != nil {
 		return fmt.Errorf("service %s: files %s: %w", s.Name, m.Files.Digest, err)
 	}
@@ -239,17 +257,17 @@ type tree struct {
 	entries map[string]bool // true for a directory
 }
 
-// filesTree walks STATE_DIR/APP/files/NAME without following any
+// tree walks STATE_DIR/APP/files/NAME without following any
 // symbolic link: each component from the state directory down is opened
 // with O_NOFOLLOW relative to its parent, and an entry that is neither a
 // regular file nor a directory is ErrUnsafePath.
-func (u *Updater) filesTree(app, name string) (tree, error) {
+func (files fileStore) tree(app, name string) (tree, error) {
 	t := tree{entries: map[string]bool{}}
-	fd, err := syscall.Open(u.Config.StateDir, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0)
+	fd, err := syscall.Open(files.cfg.StateDir, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0)
 	if err != nil {
-		return t, &os.PathError{Op: "open", Path: u.Config.StateDir, Err: err}
+		return t, &os.PathError{Op: "open", Path: files.cfg.StateDir, Err: err}
 	}
-	path := u.Config.StateDir
+	path := files.cfg.StateDir
 	for _, c := range []string{app, filesSubdir, name} {
 		path = filepath.Join(path, c)
 		next, err := openDirNoFollow(fd, c, path)
@@ -352,18 +370,18 @@ func hashFileNoFollow(dirfd int, name, path, rel string, h io.Writer) error {
 	return nil
 }
 
-// removeFiles removes the app's unpacked files archives but the one with
+// remove removes the app's unpacked files archives but the one with
 // digest keep ("" keeps none), and any half-unpacked one. A link where
 // the app's files directory should be is removed as a link, never
 // followed.
-func (u *Updater) removeFiles(app, keep string) error {
-	root, err := u.appFilesRoot(app, false)
+func (files fileStore) remove(app, keep string) error {
+	root, err := files.root(app, false)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
 	if errors.Is(err, ErrUnsafePath) {
-		u.logf("app %s: %v; removing it", app, err)
-		for _, p := range []string{filepath.Join(u.Config.StateDir, app, filesSubdir), filepath.Join(u.Config.StateDir, app)} {
+		files.log.logf("app %s: %v; removing it", app, err)
+		for _, p := range []string{filepath.Join(files.cfg.StateDir, app, filesSubdir), filepath.Join(files.cfg.StateDir, app)} {
 			if fi, lerr := os.Lstat(p); lerr == nil && !fi.IsDir() {
 				return os.Remove(p)
 			}
@@ -384,7 +402,7 @@ func (u *Updater) removeFiles(app, keep string) error {
 		if err := os.RemoveAll(filepath.Join(root, e.Name())); err != nil {
 			return err
 		}
-		u.logf("app %s: removed files %s", app, e.Name())
+		files.log.logf("app %s: removed files %s", app, e.Name())
 	}
 	if keep == "" {
 		return os.Remove(root)
@@ -401,7 +419,7 @@ func extractTree(r io.Reader, dir string, limit int64) error {
 	return extractBounded(r, dir, unpackBounds{content: limit})
 }
 
-// unpackBounds bound an unpack: content is the most bytes of file
+// bounds bound an unpack: content is the most bytes of file
 // content (max_unpack_mb); disk, when set, the most bytes it may take on
 // its filesystem, each entry counted at least one block.
 type unpackBounds struct {

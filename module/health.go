@@ -5,33 +5,43 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/mender-docker/mender-docker/module/config"
 	"github.com/mender-docker/mender-docker/module/engine"
 	"github.com/mender-docker/mender-docker/module/spec"
 )
 
-func (u *Updater) pollInterval() time.Duration {
-	if u.PollInterval > 0 {
-		return u.PollInterval
+// timing is how long the module waits for containers: how often it
+// polls them, their stop timeout, the health window and timeout.
+type timing struct {
+	interval time.Duration // of polls; 250ms when zero
+	cfg      config.Config
+}
+
+func (u *Updater) timing() timing { return timing{interval: u.PollInterval, cfg: u.Config} }
+
+func (t timing) pollInterval() time.Duration {
+	if t.interval > 0 {
+		return t.interval
 	}
 	return 250 * time.Millisecond
 }
 
-func (u *Updater) stopTimeout() time.Duration {
-	if t := time.Duration(u.Config.StopTimeout); t > 0 {
-		return t
+func (t timing) stopTimeout() time.Duration {
+	if d := time.Duration(t.cfg.StopTimeout); d > 0 {
+		return d
 	}
 	return 10 * time.Second
 }
 
 // healthLimits are the health window and the health timeout of m, the
 // device's defaults where the artifact gives none.
-func (u *Updater) healthLimits(m *spec.Meta) (window, timeout time.Duration) {
+func (t timing) healthLimits(m *spec.Meta) (window, timeout time.Duration) {
 	window, timeout = m.Health.Window, m.Health.Timeout
 	if window == 0 {
-		window = time.Duration(u.Config.HealthWindow)
+		window = time.Duration(t.cfg.HealthWindow)
 	}
 	if timeout == 0 {
-		timeout = time.Duration(u.Config.HealthTimeout)
+		timeout = time.Duration(t.cfg.HealthTimeout)
 	}
 	return window, timeout
 }
@@ -40,14 +50,14 @@ func (u *Updater) healthLimits(m *spec.Meta) (window, timeout time.Duration) {
 // removes them) and returns err.
 func (x *deployment) fail(ctx context.Context, ids []string, err error) error {
 	if len(ids) > 0 {
-		x.u.recordFailure(ctx, x.d.App, x.d.Artifact, ids, err)
+		x.u.evidence().record(ctx, x.d.App, x.d.Artifact, ids, err)
 	}
 	return err
 }
 
 // poll calls check every poll interval until it says done or fails, or
 // until limit has passed (then it fails with late()).
-func (u *Updater) poll(ctx context.Context, limit time.Duration, check func() (bool, error), late func() error) error {
+func (t timing) poll(ctx context.Context, limit time.Duration, check func() (bool, error), late func() error) error {
 	start := time.Now()
 	for {
 		done, err := check()
@@ -60,7 +70,7 @@ func (u *Updater) poll(ctx context.Context, limit time.Duration, check func() (b
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(u.pollInterval()):
+		case <-time.After(t.pollInterval()):
 		}
 	}
 }
@@ -71,7 +81,7 @@ func (u *Updater) poll(ctx context.Context, limit time.Duration, check func() (b
 // install) or service_completed_successfully (it exited with code 0).
 func (x *deployment) waitDependencies(ctx context.Context, s spec.Service) error {
 	u, m := x.u, x.m
-	window, timeout := u.healthLimits(m)
+	window, timeout := u.timing().healthLimits(m)
 	for _, dep := range s.DependsOn {
 		id := x.mine[dep.Service].ID
 		limit := timeout
@@ -113,7 +123,7 @@ func (x *deployment) waitDependencies(ctx context.Context, s spec.Service) error
 			return fmt.Errorf("%w: %s waits for %s (%s), which did not get there within %s", ErrUnhealthy, s.Name, last.Name, dep.Condition, limit)
 		}
 		u.logf("app %s: %s waits for %s (%s)", m.App, s.Name, dep.Service, dep.Condition)
-		if err := u.poll(ctx, limit, check, late); err != nil {
+		if err := u.timing().poll(ctx, limit, check, late); err != nil {
 			return x.fail(ctx, []string{id}, err)
 		}
 	}
@@ -126,7 +136,7 @@ func (x *deployment) waitDependencies(ctx context.Context, s spec.Service) error
 func (x *deployment) waitReady(ctx context.Context, id string) error {
 	u, m := x.u, x.m
 	const polls = 3
-	window, timeout := u.healthLimits(m)
+	window, timeout := u.timing().healthLimits(m)
 	var first, last engine.Container
 	seen := 0
 	check := func() (bool, error) {
@@ -153,7 +163,7 @@ func (x *deployment) waitReady(ctx context.Context, id string) error {
 	late := func() error {
 		return fmt.Errorf("%w: %s not ready to take over after %s", ErrUnhealthy, last.Name, max(timeout, window))
 	}
-	if err := u.poll(ctx, max(timeout, window), check, late); err != nil {
+	if err := u.timing().poll(ctx, max(timeout, window), check, late); err != nil {
 		return x.fail(ctx, []string{id}, err)
 	}
 	u.logf("app %s: %s is ready to take over", m.App, last.Name)
@@ -167,7 +177,7 @@ func (x *deployment) waitReady(ctx context.Context, id string) error {
 // evidence of the containers that failed.
 func (x *deployment) waitHealthy(ctx context.Context) error {
 	u, m := x.u, x.m
-	window, timeout := u.healthLimits(m)
+	window, timeout := u.timing().healthLimits(m)
 	ws, err := x.newSet(ctx)
 	if err != nil || len(ws) == 0 {
 		return err // none: the app is being removed, nothing to watch
@@ -195,7 +205,7 @@ func (x *deployment) waitHealthy(ctx context.Context) error {
 		}
 		return x.fail(ctx, ids, fmt.Errorf("%w: %v not healthy after %s", ErrUnhealthy, slow, timeout))
 	}
-	return u.poll(ctx, max(timeout, window), check, late)
+	return u.timing().poll(ctx, max(timeout, window), check, late)
 }
 
 // healthWatch is one container of the new set under waitHealthy.

@@ -33,15 +33,15 @@ func installFrom(start step) step {
 		// The journal is not trusted more than the artifact was: its
 		// configuration passes the device policy again before anything
 		// changes (and create checks each container once more).
-		device, protected, err := u.onDevice(ctx, m.App)
+		device, protected, err := u.policy().onDevice(ctx, m.App)
 		if err != nil {
 			return err
 		}
-		if err := u.checkPolicy(m, device, protected); err != nil {
+		if err := u.policy().check(m, device, protected); err != nil {
 			return err
 		}
 		// Before anything is changed: the app may ask not to be stopped now.
-		unlock, err := u.appLock(ctx, m.App)
+		unlock, err := lockApp(ctx, u.Config, u.logger(), m.App)
 		if err != nil {
 			return err
 		}
@@ -54,7 +54,7 @@ func installFrom(start step) step {
 		if err := start(ctx, x); err != nil {
 			return err
 		}
-		if err := u.ensureResources(ctx, m); err != nil {
+		if err := u.resources().ensure(ctx, m); err != nil {
 			return err
 		}
 		if err := x.swap(ctx); err != nil {
@@ -89,7 +89,7 @@ func refuseInstall(_ context.Context, x *deployment) error {
 // PhaseInstalling: every later step and a resumed run agree on it.
 func beginInstall(ctx context.Context, x *deployment) error {
 	u, m, d := x.u, x.m, x.d
-	all, err := u.appContainers(ctx, m.App)
+	all, err := appContainers(ctx, u.Engine, m.App)
 	if err != nil {
 		return err
 	}
@@ -106,7 +106,7 @@ func beginInstall(ctx context.Context, x *deployment) error {
 		rank[s.Name] = i
 	}
 	slices.SortStableFunc(all, func(a, b engine.Container) int { return startRank(rank, serviceOf(a)) - startRank(rank, serviceOf(b)) })
-	keep := u.unchanged(m, all)
+	keep := unchanged(u.files(), m, all)
 	for _, c := range all {
 		d.Old = append(d.Old, OldContainer{ID: c.ID, Name: c.Name, Image: c.Image, Running: c.State.Running || c.State.Restarting,
 			Service: serviceOf(c), Kept: keep[c.ID]})
@@ -118,18 +118,18 @@ func beginInstall(ctx context.Context, x *deployment) error {
 		u.logf("app %s: keeping %d container(s) whose configuration did not change", m.App, len(keep))
 	}
 	d.Phase = PhaseInstalling
-	return u.save(d)
+	return u.journals().save(d)
 }
 
 // appContainers lists the app's containers: ours, and those of a Docker
 // Compose project of the same name (an app that Compose ran before this
 // release), which the next update replaces like any old set.
-func (u *Updater) appContainers(ctx context.Context, app string) ([]engine.Container, error) {
-	ours, err := u.Engine.ListContainers(ctx, map[string]string{LabelApp: app})
+func appContainers(ctx context.Context, e engine.Engine, app string) ([]engine.Container, error) {
+	ours, err := e.ListContainers(ctx, map[string]string{LabelApp: app})
 	if err != nil {
 		return nil, err
 	}
-	composed, err := u.Engine.ListContainers(ctx, map[string]string{ComposeProjectLabel: app})
+	composed, err := e.ListContainers(ctx, map[string]string{ComposeProjectLabel: app})
 	if err != nil {
 		return nil, err
 	}

@@ -15,13 +15,13 @@ import (
 // verifiedPulled are the images of pulled (a deployment's Pulled) that
 // its recorded meta-data m names: Download records no others. m is nil
 // when the meta-data no longer parses: then none is.
-func (u *Updater) verifiedPulled(app string, m *spec.Meta, pulled []string) []string {
+func (j journals) verifiedPulled(app string, m *spec.Meta, pulled []string) []string {
 	var out []string
 	for _, img := range pulled {
 		if m != nil && slices.Contains(m.Images(), img) {
 			out = append(out, img)
 		} else {
-			u.logf("journal of app %s: pulled image %s is not one its meta-data names; not removing it", app, img)
+			j.log.logf("journal of app %s: pulled image %s is not one its meta-data names; not removing it", app, img)
 		}
 	}
 	return out
@@ -30,7 +30,7 @@ func (u *Updater) verifiedPulled(app string, m *spec.Meta, pulled []string) []st
 // verifiedOldImages are the images of the old set as the journal recorded
 // them, each confirmed by the container itself while it is there (all, the
 // app's containers as listed now), or else by the installed set's images.
-func (u *Updater) verifiedOldImages(d *Deployment, all []engine.Container, installed []string) []string {
+func (j journals) verifiedOldImages(d *Deployment, all []engine.Container, installed []string) []string {
 	var out []string
 	for _, o := range d.Old {
 		i := slices.IndexFunc(all, func(c engine.Container) bool { return c.ID == o.ID })
@@ -38,30 +38,30 @@ func (u *Updater) verifiedOldImages(d *Deployment, all []engine.Container, insta
 			out = append(out, o.Image)
 			continue
 		}
-		u.logf("journal of app %s: old container %.12s did not run image %s; not removing it", d.App, o.ID, o.Image)
+		j.log.logf("journal of app %s: old container %.12s did not run image %s; not removing it", d.App, o.ID, o.Image)
 	}
 	return out
 }
 
 // notOtherApps drops from images those that another app's journal names
 // (its installed set, the set before it, or its deployment in flight).
-func (u *Updater) notOtherApps(app string, images []string) []string {
+func (j journals) notOtherApps(app string, images []string) []string {
 	others := map[string]string{}
 	note := func(other string, imgs ...string) {
 		for _, img := range imgs {
 			others[img] = other
 		}
 	}
-	apps, _ := u.journal().Apps(installedFile)
+	apps, _ := j.store.Apps(installedFile)
 	for _, a := range apps {
-		if in, err := u.loadInstalled(a); a != app && err == nil {
+		if in, err := j.installed(a); a != app && err == nil {
 			note(a, in.Images...)
 			note(a, in.Previous...)
 		}
 	}
-	apps, _ = u.journal().Apps(deploymentFile)
+	apps, _ = j.store.Apps(deploymentFile)
 	for _, a := range apps {
-		d, err := u.loadDeployment(a)
+		d, err := j.deployment(a)
 		if a == app || err != nil || d == nil {
 			continue
 		}
@@ -69,14 +69,14 @@ func (u *Updater) notOtherApps(app string, images []string) []string {
 		for _, o := range d.Old {
 			note(a, o.Image)
 		}
-		if m, err := u.parseJournal(d); err == nil {
+		if m, err := j.meta(d); err == nil {
 			note(a, m.Images()...)
 		}
 	}
 	var out []string
 	for _, img := range images {
 		if other, ok := others[img]; ok {
-			u.logf("app %s: kept image %s: app %s uses it", app, img, other)
+			j.log.logf("app %s: kept image %s: app %s uses it", app, img, other)
 			continue
 		}
 		out = append(out, img)

@@ -15,9 +15,9 @@ import (
 // files mounted, its networks listed), less the labels that name one
 // deployment (LabelArtifact, LabelDeployment) and the hash itself: what two
 // artifacts must agree on for the container to be kept across an update.
-func (u *Updater) serviceConfig(m *spec.Meta, s spec.Service) engine.ContainerConfig {
+func serviceConfig(files fileStore, m *spec.Meta, s spec.Service) engine.ContainerConfig {
 	cfg := s.Config
-	cfg.Binds = append(slices.Clone(s.Config.Binds), u.fileBinds(m, s)...)
+	cfg.Binds = append(slices.Clone(s.Config.Binds), files.binds(m, s)...)
 	cfg.Labels = make(map[string]string, len(s.Config.Labels)+5)
 	maps.Copy(cfg.Labels, s.Config.Labels)
 	cfg.Labels[LabelApp] = m.App
@@ -50,10 +50,10 @@ func configHash(cfg engine.ContainerConfig) string {
 // configuration hash, under the service's name, and running. Those are kept
 // by the update; a container without the hash (created by an older module)
 // counts as changed, and so does one that Docker Compose ran.
-func (u *Updater) unchanged(m *spec.Meta, current []engine.Container) map[string]bool {
+func unchanged(files fileStore, m *spec.Meta, current []engine.Container) map[string]bool {
 	keep := map[string]bool{}
 	for _, s := range m.Services {
-		cfg := u.serviceConfig(m, s)
+		cfg := serviceConfig(files, m, s)
 		h := configHash(cfg)
 		for _, c := range current {
 			if h != "" && c.Labels[LabelApp] == m.App && c.Labels[LabelService] == s.Name && c.Labels[LabelConfigHash] == h &&

@@ -60,95 +60,89 @@ func seq(steps ...step) step {
 }
 
 // lifecycle is the phase × goal table: for every journal phase, what each
-// goal does. A new phase is one more row; TestLifecycle fails for a row
-// that lacks a goal. Cells marked "default" are those that, before the
-// table, fell into a switch's default case. It is set in init because its
-// steps reach the journal check, which reads it.
-var lifecycle map[Phase][numGoals]cell
-
-func init() { lifecycle = phaseTable() }
-
-func phaseTable() map[Phase][numGoals]cell {
-	return map[Phase][numGoals]cell{
-		phaseNone: {
-			goalInstall:   stop(refuseUndownloaded),
-			goalCommit:    stop(says("nothing to commit")),
-			goalRollback:  stop(says("nothing to roll back")),
-			goalSettle:    stop(nothing),
-			goalCleanup:   stop(nothing),
-			goalRecover:   stop(nothing),
-			goalSupersede: stop(nothing),
-		},
-		PhaseDownloading: {
-			goalInstall:   stop(refuseUndownloaded),
-			goalCommit:    stop(refuseCommit), // default
-			goalRollback:  stop(markRolledBack),
-			goalSettle:    stop(nothing), // default
-			goalCleanup:   stop(tidy),    // default
-			goalRecover:   stop(seq(logUndo, tidy)),
-			goalSupersede: stop(seq(logUndo, tidy)),
-		},
-		PhaseDownloaded: {
-			goalInstall:   then(installFrom(beginInstall)),
-			goalCommit:    stop(refuseCommit), // default
-			goalRollback:  stop(markRolledBack),
-			goalSettle:    stop(nothing), // default
-			goalCleanup:   stop(tidy),    // default
-			goalRecover:   stop(seq(logUndo, tidy)),
-			goalSupersede: stop(seq(logUndo, tidy)),
-		},
-		PhaseInstalling: {
-			goalInstall:   then(installFrom(resumeInstall)),
-			goalCommit:    stop(refuseCommit), // default
-			goalRollback:  stop(rollBack),
-			goalSettle:    then(rollBack),
-			goalCleanup:   then(rollBack),
-			goalRecover:   stop(seq(logUndo, rollBack, tidy)),
-			goalSupersede: stop(seq(logUndo, rollBack, tidy)),
-		},
-		PhaseInstalled: {
-			goalInstall:   stop(parsed),
-			goalCommit:    stop(commit),
-			goalRollback:  stop(rollBack),
-			goalSettle:    then(rollBack),
-			goalCleanup:   stop(nothing), // waits for commit
-			goalRecover:   stop(nothing), // waits for commit
-			goalSupersede: stop(seq(logNeverCommitted, rollBack, tidy)),
-		},
-		PhaseCommitting: {
-			goalInstall:   stop(installFrom(refuseInstall)), // default
-			goalCommit:    stop(commit),
-			goalRollback:  stop(seq(commit, refuseCommitted)),
-			goalSettle:    stop(commit),
-			goalCleanup:   stop(commit),
-			goalRecover:   stop(seq(logFinishCommit, commit)),
-			goalSupersede: stop(seq(logFinishCommit, commit)),
-		},
-		PhaseRollingBack: {
-			goalInstall:   stop(installFrom(refuseInstall)), // default
-			goalCommit:    stop(refuseCommit),               // default
-			goalRollback:  stop(rollBack),                   // default
-			goalSettle:    then(rollBack),
-			goalCleanup:   then(rollBack),
-			goalRecover:   stop(seq(logUndo, rollBack, tidy)),
-			goalSupersede: stop(seq(logUndo, rollBack, tidy)),
-		},
-		PhaseRolledBack: {
-			goalInstall:   stop(installFrom(refuseInstall)), // default
-			goalCommit:    stop(refuseCommit),               // default
-			goalRollback:  stop(markRolledBack),
-			goalSettle:    stop(nothing), // default
-			goalCleanup:   stop(tidy),    // default
-			goalRecover:   stop(seq(logUndo, tidy)),
-			goalSupersede: stop(seq(logUndo, tidy)),
-		},
-	}
+// goal does. A new phase is one more row (and one more of phases);
+// TestLifecycle fails for a row that lacks a goal, TestPhaseRows for a
+// phase without a row. Cells marked "default" are those that, before the
+// table, fell into a switch's default case.
+var lifecycle = map[Phase][numGoals]cell{
+	phaseNone: {
+		goalInstall:   stop(refuseUndownloaded),
+		goalCommit:    stop(says("nothing to commit")),
+		goalRollback:  stop(says("nothing to roll back")),
+		goalSettle:    stop(nothing),
+		goalCleanup:   stop(nothing),
+		goalRecover:   stop(nothing),
+		goalSupersede: stop(nothing),
+	},
+	PhaseDownloading: {
+		goalInstall:   stop(refuseUndownloaded),
+		goalCommit:    stop(refuseCommit), // default
+		goalRollback:  stop(markRolledBack),
+		goalSettle:    stop(nothing), // default
+		goalCleanup:   stop(tidy),    // default
+		goalRecover:   stop(seq(logUndo, tidy)),
+		goalSupersede: stop(seq(logUndo, tidy)),
+	},
+	PhaseDownloaded: {
+		goalInstall:   then(installFrom(beginInstall)),
+		goalCommit:    stop(refuseCommit), // default
+		goalRollback:  stop(markRolledBack),
+		goalSettle:    stop(nothing), // default
+		goalCleanup:   stop(tidy),    // default
+		goalRecover:   stop(seq(logUndo, tidy)),
+		goalSupersede: stop(seq(logUndo, tidy)),
+	},
+	PhaseInstalling: {
+		goalInstall:   then(installFrom(resumeInstall)),
+		goalCommit:    stop(refuseCommit), // default
+		goalRollback:  stop(rollBack),
+		goalSettle:    then(rollBack),
+		goalCleanup:   then(rollBack),
+		goalRecover:   stop(seq(logUndo, rollBack, tidy)),
+		goalSupersede: stop(seq(logUndo, rollBack, tidy)),
+	},
+	PhaseInstalled: {
+		goalInstall:   stop(parsed),
+		goalCommit:    stop(commit),
+		goalRollback:  stop(rollBack),
+		goalSettle:    then(rollBack),
+		goalCleanup:   stop(nothing), // waits for commit
+		goalRecover:   stop(nothing), // waits for commit
+		goalSupersede: stop(seq(logNeverCommitted, rollBack, tidy)),
+	},
+	PhaseCommitting: {
+		goalInstall:   stop(installFrom(refuseInstall)), // default
+		goalCommit:    stop(commit),
+		goalRollback:  stop(seq(commit, refuseCommitted)),
+		goalSettle:    stop(commit),
+		goalCleanup:   stop(commit),
+		goalRecover:   stop(seq(logFinishCommit, commit)),
+		goalSupersede: stop(seq(logFinishCommit, commit)),
+	},
+	PhaseRollingBack: {
+		goalInstall:   stop(installFrom(refuseInstall)), // default
+		goalCommit:    stop(refuseCommit),               // default
+		goalRollback:  stop(rollBack),                   // default
+		goalSettle:    then(rollBack),
+		goalCleanup:   then(rollBack),
+		goalRecover:   stop(seq(logUndo, rollBack, tidy)),
+		goalSupersede: stop(seq(logUndo, rollBack, tidy)),
+	},
+	PhaseRolledBack: {
+		goalInstall:   stop(installFrom(refuseInstall)), // default
+		goalCommit:    stop(refuseCommit),               // default
+		goalRollback:  stop(markRolledBack),
+		goalSettle:    stop(nothing), // default
+		goalCleanup:   stop(tidy),    // default
+		goalRecover:   stop(seq(logUndo, tidy)),
+		goalSupersede: stop(seq(logUndo, tidy)),
+	},
 }
 
 // drive takes app's deployment to goal: it loads the journal once, then
 // takes the cell of the phase it is in, until a cell reaches the goal.
 func (u *Updater) drive(ctx context.Context, app string, g goal) error {
-	d, err := u.loadDeployment(app)
+	d, err := u.journals().deployment(app)
 	if err != nil {
 		return err
 	}
@@ -192,14 +186,14 @@ func (x *deployment) phase() Phase {
 // meta is the journal's meta-data, parsed the first time it is asked for.
 func (x *deployment) meta() (*spec.Meta, error) {
 	if x.m == nil && x.err == nil {
-		x.m, x.err = x.u.parseJournal(x.d)
+		x.m, x.err = x.u.journals().meta(x.d)
 	}
 	return x.m, x.err
 }
 
 func (x *deployment) logf(format string, a ...any) { x.u.logf(format, a...) }
 
-func (x *deployment) save() error { return x.u.save(x.d) }
+func (x *deployment) save() error { return x.u.journals().save(x.d) }
 
 // The small steps of the table; the large ones live beside what they do
 // (install.go, commit.go, rollback.go, recover.go).

@@ -190,3 +190,11 @@ func setPhase(t *testing.T, path string, p module.Phase) {
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(path, b, 0o600))
 }
+
+// TestPhaseRows: the phases the journal check accepts are the rows of the
+// phase table (and "" for no deployment), and those this test drives.
+func TestPhaseRows(t *testing.T) {
+	want := append([]module.Phase{""}, module.JournalPhases()...)
+	assert.ElementsMatch(t, want, module.LifecycleRows())
+	assert.ElementsMatch(t, want, phases)
+}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 
+	"github.com/mender-docker/mender-docker/module/config"
 	"github.com/mender-docker/mender-docker/module/spec"
 	"github.com/mender-docker/mender-docker/module/strictjson"
 )
@@ -16,7 +17,7 @@ import (
 // appOf reads only the app of meta-data, so that states after Download
 // can find their journal without resolving parameters again. The name is
 // checked here too: every state builds paths from it.
-func (u *Updater) appOf(data []byte) (string, error) {
+func appOf(data []byte, defaultApp string) (string, error) {
 	if len(data) > spec.MaxMetaDataBytes {
 		return "", fmt.Errorf("%w: too large: larger than %d bytes", spec.ErrInvalid, spec.MaxMetaDataBytes)
 	}
@@ -36,8 +37,8 @@ func (u *Updater) appOf(data []byte) (string, error) {
 		if err := json.Unmarshal(raw, &app); err != nil {
 			return "", fmt.Errorf("%w: app: want a string", spec.ErrInvalid)
 		}
-	case u.Config.DefaultApp != "":
-		app = u.Config.DefaultApp
+	case defaultApp != "":
+		app = defaultApp
 	}
 	if !spec.ValidApp(app) {
 		return "", fmt.Errorf("%w: app: %q must be 1-63 of a-z 0-9 _ . - and start with a letter or digit", spec.ErrInvalid, app)
@@ -55,7 +56,7 @@ type paramSource struct {
 // deviceParams reads the device's values for an app's ${NAME}
 // placeholders, in order of precedence: the app's parameters file, then
 // Mender Configure's device configuration.
-func (u *Updater) deviceParams(app string) (paramSource, error) {
+func deviceParams(cfg config.Config, app string) (paramSource, error) {
 	if !spec.ValidApp(app) {
 		// The file name is built from it: never one outside params_dir.
 		return paramSource{}, fmt.Errorf("%w: app: %q is not a valid app name", spec.ErrInvalid, app)
@@ -67,11 +68,11 @@ func (u *Updater) deviceParams(app string) (paramSource, error) {
 	}
 	var sources []source
 	var files []string
-	if u.Config.ParamsDir != "" {
-		files = append(files, filepath.Join(u.Config.ParamsDir, app+".json"))
+	if cfg.ParamsDir != "" {
+		files = append(files, filepath.Join(cfg.ParamsDir, app+".json"))
 	}
-	if u.Config.MenderConfigureFile != "" {
-		files = append(files, u.Config.MenderConfigureFile)
+	if cfg.MenderConfigureFile != "" {
+		files = append(files, cfg.MenderConfigureFile)
 	}
 	for _, file := range files {
 		values, public, err := readParams(file)

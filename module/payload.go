@@ -39,14 +39,14 @@ type embedPlan struct {
 // them in FILES_DIR/files instead (or for a preload directory), they are
 // read from there. Nothing is written to disk on the way: each stream goes
 // straight into the engine's image load.
-func (u *Updater) readPayload(ctx context.Context, filesDir string, m *spec.Meta, plan *embedPlan) error {
+func (images imageStore) readPayload(ctx context.Context, filesDir string, m *spec.Meta, plan *embedPlan) error {
 	p := &payload{m: m, plan: plan, load: plan.load, byFile: map[string]string{}}
 	for ref, e := range m.Embedded {
 		p.byFile[e.File] = ref
 	}
 	next := filepath.Join(filesDir, "stream-next")
 	if _, err := os.Stat(next); err != nil {
-		return u.loadFromDir(ctx, filepath.Join(filesDir, "files"), p)
+		return images.loadFromDir(ctx, filepath.Join(filesDir, "files"), p)
 	}
 	for {
 		line, err := readStreamNext(next)
@@ -56,7 +56,7 @@ func (u *Updater) readPayload(ctx context.Context, filesDir string, m *spec.Meta
 		if line == "" {
 			return nil // the client's end of the payload
 		}
-		if err := u.loadFile(ctx, filepath.Base(line), filepath.Join(filesDir, line), p); err != nil {
+		if err := images.loadFile(ctx, filepath.Base(line), filepath.Join(filesDir, line), p); err != nil {
 			return err
 		}
 	}
@@ -64,9 +64,9 @@ func (u *Updater) readPayload(ctx context.Context, filesDir string, m *spec.Meta
 
 // loadFromDir reads the payload files the client stored: the files
 // archive, and the embedded images still to load.
-func (u *Updater) loadFromDir(ctx context.Context, dir string, p *payload) error {
+func (images imageStore) loadFromDir(ctx context.Context, dir string, p *payload) error {
 	if f := p.m.Files; f != nil {
-		err := u.loadFile(ctx, f.Archive, filepath.Join(dir, f.Archive), p)
+		err := images.loadFile(ctx, f.Archive, filepath.Join(dir, f.Archive), p)
 		if errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("files archive %s (files.archive): %w", f.Archive, ErrPayload)
 		}
@@ -76,7 +76,7 @@ func (u *Updater) loadFromDir(ctx context.Context, dir string, p *payload) error
 	}
 	for _, e := range p.m.Embedded {
 		if p.load[e.ID] {
-			if err := u.loadFile(ctx, e.File, filepath.Join(dir, e.File), p); err != nil {
+			if err := images.loadFile(ctx, e.File, filepath.Join(dir, e.File), p); err != nil {
 				return err
 			}
 		}
@@ -85,41 +85,41 @@ func (u *Updater) loadFromDir(ctx context.Context, dir string, p *payload) error
 }
 
 // loadFile opens one payload file (a stream or a stored file) and loads it.
-func (u *Updater) loadFile(ctx context.Context, name, path string, p *payload) error {
+func (images imageStore) loadFile(ctx context.Context, name, path string, p *payload) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("payload file %s: %w", name, err)
 	}
 	defer f.Close()
-	return u.loadOne(ctx, name, f, p)
+	return images.loadOne(ctx, name, f, p)
 }
 
 // loadOne loads one payload file if its image is wanted (or unpacks the
 // files archive), and reads it to
 // the end in any case: the client checks every file's checksum as it
 // streams it.
-func (u *Updater) loadOne(ctx context.Context, name string, r io.Reader, p *payload) error {
+func (images imageStore) loadOne(ctx context.Context, name string, r io.Reader, p *payload) error {
 	m, load := p.m, p.load
 	cr := &countingReader{r: r}
 	ref, known := p.byFile[name]
 	if m.Files != nil && name == m.Files.Archive {
-		if err := u.unpackFiles(cr, m); err != nil {
+		if err := images.files.unpack(cr, m); err != nil {
 			return err
 		}
 	} else if !known {
-		u.logf("payload file %s is not an embedded image; skipped", name)
+		images.log.logf("payload file %s is not an embedded image; skipped", name)
 	} else if e := m.Embedded[ref]; load[e.ID] {
 		start := time.Now()
-		stop := u.reportProgress("loading "+ref+" from "+name, &cr.m)
-		err := u.loadImage(ctx, name, ref, e.ID, cr, p.plan.present[e.ID])
+		stop := images.report("loading "+ref+" from "+name, &cr.m)
+		err := images.load(ctx, name, ref, e.ID, cr, p.plan.present[e.ID])
 		stop()
 		if err != nil {
 			return err
 		}
 		p.plan.loaded[e.ID] = true
-		u.logf("loaded %s (%s, %.1f MB) in %s", ref, name, float64(cr.m.done.Load())/1e6, time.Since(start).Round(time.Millisecond))
+		images.log.logf("loaded %s (%s, %.1f MB) in %s", ref, name, float64(cr.m.done.Load())/1e6, time.Since(start).Round(time.Millisecond))
 	} else {
-		u.logf("%s is already on the device; skipped %s", ref, name)
+		images.log.logf("%s is already on the device; skipped %s", ref, name)
 	}
 	_, err := io.Copy(io.Discard, cr)
 	return err
@@ -133,7 +133,7 @@ const drainWait = 10 * time.Second
 // discards them, after a Download that failed before it read any: Mender
 // 3.4 otherwise waits forever to write the first one (seen when the
 // module refused the artifact within a millisecond).
-func (u *Updater) drainPayload(filesDir string) {
+func (images imageStore) drainPayload(filesDir string) {
 	next := filepath.Join(filesDir, "stream-next")
 	if fi, err := os.Lstat(next); err != nil || fi.Mode()&os.ModeNamedPipe == 0 {
 		return
@@ -152,7 +152,7 @@ func (u *Updater) drainPayload(filesDir string) {
 		if err != nil {
 			return
 		}
-		u.logf("skipped payload file %s", filepath.Base(line))
+		images.log.logf("skipped payload file %s", filepath.Base(line))
 	}
 }
 
@@ -215,15 +215,15 @@ func (c *countingReader) Read(p []byte) (int, error) {
 // with that ID (loaded by hand, say, from anywhere) is not taken for it: an
 // artifact that names the ID of an image on the device but carries none
 // fails.
-func (u *Updater) checkEmbedded(ctx context.Context, m *spec.Meta) (*embedPlan, error) {
+func (images imageStore) checkEmbedded(ctx context.Context, m *spec.Meta) (*embedPlan, error) {
 	plan := &embedPlan{load: map[string]bool{}, loaded: map[string]bool{}, present: map[string]bool{}}
 	for ref, e := range m.Embedded {
-		ok, err := u.Engine.HasImage(ctx, e.ID)
+		ok, err := images.eng.HasImage(ctx, e.ID)
 		if err != nil {
 			return nil, err
 		}
 		if ok {
-			pinned, err := u.pinned(ctx, ref, e.ID)
+			pinned, err := images.pinned(ctx, ref, e.ID)
 			if err != nil {
 				return nil, err
 			}
@@ -233,7 +233,7 @@ func (u *Updater) checkEmbedded(ctx context.Context, m *spec.Meta) (*embedPlan, 
 			plan.present[e.ID] = true
 		}
 		if e.Base != "" {
-			has, err := u.Engine.HasImage(ctx, e.Base)
+			has, err := images.eng.HasImage(ctx, e.Base)
 			if err != nil {
 				return nil, err
 			}
@@ -248,12 +248,12 @@ func (u *Updater) checkEmbedded(ctx context.Context, m *spec.Meta) (*embedPlan, 
 
 // pinned tells whether the image id on the device is the one the
 // reference ref names: pulled as ref, or loaded for it by the module.
-func (u *Updater) pinned(ctx context.Context, ref, id string) (bool, error) {
+func (images imageStore) pinned(ctx context.Context, ref, id string) (bool, error) {
 	for _, name := range []string{ref, loadTag(ref)} {
 		if name == "" {
 			continue
 		}
-		got, err := u.Engine.ImageID(ctx, name)
+		got, err := images.eng.ImageID(ctx, name)
 		if errors.Is(err, engine.ErrNotFound) {
 			continue
 		}
@@ -270,10 +270,10 @@ func (u *Updater) pinned(ctx context.Context, ref, id string) (bool, error) {
 // verifyEmbedded checks that every embedded image is now present, and
 // was loaded where the plan said: its ID is its config's digest, which
 // names every layer's digest in turn.
-func (u *Updater) verifyEmbedded(ctx context.Context, m *spec.Meta, plan *embedPlan) error {
+func (images imageStore) verifyEmbedded(ctx context.Context, m *spec.Meta, plan *embedPlan) error {
 	var missing []string
 	for ref, e := range m.Embedded {
-		ok, err := u.Engine.HasImage(ctx, e.ID)
+		ok, err := images.eng.HasImage(ctx, e.ID)
 		if err != nil {
 			return err
 		}
@@ -290,11 +290,11 @@ func (u *Updater) verifyEmbedded(ctx context.Context, m *spec.Meta, plan *embedP
 // errLoadEnded stops the archive filter when the engine stopped reading.
 var errLoadEnded = errors.New("the engine stopped reading the image archive")
 
-// loadImage loads the embedded image id from the docker-archive r through
+// load loads the embedded image id from the docker-archive r through
 // imagearchive's filter. Whatever went wrong, an image id that was absent
 // before (not present) is removed again, so a failed load leaves nothing.
-func (u *Updater) loadImage(ctx context.Context, file, ref, id string, r io.Reader, present bool) error {
-	a := imagearchive.Archive{ID: id, Tag: loadTag(ref), Limit: u.loadLimit(ctx)}
+func (images imageStore) load(ctx context.Context, file, ref, id string, r io.Reader, present bool) error {
+	a := imagearchive.Archive{ID: id, Tag: loadTag(ref), Limit: images.loadLimit(ctx)}
 	pr, pw := io.Pipe()
 	filtered := make(chan error, 1)
 	go func() {
@@ -307,7 +307,7 @@ func (u *Updater) loadImage(ctx context.Context, file, ref, id string, r io.Read
 	// engine loads it whatever we do, so wait for its answer and remove
 	// the image below: cancelling then would leave the image behind.
 	stop := context.AfterFunc(ctx, func() { pr.CloseWithError(context.Cause(ctx)) })
-	err := u.Engine.LoadImage(context.WithoutCancel(ctx), pr)
+	err := images.eng.LoadImage(context.WithoutCancel(ctx), pr)
 	stop()
 	if err == nil {
 		err = ctx.Err()
@@ -326,11 +326,11 @@ func (u *Updater) loadImage(ctx context.Context, file, ref, id string, r io.Read
 	if present {
 		return err
 	}
-	if has, herr := u.Engine.HasImage(ctx, id); herr == nil && has {
-		if rerr := u.Engine.RemoveImage(ctx, id); rerr != nil {
+	if has, herr := images.eng.HasImage(ctx, id); herr == nil && has {
+		if rerr := images.eng.RemoveImage(ctx, id); rerr != nil {
 			return errors.Join(err, fmt.Errorf("removing the partly loaded %s: %w", id, rerr))
 		}
-		u.logf("removed %s after the failed load", id)
+		images.log.logf("removed %s after the failed load", id)
 	}
 	return err
 }
@@ -356,12 +356,12 @@ func loadTag(ref string) string {
 // loadLimit bounds an image archive by the engine's free disk space above
 // min_free_mb, since the engine unpacks the upload on its own disk before
 // it loads it; 0 when the engine's disk cannot be seen (a remote engine).
-func (u *Updater) loadLimit(ctx context.Context) int64 {
-	_, free, ok, err := u.engineDiskFree(ctx)
+func (images imageStore) loadLimit(ctx context.Context) int64 {
+	_, free, ok, err := images.diskFree(ctx)
 	if err != nil || !ok {
 		return 0
 	}
-	free -= u.Config.MinFreeMB << 20
+	free -= images.cfg.MinFreeMB << 20
 	if free < 1 {
 		free = 1
 	}

@@ -20,7 +20,7 @@ func (u *Updater) preload(ctx context.Context, dir string) error {
 	if err != nil {
 		return err
 	}
-	in, err := u.loadInstalled(m.App)
+	in, err := u.journals().installed(m.App)
 	if err != nil {
 		return err
 	}

@@ -10,17 +10,17 @@ import (
 // unless Updater.ProgressInterval says otherwise.
 const progressEvery = 5 * time.Second
 
-// meter counts a transfer's bytes for reportProgress; safe to set from
+// meter counts a transfer's bytes for report; safe to set from
 // the transfer's goroutine while the reporter reads.
 type meter struct {
 	done, total atomic.Int64
 }
 
-// reportProgress logs what's progress says every interval until stop is
+// report logs what's progress says every interval until stop is
 // called: "pulling REF: 12.0 of 48.5 MB (1.2 MB/s)". A transfer shorter
 // than one interval logs nothing.
-func (u *Updater) reportProgress(what string, m *meter) (stop func()) {
-	every := u.ProgressInterval
+func (images imageStore) report(what string, m *meter) (stop func()) {
+	every := images.every
 	if every <= 0 {
 		every = progressEvery
 	}
@@ -43,7 +43,7 @@ func (u *Updater) reportProgress(what string, m *meter) (stop func()) {
 				if total > 0 {
 					of = " of " + mb(total)
 				}
-				u.logf("%s: %s%s MB after %s (%.1f MB/s)", what, mb(done), of, now.Sub(start).Round(time.Second), rate)
+				images.log.logf("%s: %s%s MB after %s (%.1f MB/s)", what, mb(done), of, now.Sub(start).Round(time.Second), rate)
 			}
 		}
 	}()

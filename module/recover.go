@@ -15,7 +15,7 @@ func (u *Updater) Recover(ctx context.Context) error {
 }
 
 func (u *Updater) recoverAll(ctx context.Context) error {
-	apps, err := u.journal().Apps(deploymentFile)
+	apps, err := u.journals().store.Apps(deploymentFile)
 	if err != nil {
 		return err
 	}
@@ -33,7 +33,7 @@ func (u *Updater) recoverAll(ctx context.Context) error {
 // installed set does not use, and deletes its journal.
 func tidy(ctx context.Context, x *deployment) error {
 	u, app, d := x.u, x.app, x.d
-	in, err := u.loadInstalled(app)
+	in, err := u.journals().installed(app)
 	if err != nil {
 		return err
 	}
@@ -43,18 +43,18 @@ func tidy(ctx context.Context, x *deployment) error {
 		m = nil
 	}
 	var unused []string
-	for _, img := range u.verifiedPulled(app, m, d.Pulled) {
+	for _, img := range u.journals().verifiedPulled(app, m, d.Pulled) {
 		if !slices.Contains(in.Images, img) && !slices.Contains(in.Previous, img) {
 			unused = append(unused, img)
 		}
 	}
-	if err := u.removeImages(ctx, u.notOtherApps(app, unused)); err != nil {
+	if err := u.images().remove(ctx, u.journals().notOtherApps(app, unused)); err != nil {
 		return err
 	}
-	if err := u.removeFiles(app, in.Files); err != nil {
+	if err := u.files().remove(app, in.Files); err != nil {
 		return err
 	}
-	if err := u.journal().Remove(app, deploymentFile); err != nil {
+	if err := u.journals().store.Remove(app, deploymentFile); err != nil {
 		return err
 	}
 	x.d = nil

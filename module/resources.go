@@ -30,68 +30,83 @@ func resourceLabels(app, name string, extra map[string]string) map[string]string
 	return l
 }
 
-// ensureResources creates the networks and volumes of m that are missing,
+// appResources creates and removes the app's networks and volumes.
+type appResources struct {
+	eng    engine.Engine
+	log    logger
+	policy devicePolicy // looks at the engine before anything is created
+}
+
+func (u *Updater) resources() appResources {
+	return appResources{eng: u.Engine, log: u.logger(), policy: u.policy()}
+}
+
+// ensure creates the networks and volumes of m that are missing,
 // once checkOwnership has looked at the engine as it is now.
-func (u *Updater) ensureResources(ctx context.Context, m *spec.Meta) error {
-	if err := u.checkOwnership(ctx, m); err != nil {
+func (res appResources) ensure(ctx context.Context, m *spec.Meta) error {
+	if err := res.policy.checkOwnership(ctx, m); err != nil {
 		return err
 	}
 	for _, n := range m.Networks {
 		if n.External {
 			continue
 		}
-		have, err := u.Engine.InspectNetwork(ctx, n.EngineName)
+		have, err := res.eng.InspectNetwork(ctx, n.EngineName)
 		switch {
 		case err == nil:
 			if have.Labels[LabelApp] != m.App {
-				u.logf("app %s: using the existing network %s, which is not the app's: it is never removed", m.App, n.EngineName)
+				res.log.logf("app %s: using the existing network %s, which is not the app's: it is never removed", m.App, n.EngineName)
 			}
 			continue
 		case !errors.Is(err, engine.ErrNotFound):
 			return err
 		}
-		err = u.Engine.CreateNetwork(ctx, engine.NetworkConfig{Name: n.EngineName, Internal: n.Internal, Labels: resourceLabels(m.App, n.Name, n.Labels), IPAM: n.IPAM, EnableIPv6: n.EnableIPv6})
+		err = res.eng.CreateNetwork(ctx, engine.NetworkConfig{Name: n.EngineName, Internal: n.Internal, Labels: resourceLabels(m.App, n.Name, n.Labels), IPAM: n.IPAM, EnableIPv6: n.EnableIPv6})
 		if err != nil && !errors.Is(err, engine.ErrConflict) {
 			return fmt.Errorf("creating network %s: %w", n.EngineName, err)
 		}
-		u.logf("app %s: created network %s", m.App, n.EngineName)
+		res.log.logf("app %s: created network %s", m.App, n.EngineName)
 	}
 	for _, v := range m.Volumes {
 		if v.External {
 			continue
 		}
-		have, err := u.Engine.InspectVolume(ctx, v.EngineName)
+		have, err := res.eng.InspectVolume(ctx, v.EngineName)
 		switch {
 		case err == nil:
 			if have.Labels[LabelApp] != m.App {
-				u.logf("app %s: using the existing volume %s, which is not the app's: its data is kept and it is never removed", m.App, v.EngineName)
+				res.log.logf("app %s: using the existing volume %s, which is not the app's: its data is kept and it is never removed", m.App, v.EngineName)
 			}
 			continue
 		case !errors.Is(err, engine.ErrNotFound):
 			return err
 		}
-		err = u.Engine.CreateVolume(ctx, engine.VolumeConfig{Name: v.EngineName, Labels: resourceLabels(m.App, v.Name, v.Labels)})
+		err = res.eng.CreateVolume(ctx, engine.VolumeConfig{Name: v.EngineName, Labels: resourceLabels(m.App, v.Name, v.Labels)})
 		if err != nil && !errors.Is(err, engine.ErrConflict) {
 			return fmt.Errorf("creating volume %s: %w", v.EngineName, err)
 		}
-		u.logf("app %s: created volume %s", m.App, v.EngineName)
+		res.log.logf("app %s: created volume %s", m.App, v.EngineName)
 	}
-	// A volume that -v names without a declaration (the shell format's
-	// way) is created labelled as the app's too, so that no other app
-	// can take it later; one that exists is used as it is.
+	return res.ensureUndeclared(ctx, m)
+}
+
+// ensureUndeclared creates the volumes that -v names without a
+// declaration (the shell format's way), labelled as the app's too, so
+// that no other app can take them later; one that exists is used as it is.
+func (res appResources) ensureUndeclared(ctx context.Context, m *spec.Meta) error {
 	for _, name := range undeclaredVolumes(m) {
-		_, err := u.Engine.InspectVolume(ctx, name)
+		_, err := res.eng.InspectVolume(ctx, name)
 		if !errors.Is(err, engine.ErrNotFound) {
 			if err != nil {
 				return err
 			}
 			continue
 		}
-		err = u.Engine.CreateVolume(ctx, engine.VolumeConfig{Name: name, Labels: resourceLabels(m.App, name, nil)})
+		err = res.eng.CreateVolume(ctx, engine.VolumeConfig{Name: name, Labels: resourceLabels(m.App, name, nil)})
 		if err != nil && !errors.Is(err, engine.ErrConflict) {
 			return fmt.Errorf("creating volume %s: %w", name, err)
 		}
-		u.logf("app %s: created volume %s", m.App, name)
+		res.log.logf("app %s: created volume %s", m.App, name)
 	}
 	return nil
 }
@@ -113,12 +128,12 @@ func undeclaredVolumes(m *spec.Meta) []string {
 	return out
 }
 
-// removeResources removes the app's networks labelled ours and, with
+// remove removes the app's networks labelled ours and, with
 // volumes, its volumes labelled ours: once its containers are gone. One
 // still in use by a container that is not the app's stays, with a line in
 // the log.
-func (u *Updater) removeResources(ctx context.Context, app string, volumes bool) error {
-	nets, err := u.Engine.ListNetworks(ctx, map[string]string{LabelApp: app})
+func (res appResources) remove(ctx context.Context, app string, volumes bool) error {
+	nets, err := res.eng.ListNetworks(ctx, map[string]string{LabelApp: app})
 	if err != nil {
 		return err
 	}
@@ -126,10 +141,10 @@ func (u *Updater) removeResources(ctx context.Context, app string, volumes bool)
 	for _, n := range nets {
 		names = append(names, n.Name)
 	}
-	if err := u.removeEach(ctx, "network", names, u.Engine.RemoveNetwork); err != nil || !volumes {
+	if err := removeEach(ctx, res.log, "network", names, res.eng.RemoveNetwork); err != nil || !volumes {
 		return err
 	}
-	vols, err := u.Engine.ListVolumes(ctx, map[string]string{LabelApp: app})
+	vols, err := res.eng.ListVolumes(ctx, map[string]string{LabelApp: app})
 	if err != nil {
 		return err
 	}
@@ -137,7 +152,7 @@ func (u *Updater) removeResources(ctx context.Context, app string, volumes bool)
 	for _, v := range vols {
 		names = append(names, v.Name)
 	}
-	return u.removeEach(ctx, "volume", names, u.Engine.RemoveVolume)
+	return removeEach(ctx, res.log, "volume", names, res.eng.RemoveVolume)
 }
 
 // Who owns a name on the engine. Container, network and volume names are
@@ -170,7 +185,7 @@ func (sp appSpace) owner(name, sep string) string {
 
 // deviceApps lists the apps the device has: those with containers,
 // networks or volumes labelled theirs, or with a journal.
-func (u *Updater) deviceApps(ctx context.Context) ([]string, error) {
+func (policy devicePolicy) deviceApps(ctx context.Context) ([]string, error) {
 	var apps []string
 	add := func(labels map[string]string) {
 		if a := labels[LabelApp]; a != "" && !slices.Contains(apps, a) {
@@ -178,21 +193,21 @@ func (u *Updater) deviceApps(ctx context.Context) ([]string, error) {
 		}
 	}
 	all := map[string]string{LabelApp: ""}
-	cs, err := u.Engine.ListContainers(ctx, all)
+	cs, err := policy.eng.ListContainers(ctx, all)
 	if err != nil {
 		return nil, err
 	}
 	for _, c := range cs {
 		add(c.Labels)
 	}
-	ns, err := u.Engine.ListNetworks(ctx, all)
+	ns, err := policy.eng.ListNetworks(ctx, all)
 	if err != nil {
 		return nil, err
 	}
 	for _, n := range ns {
 		add(n.Labels)
 	}
-	vs, err := u.Engine.ListVolumes(ctx, all)
+	vs, err := policy.eng.ListVolumes(ctx, all)
 	if err != nil {
 		return nil, err
 	}
@@ -200,7 +215,7 @@ func (u *Updater) deviceApps(ctx context.Context) ([]string, error) {
 		add(v.Labels)
 	}
 	for _, f := range []string{installedFile, deploymentFile} {
-		js, err := u.journal().Apps(f)
+		js, err := policy.journals.store.Apps(f)
 		if err != nil {
 			return nil, err
 		}
@@ -216,17 +231,17 @@ func (u *Updater) deviceApps(ctx context.Context) ([]string, error) {
 // volumes, one that mounts what the policy refuses), joining a container
 // in the host's namespaces, and binds of other apps' update locks.
 // Download runs it, and install again before it creates anything.
-func (u *Updater) checkOwnership(ctx context.Context, m *spec.Meta) error {
-	apps, err := u.deviceApps(ctx)
+func (policy devicePolicy) checkOwnership(ctx context.Context, m *spec.Meta) error {
+	apps, err := policy.deviceApps(ctx)
 	if err != nil {
 		return err
 	}
 	sp := appSpace{own: m.App, apps: apps}
-	if err := checkExternals(ctx, u.Engine, u.Config.Policy, m); err != nil {
+	if err := checkExternals(ctx, policy.eng, policy.cfg.Policy, m); err != nil {
 		return err
 	}
 	for _, s := range m.Services {
-		if o := sp.owner(s.Config.Name, "-"); o != m.App && o != "" && !u.holds(ctx, m.App, s.Config.Name) {
+		if o := sp.owner(s.Config.Name, "-"); o != m.App && o != "" && !policy.holds(ctx, m.App, s.Config.Name) {
 			return fmt.Errorf("service %s: container name %s is in the space of app %s (%s-*); refused", s.Name, s.Config.Name, o, o)
 		}
 		for _, b := range s.Config.Binds {
@@ -234,7 +249,7 @@ func (u *Updater) checkOwnership(ctx context.Context, m *spec.Meta) error {
 			if !ok || strings.HasPrefix(src, "/") {
 				continue // a bind or an anonymous volume
 			}
-			if err := u.checkVolume(ctx, sp, m, src); err != nil {
+			if err := policy.checkVolume(ctx, sp, m, src); err != nil {
 				return fmt.Errorf("service %s: -v %s: %w", s.Name, b, err)
 			}
 		}
@@ -246,14 +261,14 @@ func (u *Updater) checkOwnership(ctx context.Context, m *spec.Meta) error {
 			if !engine.UserNetwork(n) {
 				continue
 			}
-			if err := u.checkNetwork(ctx, sp, m, n); err != nil {
+			if err := policy.checkNetwork(ctx, sp, m, n); err != nil {
 				return fmt.Errorf("service %s: network %s: %w", s.Name, n, err)
 			}
 		}
-		if err := u.checkJoins(ctx, m, s); err != nil {
+		if err := policy.checkJoins(ctx, m, s); err != nil {
 			return err
 		}
-		if err := u.checkLockBinds(m.App, s); err != nil {
+		if err := policy.checkLockBinds(m.App, s); err != nil {
 			return err
 		}
 	}
@@ -263,9 +278,9 @@ func (u *Updater) checkOwnership(ctx context.Context, m *spec.Meta) error {
 // holds tells whether a container of app has the name already: first come,
 // first served, as for networks and volumes, so that a new app cannot
 // stop the updates of one whose names it starts with.
-func (u *Updater) holds(ctx context.Context, app, name string) bool {
+func (policy devicePolicy) holds(ctx context.Context, app, name string) bool {
 	for _, n := range []string{name, name + prevSuffix, name + nextSuffix} {
-		if c, err := u.Engine.InspectContainer(ctx, n); err == nil && c.Labels[LabelApp] == app {
+		if c, err := policy.eng.InspectContainer(ctx, n); err == nil && c.Labels[LabelApp] == app {
 			return true
 		}
 	}
@@ -275,11 +290,11 @@ func (u *Updater) holds(ctx context.Context, app, name string) bool {
 // checkVolume: the app's own declared volumes, or (for artifacts that
 // name a volume in -v without declaring it, as the shell format does) a
 // plain volume no other app owns. External ones: see checkExternals.
-func (u *Updater) checkVolume(ctx context.Context, sp appSpace, m *spec.Meta, name string) error {
+func (policy devicePolicy) checkVolume(ctx context.Context, sp appSpace, m *spec.Meta, name string) error {
 	if isExternal(m, "volume", name) {
 		return nil
 	}
-	v, err := u.Engine.InspectVolume(ctx, name)
+	v, err := policy.eng.InspectVolume(ctx, name)
 	if errors.Is(err, engine.ErrNotFound) {
 		// Created by install (declared) or by the engine (not): the
 		// name must be the app's to take.
@@ -291,16 +306,16 @@ func (u *Updater) checkVolume(ctx context.Context, sp appSpace, m *spec.Meta, na
 	if err := sp.check("volume", name, v.Labels); err != nil {
 		return err
 	}
-	return u.Config.Policy.CheckVolume(v)
+	return policy.cfg.Policy.CheckVolume(v)
 }
 
 // checkNetwork: the app's own declared networks, or a network no other
 // app owns (one the device's operator made, say).
-func (u *Updater) checkNetwork(ctx context.Context, sp appSpace, m *spec.Meta, name string) error {
+func (policy devicePolicy) checkNetwork(ctx context.Context, sp appSpace, m *spec.Meta, name string) error {
 	if isExternal(m, "network", name) {
 		return nil
 	}
-	n, err := u.Engine.InspectNetwork(ctx, name)
+	n, err := policy.eng.InspectNetwork(ctx, name)
 	if errors.Is(err, engine.ErrNotFound) {
 		return sp.check("network", name, nil)
 	}
@@ -330,9 +345,9 @@ func (sp appSpace) check(kind, name string, labels map[string]string) error {
 
 // checkJoins applies the policy's deny_host_namespaces to the containers
 // s joins, as the engine has them now and as m creates them.
-func (u *Updater) checkJoins(ctx context.Context, m *spec.Meta, s spec.Service) error {
+func (policy devicePolicy) checkJoins(ctx context.Context, m *spec.Meta, s spec.Service) error {
 	onEngine := func(name string) (engine.Container, bool, error) {
-		c, err := u.Engine.InspectContainer(ctx, name)
+		c, err := policy.eng.InspectContainer(ctx, name)
 		if errors.Is(err, engine.ErrNotFound) {
 			return c, false, nil
 		}
@@ -347,8 +362,8 @@ func (u *Updater) checkJoins(ctx context.Context, m *spec.Meta, s spec.Service) 
 		}
 		return engine.Container{}, false, nil
 	}
-	if err := u.Config.Policy.CheckJoins(s.Name, s.Config, onEngine); err != nil {
+	if err := policy.cfg.Policy.CheckJoins(s.Name, s.Config, onEngine); err != nil {
 		return err
 	}
-	return u.Config.Policy.CheckJoins(s.Name, s.Config, inMeta)
+	return policy.cfg.Policy.CheckJoins(s.Name, s.Config, inMeta)
 }

@@ -16,11 +16,11 @@ func rollBack(ctx context.Context, x *deployment) error {
 	u, app, d := x.u, x.app, x.d
 	if d.Phase != PhaseRollingBack {
 		d.Phase = PhaseRollingBack
-		if err := u.save(d); err != nil {
+		if err := u.journals().save(d); err != nil {
 			return err
 		}
 	}
-	all, err := u.appContainers(ctx, app)
+	all, err := appContainers(ctx, u.Engine, app)
 	if err != nil {
 		return err
 	}
@@ -38,7 +38,7 @@ func rollBack(ctx context.Context, x *deployment) error {
 		return err
 	}
 	d.Phase = PhaseRolledBack
-	if err := u.save(d); err != nil {
+	if err := u.journals().save(d); err != nil {
 		return err
 	}
 	u.logf("app %s: rolled back to the previous set (%d container(s))", app, len(d.Old))
@@ -59,7 +59,7 @@ func (x *deployment) restore(ctx context.Context) error {
 		marked := slices.ContainsFunc(d.Old, func(o OldContainer) bool { return o.Stop })
 		for _, o := range d.Old {
 			if c, ok := byID[o.ID]; ok && !o.Kept && o.Running && (o.Stop || !marked) && (c.State.Running || c.State.Restarting) {
-				if err := u.Engine.StopContainer(ctx, o.ID, u.stopTimeout()); err != nil && !errors.Is(err, engine.ErrNotFound) {
+				if err := u.Engine.StopContainer(ctx, o.ID, u.timing().stopTimeout()); err != nil && !errors.Is(err, engine.ErrNotFound) {
 					return err
 				}
 				c.State.Running, c.State.Restarting = false, false
@@ -67,7 +67,7 @@ func (x *deployment) restore(ctx context.Context) error {
 			}
 		}
 		d.Stopping = false
-		if err := u.save(d); err != nil {
+		if err := u.journals().save(d); err != nil {
 			return err
 		}
 	}
@@ -84,7 +84,7 @@ func (x *deployment) restore(ctx context.Context) error {
 				}
 				// Running and not renamable (see swap): rename it stopped.
 				u.logf("app %s: %s is restarted under its name %s (this engine has no default bridge, and cannot rename it while it runs)", d.App, c.Name, o.Name)
-				if err := u.Engine.StopContainer(ctx, o.ID, u.stopTimeout()); err != nil {
+				if err := u.Engine.StopContainer(ctx, o.ID, u.timing().stopTimeout()); err != nil {
 					return err
 				}
 				if err := u.Engine.RenameContainer(ctx, o.ID, o.Name); err != nil {
@@ -109,7 +109,7 @@ func (x *deployment) restore(ctx context.Context) error {
 // still in flight stopped after all.
 func (x *deployment) settle(ctx context.Context) error {
 	u, d := x.u, x.d
-	poll := u.pollInterval()
+	poll := u.timing().pollInterval()
 	const checks = 3
 	for i := 0; i < checks; i++ {
 		select {

@@ -19,6 +19,11 @@ const (
 	PhaseRolledBack  Phase = "rolled-back"  // old set back, images to tidy
 )
 
+// phases are the phases a journal may hold, each a row of lifecycle. The
+// journal check reads this list, not the table, whose steps reach the
+// check.
+var phases = []Phase{PhaseDownloading, PhaseDownloaded, PhaseInstalling, PhaseInstalled, PhaseCommitting, PhaseRollingBack, PhaseRolledBack}
+
 // Journal file names in the state directory, one of each per app.
 const (
 	deploymentFile = "deployment" // the deployment in flight

@@ -132,7 +132,7 @@ func (r *statusRead) get(app string) *AppStatus {
 // flight.
 func (r *statusRead) readJournal() {
 	for _, file := range []string{installedFile, deploymentFile} {
-		names, err := r.u.journal().Apps(file)
+		names, err := r.u.journals().store.Apps(file)
 		if err != nil {
 			r.readErrs = append(r.readErrs, err.Error())
 		}
@@ -142,7 +142,7 @@ func (r *statusRead) readJournal() {
 				continue
 			}
 			if file == installedFile {
-				in, err := r.u.loadInstalled(app)
+				in, err := r.u.journals().installed(app)
 				if err != nil {
 					a.Problems = append(a.Problems, err.Error())
 					continue
@@ -150,7 +150,7 @@ func (r *statusRead) readJournal() {
 				a.Artifact = in.Artifact
 				continue
 			}
-			d, err := r.u.loadDeployment(app)
+			d, err := r.u.journals().deployment(app)
 			if err != nil || d == nil {
 				if err != nil {
 					a.Problems = append(a.Problems, err.Error())
@@ -198,7 +198,7 @@ func (r *statusRead) readEngine(ctx context.Context) {
 
 // fillApp adds a's containers, problems and health.
 func (r *statusRead) fillApp(ctx context.Context, a *AppStatus) {
-	a.LastFailure = r.u.lastEvidence(a.App)
+	a.LastFailure = r.u.evidence().last(a.App)
 	d := r.deployments[a.App]
 	seen := map[string]bool{}
 	for _, c := range r.list {

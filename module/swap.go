@@ -57,7 +57,7 @@ func (x *deployment) swap(ctx context.Context) error {
 // them that are this deployment's (new or kept) by service, and the old
 // container each hand-over service replaces, if there is one.
 func (x *deployment) look(ctx context.Context) error {
-	all, err := x.u.appContainers(ctx, x.m.App)
+	all, err := appContainers(ctx, x.u.Engine, x.m.App)
 	if err != nil {
 		return err
 	}
@@ -154,7 +154,7 @@ func (x *deployment) stopReplaced(ctx context.Context) error {
 		}
 	}
 	for _, o := range stops {
-		if err := x.u.Engine.StopContainer(ctx, o.ID, x.u.stopTimeout()); err != nil && !errors.Is(err, engine.ErrNotFound) {
+		if err := x.u.Engine.StopContainer(ctx, o.ID, x.u.timing().stopTimeout()); err != nil && !errors.Is(err, engine.ErrNotFound) {
 			return err
 		}
 		x.logf("app %s: stopped %s", x.m.App, o.Name)
@@ -245,7 +245,7 @@ func (x *deployment) handOver(ctx context.Context, s spec.Service, c engine.Cont
 		return err
 	}
 	if old.State.Running || old.State.Restarting {
-		if err := x.u.Engine.StopContainer(ctx, o.ID, x.u.stopTimeout()); err != nil && !errors.Is(err, engine.ErrNotFound) {
+		if err := x.u.Engine.StopContainer(ctx, o.ID, x.u.timing().stopTimeout()); err != nil && !errors.Is(err, engine.ErrNotFound) {
 			return err
 		}
 		x.logf("app %s: %s handed over to %s; stopped it", x.m.App, o.Name, c.Name)
@@ -309,17 +309,17 @@ func (x *deployment) connect(ctx context.Context, c engine.Container, eps []engi
 // the container mounts are verified before the engine is given their path.
 func (x *deployment) create(ctx context.Context, s spec.Service, name string) (string, error) {
 	u, m, d := x.u, x.m, x.d
-	device, protected, err := u.onDevice(ctx, m.App)
+	device, protected, err := u.policy().onDevice(ctx, m.App)
 	if err != nil {
 		return "", err
 	}
-	if err := u.checkService(m, s, device, protected); err != nil {
+	if err := u.policy().checkService(m, s, device, protected); err != nil {
 		return "", err
 	}
-	if err := u.verifyFileBinds(m, s); err != nil {
+	if err := u.files().verifyBinds(m, s); err != nil {
 		return "", err
 	}
-	cfg := u.serviceConfig(m, s)
+	cfg := serviceConfig(u.files(), m, s)
 	cfg.Labels[LabelConfigHash] = configHash(cfg)
 	cfg.Name = name
 	cfg.Labels[LabelArtifact] = d.Artifact
