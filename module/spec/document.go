@@ -48,6 +48,16 @@ type Document struct {
 	// PublicParams name the params whose defaults may be shown in the
 	// device's logs and errors; every other value is hidden there.
 	PublicParams []string `json:"public_params,omitempty"`
+	// Attributes are the artifact's layer of the attributes that
+	// templates and ${NAME} placeholders read: the lowest, which every
+	// layer on the device overrides key by key (see package attributes).
+	// Values are strings, numbers, booleans, lists of those, or objects
+	// of the same; keys are names ([A-Za-z_][A-Za-z0-9_]*).
+	Attributes map[string]any `json:"attributes,omitempty"`
+	// SecretAttributes name attributes (dotted paths, "db.password")
+	// whose values are secret whichever layer gives them: never logged,
+	// and files they are rendered into are mode 0600.
+	SecretAttributes []string `json:"secret_attributes,omitempty"`
 }
 
 // NetworkDoc is a network of the app.
@@ -161,6 +171,11 @@ type ServiceDoc struct {
 	// Files mounts files of the artifact's files archive read-only:
 	// container path -> path inside the archive.
 	Files map[string]string `json:"files,omitempty"`
+	// Templates are files of the archive rendered on the device, in
+	// Download, with the app's attributes (Go text/template, the
+	// functions of package render), then mounted read-only: container
+	// path -> path inside the archive.
+	Templates map[string]string `json:"templates,omitempty"`
 	// Update is how an update replaces the container: "recreate" (the
 	// default) or "hand-over".
 	Update string `json:"update,omitempty"`

@@ -107,7 +107,7 @@ func (m *Meta) addResources(d *Document) error {
 		}
 		m.Files = &Files{Archive: d.Files.Archive, Digest: d.Files.Digest}
 	}
-	return nil
+	return m.addAttributes(d)
 }
 
 func (m *Meta) addAppNetworks(docs map[string]NetworkDoc) error {
@@ -194,6 +194,9 @@ func (m *Meta) addGraph(r ServiceDoc, s *Service, sub *substituter) error {
 	}
 	m.bindVolumes(s)
 	if err := m.addFiles(field, r, s); err != nil {
+		return err
+	}
+	if err := m.addTemplates(field, r, s); err != nil {
 		return err
 	}
 	if err := addDependencies(field, r, s); err != nil {
@@ -283,6 +286,28 @@ func (m *Meta) addFiles(field string, r ServiceDoc, s *Service) error {
 			return invalid("%s.files[%q]: %q must be a clean relative path inside the files archive", field, target, src)
 		}
 		s.Files = append(s.Files, FileMount{Target: target, Source: src})
+	}
+	return nil
+}
+
+// addTemplates reads templates: target in the container → template in
+// the archive; no target may be a file's too.
+func (m *Meta) addTemplates(field string, r ServiceDoc, s *Service) error {
+	for _, target := range slices.Sorted(maps.Keys(r.Templates)) {
+		src := r.Templates[target]
+		if m.Files == nil {
+			return invalid("%s.templates: the artifact has no files archive", field)
+		}
+		if !strings.HasPrefix(target, "/") || path.Clean(target) != target || strings.ContainsAny(target, ":,") {
+			return invalid("%s.templates: target %q must be a clean absolute path", field, target)
+		}
+		if _, dup := r.Files[target]; dup {
+			return invalid("%s.templates: target %q is also in files", field, target)
+		}
+		if src == "" || path.IsAbs(src) || path.Clean(src) != src || src == "." || src == ".." || strings.HasPrefix(src, "../") || strings.ContainsAny(src, ":,") {
+			return invalid("%s.templates[%q]: %q must be a clean relative path inside the files archive", field, target, src)
+		}
+		s.Templates = append(s.Templates, FileMount{Target: target, Source: src})
 	}
 	return nil
 }

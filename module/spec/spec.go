@@ -70,6 +70,10 @@ type Meta struct {
 	Networks []Network
 	Volumes  []Volume
 	Files    *Files
+	// Attributes are the artifact's layer of attributes; SecretAttributes
+	// the dotted paths that are secret in every layer.
+	Attributes       map[string]any
+	SecretAttributes []string
 }
 
 // Compose is the meta-data of releases that ran Docker Compose on the
@@ -110,6 +114,9 @@ type Service struct {
 	// Files are mounted read-only from the app's files archive, on top of
 	// Config (the device decides where the archive's content lives).
 	Files []FileMount
+	// Templates are rendered on the device from the files archive
+	// (Source) and mounted read-only at Target, like Files.
+	Templates []FileMount
 	// Update is how an update replaces the container.
 	Update Strategy
 	// fixedName: run_args gave --name.
