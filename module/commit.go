@@ -24,7 +24,7 @@ func commit(ctx context.Context, x *deployment) error {
 	}
 	// The point of no return: until here a rollback can still restore the
 	// old set.
-	if d.Phase == PhaseInstalled {
+	if d.Phase == PhaseInstalled || d.Phase == PhaseReconfigured {
 		d.Phase = PhaseCommitting
 		if err := u.journals().save(d); err != nil {
 			return err
@@ -66,6 +66,11 @@ func (x *deployment) removeOld(ctx context.Context, all []engine.Container) erro
 func (x *deployment) removeUnneededImages(ctx context.Context, prev Installed, oldImages []string) (previous, owned []string, err error) {
 	u, app, d, m := x.u, x.app, x.d, x.m
 	current := m.Images()
+	if d.Reconfigure {
+		// The same images before and after: those kept for one more
+		// update stay kept for it.
+		previous = slices.Clone(prev.Previous)
+	}
 	for _, img := range oldImages {
 		if !slices.Contains(previous, img) && !slices.Contains(current, img) {
 			previous = append(previous, img)
@@ -110,7 +115,7 @@ func (x *deployment) recordCommit(ctx context.Context, previous, owned []string)
 		}
 		err = u.journals().store.Remove(app, installedFile)
 	} else {
-		err = u.journals().store.Save(app, installedFile, Installed{Artifact: d.Artifact, Images: m.Images(), Previous: previous, Files: d.Files, Owned: owned})
+		err = u.journals().store.Save(app, installedFile, Installed{Artifact: d.Artifact, Images: m.Images(), Previous: previous, Files: d.Files, Owned: owned, Meta: d.Meta})
 	}
 	if err != nil {
 		return err

@@ -31,4 +31,10 @@ var (
 	// ErrUnsafePath: a path in the state directory that the module would
 	// hand to the engine is a symbolic link or not what the module made.
 	ErrUnsafePath = errors.New("unsafe path in the state directory")
+	// ErrInFlight: reconfigure asked for while a Mender deployment of the
+	// app is in flight.
+	ErrInFlight = errors.New("a deployment is in flight")
+	// ErrNotReconfigurable: reconfigure asked for an app with no installed
+	// meta-data (not installed, or installed by an earlier release).
+	ErrNotReconfigurable = errors.New("no installed meta-data to reconfigure")
 )

@@ -29,7 +29,7 @@ func installFrom(start step) step {
 		if err != nil {
 			return err
 		}
-		u, d := x.u, x.d
+		u := x.u
 		// The journal is not trusted more than the artifact was: its
 		// configuration passes the device policy again before anything
 		// changes (and create checks each container once more).
@@ -66,13 +66,27 @@ func installFrom(start step) step {
 		if err := x.waitHealthy(ctx); err != nil {
 			return err
 		}
-		d.Phase = PhaseInstalled
-		if err := x.save(); err != nil {
-			return err
-		}
-		u.logf("app %s: %s installed; waiting for commit", m.App, d.Artifact)
-		return nil
+		return x.markInstalled()
 	}
+}
+
+// markInstalled records that the new set proved healthy: a Mender
+// deployment then waits for commit, a reconfiguration for the module's.
+func (x *deployment) markInstalled() error {
+	d := x.d
+	d.Phase = PhaseInstalled
+	if d.Reconfigure {
+		d.Phase = PhaseReconfigured
+	}
+	if err := x.save(); err != nil {
+		return err
+	}
+	if d.Reconfigure {
+		x.logf("app %s: %s reconfigured; the new set is healthy", x.app, d.Artifact)
+	} else {
+		x.logf("app %s: %s installed; waiting for commit", x.app, d.Artifact)
+	}
+	return nil
 }
 
 func resumeInstall(_ context.Context, x *deployment) error {

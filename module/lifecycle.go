@@ -137,6 +137,20 @@ var lifecycle = map[Phase][numGoals]cell{
 		goalRecover:   stop(seq(logUndo, tidy)),
 		goalSupersede: stop(seq(logUndo, tidy)),
 	},
+	// A reconfiguration's new set proved healthy in the health window, and
+	// no Mender client will ever commit it: every goal that finds it here
+	// (recover after a kill, the next reconfigure, the next Download)
+	// commits it, as Reconfigure would have. Rolling back instead would
+	// run a configuration that the device's values no longer ask for.
+	PhaseReconfigured: {
+		goalInstall:   stop(parsed),
+		goalCommit:    stop(commit),
+		goalRollback:  stop(rollBack),
+		goalSettle:    stop(commit),
+		goalCleanup:   stop(commit),
+		goalRecover:   stop(seq(logFinishReconfigure, commit)),
+		goalSupersede: stop(seq(logFinishReconfigure, commit)),
+	},
 }
 
 // drive takes app's deployment to goal: it loads the journal once, then
@@ -241,5 +255,10 @@ func logNeverCommitted(_ context.Context, x *deployment) error {
 
 func logFinishCommit(_ context.Context, x *deployment) error {
 	x.logf("app %s: finishing the interrupted commit of %s", x.app, x.d.Artifact)
+	return nil
+}
+
+func logFinishReconfigure(_ context.Context, x *deployment) error {
+	x.logf("app %s: committing the interrupted reconfiguration of %s (its new set was healthy)", x.app, x.d.Artifact)
 	return nil
 }

@@ -17,7 +17,7 @@ import (
 
 // phases are every journal phase, and "" for no deployment.
 var phases = []module.Phase{"", module.PhaseDownloading, module.PhaseDownloaded, module.PhaseInstalling, module.PhaseInstalled,
-	module.PhaseCommitting, module.PhaseRollingBack, module.PhaseRolledBack}
+	module.PhaseCommitting, module.PhaseRollingBack, module.PhaseRolledBack, module.PhaseReconfigured}
 
 // outcome is what one cell of the phase table does: the phase it leaves
 // ("" for no journal), the error it gives (nil for none), and the set
@@ -78,6 +78,12 @@ var cells = map[module.Phase]map[string]outcome{
 		"rollback": {after: module.PhaseRolledBack, runs: "old"}, "settle": {after: module.PhaseRolledBack, runs: "old"},
 		"cleanup": {runs: "old"}, "recover": {runs: "old"}, "supersede": {runs: "old"},
 	},
+	// A healthy reconfiguration: every goal but rollback commits it.
+	module.PhaseReconfigured: {
+		"install": {after: module.PhaseReconfigured, runs: "new"}, "commit": {runs: "new"},
+		"rollback": {after: module.PhaseRolledBack, runs: "old"}, "settle": {runs: "new"},
+		"cleanup": {runs: "new"}, "recover": {runs: "new"}, "supersede": {runs: "new"},
+	},
 }
 
 // TestLifecycle takes every cell of the phase table on the in-memory
@@ -117,7 +123,7 @@ func TestLifecycle(t *testing.T) {
 				}
 				switch want.runs {
 				case "old":
-					if p == module.PhaseInstalling || p == module.PhaseInstalled || p == module.PhaseCommitting || p == module.PhaseRollingBack {
+					if p == module.PhaseInstalling || p == module.PhaseInstalled || p == module.PhaseCommitting || p == module.PhaseRollingBack || p == module.PhaseReconfigured {
 						assert.True(t, images[d.v1] && !images[d.v2], "the old set runs: %v", now)
 					} else {
 						assert.Equal(t, old, now, "nothing changed")
@@ -154,7 +160,7 @@ func deviceInPhase(t *testing.T, p module.Phase) (*phaseDevice, string) {
 	switch p {
 	case module.PhaseDownloading:
 		setPhase(t, journal, p)
-	case module.PhaseInstalling, module.PhaseInstalled, module.PhaseCommitting:
+	case module.PhaseInstalling, module.PhaseInstalled, module.PhaseCommitting, module.PhaseReconfigured:
 		require.NoError(t, d.run("ArtifactInstall"))
 		setPhase(t, journal, p)
 	case module.PhaseRollingBack:

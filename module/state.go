@@ -17,12 +17,15 @@ const (
 	PhaseCommitting  Phase = "committing"   // old set being removed: no way back
 	PhaseRollingBack Phase = "rolling-back" // new set being removed, old restarted
 	PhaseRolledBack  Phase = "rolled-back"  // old set back, images to tidy
+	// PhaseReconfigured: the new set of a reconfiguration (Reconfigure) is
+	// healthy; no Mender client will commit it, the module does.
+	PhaseReconfigured Phase = "reconfigured"
 )
 
 // phases are the phases a journal may hold, each a row of lifecycle. The
 // journal check reads this list, not the table, whose steps reach the
 // check.
-var phases = []Phase{PhaseDownloading, PhaseDownloaded, PhaseInstalling, PhaseInstalled, PhaseCommitting, PhaseRollingBack, PhaseRolledBack}
+var phases = []Phase{PhaseDownloading, PhaseDownloaded, PhaseInstalling, PhaseInstalled, PhaseCommitting, PhaseRollingBack, PhaseRolledBack, PhaseReconfigured}
 
 // Journal file names in the state directory, one of each per app.
 const (
@@ -55,6 +58,10 @@ type Deployment struct {
 	// rollback runs, so rollback must then finish it before starting.
 	Stopping bool      `json:"stopping,omitempty"`
 	Started  time.Time `json:"started"`
+	// Reconfigure: the deployment is a reconfiguration of the installed
+	// artifact with the device's values as they are now (Reconfigure),
+	// not a Mender deployment; the module commits it itself.
+	Reconfigure bool `json:"reconfigure,omitempty"`
 }
 
 // OldContainer is one container of the previous set, as it was.
@@ -100,6 +107,10 @@ type Installed struct {
 	// commit removes. Records of earlier releases do not have it: their
 	// images are kept.
 	Owned []string `json:"owned,omitempty"`
+	// Meta is the installed meta-data, as the artifact gave it: what
+	// Reconfigure parses again with the device's values of the moment.
+	// Records of earlier releases do not have it.
+	Meta json.RawMessage `json:"meta,omitempty"`
 }
 
 // Labels the module puts on every container it creates.

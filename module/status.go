@@ -269,7 +269,7 @@ func containerStatus(c engine.Container, d *Deployment) ContainerStatus {
 		// the new one once it has started, else the old one.
 		mine := c.Labels[LabelDeployment] == d.ID
 		switch Phase(d.Phase) {
-		case PhaseInstalling, PhaseInstalled, PhaseCommitting:
+		case PhaseInstalling, PhaseInstalled, PhaseReconfigured, PhaseCommitting:
 			cs.Current = mine
 		default:
 			cs.Current = !mine
