@@ -68,6 +68,10 @@ type Engine struct {
 	// container in the default network mode that was started again after
 	// a stop cannot be renamed while it runs ("sandbox … not found").
 	NoBridge bool
+	// CrashEnv, when set, is an environment entry (NAME=VALUE) that makes
+	// a container crash as Behavior.Crash does: a configuration (not an
+	// image) that does not work, as a bad reconfiguration gives.
+	CrashEnv string
 	// StopLag acts out a stop that the engine carries on with after the
 	// caller was killed: a StopContainer call refused by the kill switch
 	// still stops its container, StopLag engine calls later (unless a
@@ -555,7 +559,7 @@ func (e *Engine) StartContainer(ctx context.Context, id string) error {
 		for _, l := range b.Output {
 			e.logs[c.ID] = append(e.logs[c.ID], l+end...)
 		}
-		if b.Crash || b.Complete {
+		if b.Crash || b.Complete || e.CrashEnv != "" && slices.Contains(e.configs[c.ID].Env, e.CrashEnv) {
 			c.State.ExitCode = 1
 			if b.Complete {
 				c.State.ExitCode = 0
