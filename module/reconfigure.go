@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"time"
 
@@ -19,6 +20,10 @@ import (
 // healthy, rolled back to the old containers when not. An app whose
 // services are all unchanged is left alone.
 func (u *Updater) Reconfigure(ctx context.Context, apps []string) error {
+	if _, err := os.Stat(u.Config.StateDir); errors.Is(err, os.ErrNotExist) && len(apps) == 0 {
+		// Nothing installed yet: not even the state directory's lock to take.
+		return nil
+	}
 	return u.locked(ctx, func(ctx context.Context) error {
 		named := len(apps) > 0
 		if !named {

@@ -57,6 +57,8 @@ Commands:
   status [--json|--inventory] [APP...]
                  what runs; exit 0 when every app is healthy
   recover        finish or undo a deployment that a power cut interrupted
+  reconfigure [APP...]
+                 apply changed device values to the installed apps
   preload DIR    first boot: install the app an OS image ships in DIR
   version        print the version (also --version)
   help           print this help (also -h, --help)
@@ -126,6 +128,29 @@ committed nor rolled back is left for the client.`,
 					return usageError(stderr, "recover", fmt.Sprintf("unexpected argument %q", args[0]))
 				}
 				return act("recover", stderr, func(ctx context.Context, u *module.Updater) error { return u.Recover(ctx) })
+			}
+		},
+	},
+	"reconfigure": {
+		usage: "reconfigure [APP...]",
+		help: `Apply the device's values as they are now (the app's parameters file,
+Mender Configure's device configuration) to every installed app, or to
+the apps named: a service whose configuration changed is replaced as an
+update replaces it (same swap, health window and hand-over), then
+committed; an unhealthy one is rolled back to its old container. Other
+services keep running untouched. Refused while a Mender deployment of
+the app is in flight. Run by Mender Configure through
+/usr/lib/mender-configure/apply-device-config.d/mender-docker.
+Exit status: 0 when every app is configured (changed or not), 1 when one
+failed (and was rolled back), 2 on bad usage.`,
+		flags: func(fs *flag.FlagSet) func([]string, io.Writer, io.Writer) int {
+			return func(apps []string, stdout, stderr io.Writer) int {
+				for _, a := range apps {
+					if !spec.ValidApp(a) {
+						return usageError(stderr, "reconfigure", fmt.Sprintf("app %q: not a valid app name", a))
+					}
+				}
+				return act("reconfigure", stderr, func(ctx context.Context, u *module.Updater) error { return u.Reconfigure(ctx, apps) })
 			}
 		},
 	},

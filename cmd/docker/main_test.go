@@ -62,6 +62,12 @@ func TestCommandLine(t *testing.T) {
 		{[]string{"status", "shop", "-h"}, 0, "Usage: mender-docker status …", ""},
 		{[]string{"recover", "--help"}, 0, "Usage: mender-docker recover\n…", ""},
 		{[]string{"recover", "-h"}, 0, "Usage: mender-docker recover\n…", ""},
+		{[]string{"reconfigure", "--help"}, 0, "Usage: mender-docker reconfigure [APP...]\n…", ""},
+		{[]string{"help", "reconfigure"}, 0, "Usage: mender-docker reconfigure [APP...]\n…", ""},
+		{[]string{"reconfigure"}, 0, "", ""}, // no app installed: nothing to do
+		{[]string{"reconfigure", "shop"}, 1, "", "mender-docker reconfigure: app shop: no installed meta-data to reconfigure"},
+		{[]string{"reconfigure", "../x"}, 2, "", `app "../x": not a valid app name`},
+		{[]string{"reconfigure", "--force"}, 2, "", "unknown flag --force"},
 		{[]string{"preload", "--help"}, 0, "Usage: mender-docker preload DIR\n…", ""},
 		{[]string{"version", "--help"}, 0, "Usage: mender-docker version\n…", ""},
 		{[]string{"version"}, 0, "dev\n", ""},
