@@ -112,11 +112,14 @@ unit: ## fast tests only (no dockerd, no mender)
 bench: setup build ## downtime, install time, size and memory against the shell module
 	$(GO) run ./test/bench
 
-install: build ## install the module (PREFIX/share/mender/modules/v3/docker, linked as PREFIX/bin/mender-docker) and its inventory script; DESTDIR too
+install: build ## install the module (PREFIX/share/mender/modules/v3/docker, linked as PREFIX/bin/mender-docker), its inventory script and Mender Configure apply script (/usr/lib/mender-configure, outside PREFIX: where Mender Configure looks); DESTDIR too
 	install -d $(MODULE_DIR) $(DESTDIR)$(PREFIX)/share/mender/inventory $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 $(BIN)/docker $(MODULE_DIR)/docker
 	ln -sf ../share/mender/modules/v3/docker $(DESTDIR)$(PREFIX)/bin/mender-docker
 	install -m 0755 scripts/mender-inventory-docker $(DESTDIR)$(PREFIX)/share/mender/inventory/mender-inventory-docker
+	install -d $(DESTDIR)/usr/lib/mender-configure/apply-device-config.d
+	sed 's|/usr/bin/mender-docker|$(PREFIX)/bin/mender-docker|' scripts/mender-configure-apply >$(DESTDIR)/usr/lib/mender-configure/apply-device-config.d/mender-docker
+	chmod 0755 $(DESTDIR)/usr/lib/mender-configure/apply-device-config.d/mender-docker
 
 install-gen: build ## install docker-artifact-gen in PREFIX/bin (for workstations)
 	install -d $(DESTDIR)$(PREFIX)/bin

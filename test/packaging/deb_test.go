@@ -258,6 +258,7 @@ func TestDebLintian(t *testing.T) {
 			assert.Contains(t, contents, "./usr/share/mender/modules/v3/docker")
 			assert.Contains(t, contents, "./usr/bin/mender-docker -> ../share/mender/modules/v3/docker")
 			assert.Contains(t, contents, "./lib/systemd/system/mender-docker-recover.service")
+			assert.Regexp(t, `(?m)^-rwxr-xr-x .* \./usr/lib/mender-configure/apply-device-config\.d/mender-docker$`, contents)
 			assert.Contains(t, contents, "./usr/share/man/man8/mender-docker.8.gz")
 			for _, s := range []string{"preinst", "postinst", "postrm", "conffiles"} {
 				assert.Contains(t, info, " "+s, d)
@@ -279,4 +280,32 @@ func TestDebLintian(t *testing.T) {
 	for _, l := range strings.Split(string(out), "\n") {
 		assert.False(t, strings.HasPrefix(l, "E:") || strings.HasPrefix(l, "W:"), "lintian: %s", l)
 	}
+}
+
+// The device package carries Mender Configure's apply script for the
+// module: an executable shell script in the directory Mender Configure
+// runs after each configuration change, calling reconfigure.
+func TestDebApplyDeviceConfig(t *testing.T) {
+	for _, cmd := range []string{"make", "dpkg-deb"} {
+		_, err := exec.LookPath(cmd)
+		fixture.Need(t, err == nil, cmd)
+	}
+	dist := t.TempDir()
+	runMake(t, "deb", "DIST="+dist, "DEB_ARCHES=amd64", "MODULE_PLATFORMS=linux/amd64", "GEN_PLATFORMS=linux/amd64")
+	debs, err := filepath.Glob(filepath.Join(dist, "deb", packageName+"_*_amd64.deb"))
+	require.NoError(t, err)
+	require.Len(t, debs, 1)
+	root := t.TempDir()
+	out, err := exec.Command("dpkg-deb", "-x", debs[0], root).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	script := filepath.Join(root, "usr/lib/mender-configure/apply-device-config.d/mender-docker")
+	fi, err := os.Stat(script)
+	require.NoError(t, err, "the package installs the apply script")
+	assert.Equal(t, os.FileMode(0o755), fi.Mode().Perm())
+	b, err := os.ReadFile(script)
+	require.NoError(t, err)
+	assert.True(t, strings.HasPrefix(string(b), "#!/bin/sh\n"), "a POSIX shell script")
+	assert.Regexp(t, `(?m)^exec /usr/bin/mender-docker reconfigure$`, string(b))
+	out, err = exec.Command("sh", "-n", script).CombinedOutput()
+	assert.NoError(t, err, "sh -n: %s", out)
 }
