@@ -42,7 +42,7 @@ var (
 	updates = flag.Int("updates", 3, "updates measured per module and image size")
 	bigMB   = flag.Int("big", 200, "size of the big image in MB")
 	window  = flag.Duration("window", 2*time.Second, "our module's health window during the benchmark")
-	only    = flag.String("only", "", "run only this part: graph")
+	only    = flag.String("only", "", "run only this part: graph, reconfigure")
 )
 
 type engineCtl struct {
@@ -90,8 +90,11 @@ func run() error {
 	}
 	defer reg.Close()
 
-	if *only == "graph" {
+	switch *only {
+	case "graph":
 		return benchGraph(eng, reg, work, ours, int64(*bigMB)<<20)
+	case "reconfigure":
+		return benchReconfigure(eng, reg, work, ours)
 	}
 	fi, _ := os.Stat(ours)
 	fmt.Printf("module binary (ours, amd64, static, stripped): %.2f MB\n", float64(fi.Size())/1e6)
@@ -139,6 +142,9 @@ func run() error {
 				return err
 			}
 		}
+	}
+	if err := benchReconfigure(eng, reg, work, ours); err != nil {
+		return err
 	}
 	if err := benchGraph(eng, reg, work, ours, sizes[1].pad); err != nil {
 		return err
