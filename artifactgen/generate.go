@@ -211,6 +211,10 @@ func (req Request) prepare(ctx context.Context, preload bool) (Options, func(), 
 			}
 			opts.Services, opts.Networks, opts.Volumes = c.Services, c.Networks, c.Volumes
 			opts.FilesArchive, opts.Files = c.Files, c.Payload
+			if c.Attributes != nil {
+				opts.Attributes = c.Attributes
+			}
+			opts.SecretAttributes = append(opts.SecretAttributes, c.SecretAttributes...)
 			if req.Embed {
 				bases, err := deltaBases(ctx, r, req.DeltaFrom)
 				if err != nil {
