@@ -30,6 +30,13 @@ var (
 	ErrRunArgsWithServices = errors.New("RunArgs: with Services, give each service its own arguments")
 	// ErrComposeWithImages: a Compose project and images or services too.
 	ErrComposeWithImages = errors.New("give no Images or Services with it")
+	// ErrTemplatesNeedServices: templates for the Images form, which has
+	// no services to mount them in.
+	ErrTemplatesNeedServices = errors.New("goes with Services")
+	// ErrTemplatesWithCompose: templates given beside a Compose project.
+	ErrTemplatesWithCompose = errors.New("a Compose project mounts its templates itself (*.tmpl or x-mender-templates)")
+	// ErrAttributesTwice: attributes given and a Compose project's too.
+	ErrAttributesTwice = errors.New("the Compose project has an attributes file too: give one")
 	// ErrMissing: a field that must be set.
 	ErrMissing = errors.New("must be given")
 	// ErrNoDeviceType: no device type to depend on.

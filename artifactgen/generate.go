@@ -27,6 +27,9 @@ type Request struct {
 	ComposeDir      string
 	ComposeFiles    []string
 	ComposeProfiles []string
+	// Templates are rendered on the device and mounted in Services'
+	// containers (not with a Compose project, which has its own).
+	Templates []Template
 	// Embed ships the images inside the artifact; DeltaFrom then leaves
 	// out the layers these earlier artifacts (FILE.mender) or images have.
 	Embed     bool
@@ -170,6 +173,9 @@ func (req Request) prepare(ctx context.Context, preload bool) (Options, func(), 
 	if len(req.DeltaFrom) > 0 && !req.Embed {
 		return opts, nothing, &FieldError{"DeltaFrom", "", ErrNeedsEmbed}
 	}
+	if req.ComposeDir != "" && len(req.Templates) > 0 {
+		return opts, nothing, &FieldError{"Templates", "", ErrTemplatesWithCompose}
+	}
 	if req.ComposeDir != "" && (len(opts.Images) > 0 || len(opts.Services) > 0) {
 		return opts, nothing, &FieldError{"ComposeDir", "", ErrComposeWithImages}
 	}
@@ -191,7 +197,7 @@ func (req Request) prepare(ctx context.Context, preload bool) (Options, func(), 
 		}
 	}
 	err := func() error {
-		if req.ComposeDir != "" || req.Embed {
+		if req.ComposeDir != "" || req.Embed || len(req.Templates) > 0 {
 			var err error
 			if tmp, err = os.MkdirTemp("", "docker-artifact-gen"); err != nil {
 				return err
@@ -211,6 +217,13 @@ func (req Request) prepare(ctx context.Context, preload bool) (Options, func(), 
 			}
 			opts.Services, opts.Networks, opts.Volumes = c.Services, c.Networks, c.Volumes
 			opts.FilesArchive, opts.Files = c.Files, c.Payload
+			if c.Attributes != nil && opts.Attributes != nil {
+				return &FieldError{"Attributes", "", ErrAttributesTwice}
+			}
+			if c.Attributes != nil {
+				opts.Attributes = c.Attributes
+			}
+			opts.SecretAttributes = append(opts.SecretAttributes, c.SecretAttributes...)
 			if req.Embed {
 				bases, err := deltaBases(ctx, r, req.DeltaFrom)
 				if err != nil {
@@ -255,6 +268,9 @@ func (req Request) prepare(ctx context.Context, preload bool) (Options, func(), 
 			}
 		} else {
 			opts.Images = pinned
+		}
+		if len(req.Templates) > 0 {
+			return addTemplates(&opts, req.Templates, tmp)
 		}
 		return nil
 	}()

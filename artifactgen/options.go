@@ -60,6 +60,11 @@ type Options struct {
 	Networks     map[string]spec.NetworkDoc
 	Volumes      map[string]spec.VolumeDoc
 	FilesArchive *spec.FilesDoc
+	// Attributes are the artifact's layer of attributes that templates
+	// and ${NAME} read on the device; SecretAttributes the dotted paths
+	// of those that are secret in every layer.
+	Attributes       map[string]any
+	SecretAttributes []string
 }
 
 // Service is one container with its own arguments, as the meta-data
@@ -109,12 +114,14 @@ func (o Options) Document() (spec.Document, error) {
 	case o.RemoveApp:
 		return spec.Document{App: o.App, Remove: true, RemoveVolumes: o.RemoveVolumes}, nil
 	case len(o.Services) > 0:
-		return spec.Document{App: o.App, Health: o.Health.Doc(), Services: o.Services, Networks: o.Networks, Volumes: o.Volumes, Files: o.FilesArchive, Embedded: o.Embedded, Params: o.Params}, nil
+		return spec.Document{App: o.App, Health: o.Health.Doc(), Services: o.Services, Networks: o.Networks, Volumes: o.Volumes, Files: o.FilesArchive, Embedded: o.Embedded, Params: o.Params,
+			Attributes: o.Attributes, SecretAttributes: o.SecretAttributes}, nil
 	default:
 		// The shell generator's shape (run_args always written), plus
 		// optional fields.
 		runArgs := o.RunArgs
-		return spec.Document{App: o.App, Health: o.Health.Doc(), Containers: o.Images, RunArgs: &runArgs, Embedded: o.Embedded, Params: o.Params}, nil
+		return spec.Document{App: o.App, Health: o.Health.Doc(), Containers: o.Images, RunArgs: &runArgs, Embedded: o.Embedded, Params: o.Params,
+			Attributes: o.Attributes, SecretAttributes: o.SecretAttributes}, nil
 	}
 }
 

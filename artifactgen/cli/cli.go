@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -41,6 +42,8 @@ type flags struct {
 	formatVersion                                                       string
 	healthWindow, healthTimeout, registryTimeout                        time.Duration
 	quiet, verbose                                                      bool
+	templates, secretAttributes                                         []string
+	attributes                                                          string
 	progressEvery                                                       time.Duration
 }
 
@@ -164,6 +167,9 @@ func (o *flags) register(f *pflag.FlagSet, artifact bool) {
 	f.StringArrayVar(&o.insecure, "insecure-registry", nil, "registry host[:port] reached over plain HTTP (repeatable; loopback always is,\nother hosts never without it)")
 	f.DurationVar(&o.registryTimeout, "registry-timeout", image.DefaultTimeout, "how long a registry may take to answer, or to send more of an image")
 	f.StringArrayVar(&o.params, "param", nil, "NAME=DEFAULT: default value of ${NAME} in run arguments; devices may set their own (repeatable)")
+	f.StringArrayVar(&o.templates, "template", nil, "[SERVICE=]SRC:DEST: render the local file SRC on the device with the attributes (Go text/template)\nand mount it read-only at DEST in SERVICE's container, every --service's without SERVICE= (repeatable)")
+	f.StringVar(&o.attributes, "attributes", "", "FILE (YAML or JSON): the artifact's layer of attributes that templates and ${NAME} read; devices add their own")
+	f.StringArrayVar(&o.secretAttributes, "secret-attribute", nil, "PATH (db.password): an attribute kept out of logs, status and inventory on the device (repeatable)")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "show no progress on stderr (errors and warnings only)")
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "also show each registry request and each layer on stderr")
 	// How often plain progress lines (stderr not a terminal) are printed:
@@ -351,6 +357,9 @@ func (o *flags) request(cmd *cobra.Command, args []string) (artifactgen.Request,
 		}
 		req.Params[k] = v
 	}
+	if err := o.configFlags(&req); err != nil {
+		return req, err
+	}
 	if o.platform != "" {
 		if req.Resolver.Platform, err = v1.ParsePlatform(o.platform); err != nil {
 			return req, fmt.Errorf("--platform %q: %v", o.platform, err)
@@ -418,6 +427,8 @@ var flagNames = map[string]string{
 	"ArtifactName": "--artifact-name",
 	"DeviceTypes":  "--device-type",
 	"Provides":     "--provides",
+	"Templates":    "--template",
+	"Attributes":   "--attributes",
 }
 
 // flagWords say, for the library's errors that name fields in their text,
@@ -436,6 +447,7 @@ var flagWords = []struct {
 	{is: artifactgen.ErrImagesAndServices, lib: regexp.MustCompile(`Images and Services: give`), with: "images and --service: give"},
 	{is: artifactgen.ErrRunArgsWithServices, lib: regexp.MustCompile(`RunArgs: with Services,`), with: "--run-args: with --service,"},
 	{is: artifactgen.ErrComposeWithImages, lib: regexp.MustCompile(`give no Images or Services with it`), with: "give no image or --service with it"},
+	{is: artifactgen.ErrTemplatesNeedServices, lib: regexp.MustCompile(`goes with Services`), with: "goes with --service"},
 	{is: artifactgen.ErrReservedProvide, lib: regexp.MustCompile(`set it with ArtifactName or ProvidesGroup`), with: "set it with --artifact-name or --provides-group"},
 	{is: compose.ErrUnsupported, lib: regexp.MustCompile(`with Resolver\.Platform`), with: "with --platform"},
 	{lib: regexp.MustCompile(`list (\S+) in Resolver\.Insecure`), with: "give --insecure-registry $1"},
@@ -650,4 +662,36 @@ func (logLines) Format(e *logrus.Entry) ([]byte, error) {
 		level = "error"
 	}
 	return []byte(level + ": " + strings.Join(strings.Fields(e.Message), " ") + "\n"), nil
+}
+
+// configFlags reads --template, --attributes and --secret-attribute.
+func (o *flags) configFlags(req *artifactgen.Request) error {
+	for _, t := range o.templates {
+		var tm artifactgen.Template
+		spec := t
+		if svc, rest, ok := strings.Cut(t, "="); ok && slices.Contains(o.services, svc) || ok && slices.ContainsFunc(o.services, func(s string) bool { return strings.HasPrefix(s, svc+"=") }) {
+			tm.Service, spec = svc, rest
+		}
+		i := strings.LastIndex(spec, ":")
+		if i <= 0 || i == len(spec)-1 {
+			return fmt.Errorf("--template %q: want [SERVICE=]SRC:DEST", t)
+		}
+		tm.Source, tm.Target = spec[:i], spec[i+1:]
+		req.Templates = append(req.Templates, tm)
+	}
+	if o.attributes != "" {
+		a, err := compose.ReadAttributes(o.attributes)
+		if err != nil {
+			return fmt.Errorf("--attributes: %w", err)
+		}
+		if a == nil {
+			a = map[string]any{}
+		}
+		req.Attributes = a
+	}
+	if err := compose.CheckSecretAttributes("--secret-attribute", o.secretAttributes); err != nil {
+		return err
+	}
+	req.SecretAttributes = o.secretAttributes
+	return nil
 }

@@ -67,6 +67,14 @@ func TestArgv(t *testing.T) {
 	edKey := writePEM(t, dir, "ed.pem", "PRIVATE KEY", edDER)
 
 	webTag, dbTag := reg.Addr+"/acme/web:1.0", reg.Addr+"/acme/db:2"
+	attrs := filepath.Join(dir, "attributes.yml")
+	require.NoError(t, os.WriteFile(attrs, []byte("site: lab\ndb: {port: 5432}\n"), 0o644))
+	badAttrs := filepath.Join(dir, "bad.yml")
+	require.NoError(t, os.WriteFile(badAttrs, []byte("db:\n  bad-key: 1\n"), 0o644))
+	tmpl := filepath.Join(dir, "app.conf.tmpl")
+	require.NoError(t, os.WriteFile(tmpl, []byte("site={{ .site }}\n"), 0o644))
+	badTmpl := filepath.Join(dir, "bad.conf.tmpl")
+	require.NoError(t, os.WriteFile(badTmpl, []byte("ok\n{{ env \"HOME\" }}\n"), 0o644))
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -108,6 +116,16 @@ func TestArgv(t *testing.T) {
 			`{"containers":["` + web + `"],"run_args":""}`},
 		{"passthrough refused", []string{"-n", "x", "-t", "rpi4", webTag, "--", "--meta-data", "m.json"}, 1, "after --: unknown flag: --meta-data", ""},
 		{"bad compression", []string{"-n", "x", "-t", "rpi4", "--compression", "lz4", webTag}, 1, `compression "lz4"`, ""},
+		{"attributes", []string{"-n", "x", "-t", "rpi4", "--attributes", attrs, "--secret-attribute", "db.password", webTag}, 0, web,
+			`{"containers":["` + web + `"],"run_args":"","attributes":{"site":"lab","db":{"port":5432}},"secret_attributes":["db.password"]}`},
+		{"bad attributes key", []string{"-n", "x", "-t", "rpi4", "--attributes", badAttrs, webTag}, 1, `--attributes: bad.yml.db: "bad-key" is not an attribute name`, ""},
+		{"missing attributes", []string{"-n", "x", "-t", "rpi4", "--attributes", filepath.Join(dir, "none.yml"), webTag}, 1, "--attributes: open", ""},
+		{"bad secret attribute", []string{"-n", "x", "-t", "rpi4", "--secret-attribute", "db..x", webTag}, 1, `--secret-attribute[0]: "db..x"`, ""},
+		{"template syntax", []string{"-n", "x", "-t", "rpi4", "--template", "nocolon", "--service", "web=" + webTag}, 1, `--template "nocolon": want [SERVICE=]SRC:DEST`, ""},
+		{"template function", []string{"-n", "x", "-t", "rpi4", "--template", badTmpl + ":/etc/app.conf", "--service", "web=" + webTag}, 1, `bad.conf.tmpl:2: function "env" not defined`, ""},
+		{"template target", []string{"-n", "x", "-t", "rpi4", "--template", tmpl + ":etc/app.conf", "--service", "web=" + webTag}, 1, "must be a clean absolute path", ""},
+		{"template without service", []string{"-n", "x", "-t", "rpi4", "--template", tmpl + ":/etc/app.conf", webTag}, 1, "--template: goes with --service", ""},
+		{"template missing file", []string{"-n", "x", "-t", "rpi4", "--template", filepath.Join(dir, "none.tmpl") + ":/etc/a", "--service", "web=" + webTag}, 1, "none.tmpl", ""},
 		{"bad platform", []string{"-n", "x", "-t", "rpi4", "--platform", "linux/arm64/v8/x", webTag}, 1, "--platform", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -248,4 +266,38 @@ func TestDeltaFromArtifactWithPlaceholders(t *testing.T) {
 	fullInfo, err := os.Stat(full)
 	require.NoError(t, err)
 	assert.Less(t, fi.Size(), fullInfo.Size()/2, "the delta leaves the shared layer out")
+}
+
+// --template mounts a local file as a template in one service (SERVICE=)
+// or every service, shipped in the files archive.
+func TestTemplateFlag(t *testing.T) {
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	reg := fixture.NewRegistry(t)
+	fixture.MustPush(t, reg, "acme/web", "1.0", fixture.Image{Version: "1.0"})
+	dir := t.TempDir()
+	tmpl := filepath.Join(dir, "app.conf.tmpl")
+	require.NoError(t, os.WriteFile(tmpl, []byte("site={{ .site }}\n"), 0o644))
+	out := filepath.Join(dir, "a.mender")
+	img := reg.Addr + "/acme/web:1.0"
+	code, _, stderr := run("-o", out, "-n", "x", "-t", "rpi4", "--service", "web="+img, "--service", "db="+img,
+		"--template", tmpl+":/etc/all.conf", "--template", "web="+tmpl+":/etc/web.conf")
+	require.Equal(t, 0, code, stderr)
+	f, err := os.Open(out)
+	require.NoError(t, err)
+	defer f.Close()
+	info, err := artifact.Read(f, nil)
+	require.NoError(t, err)
+	doc, err := spec.Decode(info.MetaData)
+	require.NoError(t, err)
+	require.NotNil(t, doc.Files)
+	assert.Equal(t, "files.tar", doc.Files.Archive)
+	for _, s := range doc.Services {
+		want := map[string]string{"/etc/all.conf": "templates/app.conf.tmpl"}
+		if s.Name == "web" {
+			want["/etc/web.conf"] = "templates/app.conf.tmpl"
+		}
+		assert.Equal(t, want, s.Templates, s.Name)
+	}
+	_, err = spec.Parse(info.MetaData)
+	require.NoError(t, err)
 }

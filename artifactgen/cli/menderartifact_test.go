@@ -34,6 +34,10 @@ func TestMenderArtifactFlags(t *testing.T) {
 	require.NoError(t, os.WriteFile(script, []byte("#!/bin/sh\necho hello\n"), 0o755))
 	commit := filepath.Join(dir, "ArtifactCommit_Leave_10")
 	require.NoError(t, os.WriteFile(commit, []byte("#!/bin/sh\ntrue\n"), 0o755))
+	// Nested objects in the meta-data are fine for Mender; objects in
+	// lists are not (the attribute check refuses them).
+	attrs := filepath.Join(dir, "attributes.yml")
+	require.NoError(t, os.WriteFile(attrs, []byte("site: lab\ndb: {host: db, port: 5432, tls: {on: true}}\ntags: [a, 1, true]\n"), 0o644))
 
 	for _, tc := range []struct {
 		name string
@@ -48,6 +52,7 @@ func TestMenderArtifactFlags(t *testing.T) {
 				"rootfs-image.docker.version: web-1", `Clears Provides: ["rootfs-image.docker.*"]`}, nil},
 		{"long flags", []string{"--artifact-name-depends", "web-0", "--provides", "a.b:c", "--depends", "d.e:f", "--provides-group", "prod", "--depends-groups", "lab", "--script", script},
 			[]string{"Depends on one of artifact(s): [web-0]", "a.b: c", "d.e: f", "ArtifactInstall_Enter_05_hello"}, nil},
+		{"attributes", []string{"--attributes", attrs, "--secret-attribute", "db.password"}, []string{"rootfs-image.docker.version: web-1"}, nil},
 		{"lzma", []string{"--compression", "lzma"}, []string{"rootfs-image.docker.version: web-1"}, nil},
 		{"no default clears", []string{"--no-default-clears-provides"}, []string{"rootfs-image.docker.version: web-1"}, []string{"Clears Provides"}},
 		{"no default software version", []string{"--no-default-software-version", "--clears-provides", "x.*"}, []string{`Clears Provides: ["x.*"]`},

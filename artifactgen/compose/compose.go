@@ -69,6 +69,10 @@ type App struct {
 	// Files and Payload: the files archive, when a service mounts files.
 	Files   *spec.FilesDoc
 	Payload []artifact.PayloadFile
+	// Attributes are the artifact's layer of attributes (attributes.yml),
+	// SecretAttributes the paths of x-mender-secret-attributes.
+	Attributes       map[string]any
+	SecretAttributes []string
 	// Fetched are the images to embed (with Embed), one per reference.
 	Fetched []*image.EmbeddedImage
 }
@@ -98,8 +102,15 @@ func compile(ctx context.Context, r *image.Resolver, dir string, o Options) (*Ap
 	if err != nil {
 		return nil, err
 	}
-	c := &compiler{dir: abs, project: p, params: o.Params, files: newPayload(abs), onWarn: o.Warn}
 	out := &App{}
+	if out.Attributes, out.SecretAttributes, err = attributes(abs, p); err != nil {
+		return nil, err
+	}
+	tmpl, err := templateList(abs, p)
+	if err != nil {
+		return nil, err
+	}
+	c := &compiler{dir: abs, project: p, params: o.Params, files: newPayload(abs), templates: tmpl, onWarn: o.Warn}
 	if out.Networks, err = c.networks(); err != nil {
 		return nil, err
 	}
@@ -112,6 +123,9 @@ func compile(ctx context.Context, r *image.Resolver, dir string, o Options) (*Ap
 			return nil, err
 		}
 		out.Services = append(out.Services, doc)
+	}
+	if err := c.unusedTemplates(); err != nil {
+		return nil, err
 	}
 	if err := links(p, out.Services); err != nil {
 		return nil, err
@@ -135,7 +149,8 @@ func compile(ctx context.Context, r *image.Resolver, dir string, o Options) (*Ap
 		out.Payload = []artifact.PayloadFile{pf}
 	}
 	// What the device would refuse fails here, placeholders included.
-	doc := spec.Document{App: o.App, Services: out.Services, Networks: out.Networks, Volumes: out.Volumes, Files: out.Files, Params: o.Params}
+	doc := spec.Document{App: o.App, Services: out.Services, Networks: out.Networks, Volumes: out.Volumes, Files: out.Files, Params: o.Params,
+		Attributes: out.Attributes, SecretAttributes: out.SecretAttributes}
 	if err := doc.CheckDeclared(); err != nil {
 		return nil, err
 	}

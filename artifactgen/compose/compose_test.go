@@ -55,7 +55,8 @@ func document(t *testing.T, dir string, o compose.Options) (*compose.App, []byte
 	if err != nil {
 		return nil, nil, err
 	}
-	d := spec.Document{App: o.App, Services: app.Services, Networks: app.Networks, Volumes: app.Volumes, Files: app.Files, Params: o.Params}
+	d := spec.Document{App: o.App, Services: app.Services, Networks: app.Networks, Volumes: app.Volumes, Files: app.Files, Params: o.Params,
+		Attributes: app.Attributes, SecretAttributes: app.SecretAttributes}
 	out, err := d.JSON()
 	require.NoError(t, err)
 	back, err := spec.Decode(out)

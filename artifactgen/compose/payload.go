@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/mender-docker/mender-docker/artifactgen/artifact"
+	"github.com/mender-docker/mender-docker/module/spec"
 )
 
 // payload collects the files services mount, by their path in the
@@ -150,4 +151,18 @@ func (p *payload) write(out string) (artifact.PayloadFile, string, error) {
 	}
 	pf := hw.PayloadFile(out)
 	return pf, "sha256:" + pf.SHA256, nil
+}
+
+// WriteFiles writes a files archive at out of local files (name in the
+// archive -> file on disk), as Compile writes a project's.
+func WriteFiles(out string, files map[string]string) (artifact.PayloadFile, *spec.FilesDoc, error) {
+	p := newPayload("")
+	for n, disk := range files {
+		p.entries[n] = entry{disk: disk}
+	}
+	pf, digest, err := p.write(out)
+	if err != nil {
+		return artifact.PayloadFile{}, nil, err
+	}
+	return pf, &spec.FilesDoc{Archive: filepath.Base(out), Digest: digest}, nil
 }

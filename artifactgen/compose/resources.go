@@ -19,6 +19,8 @@ type compiler struct {
 	project *types.Project
 	params  map[string]string
 	files   *payload
+	// templates are x-mender-templates (archive names), true once mounted.
+	templates map[string]bool
 	// onWarn hears what is ignored that a user may have meant.
 	onWarn func(string)
 }

@@ -530,11 +530,22 @@ func networks(where string, s types.ServiceConfig, a *args) (map[string][]string
 // mounts: volumes, configs and secrets.
 func (c *compiler) mounts(where string, s types.ServiceConfig, a *args, doc *spec.ServiceDoc) error {
 	addFile := func(key, target, name string) error {
+		_, dupT := doc.Templates[target]
+		if _, dup := doc.Files[target]; dup || dupT {
+			return fmt.Errorf("%s: %s: %s is mounted twice", where, key, target)
+		}
+		if c.isTemplate(name) {
+			if err := c.checkTemplate(name); err != nil {
+				return fmt.Errorf("%s: %s: %w", where, key, err)
+			}
+			if doc.Templates == nil {
+				doc.Templates = map[string]string{}
+			}
+			doc.Templates[target] = name
+			return nil
+		}
 		if doc.Files == nil {
 			doc.Files = map[string]string{}
-		}
-		if _, dup := doc.Files[target]; dup {
-			return fmt.Errorf("%s: %s: %s is mounted twice", where, key, target)
 		}
 		doc.Files[target] = name
 		return nil
@@ -649,7 +660,15 @@ func (c *compiler) mounts(where string, s types.ServiceConfig, a *args, doc *spe
 			return err
 		}
 	}
-	return c.nestedMountPoints(doc.Files, mountPoints)
+	// A template is a file mounted like the others.
+	mounted := maps.Clone(doc.Files)
+	for t, n := range doc.Templates {
+		if mounted == nil {
+			mounted = map[string]string{}
+		}
+		mounted[t] = n
+	}
+	return c.nestedMountPoints(mounted, mountPoints)
 }
 
 // mountPoint is a mount's target in the container, and whether it is a
