@@ -7,7 +7,17 @@
 // show the one and hide the other.
 package attributes
 
-import "errors"
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+)
 
 // Layer names, lowest first.
 const (
@@ -40,6 +50,10 @@ type Sources struct {
 	// Local are override files (attributes.local.json, the app's
 	// params_dir/APP.json), the top layer, later files winning.
 	Local []string
+	// Params names the one of Local that is a parameters file: its
+	// values may be {"value": V, "public": true}, and a value not public
+	// is secret (for logging: parameters were always hidden).
+	Params string
 }
 
 // Artifact is the artifact's own layer.
@@ -61,31 +75,157 @@ type Origin struct {
 type Set struct {
 	data    map[string]any
 	origins []Origin
-}
-
-// Load reads the device's layers from src and merges them over a.
-func Load(src Sources, a Artifact) (*Set, error) {
-	return nil, errors.New("attributes.Load: not implemented yet")
+	byPath  map[string]Origin
 }
 
 // Data is the merged attributes, as templates see them: maps, lists,
 // strings, float64/json.Number, bools. Callers must not change it.
 func (s *Set) Data() map[string]any { return s.data }
 
-// Lookup is the value at a dotted path, and where it came from.
-func (s *Set) Lookup(path string) (any, Origin, bool) { return nil, Origin{}, false }
+// Lookup is the value at a dotted path, and where it came from (for an
+// object, only its Path).
+func (s *Set) Lookup(path string) (any, Origin, bool) {
+	var cur any = s.data
+	for _, k := range strings.Split(path, ".") {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil, Origin{}, false
+		}
+		if cur, ok = m[k]; !ok {
+			return nil, Origin{}, false
+		}
+	}
+	o, ok := s.byPath[path]
+	if !ok {
+		o = Origin{Path: path}
+	}
+	return cur, o, true
+}
 
 // Text is the value at path as text for a ${NAME} placeholder: a string
 // as it is, a number or boolean as JSON writes it; false for a missing
 // path or an object or list.
-func (s *Set) Text(path string) (string, bool) { return "", false }
+func (s *Set) Text(path string) (string, bool) {
+	v, _, ok := s.Lookup(path)
+	if !ok {
+		return "", false
+	}
+	return text(v)
+}
+
+// text is a scalar as text; false for an object or a list.
+func text(v any) (string, bool) {
+	switch v := v.(type) {
+	case nil:
+		return "", true
+	case string:
+		return v, true
+	case json.Number:
+		return v.String(), true
+	case bool:
+		return strconv.FormatBool(v), true
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64), true
+	case int:
+		return strconv.Itoa(v), true
+	case int64:
+		return strconv.FormatInt(v, 10), true
+	case map[string]any, []any:
+		return "", false
+	case fmt.Stringer:
+		return v.String(), true
+	}
+	return "", false
+}
 
 // Origins are every leaf attribute's origin, sorted by path.
 func (s *Set) Origins() []Origin { return s.origins }
 
 // Secrets are the values of the secret attributes, as text, longest
 // first: what must be masked in anything shown.
-func (s *Set) Secrets() []string { return nil }
+func (s *Set) Secrets() []string {
+	var out []string
+	add := func(v any) {
+		if t, ok := text(v); ok && t != "" && !slices.Contains(out, t) {
+			out = append(out, t)
+		}
+	}
+	for _, o := range s.origins {
+		if !o.Secret {
+			continue
+		}
+		v, _, _ := s.Lookup(o.Path)
+		if l, ok := v.([]any); ok {
+			for _, e := range l {
+				add(e)
+			}
+			continue
+		}
+		add(v)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if len(out[i]) != len(out[j]) {
+			return len(out[i]) > len(out[j])
+		}
+		return out[i] < out[j]
+	})
+	return out
+}
 
 // Masked is Data with every secret leaf replaced by "***".
-func (s *Set) Masked() map[string]any { return nil }
+func (s *Set) Masked() map[string]any {
+	out := deepCopy(s.data).(map[string]any)
+	for _, o := range s.origins {
+		if !o.Secret {
+			continue
+		}
+		parts := strings.Split(o.Path, ".")
+		m := out
+		for _, k := range parts[:len(parts)-1] {
+			m = m[k].(map[string]any)
+		}
+		m[parts[len(parts)-1]] = "***"
+	}
+	return out
+}
+
+// Digest is "sha256:<hex>" over the canonical JSON of Data (keys sorted,
+// numbers as their text) and the secret paths: it changes when a value
+// or its secrecy changes, and not with the order keys were written in.
+func (s *Set) Digest() string {
+	secret := []string{}
+	for _, o := range s.origins {
+		if o.Secret {
+			secret = append(secret, o.Path)
+		}
+	}
+	b, err := json.Marshal(struct {
+		Data   map[string]any `json:"data"`
+		Secret []string       `json:"secret"`
+	}{s.data, secret})
+	if err != nil {
+		// Only checked values are in data; a failure here is a bug.
+		panic(fmt.Sprintf("attributes digest: %v", err))
+	}
+	sum := sha256.Sum256(b)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// deepCopy copies maps and lists, so that no layer shares them.
+func deepCopy(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		m := make(map[string]any, len(v))
+		for k, x := range v {
+			m[k] = deepCopy(x)
+		}
+		return m
+	case []any:
+		l := make([]any, len(v))
+		for i, x := range v {
+			l[i] = deepCopy(x)
+		}
+		return l
+	}
+	return v
+}

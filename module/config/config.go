@@ -30,6 +30,25 @@ const (
 	LegacyStateDir = "/var/lib/mender-docker"
 )
 
+// Defaults of the attributes' sources. Mender's device_type file is in
+// the client's data directory, which A/B devices keep on the data
+// partition (DataDir/mender, /var/lib/mender a symlink to it).
+const (
+	MenderDataDir         = "/var/lib/mender"
+	DefaultAttributesDir  = "/etc/mender-docker/attributes.d"
+	DefaultAttributesFile = "/etc/mender-docker/attributes.local.json"
+)
+
+// DefaultDeviceTypeFile is dataDir/mender/device_type when the client
+// keeps its data there, else legacy/device_type. The roots are
+// arguments so that tests can use temporary directories.
+func DefaultDeviceTypeFile(dataDir, legacy string) string {
+	if fi, err := os.Stat(filepath.Join(dataDir, "mender")); err == nil && fi.IsDir() {
+		return filepath.Join(dataDir, "mender", "device_type")
+	}
+	return filepath.Join(legacy, "device_type")
+}
+
 // DefaultStateDir is the state directory when the config names none:
 // dataDir/mender-docker when dataDir is a directory, else legacy. The
 // roots are arguments so that tests can use temporary directories.
@@ -66,6 +85,18 @@ type Config struct {
 	// MenderConfigureFile is Mender Configure's device configuration,
 	// the second source of parameter values.
 	MenderConfigureFile string `json:"mender_configure_file"`
+	// AttributesDir is attributes.d: the device type's, the group's and
+	// the device's own attribute files.
+	AttributesDir string `json:"attributes_dir"`
+	// AttributesLocalFile is the local override of attributes, below only
+	// the app's params_dir file.
+	AttributesLocalFile string `json:"attributes_local_file"`
+	// Group is the device's group (attributes.d/group-<group>.json); ""
+	// takes Mender Configure's mender_docker_group.
+	Group string `json:"group"`
+	// DeviceTypeFile is Mender's device_type file (device_type=NAME),
+	// which picks attributes.d/type-<NAME>.json.
+	DeviceTypeFile string `json:"device_type_file"`
 	// Policy refuses run arguments; by default everything is allowed.
 	Policy Policy `json:"policy"`
 	// DockerHost overrides DOCKER_HOST, e.g. unix:///run/docker.sock.
@@ -114,6 +145,9 @@ func Default() Config {
 		ParamsDir:     "/etc/mender-docker/params",
 		// Where the mender-configure update module keeps its values.
 		MenderConfigureFile: "/var/lib/mender-configure/device-config.json",
+		AttributesDir:       DefaultAttributesDir,
+		AttributesLocalFile: DefaultAttributesFile,
+		DeviceTypeFile:      DefaultDeviceTypeFile(DataDir, MenderDataDir),
 		// Generous: creating or removing a container copies or deletes
 		// its whole filesystem on vfs, which takes long on slow storage.
 		EngineTimeout:  Duration(2 * time.Minute),
@@ -184,6 +218,10 @@ func (c *Config) validate() error {
 	}
 	if c.StateDir == "" {
 		return errors.New("state_dir: must not be empty")
+	}
+	// Group names a file in attributes_dir: never one outside it.
+	if c.Group != "" && (strings.ContainsAny(c.Group, `/\`) || c.Group == "." || c.Group == "..") {
+		return fmt.Errorf("group: %q cannot name a file (no / or \\)", c.Group)
 	}
 	return c.Policy.validate()
 }
