@@ -115,12 +115,15 @@ func (x *deployment) recordCommit(ctx context.Context, previous, owned []string)
 		}
 		err = u.journals().store.Remove(app, installedFile)
 	} else {
-		err = u.journals().store.Save(app, installedFile, Installed{Artifact: d.Artifact, Images: m.Images(), Previous: previous, Files: d.Files, Owned: owned, Meta: d.Meta})
+		err = u.journals().store.Save(app, installedFile, Installed{Artifact: d.Artifact, Images: m.Images(), Previous: previous, Files: d.Files, Owned: owned, Meta: d.Meta, Rendered: d.Rendered})
 	}
 	if err != nil {
 		return err
 	}
 	if err := u.files().remove(app, d.Files); err != nil {
+		return err
+	}
+	if err := u.rendered().remove(app, d.Rendered); err != nil {
 		return err
 	}
 	if err := u.journals().store.Remove(app, deploymentFile); err != nil {

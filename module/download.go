@@ -69,7 +69,7 @@ func (u *Updater) download(ctx context.Context, filesDir string) (err error) {
 		}
 		return err
 	}
-	d.Phase = PhaseDownloaded
+	d.Phase, d.Rendered = PhaseDownloaded, m.Rendered
 	return u.journals().save(d)
 }
 
@@ -141,6 +141,9 @@ func (u *Updater) fetch(ctx context.Context, filesDir string, m *spec.Meta, plan
 	if err := u.files().check(m); err != nil {
 		return err
 	}
+	if err := u.renderInto(m); err != nil {
+		return err
+	}
 	if err := u.images().pull(ctx, pulls); err != nil {
 		return err
 	}
@@ -154,4 +157,15 @@ func isEmbeddedID(m *spec.Meta, img string) bool {
 		}
 	}
 	return false
+}
+
+// renderInto renders m's templates on this device and records their
+// digests in m, whose services then mount them.
+func (u *Updater) renderInto(m *spec.Meta) error {
+	r, err := u.rendered().render(m)
+	if err != nil {
+		return err
+	}
+	m.Rendered = r
+	return nil
 }

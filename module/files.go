@@ -61,6 +61,12 @@ func (files fileStore) binds(m *spec.Meta, s spec.Service) []string {
 	for _, f := range s.Files {
 		out = append(out, filepath.Join(dir, filepath.FromSlash(f.Source))+":"+f.Target+":ro")
 	}
+	if r, ok := m.Rendered[s.Name]; ok && len(s.Templates) > 0 {
+		rdir := filepath.Join(files.cfg.StateDir, m.App, renderedSubdir, r)
+		for _, t := range s.Templates {
+			out = append(out, filepath.Join(rdir, filepath.FromSlash(strings.TrimPrefix(t.Target, "/")))+":"+t.Target+":ro")
+		}
+	}
 	return out
 }
 
@@ -225,6 +231,11 @@ func (files fileStore) check(m *spec.Meta) error {
 				return fmt.Errorf("%w: services.%s.files[%q]: %q is not in the files archive %s", ErrPayload, s.Name, f.Target, f.Source, m.Files.Archive)
 			}
 		}
+		for _, f := range s.Templates {
+			if dir, ok := tree.entries[f.Source]; !ok || dir {
+				return fmt.Errorf("%w: services.%s.templates[%q]: %q is not a file of the files archive %s", ErrPayload, s.Name, f.Target, f.Source, m.Files.Archive)
+			}
+		}
 	}
 	return nil
 }
@@ -234,6 +245,9 @@ func (files fileStore) check(m *spec.Meta) error {
 // from the state directory down, and nothing but files and directories
 // in the archive's tree: the engine follows links in a bind's source.
 func (files fileStore) verifyBinds(m *spec.Meta, s spec.Service) error {
+	if err := verifyRendered(files.cfg.StateDir, m, s); err != nil {
+		return err
+	}
 	if m.Files == nil || len(s.Files) == 0 {
 		return nil
 	}

@@ -3,6 +3,7 @@ package module
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 
 	"github.com/mender-docker/mender-docker/module/journal"
@@ -23,6 +24,8 @@ type journals struct {
 func (u *Updater) journals() journals {
 	return journals{store: journal.Store{Dir: u.Config.StateDir}, defaultApp: u.Config.DefaultApp, secrets: &u.secrets, log: u.logger()}
 }
+
+var hexDigestRE = regexp.MustCompile(`^[a-f0-9]{64}$`)
 
 // parseMeta validates meta-data, with the device's default app and the
 // values params gives to ${NAME} placeholders. From then on the run's log
@@ -60,6 +63,11 @@ func (j journals) deployment(app string) (*Deployment, error) {
 	if d.Files != "" && !spec.ValidDigest(d.Files) {
 		return nil, fmt.Errorf("journal of app %s: %w: files %q is not a sha256 digest", app, journal.ErrCorrupt, d.Files)
 	}
+	for svc, r := range d.Rendered {
+		if !hexDigestRE.MatchString(r) {
+			return nil, fmt.Errorf("journal of app %s: %w: rendered %q of %q is not a hex sha256 digest", app, journal.ErrCorrupt, r, svc)
+		}
+	}
 	if err := checkJournal(&d); err != nil {
 		return nil, fmt.Errorf("journal of app %s: %w: %v", app, journal.ErrCorrupt, err)
 	}
@@ -77,6 +85,7 @@ func (j journals) meta(d *Deployment) (*spec.Meta, error) {
 	if m.App != d.App {
 		return nil, fmt.Errorf("journal of app %s: %w: its meta-data names app %q", d.App, journal.ErrCorrupt, m.App)
 	}
+	m.Rendered = d.Rendered
 	return m, nil
 }
 

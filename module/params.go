@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 
+	"github.com/mender-docker/mender-docker/module/attributes"
 	"github.com/mender-docker/mender-docker/module/config"
 	"github.com/mender-docker/mender-docker/module/spec"
 	"github.com/mender-docker/mender-docker/module/strictjson"
@@ -89,14 +90,29 @@ func deviceParams(cfg config.Config, app string) (paramSource, error) {
 		}
 		return source{}, false
 	}
+	// Then the other layers of the device's attributes (attributes.d,
+	// the local file): a top-level attribute NAME, shown unless secret.
+	set, err := attributes.Load(attributes.SourcesFor(cfg, app), attributes.Artifact{})
+	if err != nil {
+		return paramSource{}, err
+	}
 	return paramSource{
 		lookup: func(name string) (string, string, bool) {
-			s, ok := find(name)
-			return s.values[name], s.file, ok
+			if s, ok := find(name); ok {
+				return s.values[name], s.file, true
+			}
+			if v, ok := set.Text(name); ok {
+				_, o, _ := set.Lookup(name)
+				return v, o.Layer + " " + o.Source, true
+			}
+			return "", "", false
 		},
 		public: func(name string) bool {
-			s, _ := find(name)
-			return s.public[name]
+			if s, ok := find(name); ok {
+				return s.public[name]
+			}
+			_, o, ok := set.Lookup(name)
+			return ok && !o.Secret
 		},
 	}, nil
 }
@@ -123,9 +139,15 @@ func readParams(file string) (values map[string]string, public map[string]bool, 
 	values, public = map[string]string{}, map[string]bool{}
 	for k, v := range raw {
 		if bytes.HasPrefix(bytes.TrimSpace(v), []byte("{")) {
+			if !valueForm(v) {
+				// A nested attribute (an object of names), for templates:
+				// no ${NAME} value.
+				continue
+			}
 			var e struct {
 				Value  json.RawMessage `json:"value"`
 				Public bool            `json:"public"`
+				Secret bool            `json:"secret"`
 			}
 			if err := strictjson.CheckIn(k, v, &e); err != nil {
 				return nil, nil, fmt.Errorf("parameters %s: %v", file, err)
@@ -133,7 +155,7 @@ func readParams(file string) (values map[string]string, public map[string]bool, 
 			if err := json.Unmarshal(v, &e); err != nil || e.Value == nil {
 				return nil, nil, fmt.Errorf("parameters %s: %s: want a value, or {\"value\": ..., \"public\": true}", file, k)
 			}
-			v, public[k] = e.Value, e.Public
+			v, public[k] = e.Value, e.Public && !e.Secret
 		}
 		var s string
 		if json.Unmarshal(v, &s) == nil {
@@ -143,6 +165,19 @@ func readParams(file string) (values map[string]string, public map[string]bool, 
 		}
 	}
 	return values, public, nil
+}
+
+// valueForm tells whether an object in a parameters file is a value's
+// form ({"value": V, "public": B} or {"secret": true, "value": V}, read
+// strictly after): one with "value". Any other object is a nested
+// attribute, for templates.
+func valueForm(v json.RawMessage) bool {
+	var keys map[string]json.RawMessage
+	if json.Unmarshal(v, &keys) != nil {
+		return true // reported by the strict read
+	}
+	_, ok := keys["value"]
+	return ok
 }
 
 // recorded gives the values Download resolved, and which of them it found

@@ -67,6 +67,9 @@ func (u *Updater) reconfigure(ctx context.Context, app string, named bool) error
 	if err != nil {
 		return fmt.Errorf("app %s: reconfiguring: %w", app, err)
 	}
+	if err := u.renderInto(m); err != nil {
+		return fmt.Errorf("app %s: reconfiguring: %w", app, err)
+	}
 	changed, err := u.changedServices(ctx, m)
 	if err != nil {
 		return err
@@ -77,7 +80,7 @@ func (u *Updater) reconfigure(ctx context.Context, app string, named bool) error
 	}
 	u.logf("app %s: reconfiguring %s: service(s) %v changed", app, in.Artifact, changed)
 	d := &Deployment{Phase: PhaseDownloaded, App: app, Artifact: in.Artifact, ID: newID(), Meta: in.Meta, Params: m.Values(),
-		PublicParams: m.Public(), Files: in.Files, Started: time.Now().UTC(), Reconfigure: true}
+		PublicParams: m.Public(), Files: in.Files, Started: time.Now().UTC(), Reconfigure: true, Rendered: m.Rendered}
 	if err := u.journals().save(d); err != nil {
 		return err
 	}

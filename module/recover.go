@@ -54,6 +54,9 @@ func tidy(ctx context.Context, x *deployment) error {
 	if err := u.files().remove(app, in.Files); err != nil {
 		return err
 	}
+	if err := u.rendered().remove(app, in.Rendered); err != nil {
+		return err
+	}
 	if err := u.journals().store.Remove(app, deploymentFile); err != nil {
 		return err
 	}

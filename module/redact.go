@@ -1,8 +1,12 @@
 package module
 
 import (
+	"errors"
 	"fmt"
 	"log"
+	"slices"
+	"sort"
+	"strings"
 	"sync"
 
 	"github.com/mender-docker/mender-docker/module/spec"
@@ -16,6 +20,8 @@ import (
 type redactor struct {
 	mu     sync.Mutex
 	parsed []*spec.Meta
+	// values are secret attributes' values, longest first: shown as ***.
+	values []string
 }
 
 func (r *redactor) hide(s string) string {
@@ -23,6 +29,9 @@ func (r *redactor) hide(s string) string {
 	defer r.mu.Unlock()
 	for _, m := range r.parsed {
 		s = m.Hide(s)
+	}
+	for _, v := range r.values {
+		s = strings.ReplaceAll(s, v, "***")
 	}
 	return s
 }
@@ -33,8 +42,40 @@ func (r *redactor) hideError(err error) error {
 	for _, m := range r.parsed {
 		err = m.HideError(err)
 	}
+	if err != nil && len(r.values) > 0 {
+		msg := err.Error()
+		for _, v := range r.values {
+			msg = strings.ReplaceAll(msg, v, "***")
+		}
+		if msg != err.Error() {
+			err = &maskedError{msg, err}
+		}
+	}
 	return err
 }
+
+// rememberValues hides vals (secret attributes' values) from then on.
+func (r *redactor) rememberValues(vals []string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, v := range vals {
+		if v != "" && !slices.Contains(r.values, v) {
+			r.values = append(r.values, v)
+		}
+	}
+	sort.Slice(r.values, func(i, j int) bool { return len(r.values[i]) > len(r.values[j]) })
+}
+
+// maskedError is an error with secret values masked in its text; it still
+// matches what the original matched (errors.Is), without giving the
+// original away (no Unwrap).
+type maskedError struct {
+	msg  string
+	orig error
+}
+
+func (e *maskedError) Error() string        { return e.msg }
+func (e *maskedError) Is(target error) bool { return errors.Is(e.orig, target) }
 
 func (r *redactor) remember(m *spec.Meta) {
 	r.mu.Lock()
@@ -46,6 +87,7 @@ func (r *redactor) remember(m *spec.Meta) {
 func (r *redactor) forget() {
 	r.mu.Lock()
 	r.parsed = nil
+	r.values = nil
 	r.mu.Unlock()
 }
 

@@ -62,6 +62,9 @@ type Deployment struct {
 	// artifact with the device's values as they are now (Reconfigure),
 	// not a Mender deployment; the module commits it itself.
 	Reconfigure bool `json:"reconfigure,omitempty"`
+	// Rendered are the digests (hex) of the services' rendered templates,
+	// by service: their directories are renderStore.dir of them.
+	Rendered map[string]string `json:"rendered,omitempty"`
 }
 
 // OldContainer is one container of the previous set, as it was.
@@ -111,6 +114,9 @@ type Installed struct {
 	// Reconfigure parses again with the device's values of the moment.
 	// Records of earlier releases do not have it.
 	Meta json.RawMessage `json:"meta,omitempty"`
+	// Rendered are the installed set's rendered templates (as for
+	// Deployment.Rendered).
+	Rendered map[string]string `json:"rendered,omitempty"`
 }
 
 // Labels the module puts on every container it creates.

@@ -55,6 +55,11 @@ type AppStatus struct {
 	// deployment, if any is kept.
 	LastFailure string            `json:"last_failure,omitempty"`
 	Containers  []ContainerStatus `json:"containers"`
+	// Rendered are the digests of the installed set's rendered templates,
+	// by service; ConfigDigest one digest over them all (what the
+	// inventory shows, so the server sees which devices took a change).
+	Rendered     map[string]string `json:"rendered,omitempty"`
+	ConfigDigest string            `json:"config_digest,omitempty"`
 }
 
 // ContainerStatus is one container of an app.
@@ -148,6 +153,7 @@ func (r *statusRead) readJournal() {
 					continue
 				}
 				a.Artifact = in.Artifact
+				a.Rendered, a.ConfigDigest = in.Rendered, configDigest(in.Rendered)
 				continue
 			}
 			d, err := r.u.journals().deployment(app)
@@ -390,6 +396,9 @@ func (s Status) WriteInventory(w io.Writer) error {
 		}
 		line(k+"artifact", art)
 		line(k+"health", a.Health())
+		if a.ConfigDigest != "" {
+			line(k+"config", strings.TrimPrefix(a.ConfigDigest, "sha256:")[:12])
+		}
 		n := 0
 		for _, c := range a.Containers {
 			if c.Current {

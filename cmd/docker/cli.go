@@ -59,6 +59,8 @@ Commands:
   recover        finish or undo a deployment that a power cut interrupted
   reconfigure [APP...]
                  apply changed device values to the installed apps
+  render APP [--artifact FILE]
+                 show the app's attributes and rendered templates
   preload DIR    first boot: install the app an OS image ships in DIR
   version        print the version (also --version)
   help           print this help (also -h, --help)
@@ -151,6 +153,27 @@ failed (and was rolled back), 2 on bad usage.`,
 					}
 				}
 				return act("reconfigure", stderr, func(ctx context.Context, u *module.Updater) error { return u.Reconfigure(ctx, apps) })
+			}
+		},
+	},
+	"render": {
+		usage: "render APP [--artifact FILE]",
+		help: `Print the attributes of APP on this device, each with the layer and file
+that gave it, then each service's templates rendered with them, secrets
+shown as ***. Reads the installed meta-data, or that of the artifact FILE
+(not yet installed). Changes nothing.
+Exit status: 0 once printed, 1 when a template does not render or the
+app has nothing to render, 2 on bad usage.`,
+		flags: func(fs *flag.FlagSet) func([]string, io.Writer, io.Writer) int {
+			artifact := fs.String("artifact", "", "render the templates of this artifact file instead of the installed ones")
+			return func(args []string, stdout, stderr io.Writer) int {
+				if len(args) != 1 {
+					return usageError(stderr, "render", "needs exactly one APP")
+				}
+				if !spec.ValidApp(args[0]) {
+					return usageError(stderr, "render", fmt.Sprintf("app %q: not a valid app name", args[0]))
+				}
+				return act("render", stderr, func(ctx context.Context, u *module.Updater) error { return u.Render(args[0], *artifact, stdout) })
 			}
 		},
 	},

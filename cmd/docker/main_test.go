@@ -164,7 +164,8 @@ func TestBinarySize(t *testing.T) {
 	fi, err := os.Stat(build(t))
 	require.NoError(t, err)
 	t.Logf("module binary: %.2f MB", float64(fi.Size())/1e6)
-	assert.Less(t, fi.Size(), int64(9e6), "binary over 9 MB")
+	// 9.5 MB since templates (#21): text/template costs about 0.25 MB.
+	assert.Less(t, fi.Size(), int64(9.5e6), "binary over 9.5 MB")
 }
 
 // An engine that accepts the connection and never answers must not hang a

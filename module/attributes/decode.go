@@ -119,10 +119,12 @@ func (d *decoder) object(dst map[string]any, prefix string, src map[string]any, 
 func (d *decoder) value(p string, v any, top bool) (any, bool, error) {
 	switch x := v.(type) {
 	case map[string]any:
-		if d.kind == kindMenderConfigure {
+		if d.kind == kindMenderConfigure && !top {
 			return nil, false, fmt.Errorf("%w: %s: %s: want a string", ErrInvalid, d.file, p)
 		}
-		if d.kind == kindParams && top {
+		// Mender Configure's file takes the parameters file's value form
+		// too, as ${NAME} read it before attributes.
+		if (d.kind == kindParams || d.kind == kindMenderConfigure) && top {
 			return d.param(p, x)
 		}
 		if s, ok := x["secret"].(bool); ok && len(x) == 2 && hasKey(x, "value") {
@@ -131,10 +133,6 @@ func (d *decoder) value(p string, v any, top bool) (any, bool, error) {
 		}
 		out := map[string]any{}
 		return out, false, d.object(out, p, x, false)
-	case []any:
-		if d.kind == kindMenderConfigure {
-			return nil, false, fmt.Errorf("%w: %s: %s: want a string", ErrInvalid, d.file, p)
-		}
 	}
 	val, _, err := d.plain(p, v)
 	// A parameters file's value is hidden unless the file says public.

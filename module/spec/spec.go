@@ -74,6 +74,9 @@ type Meta struct {
 	// the dotted paths that are secret in every layer.
 	Attributes       map[string]any
 	SecretAttributes []string
+	// Rendered are the digests of the services' rendered templates, by
+	// service: set by the device once it has rendered them.
+	Rendered map[string]string
 }
 
 // Compose is the meta-data of releases that ran Docker Compose on the
