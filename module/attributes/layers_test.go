@@ -376,3 +376,24 @@ func TestLayersDigest(t *testing.T) {
 	assert.NotEqual(t, one, load(`{"db":{"host":"h","port":1},"site":"n","x":null}`), "a key")
 	assert.NotEqual(t, one, load(`{"db":{"host":"h","port":1},"site":"n"}`, "site"), "secrecy")
 }
+
+// TestLayersErrorsHoldNoValue: a bad file's error names the file and the
+// key, never a value (the value may be a secret).
+func TestLayersErrorsHoldNoValue(t *testing.T) {
+	cases := []struct{ name, file, text string }{
+		{"object in a secret list", "attributes.d/a.json", `{"x":{"secret":true,"value":["s3cret-1",{"b":"s3cret-2"}]}}`},
+		{"params bad form", "params/app.json", `{"x":{"value":"s3cret-1","public":1}}`},
+		{"duplicate key", "attributes.local.json", `{"x":"s3cret-1","x":"s3cret-2"}`},
+		{"flat and nested", "device-config.json", `{"db":"s3cret-1","db.password":"s3cret-2"}`},
+		{"bad key beside a secret", "attributes.d/a.json", `{"p":{"secret":true,"value":"s3cret-1"},"bad-key":"s3cret-2"}`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			d := newSandbox(t)
+			d.write(c.file, c.text)
+			_, err := d.load(Artifact{})
+			require.ErrorIs(t, err, ErrInvalid)
+			assert.NotContains(t, err.Error(), "s3cret")
+		})
+	}
+}
