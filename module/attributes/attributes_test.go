@@ -273,14 +273,14 @@ func TestAttrText(t *testing.T) {
 	d := newSandbox(t)
 	d.write("attributes.d/a.json", `{"s": "str", "n": 1.50, "i": 10000000000000000000001, "b": false, "z": null,
 		"o": {"k": "v"}, "l": [1]}`)
-	s, err := d.load(attributes.Artifact{Values: map[string]any{"f": 2.5, "t": true}})
+	s, err := d.load(attributes.Artifact{Values: map[string]any{"f": 2.5, "e": 1e21, "t": true}})
 	require.NoError(t, err)
 	for _, tc := range []struct {
 		path, want string
 		ok         bool
 	}{
 		{"s", "str", true}, {"n", "1.50", true}, {"i", "10000000000000000000001", true}, {"b", "false", true},
-		{"t", "true", true}, {"z", "", true}, {"f", "2.5", true}, {"o.k", "v", true},
+		{"t", "true", true}, {"z", "", true}, {"f", "2.5", true}, {"e", "1e+21", true}, {"o.k", "v", true},
 		{"o", "", false}, {"l", "", false}, {"missing", "", false}, {"s.x", "", false}, {"o.missing", "", false},
 	} {
 		got, ok := s.Text(tc.path)
