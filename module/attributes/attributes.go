@@ -125,7 +125,11 @@ func text(v any) (string, bool) {
 	case bool:
 		return strconv.FormatBool(v), true
 	case float64:
-		return strconv.FormatFloat(v, 'f', -1, 64), true
+		// As encoding/json writes it (1e+21, not 21 digits).
+		if b, err := json.Marshal(v); err == nil {
+			return string(b), true
+		}
+		return strconv.FormatFloat(v, 'g', -1, 64), true
 	case int:
 		return strconv.Itoa(v), true
 	case int64:

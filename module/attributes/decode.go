@@ -62,7 +62,9 @@ func decodeJSON(file string, data []byte) (map[string]any, error) {
 		var se *json.SyntaxError
 		if errors.As(err, &se) {
 			line := bytes.Count(data[:min(int(se.Offset), len(data))], []byte("\n")) + 1
-			return nil, fmt.Errorf("%w: %s:%d: %v", ErrInvalid, file, line, err)
+			// Not json's message: it quotes a character of the text,
+			// which may be part of a secret.
+			return nil, fmt.Errorf("%w: %s:%d: not valid JSON", ErrInvalid, file, line)
 		}
 		return nil, fmt.Errorf("%w: %s: %v", ErrInvalid, file, err)
 	}

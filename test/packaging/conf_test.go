@@ -95,6 +95,12 @@ func (k configKey) isDefault(doc string) error {
 			return fmt.Errorf("%q does not name both %s/mender-docker and %s", doc, config.DataDir, config.LegacyStateDir)
 		}
 		return nil
+	case k.name == "device_type_file":
+		// It depends on the device too.
+		if !strings.Contains(doc, config.DataDir+"/mender/device_type") || !strings.Contains(doc, config.MenderDataDir+"/device_type") {
+			return fmt.Errorf("%q does not name both %s/mender/device_type and %s/device_type", doc, config.DataDir, config.MenderDataDir)
+		}
+		return nil
 	case k.typ == reflect.TypeFor[config.Duration]():
 		var d time.Duration
 		d, err = time.ParseDuration(doc)
