@@ -219,7 +219,7 @@ func TestAttrBadFiles(t *testing.T) {
 		{"list in list", "attributes.d/a.json", `{"x": {"l": [[1]]}}`, []string{"a.json", "x.l[0]"}},
 		{"flat and nested", "attributes.d/a.json", `{"db.host": "a", "db": {"host": "b"}}`, []string{"a.json", "db.host", "set twice"}},
 		{"flat below a scalar", "device-config.json", `{"db": "a", "db.host": "b"}`, []string{"device-config.json", "db.host", "set twice"}},
-		{"mender configure object", "device-config.json", `{"db": {"host": "b"}}`, []string{"device-config.json", "db", "want a string"}},
+		{"mender configure object", "device-config.json", `{"db": {"host": "b"}}`, []string{"device-config.json", "db", "want a value"}},
 		{"not an object", "attributes.d/a.json", `[1]`, []string{"a.json", "want a JSON object"}},
 		{"trailing", "attributes.d/a.json", `{} {}`, []string{"a.json", "after the JSON object"}},
 		{"params object", "params/app.json", `{"P": {"value": 1, "hidden": true}}`, []string{"app.json", "P", `"public": true`}},
