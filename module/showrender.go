@@ -182,4 +182,3 @@ func innerFile(r io.Reader, name string, want func(string) bool, each func(io.Re
 		return io.ReadAll(io.LimitReader(t, spec.MaxMetaDataBytes+1))
 	}
 }
-

@@ -1,29 +1,262 @@
 // Package render renders an app's configuration templates: Go
 // text/template with the merged attributes as data, a small fixed set of
 // functions and no access to the device's files, environment or network.
-// Parse checks a template (syntax, unknown functions) for the generator
+// Parse checks a template (syntax, unknown functions, no {{template}},
+// {{define}} or {{block}}: one file is one template) for the generator
 // and the device alike; Execute renders it and fails, naming the
 // template, the line and the attribute, when it reads an attribute that
 // is not set.
+//
+// The functions, each with an example:
+//
+//	default   {{ .port | default 8080 }}, {{ default "none" .proxy }}: the value, or the default when it is unset, null or ""
+//	required  {{ required "set db.host" .db.host }}: fails with the message when unset, null or ""
+//	json      {{ json .name }}: the value as JSON ("a \"b\"", [1,2], {"k":"v"})
+//	yaml      {{ yaml .name }}: the value as a YAML scalar or flow collection
+//	shell     {{ shell .name }}: single-quoted for sh ('it'\''s')
+//	ini       {{ ini .name }}: double-quoted for an INI value ("a \"b\"")
+//	join      {{ join "," .hosts }}: a list's items as text, joined
+//	split     {{ split "," .csv }}: text split into a list
+//	upper, lower, trim   {{ upper .level }}
+//	replace   {{ replace "-" "_" .name }}: every old replaced by new
+//	b64enc, b64dec       {{ b64enc .key }}
+//	toString  {{ toString .port }}: a value as text (numbers as JSON writes them)
+//	hasKey    {{ if hasKey .db "port" }}…{{ end }}
+//
+// An attribute read with default, or as an argument in a pipeline that
+// calls default, may be missing; anywhere else a missing one is an error.
 package render
 
-import "errors"
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"sync"
+	"text/template"
+	"text/template/parse"
+	"unicode/utf8"
+)
 
 // ErrTemplate marks a template that does not parse or does not render.
 var ErrTemplate = errors.New("template")
 
+// Limits on one template and what it renders.
+const (
+	MaxTemplateBytes = 1 << 20
+	MaxOutputBytes   = 4 << 20
+)
+
 // Template is a parsed template.
-type Template struct{ name string }
+type Template struct {
+	name string
+	t    *template.Template
+}
+
+// Check parses text as the template name, as Parse does, for the
+// generator.
+func Check(name string, text []byte) error {
+	_, err := Parse(name, text)
+	return err
+}
 
 // Parse parses text as the template called name (its path in the files
 // archive, used in errors as name:line).
 func Parse(name string, text []byte) (*Template, error) {
-	return nil, errors.New("render.Parse: not implemented yet")
+	if len(text) > MaxTemplateBytes {
+		return nil, fmt.Errorf("%w: %s: larger than %d bytes", ErrTemplate, name, MaxTemplateBytes)
+	}
+	if !utf8.Valid(text) {
+		return nil, fmt.Errorf("%w: %s: not UTF-8 text", ErrTemplate, name)
+	}
+	t, err := template.New(name).Option("missingkey=error").Funcs(funcs).Parse(string(text))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s", ErrTemplate, tidy(err.Error()))
+	}
+	if len(t.Templates()) > 1 {
+		return nil, fmt.Errorf("%w: %s: {{define}} and {{block}} are not allowed: one file is one template", ErrTemplate, name)
+	}
+	if t.Tree == nil || t.Tree.Root == nil {
+		return &Template{name: name, t: t}, nil
+	}
+	if err := optional(t.Tree, t.Tree.Root); err != nil {
+		return nil, fmt.Errorf("%w: %s", ErrTemplate, err)
+	}
+	return &Template{name: name, t: t}, nil
+}
+
+// Render parses and executes text, as Parse and Execute do.
+func Render(name string, text []byte, data map[string]any, secrets []string) ([]byte, bool, error) {
+	t, err := Parse(name, text)
+	if err != nil {
+		return nil, false, mask(err, secrets)
+	}
+	return t.Execute(data, secrets)
 }
 
 // Execute renders t with data (attributes.Set.Data). secrets are values
 // that must not appear in an error; usesSecret tells whether the output
 // holds one of them (the file is then written 0600).
 func (t *Template) Execute(data map[string]any, secrets []string) (out []byte, usesSecret bool, err error) {
-	return nil, false, errors.New("render.Execute: not implemented yet")
+	var b limited
+	if err := t.t.Execute(&b, data); err != nil {
+		return nil, false, mask(fmt.Errorf("%w: %s", ErrTemplate, t.explain(err)), secrets)
+	}
+	for _, s := range secrets {
+		if s != "" && bytes.Contains(b.buf.Bytes(), []byte(s)) {
+			usesSecret = true
+			break
+		}
+	}
+	return b.buf.Bytes(), usesSecret, nil
 }
+
+var (
+	missingRE = regexp.MustCompile(`^template: ([^:]+):(\d+):\d+: executing "[^"]*" at <([^>]*)>: map has no entry for key "[^"]*"`)
+	posRE     = regexp.MustCompile(`^template: ([^:]+):(\d+):(?:\d+:)? ?(?:executing "[^"]*" at <[^>]*>: )?`)
+)
+
+// explain is an execution error as one line: a missing attribute named
+// by its path, others as NAME:LINE: message.
+func (t *Template) explain(err error) string {
+	msg := err.Error()
+	if errors.Is(err, errTooLarge) {
+		return fmt.Sprintf("%s: renders more than %d bytes", t.name, MaxOutputBytes)
+	}
+	if m := missingRE.FindStringSubmatch(msg); m != nil {
+		return fmt.Sprintf("%s:%s: attribute %s is not set (give it a value on the device, or use default)", m[1], m[2], m[3])
+	}
+	return tidy(msg)
+}
+
+// tidy turns "template: NAME:LINE:COL: msg" into "NAME:LINE: msg".
+func tidy(msg string) string {
+	if m := posRE.FindStringSubmatch(msg); m != nil {
+		return m[1] + ":" + m[2] + ": " + msg[len(m[0]):]
+	}
+	return strings.TrimPrefix(msg, "template: ")
+}
+
+// mask replaces secret values in err's text by ***.
+func mask(err error, secrets []string) error {
+	msg := err.Error()
+	for _, s := range secrets {
+		if s != "" {
+			msg = strings.ReplaceAll(msg, s, "***")
+		}
+	}
+	if msg == err.Error() {
+		return err
+	}
+	return &maskedError{msg, err}
+}
+
+type maskedError struct {
+	msg  string
+	orig error
+}
+
+func (e *maskedError) Error() string        { return e.msg }
+func (e *maskedError) Is(target error) bool { return errors.Is(e.orig, target) }
+
+var errTooLarge = errors.New("output too large")
+
+// limited is a buffer that refuses to grow past MaxOutputBytes.
+type limited struct{ buf bytes.Buffer }
+
+func (l *limited) Write(p []byte) (int, error) {
+	if l.buf.Len()+len(p) > MaxOutputBytes {
+		return 0, errTooLarge
+	}
+	return l.buf.Write(p)
+}
+
+// optional walks the tree: it refuses {{template}}, and in every pipeline
+// that calls default, replaces each attribute read (.a.b) by a lookup
+// that gives nil for a missing one, so that default can supply it.
+func optional(tree *parse.Tree, n parse.Node) error {
+	switch n := n.(type) {
+	case *parse.ListNode:
+		if n == nil {
+			return nil
+		}
+		for _, c := range n.Nodes {
+			if err := optional(tree, c); err != nil {
+				return err
+			}
+		}
+	case *parse.TemplateNode:
+		loc, _ := tree.ErrorContext(n)
+		if i := strings.LastIndex(loc, ":"); i > 0 {
+			loc = loc[:i] // name:line, without the column
+		}
+		return fmt.Errorf("%s: {{template %q}} is not allowed: one file is one template", loc, n.Name)
+	case *parse.ActionNode:
+		return optionalPipe(tree, n.Pipe)
+	case *parse.IfNode:
+		return optionalBranch(tree, &n.BranchNode)
+	case *parse.RangeNode:
+		return optionalBranch(tree, &n.BranchNode)
+	case *parse.WithNode:
+		return optionalBranch(tree, &n.BranchNode)
+	}
+	return nil
+}
+
+func optionalBranch(tree *parse.Tree, b *parse.BranchNode) error {
+	if err := optionalPipe(tree, b.Pipe); err != nil {
+		return err
+	}
+	if err := optional(tree, b.List); err != nil {
+		return err
+	}
+	if b.ElseList != nil {
+		return optional(tree, b.ElseList)
+	}
+	return nil
+}
+
+func optionalPipe(tree *parse.Tree, p *parse.PipeNode) error {
+	if p == nil {
+		return nil
+	}
+	defaulted := false
+	for _, c := range p.Cmds {
+		if len(c.Args) > 0 {
+			if id, ok := c.Args[0].(*parse.IdentifierNode); ok && id.Ident == "default" {
+				defaulted = true
+			}
+		}
+	}
+	for _, c := range p.Cmds {
+		for i, a := range c.Args {
+			switch a := a.(type) {
+			case *parse.PipeNode:
+				if err := optionalPipe(tree, a); err != nil {
+					return err
+				}
+			case *parse.FieldNode:
+				if defaulted {
+					c.Args[i] = lookupPipe(strings.Join(a.Ident, "."))
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// lookupPipe is the pipeline (attr . "a.b"), parsed from text so that its
+// nodes are whole.
+func lookupPipe(path string) parse.Node {
+	if n, ok := lookups.Load(path); ok {
+		return n.(parse.Node) // execution only reads nodes: shared
+	}
+	t := template.Must(template.New("lookup").Funcs(funcs).Parse(fmt.Sprintf(`{{ (attr . %q) }}`, path)))
+	n := t.Tree.Root.Nodes[0].(*parse.ActionNode).Pipe.Cmds[0].Args[0]
+	lookups.Store(path, n)
+	return n
+}
+
+// lookups are the lookup pipelines made so far, by path.
+var lookups sync.Map
