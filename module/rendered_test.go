@@ -92,6 +92,22 @@ func TestTemplatesRenderedAndReplacedAlone(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, entries, 1)
 
+	// status and the inventory show the rendering's digest; render shows
+	// each attribute's layer and the rendered file.
+	st := d.u.Status(context.Background(), "tpl")
+	require.Len(t, st.Apps, 1)
+	assert.Len(t, st.Apps[0].Rendered["web"], 64)
+	assert.NotContains(t, st.Apps[0].Rendered, "side")
+	require.True(t, strings.HasPrefix(st.Apps[0].ConfigDigest, "sha256:"))
+	var inv strings.Builder
+	require.NoError(t, st.WriteInventory(&inv))
+	assert.Contains(t, inv.String(), "docker_app_tpl_config="+st.Apps[0].ConfigDigest[7:19]+"\n")
+	var shown strings.Builder
+	require.NoError(t, d.u.Render("tpl", "", &shown))
+	assert.Contains(t, shown.String(), "site = lyon  (device: "+d.u.Config.MenderConfigureFile+")")
+	assert.Contains(t, shown.String(), "db.port = 5432  (artifact: artifact)")
+	assert.Contains(t, shown.String(), "--- web:/etc/app.conf\nsite=lyon\ndb=db.lyon:5432\n")
+
 	// Unchanged attributes: nothing replaced.
 	require.NoError(t, d.install("tpl-3", templatedMeta(archive, web, side, ""), true))
 	assert.Equal(t, after, d.byService("tpl"))
@@ -131,4 +147,9 @@ func TestTemplateSecretFileAndLog(t *testing.T) {
 	assert.Equal(t, "token="+secret+"\n", conf)
 	assert.Equal(t, os.FileMode(0o600), mode, "a file holding a secret is 0600")
 	assert.NotContains(t, d.Log.String(), secret)
+	var shown strings.Builder
+	require.NoError(t, d.u.Render("tpl", "", &shown))
+	assert.Contains(t, shown.String(), "token = ***")
+	assert.Contains(t, shown.String(), "token=***")
+	assert.NotContains(t, shown.String(), secret)
 }

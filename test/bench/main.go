@@ -42,7 +42,7 @@ var (
 	updates = flag.Int("updates", 3, "updates measured per module and image size")
 	bigMB   = flag.Int("big", 200, "size of the big image in MB")
 	window  = flag.Duration("window", 2*time.Second, "our module's health window during the benchmark")
-	only    = flag.String("only", "", "run only this part: graph, reconfigure")
+	only    = flag.String("only", "", "run only this part: graph, reconfigure, render")
 )
 
 type engineCtl struct {
@@ -95,6 +95,8 @@ func run() error {
 		return benchGraph(eng, reg, work, ours, int64(*bigMB)<<20)
 	case "reconfigure":
 		return benchReconfigure(eng, reg, work, ours)
+	case "render":
+		return benchRender()
 	}
 	fi, _ := os.Stat(ours)
 	fmt.Printf("module binary (ours, amd64, static, stripped): %.2f MB\n", float64(fi.Size())/1e6)
@@ -144,6 +146,9 @@ func run() error {
 		}
 	}
 	if err := benchReconfigure(eng, reg, work, ours); err != nil {
+		return err
+	}
+	if err := benchRender(); err != nil {
 		return err
 	}
 	if err := benchGraph(eng, reg, work, ours, sizes[1].pad); err != nil {
