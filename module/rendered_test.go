@@ -153,3 +153,26 @@ func TestTemplateSecretFileAndLog(t *testing.T) {
 	assert.Contains(t, shown.String(), "token=***")
 	assert.NotContains(t, shown.String(), secret)
 }
+
+// A reconfiguration whose new rendering does not come up is rolled back
+// to the old container, which still mounts the old rendering.
+func TestTemplateReconfigureRollsBackToOldRendering(t *testing.T) {
+	d := newDevice(t)
+	web, side := d.image("web", "1", memengine.Behavior{}), d.image("side", "1", memengine.Behavior{})
+	archive := filesTar(t, map[string]string{"app.conf.tmpl": "mode={{ .mode }}\n"})
+	d.payload = map[string][]byte{"files.tar": archive}
+	meta := strings.Replace(templatedMeta(archive, web, side, ""), `"run_args":"--restart always","templates"`, `"run_args":"--restart always -e MODE=${mode}","templates"`, 1)
+	d.deviceConfig(`{"mode":"good"}`)
+	require.NoError(t, d.install("tpl-1", meta, true))
+	before := d.byService("tpl")
+
+	d.eng.CrashEnv = "MODE=broken"
+	d.deviceConfig(`{"mode":"broken"}`)
+	require.Error(t, d.u.Reconfigure(context.Background(), nil))
+	assert.Equal(t, before, d.byService("tpl"), "the old containers run again")
+	conf, _ := d.renderedFile("tpl", "web", "/etc/app.conf")
+	assert.Equal(t, "mode=good\n", conf, "with the old rendering")
+	entries, err := os.ReadDir(filepath.Join(d.u.Config.StateDir, "tpl", "rendered"))
+	require.NoError(t, err)
+	assert.Len(t, entries, 1, "the failed rendering is removed")
+}
