@@ -14,17 +14,18 @@ import (
 
 func data() map[string]any {
 	return map[string]any{
-		"site":  "oslo",
-		"quote": `it's "x"`,
-		"port":  json.Number("8080"),
-		"ratio": 1.5,
-		"on":    true,
-		"empty": "",
-		"null":  nil,
-		"hosts": []any{"a", "b", json.Number("3")},
-		"db":    map[string]any{"host": "db.local", "port": json.Number("5432")},
-		"csv":   "x,y",
-		"b64":   "aGVsbG8=",
+		"site":       "oslo",
+		"quote":      `it's "x"`,
+		"port":       json.Number("8080"),
+		"ratio":      1.5,
+		"on":         true,
+		"empty":      "",
+		"null":       nil,
+		"hosts":      []any{"a", "b", json.Number("3")},
+		"db":         map[string]any{"host": "db.local", "port": json.Number("5432")},
+		"csv":        "x,y",
+		"b64":        "aGVsbG8=",
+		"empty_list": []any{},
 	}
 }
 
@@ -57,6 +58,19 @@ func TestFunctions(t *testing.T) {
 		{`{{ range .hosts }}{{ . }};{{ end }}`, "a;b;3;"},
 		{`{{ with .db }}{{ .host }}{{ end }}`, "db.local"},
 		{`{{ with .db }}{{ .user | default "app" }}{{ end }}`, "app"},
+		{`{{ if eq .site "oslo" }}a{{ else if eq .site "x" }}b{{ else }}c{{ end }}`, "a"},
+		{`{{ if and .on (not .empty) }}y{{ end }}{{ if or .empty .null }}n{{ end }}`, "y"},
+		{`{{ if gt .port 80 }}hi{{ end }}{{ if lt .db.port 10 }}lo{{ end }}`, "hi"},
+		{`{{ len .hosts }} {{ index .hosts 1 }} {{ index .db "host" }}`, "3 b db.local"},
+		{`{{ printf "%s:%d" .site 7 }} {{ print .site 1 }}`, "oslo:7 oslo1"},
+		{`{{ range $i, $h := .hosts }}{{ $i }}={{ $h }};{{ end }}`, "0=a;1=b;2=3;"},
+		{`{{ range $k, $v := .db }}{{ $k }}={{ $v }};{{ end }}`, "host=db.local;port=5432;"},
+		{`{{ range .hosts }}{{ if eq . "b" }}{{ break }}{{ end }}{{ . }}{{ end }}`, "a"},
+		{`{{ range .hosts }}{{ if eq . "a" }}{{ continue }}{{ end }}{{ . }}{{ end }}`, "b3"},
+		{`{{ range .empty_list }}x{{ else }}none{{ end }}`, "none"},
+		{`{{ $x := .site }}{{ with .db }}{{ $x }}/{{ .host }}/{{ $.site }}{{ end }}`, "oslo/db.local/oslo"},
+		{`{{ $x := 1 }}{{ $x = 2 }}{{ $x }}`, "2"},
+		{`{{/* a comment */}}{{- " trimmed " -}}`, " trimmed "},
 	} {
 		out, _, err := render.Render("t.tmpl", []byte(c.tmpl), data(), nil)
 		if assert.NoError(t, err, c.tmpl) {
