@@ -25,6 +25,11 @@ var (
 // pipelines at run time.
 const maxDepth = 100
 
+// maxSteps bounds the nodes one rendering visits: nested ranges over
+// long lists would otherwise run for as long as a hostile template likes,
+// writing nothing that the output limit could stop.
+const maxSteps = 10_000_000
+
 type variable struct {
 	name  string
 	value any
@@ -35,6 +40,7 @@ type state struct {
 	out   *limited
 	vars  []variable
 	depth int
+	steps int
 }
 
 // at is the error err at node n, as NAME:LINE: message.
@@ -47,6 +53,9 @@ func (s *state) at(n parse.Node, format string, a ...any) error {
 }
 
 func (s *state) walk(dot any, n parse.Node) error {
+	if s.steps++; s.steps > maxSteps {
+		return s.at(n, "takes more than %d steps to render", maxSteps)
+	}
 	switch n := n.(type) {
 	case *parse.ListNode:
 		if n == nil {

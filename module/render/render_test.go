@@ -138,6 +138,14 @@ func TestOutputLimit(t *testing.T) {
 	assert.Contains(t, err.Error(), "renders more than")
 }
 
+func TestStepLimit(t *testing.T) {
+	l := make([]any, 300)
+	d := map[string]any{"l": l}
+	_, _, err := render.Render("t.tmpl", []byte("{{ range .l }}{{ range $.l }}{{ range $.l }}{{ end }}{{ end }}{{ end }}"), d, nil)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "t.tmpl:1: takes more than")
+}
+
 func FuzzRender(f *testing.F) {
 	for _, s := range []string{"{{ .site }}", "{{ .x | default 1 }}", "{{ range .hosts }}{{.}}{{end}}", "{{", "{{ template \"a\" }}"} {
 		f.Add(s)
