@@ -45,11 +45,6 @@ func (u *Updater) rendered() renderStore {
 	return renderStore{cfg: u.Config, files: u.files(), secrets: &u.secrets, log: u.logger()}
 }
 
-// dir is where the rendering with digest (hex) of one service of app lies.
-func (r renderStore) dir(app, digest string) string {
-	return filepath.Join(r.cfg.StateDir, app, renderedSubdir, digest)
-}
-
 // attributes loads m's attributes on this device; their secrets are
 // hidden from the run's log and errors from then on.
 func (r renderStore) attributes(m *spec.Meta) (*attributes.Set, error) {
