@@ -63,7 +63,7 @@ type Deployment struct {
 	// not a Mender deployment; the module commits it itself.
 	Reconfigure bool `json:"reconfigure,omitempty"`
 	// Rendered are the digests (hex) of the services' rendered templates,
-	// by service: their directories are renderStore.dir of them.
+	// by service: their directories are STATE_DIR/APP/rendered/<digest>.
 	Rendered map[string]string `json:"rendered,omitempty"`
 }
 
