@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 )
@@ -167,8 +168,16 @@ func printf(a []any) (any, error) {
 		}
 		args[i] = v
 	}
-	return fmt.Sprintf(toString(a[0]), args...), nil
+	format := toString(a[0])
+	if bigWidth.MatchString(format) {
+		// %999999999d would allocate a gigabyte before the output
+		// limit could see it.
+		return nil, errors.New("printf: width or precision over 9999")
+	}
+	return fmt.Sprintf(format, args...), nil
 }
+
+var bigWidth = regexp.MustCompile(`%[-+# 0]*(\d{5,}|[^%]*\.\d{5,})`)
 
 func toJSON(v any) (string, error) {
 	b, err := json.Marshal(v)

@@ -138,6 +138,16 @@ func TestOutputLimit(t *testing.T) {
 	assert.Contains(t, err.Error(), "renders more than")
 }
 
+func TestPrintfWidth(t *testing.T) {
+	_, _, err := render.Render("t.tmpl", []byte(`{{ printf "%999999999d" 1 }}`), data(), nil)
+	assert.ErrorContains(t, err, "width or precision over 9999")
+	_, _, err = render.Render("t.tmpl", []byte(`{{ printf "%.99999f" 1.0 }}`), data(), nil)
+	assert.ErrorContains(t, err, "width or precision over 9999")
+	out, _, err := render.Render("t.tmpl", []byte(`{{ printf "%5d|%.2f" 7 1.5 }}`), data(), nil)
+	require.NoError(t, err)
+	assert.Equal(t, "    7|1.50", string(out))
+}
+
 func TestStepLimit(t *testing.T) {
 	l := make([]any, 300)
 	d := map[string]any{"l": l}
